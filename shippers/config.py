@@ -1,0 +1,339 @@
+"""The configuration: TOML (or a dict with the same keys) -> typed, validated :class:`Config`.
+
+Loading is one pass that collects *every* problem before raising one
+:class:`~shippers.errors.ConfigError`, each problem naming its key path and what to do,
+e.g. ``sinks.archive.bukcet: unknown key (did you mean 'bucket'?)``.
+
+- ``${VAR}`` in any string is read from the environment; a missing variable is an error
+  naming it (``$${...}`` writes a literal ``${...}``).
+- Sizes accept ``"10MiB"``-style strings, durations ``"5s"``-style strings.
+- Relative paths resolve against the config file's folder.
+- Each sink's keys are the common ones (:class:`SinkCommon`) plus its adapter's ``Config``
+  struct; unknown keys and unknown sink types are errors.
+
+The defaults live in the struct definitions below and nowhere else; the README's reference
+table is generated from the same values (``tests/test_readme.py`` checks it).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from shippers import units
+from shippers.errors import ConfigError
+from shippers.plugins import broken_adapters, installed_adapters
+
+DEFAULT_CONFIG_FILE = "authlog.toml"
+_VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Why: sink names end up in S3 keys, metric labels and file names (DESIGN.md).
+SINK_NAME = re.compile(r"^[a-z0-9_-]+$")
+
+
+class ByteSize(int):
+    """A size in bytes; written as an int or '10MiB'."""
+
+
+class Duration(float):
+    """A duration in seconds; written as a number or '5s'."""
+
+
+class FilePath(str):
+    """A path; relative ones resolve against the config file's folder."""
+
+    __slots__ = ()
+
+
+class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    listen: str = "127.0.0.1:8787"
+    token: str | None = None
+    tokens: list[str] = msgspec.field(default_factory=list)
+    token_file: FilePath | None = None
+    tls_cert: FilePath | None = None
+    tls_key: FilePath | None = None
+    # Why: 10 MiB holds ~10k typical events; counted after decompression so a gzip bomb is a 413.
+    max_body_bytes: ByteSize = ByteSize(10 * 1024 * 1024)
+    # Why: bounds the memory one request can pin while it is validated and committed.
+    max_events_per_request: int = 50_000
+
+
+class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    kind: Literal["sqlite"] = "sqlite"
+    path: FilePath = FilePath("./var/authlog")
+    max_bytes: ByteSize = ByteSize(1024**3)
+    fsync: Literal["batch", "always"] = "batch"
+    # Why: an app's emit() waits this long for room before raising BufferFullError (DESIGN.md).
+    emit_timeout: Duration = Duration(1.0)
+
+
+class CatalogConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    extra: FilePath | None = None
+
+
+class RouteConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    types: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    outcomes: list[Literal["success", "failure"]] = msgspec.field(default_factory=list)
+    tenants: list[str] = msgspec.field(default_factory=list)
+
+
+class BatchConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    max_events: int | None = None
+    max_bytes: ByteSize | None = None
+    timeout: Duration | None = None
+
+
+class RetryConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    # Why: 1 s start and a 60 s cap are the consensus of Vector, Fluent Bit and the OTel Collector.
+    initial: Duration = Duration(1.0)
+    max: Duration = Duration(60.0)
+
+
+PiiAction = Literal["keep", "hash", "mask", "drop"]
+
+
+class PiiConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    email: PiiAction = "keep"
+    ip: PiiAction = "keep"
+    user_agent: PiiAction = "keep"
+    hash_key: str | None = None
+
+
+class SinkCommon(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Keys every sink accepts, whatever its type."""
+
+    type: str
+    route: RouteConfig = msgspec.field(default_factory=RouteConfig)
+    batch: BatchConfig = msgspec.field(default_factory=BatchConfig)
+    retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
+    concurrency: int = 1
+    max_backlog: ByteSize | None = None
+    when_full: Literal["block", "drop_oldest"] = "block"
+    start_at: Literal["tail", "oldest"] = "tail"
+    pii: PiiConfig = msgspec.field(default_factory=PiiConfig)
+
+
+class SinkConfig(msgspec.Struct, kw_only=True):
+    """One configured sink: its name, the common keys and its adapter's own config struct."""
+
+    name: str
+    common: SinkCommon
+    adapter: Any
+
+
+class Config(msgspec.Struct, kw_only=True):
+    server: ServerConfig
+    buffer: BufferConfig
+    catalog: CatalogConfig
+    sinks: dict[str, SinkConfig]
+    source: Path | None = None  # the file it came from, if any
+
+
+SECTIONS: dict[str, type[msgspec.Struct]] = {
+    "server": ServerConfig,
+    "buffer": BufferConfig,
+    "catalog": CatalogConfig,
+}
+
+
+def _suggest(key: str, known: list[str], noun: str = "keys") -> str:
+    match = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else f" (known {noun}: {', '.join(sorted(known))})"
+
+
+class _Loader:
+    """One load: carries the base folder, the environment and the problem list."""
+
+    def __init__(self, base_dir: Path, environ: Mapping[str, str]) -> None:
+        self.base_dir = base_dir
+        self.environ = environ
+        self.problems: list[str] = []
+
+    # -- values ----------------------------------------------------------
+    def interpolate(self, value: Any, path: str) -> Any:
+        if isinstance(value, str):
+            def replace(match: re.Match[str]) -> str:
+                if match.group(1):  # $${VAR} -> literal ${VAR}
+                    return "${" + match.group(2) + "}"
+                name = match.group(2)
+                if name not in self.environ:
+                    self.problems.append(f"{path}: environment variable {name} is not set; export it or remove ${{{name}}}")
+                    return ""
+                return self.environ[name]
+
+            return _VAR.sub(replace, value)
+        if isinstance(value, dict):
+            return {k: self.interpolate(v, f"{path}.{k}" if path else k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.interpolate(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    def dec_hook(self, kind: type, value: Any) -> Any:
+        if kind is ByteSize:
+            return ByteSize(units.parse_size(value))
+        if kind is Duration:
+            return Duration(units.parse_duration(value))
+        if kind is FilePath:
+            if not isinstance(value, str) or not value:
+                raise ValueError("expected a path (a non-empty string)")
+            path = Path(value).expanduser()
+            return FilePath(str(path if path.is_absolute() else self.base_dir / path))
+        raise NotImplementedError(kind)
+
+    def table(self, raw: Any, schema: type[msgspec.Struct], path: str, extra_known: tuple[str, ...] = ()) -> Any:
+        """Check one table key by key (so every problem is reported), then build the struct."""
+        if not isinstance(raw, dict):
+            self.problems.append(f"{path}: must be a table")
+            return None
+        fields = {f.name: f for f in msgspec.structs.fields(schema)}
+        known = [*fields, *extra_known]
+        ok = True
+        for key, value in raw.items():
+            where = f"{path}.{key}"
+            if key not in fields:
+                if key not in extra_known:
+                    self.problems.append(f"{where}: unknown key{_suggest(key, known)}")
+                    ok = False
+                continue
+            nested = fields[key].type
+            if isinstance(nested, type) and issubclass(nested, msgspec.Struct):
+                ok = self.table(value, nested, where) is not None and ok
+                continue
+            try:
+                msgspec.convert(value, fields[key].type, dec_hook=self.dec_hook, strict=False)
+            except (msgspec.ValidationError, ValueError) as exc:
+                self.problems.append(f"{where}: {_explain(exc)}")
+                ok = False
+        for name, f in fields.items():
+            if f.required and name not in raw:
+                self.problems.append(f"{path}.{name}: required")
+                ok = False
+        if not ok:
+            return None
+        own = {k: v for k, v in raw.items() if k in fields}
+        try:
+            return msgspec.convert(own, schema, dec_hook=self.dec_hook, strict=False)
+        except (msgspec.ValidationError, ValueError) as exc:
+            self.problems.append(f"{path}: {_explain(exc)}")
+            return None
+
+    # -- sections -----------------------------------------------------------
+    def sink(self, name: str, raw: Any) -> SinkConfig | None:
+        path = f"sinks.{name}"
+        if not SINK_NAME.match(name):
+            self.problems.append(f"{path}: sink names use only a-z, 0-9, '_' and '-' (they appear in keys and metrics)")
+        if not isinstance(raw, dict):
+            self.problems.append(f"{path}: must be a table")
+            return None
+        adapters = installed_adapters()
+        kind = raw.get("type")
+        if kind is None:
+            self.problems.append(f"{path}.type: required; one of {', '.join(sorted(adapters))}")
+            return None
+        info = adapters.get(kind) if isinstance(kind, str) else None
+        if info is None and kind in broken_adapters():
+            self.problems.append(f"{path}.type: the {kind!r} adapter is installed but cannot load: {broken_adapters()[kind]}")
+            return None
+        if info is None:
+            names = [*adapters, *broken_adapters()]
+            self.problems.append(f"{path}.type: unknown sink type {kind!r}{_suggest(str(kind), names, 'types')}; `authlog adapters` lists the installed ones")
+            common_fields = tuple(f.name for f in msgspec.structs.fields(SinkCommon))
+            self.table({k: v for k, v in raw.items() if k in common_fields}, SinkCommon, path)
+            return None
+        adapter_fields = tuple(f.name for f in msgspec.structs.fields(info.cls.Config))
+        common_fields = tuple(f.name for f in msgspec.structs.fields(SinkCommon))
+        # Unknown keys are reported once, by the common table, with suggestions from both sets.
+        common = self.table(raw, SinkCommon, path, adapter_fields)
+        adapter = self.table({k: v for k, v in raw.items() if k in adapter_fields}, info.cls.Config, path)
+        if common is not None:
+            self.check_common(path, common)
+        if common is None or adapter is None:
+            return None
+        return SinkConfig(name=name, common=common, adapter=adapter)
+
+    def check_common(self, path: str, common: SinkCommon) -> None:
+        pii = common.pii
+        if "hash" in (pii.email, pii.ip, pii.user_agent) and not pii.hash_key:
+            self.problems.append(f"{path}.pii.hash_key: required when a field is hashed (HMAC-SHA256 key; use ${{VAR}})")
+        if common.concurrency < 1:
+            self.problems.append(f"{path}.concurrency: must be at least 1")
+        if common.retry.initial > common.retry.max:
+            self.problems.append(f"{path}.retry.initial: must not exceed retry.max")
+        batch = common.batch
+        if batch.max_events is not None and batch.max_events < 1:
+            self.problems.append(f"{path}.batch.max_events: must be at least 1")
+
+
+def _explain(exc: Exception) -> str:
+    text = str(exc)
+    return text.replace("Expected `", "expected `").split(" - at ")[0]
+
+
+def config_from_dict(raw: Mapping[str, Any], base_dir: Path | None = None, environ: Mapping[str, str] | None = None, source: Path | None = None) -> Config:
+    """Validate a config given as a dict (the same keys as the TOML file)."""
+    loader = _Loader(base_dir or Path.cwd(), os.environ if environ is None else environ)
+    doc = loader.interpolate(dict(raw), "")
+    sections: dict[str, Any] = {}
+    for key in doc:
+        if key not in (*SECTIONS, "sinks"):
+            loader.problems.append(f"{key}: unknown section{_suggest(key, [*SECTIONS, 'sinks'])}")
+    for key, schema in SECTIONS.items():
+        sections[key] = loader.table(doc.get(key, {}), schema, key)
+    sinks: dict[str, SinkConfig] = {}
+    raw_sinks = doc.get("sinks", {})
+    if not isinstance(raw_sinks, dict):
+        loader.problems.append("sinks: must be a table of [sinks.<name>] tables")
+        raw_sinks = {}
+    if not raw_sinks:
+        loader.problems.append("sinks: no sink configured; add e.g. [sinks.local] type = \"file\" path = \"./var/out/events.ndjson\"")
+    for name, table in raw_sinks.items():
+        sink = loader.sink(name, table)
+        if sink is not None:
+            sinks[name] = sink
+    server = sections["server"]
+    if server is not None:
+        _check_server(server, loader.problems)
+    if loader.problems:
+        raise ConfigError(loader.problems)
+    return Config(server=server, buffer=sections["buffer"], catalog=sections["catalog"], sinks=sinks, source=source)
+
+
+def _check_server(server: ServerConfig, problems: list[str]) -> None:
+    host, _, port = server.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        problems.append(f"server.listen: '{server.listen}' must be HOST:PORT, e.g. '127.0.0.1:8787'")
+    if (server.tls_cert is None) != (server.tls_key is None):
+        problems.append("server.tls_cert: tls_cert and tls_key go together; set both or neither")
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a TOML config file."""
+    file = Path(path)
+    try:
+        text = file.read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{file}: no such config file; pass -c FILE or create {DEFAULT_CONFIG_FILE}"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{file}: cannot read it ({exc.strerror})"]) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{file}: not valid TOML: {exc}"]) from None
+    return config_from_dict(raw, base_dir=file.resolve().parent, environ=environ, source=file)
+
+
+def resolve_tokens(server: ServerConfig) -> list[str]:
+    """Every accepted ingest token: token, tokens and the token file's lines."""
+    tokens = [t for t in [server.token, *server.tokens] if t]
+    if server.token_file:
+        try:
+            tokens += [line.strip() for line in Path(server.token_file).read_text("utf-8").splitlines() if line.strip()]
+        except OSError as exc:
+            raise ConfigError([f"server.token_file: cannot read {server.token_file} ({exc.strerror})"]) from None
+    return tokens
