@@ -1,0 +1,71 @@
+"""One attempt at ``POST /api/v2/logs`` with the real ``datadog-api-client``, its own retries off.
+
+SDK exceptions are translated here, at the edge, into the plain values :mod:`classify` reads::
+
+    2xx                                     -> Reply(status)
+    ApiException (Unauthorized, Forbidden,  -> Reply(status, headers, body)
+      Service, NotFound...) with a status
+    ApiException without a status (TLS),    -> Unreachable(reason)
+      urllib3 HTTPError, OSError
+    ApiTypeError / ApiValueError            -> Refused(reason)
+
+Retries: ``enable_retry=False`` turns off the SDK's status retries and ``retry_policy=False``
+turns off urllib3's own connection retries, so one call is exactly one request. The body is
+gzipped by the SDK (``Content-Encoding: gzip``). The API key goes only into the
+``DD-API-KEY`` header; it is scrubbed from anything we pass on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import urllib3
+from datadog_api_client import ApiClient, Configuration
+from datadog_api_client.exceptions import ApiException, ApiTypeError, ApiValueError
+from datadog_api_client.v2.api.logs_api import LogsApi
+from datadog_api_client.v2.model.content_encoding import ContentEncoding
+from datadog_api_client.v2.model.http_log import HTTPLog
+from datadog_api_client.v2.model.http_log_item import HTTPLogItem
+
+from adapters.datadog.classify import Attempt, Refused, Reply, Unreachable
+
+def to_http_log(logs: Sequence[dict[str, Any]]) -> HTTPLog:
+    """The SDK's request body model for these logs (nested attributes pass as additional properties)."""
+    return HTTPLog([HTTPLogItem(**log) for log in logs])
+
+
+class DatadogTransport:
+    """A Logs API client bound to one intake URL and key; ``submit`` makes one attempt."""
+
+    def __init__(self, intake: str, api_key: str, timeout: float) -> None:
+        self.intake = intake
+        self._api_key = api_key
+        config = Configuration(host=intake, enable_retry=False, request_timeout=timeout)
+        config.retry_policy = False  # urllib3: no connection retries, no redirects either
+        config.api_key["apiKeyAuth"] = api_key
+        self._client = ApiClient(config)
+        self._api = LogsApi(self._client)
+
+    def submit(self, logs: Sequence[dict[str, Any]]) -> Attempt:
+        """POST these logs once, gzipped; whatever happens comes back as a plain value."""
+        try:
+            body = to_http_log(logs)
+            self._api.submit_log(body=body, content_encoding=ContentEncoding.GZIP)
+        except ApiException as exc:
+            if not exc.status:
+                return Unreachable(self._scrub(f"{exc.reason}"))
+            body_text = exc.body if isinstance(exc.body, str) else json.dumps(exc.body)
+            return Reply(int(exc.status), dict(exc.headers or {}), self._scrub(body_text))
+        except (ApiTypeError, ApiValueError) as exc:
+            return Refused(self._scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            return Unreachable(self._scrub(f"{type(exc).__name__}: {exc}"))
+        return Reply(202)
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    def close(self) -> None:
+        self._client.close()
