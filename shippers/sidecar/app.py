@@ -1,0 +1,299 @@
+"""The sidecar's aiohttp application: the routes of DESIGN.md "Ingest API" over a Shipper.
+
+::
+
+    POST /v1/events   body -> items (body.py) -> ONE writer thread: shipper.ingest_raw (one commit)
+                      -> 202 {"accepted", "rejected": [{"index", "error"}]}   (only after the commit)
+                      -> 422 same body when nothing was accepted
+                      -> 400 / 401 / 413 / 415 {"error": "..."} ; 503 + Retry-After when a sink is full
+    GET  /healthz     alive                           (open)
+    GET  /readyz      store writable, sinks started   (open; 503 when not)
+    GET  /metrics     Prometheus text                 (open)
+    GET  /v1/status   shipper.status()                (token)
+    GET  /v1/dlq      ?sink=&limit=                   (token)
+
+Commits go through a single dedicated writer thread: SQLite takes one writer at a time
+anyway, and a single thread keeps commits in arrival order without lock contention.
+``MAX_INGESTS_IN_FLIGHT`` requests may hold a body in memory at once; the rest wait
+before their body is read, so TCP pushes back on producers instead of the heap growing.
+
+Nothing here logs a token or an event's contents; rejected events are counted in
+``authlog_events_rejected_total{reason}`` by the *field* that failed, never by value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import msgspec
+from aiohttp import hdrs, web
+
+from shippers import __version__
+from shippers.config import Config
+from shippers.errors import AuthlogError, BufferError, BufferFullError
+from shippers.event import WIRE_FIELDS
+from shippers.metrics import Metrics
+from shippers.sidecar.auth import check_request
+from shippers.sidecar.body import BodyError, BodyLimits, split_body
+
+log = logging.getLogger("authlog.sidecar")
+
+# Why: each in-flight request may pin up to max_body_bytes (10 MiB) of body plus its items;
+# 8 keeps the worst case near 200 MiB while keeping the writer thread busy.
+MAX_INGESTS_IN_FLIGHT = 8
+# Why: a producer that trickles its body must not hold an ingest slot forever.
+BODY_READ_TIMEOUT_SECONDS = 30.0
+# Why: a gzip stream of incompressible data is slightly larger than its input; allow the
+# compressed body that much beyond max_body_bytes before refusing it unread.
+GZIP_OVERHEAD_BYTES = 64 * 1024
+# Why: one DLQ page is read in one query and rendered in one response; 1000 keeps both small.
+MAX_DLQ_LIMIT = 1000
+DEFAULT_DLQ_LIMIT = 100
+# Why: a producer told to come back needs a whole number of seconds (RFC 9110 Retry-After).
+MIN_RETRY_AFTER_SECONDS = 1
+# Why: when draining for shutdown, a producer should retry soon against the restarted sidecar.
+SHUTDOWN_RETRY_AFTER_SECONDS = 2
+# Why: prometheus_client's generate_latest() writes the 0.0.4 text format.
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_READ_STEP = 256 * 1024
+ENDPOINTS = "POST /v1/events, GET /v1/status, GET /v1/dlq, GET /healthz, GET /readyz, GET /metrics"
+
+
+class IngestResultLike(Protocol):
+    accepted: int
+    rejected: list[tuple[int, str]]
+
+
+class ShipperLike(Protocol):
+    """What the sidecar uses of :class:`shippers.shipper.Shipper` (tests pass a fake)."""
+
+    config: Config
+    metrics: Metrics
+
+    def ingest_raw(self, items: list[bytes]) -> IngestResultLike: ...
+    def status(self) -> dict[str, Any]: ...
+    def dead_letters(self, sink: str | None, limit: int = DEFAULT_DLQ_LIMIT) -> list[Any]: ...
+    def ready(self) -> bool: ...
+
+
+@dataclass
+class SidecarState:
+    """Everything the handlers share; one per application."""
+
+    shipper: ShipperLike
+    tokens: list[str]
+    limits: BodyLimits
+    writer: ThreadPoolExecutor
+    slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_INGESTS_IN_FLIGHT))
+    closing: bool = False  # set by server.py when SIGTERM arrives: ingest answers 503
+
+
+STATE = web.AppKey("authlog_sidecar_state", SidecarState)
+_encoder = msgspec.json.Encoder()
+
+
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=_encoder.encode(payload), content_type="application/json", headers=headers)
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return json_response(status, {"error": message}, headers)
+
+
+def rejection_reason(message: str) -> str:
+    """The metric label of one rejected item: the wire field that failed, or 'event' (never a value)."""
+    name, sep, _ = message.partition(": ")
+    return name if sep and name in WIRE_FIELDS else "event"
+
+
+# -- middleware -------------------------------------------------------------------------------
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    state = request.app[STATE]
+    problem = check_request(request.path, request.headers.get(hdrs.AUTHORIZATION), state.tokens)
+    if problem is not None:
+        return error_response(401, problem, {hdrs.WWW_AUTHENTICATE: 'Bearer realm="authlog"'})
+    return await handler(request)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Answer every error as ``{"error": ...}``: aiohttp's own 404/405 included, and never a traceback."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        message = {
+            404: f"no such endpoint {request.method} {request.path}; the API is {ENDPOINTS}",
+            405: f"{request.method} is not allowed on {request.path}",
+        }.get(exc.status, exc.reason)
+        return error_response(exc.status, message, {k: v for k, v in exc.headers.items() if k == hdrs.ALLOW})
+    except Exception:
+        log.exception("unexpected error while handling %s %s", request.method, request.path)
+        return error_response(500, "internal error; see the sidecar's log")
+
+
+# -- ingest -----------------------------------------------------------------------------------
+
+
+async def read_capped(request: web.Request, cap: int) -> bytes:
+    """The request body, refusing (413) past ``cap`` bytes without reading the rest."""
+    if request.content_length is not None and request.content_length > cap:
+        raise BodyError(413, f"the body is {request.content_length} bytes, over server.max_body_bytes; send fewer events per request")
+    body = bytearray()
+    while True:
+        chunk = await request.content.read(_READ_STEP)
+        if not chunk:
+            return bytes(body)
+        body += chunk
+        if len(body) > cap:
+            raise BodyError(413, f"the body is over server.max_body_bytes ({cap} bytes); send fewer events per request")
+
+
+async def post_events(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if state.closing:
+        return _shutting_down()
+    async with state.slots:
+        if state.closing:
+            return _shutting_down()
+        gzipped = "gzip" in request.headers.get(hdrs.CONTENT_ENCODING, "").lower()
+        cap = state.limits.max_body_bytes + (GZIP_OVERHEAD_BYTES if gzipped else 0)
+        try:
+            async with asyncio.timeout(BODY_READ_TIMEOUT_SECONDS):
+                raw = await read_capped(request, cap)
+            items = split_body(
+                raw, request.headers.get(hdrs.CONTENT_TYPE), request.headers.get(hdrs.CONTENT_ENCODING), state.limits
+            )
+        except BodyError as exc:
+            return error_response(exc.status, exc.message)
+        except TimeoutError:
+            return error_response(408, f"the body did not arrive within {BODY_READ_TIMEOUT_SECONDS:.0f}s; send it in one go")
+        del raw
+        loop = asyncio.get_running_loop()
+        try:
+            result = await loop.run_in_executor(state.writer, state.shipper.ingest_raw, items)
+        except BufferFullError as exc:
+            retry_after = max(MIN_RETRY_AFTER_SECONDS, math.ceil(exc.retry_after))
+            return error_response(
+                503, f"{exc}; nothing was stored: retry the whole request after {retry_after}s",
+                {hdrs.RETRY_AFTER: str(retry_after)},
+            )
+        except BufferError as exc:
+            log.error("the store refused a commit: %s", exc)
+            return error_response(
+                503, f"the store cannot take events right now ({exc}); nothing was stored: retry later",
+                {hdrs.RETRY_AFTER: str(SHUTDOWN_RETRY_AFTER_SECONDS)},
+            )
+    rejected = [{"index": index, "error": message} for index, message in result.rejected]
+    if rejected:
+        counter = state.shipper.metrics.rejected
+        for _, message in result.rejected:
+            counter.labels(reason=rejection_reason(message)).inc()
+    log.debug("ingest: %d accepted, %d rejected", result.accepted, len(rejected))
+    return json_response(202 if result.accepted else 422, {"accepted": result.accepted, "rejected": rejected})
+
+
+def _shutting_down() -> web.Response:
+    return error_response(
+        503, "the sidecar is shutting down; nothing was stored: retry the request shortly",
+        {hdrs.RETRY_AFTER: str(SHUTDOWN_RETRY_AFTER_SECONDS)},
+    )
+
+
+# -- probes, metrics, status, dlq -------------------------------------------------------------
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response(200, {"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    if state.closing:
+        return json_response(503, {"status": "shutting down"})
+    try:
+        ready = await asyncio.get_running_loop().run_in_executor(None, state.shipper.ready)
+    except AuthlogError as exc:
+        return json_response(503, {"status": "not ready", "error": str(exc)})
+    return json_response(200 if ready else 503, {"status": "ready" if ready else "not ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[STATE].shipper.metrics.render()
+    return web.Response(body=body, headers={hdrs.CONTENT_TYPE: METRICS_CONTENT_TYPE})
+
+
+async def status(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return json_response(200, await asyncio.get_running_loop().run_in_executor(None, state.shipper.status))
+
+
+def dead_letter_json(letter: Any) -> dict[str, Any]:
+    """One DLQ entry as JSON: where it was, why, when, and the event itself."""
+    return {
+        "id": letter.id,
+        "sink": letter.sink,
+        "seq": letter.seq,
+        "reason": letter.reason,
+        "at": letter.at,
+        "event": msgspec.to_builtins(letter.event),
+    }
+
+
+async def dead_letters(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    sink = request.query.get("sink") or None
+    if sink is not None and sink not in state.shipper.config.sinks:
+        known = ", ".join(sorted(state.shipper.config.sinks))
+        return error_response(400, f"unknown sink '{sink[:64]}'; configured sinks: {known}")
+    raw_limit = request.query.get("limit", str(DEFAULT_DLQ_LIMIT))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_DLQ_LIMIT:
+        return error_response(400, f"limit must be a whole number from 1 to {MAX_DLQ_LIMIT}")
+    letters = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: state.shipper.dead_letters(sink, int(raw_limit))
+    )
+    return json_response(200, {"deadLetters": [dead_letter_json(letter) for letter in letters]})
+
+
+async def version(request: web.Request) -> web.Response:
+    return json_response(200, {"name": "authlog-shipper", "version": __version__})
+
+
+# -- the application --------------------------------------------------------------------------
+
+
+def make_app(shipper: ShipperLike, tokens: list[str]) -> web.Application:
+    """The sidecar application over ``shipper``; ``tokens`` empty means no token is required."""
+    server = shipper.config.server
+    limits = BodyLimits(max_body_bytes=int(server.max_body_bytes), max_events=server.max_events_per_request)
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware],
+        # The body is read by read_capped with our own cap and message; aiohttp's is the backstop.
+        client_max_size=limits.max_body_bytes + GZIP_OVERHEAD_BYTES + 1,
+    )
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="authlog-ingest-writer")
+    app[STATE] = SidecarState(shipper=shipper, tokens=list(tokens), limits=limits, writer=writer)
+    app.router.add_post("/v1/events", post_events)
+    app.router.add_get("/v1/status", status)
+    app.router.add_get("/v1/dlq", dead_letters)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/", version)
+
+    async def stop_writer(app: web.Application) -> None:
+        # Waits for a commit still running, so a cancelled request never leaves half a transaction.
+        await asyncio.get_running_loop().run_in_executor(None, lambda: writer.shutdown(wait=True))
+
+    app.on_cleanup.append(stop_writer)
+    return app
