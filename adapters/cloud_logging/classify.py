@@ -1,0 +1,264 @@
+"""The classifier: what Cloud Logging answered to one ``entries.write`` -> a :class:`Verdict`. Pure.
+
+The transport turns every outcome of one attempt into an :class:`Answer` (the HTTP status,
+the ``error`` object of Google's JSON error body, the ``Retry-After`` header, or a failure
+that got no HTTP answer); :func:`classify` decides. In this order:
+
+1. Per-entry errors (``WriteLogEntriesPartialErrors.logEntryErrors``, keyed by entry index)
+   win over the HTTP status, which is only the status of the *first* failed entry::
+
+       entry without an error                 -> delivered
+       INVALID_ARGUMENT, OUT_OF_RANGE         -> reject (DLQ with the server's message)
+       ALREADY_EXISTS                         -> duplicate
+       any other code (UNAVAILABLE, ...)      -> retry that entry alone
+
+2. Otherwise the whole request::
+
+       2xx                                    -> delivered
+       429 RESOURCE_EXHAUSTED                 -> retry (Retry-After / RetryInfo honoured)
+       408, 5xx, UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, ABORTED, UNKNOWN -> retry
+       400 "payload size exceeds", 413        -> split (reject when it is one entry)
+       400 about resource / logName / labels  -> sink_error (the sink's config is wrong)
+       400 otherwise                          -> split to isolate the bad entries; one entry: reject
+       401 UNAUTHENTICATED                    -> sink_error (credentials)
+       403 PERMISSION_DENIED, 404 NOT_FOUND   -> sink_error (roles/logging.logWriter, project id)
+       other                                  -> sink_error (unexpected; nothing is dropped)
+       connection error, timeout              -> retry
+       credentials unusable                   -> sink_error; token endpoint unreachable -> retry
+
+A whole-request 400 without per-entry errors means no entry was written: with
+``partialSuccess`` one bad entry among good ones always comes back per entry, so a
+failure of all of them is most likely the sink's own resource, log name or labels.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+from adapters.contract import ItemResult, Verdict
+
+PARTIAL_ERRORS_TYPE = "type.googleapis.com/google.logging.v2.WriteLogEntriesPartialErrors"
+BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
+RETRY_INFO_TYPE = "type.googleapis.com/google.rpc.RetryInfo"
+WRITER_ROLE = "roles/logging.logWriter"
+
+# Why: google/rpc/code.proto; per-entry statuses carry the int, error bodies the name.
+RPC_CODES = {
+    0: "OK", 1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED",
+    5: "NOT_FOUND", 6: "ALREADY_EXISTS", 7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED",
+    9: "FAILED_PRECONDITION", 10: "ABORTED", 11: "OUT_OF_RANGE", 12: "UNIMPLEMENTED",
+    13: "INTERNAL", 14: "UNAVAILABLE", 15: "DATA_LOSS", 16: "UNAUTHENTICATED",
+}  # fmt: skip
+# Why: CONTRACTS.md: an INVALID_ARGUMENT about one entry can never succeed; OUT_OF_RANGE is the
+# same kind of "this value" error. Anything else about one entry may pass on a later try, and a
+# retried entry is kept, never lost.
+ENTRY_REJECT_CODES = frozenset({"INVALID_ARGUMENT", "OUT_OF_RANGE"})
+ENTRY_DUPLICATE_CODES = frozenset({"ALREADY_EXISTS"})
+# Why: CONTRACTS.md and the Cloud Logging retry guidance: transient server-side conditions.
+RETRY_CODES = frozenset({"RESOURCE_EXHAUSTED", "UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL", "ABORTED", "UNKNOWN", "CANCELLED"})
+# Why: 408 is a timeout, 429 a throttle and 5xx the server's trouble: RFC 9110 and the table in CONTRACTS.md.
+RETRY_HTTP = frozenset({408, 429})
+# Why: the service's message for an oversized body; it is the one 400 that splitting cures.
+_TOO_LARGE = re.compile(r"payload size exceeds|request payload size|request entity too large", re.IGNORECASE)
+# Why: a whole-request 400 that names these is about the sink's config, which every entry shares.
+_CONFIG_FIELDS = re.compile(r"resource|log.?name|label|project", re.IGNORECASE)
+# Why: keep Verdict reasons (shown in status and the DLQ) readable; server messages can be long.
+MAX_MESSAGE_CHARS = 500
+
+Failure = Literal["", "connection", "timeout", "credentials", "credentials_transient"]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What one attempt got back, free of SDK types (the transport builds it)."""
+
+    status: int = 0  # the HTTP status; 0 when no HTTP answer arrived
+    error: dict[str, Any] | None = None  # the "error" object of Google's JSON error body
+    retry_after: str | None = None  # the Retry-After header, as sent
+    failure: Failure = ""  # why no HTTP answer arrived
+    detail: str = ""  # what went wrong, for failures (no secrets)
+
+
+@dataclass(frozen=True, slots=True)
+class SinkFacts:
+    """What messages name so a person can act on them."""
+
+    sink: str
+    project: str
+    endpoint: str | None = None
+
+
+def _short(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def _code_name(code: Any) -> str:
+    if isinstance(code, int):
+        return RPC_CODES.get(code, f"code {code}")
+    return str(code) if code else "UNKNOWN"
+
+
+def _details(error: dict[str, Any] | None) -> list[dict[str, Any]]:
+    details = (error or {}).get("details")
+    return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+
+
+def _entry_errors(error: dict[str, Any] | None) -> dict[int, dict[str, Any]] | None:
+    """Per-entry statuses by index, or None when the answer carries no partial errors."""
+    for detail in _details(error):
+        if detail.get("@type") == PARTIAL_ERRORS_TYPE:
+            raw = detail.get("logEntryErrors")
+            if not isinstance(raw, dict):
+                return None
+            out: dict[int, dict[str, Any]] = {}
+            for key, status in raw.items():
+                try:
+                    index = int(key)
+                except (TypeError, ValueError):
+                    continue
+                out[index] = status if isinstance(status, dict) else {}
+            return out
+    return None
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date (RFC 9110)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(float(text), 0.0)
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(moment.timestamp() - now, 0.0)
+
+
+def _retry_info(error: dict[str, Any] | None) -> float | None:
+    """``google.rpc.RetryInfo.retryDelay`` ("1.5s"), when the service sent one."""
+    for detail in _details(error):
+        if detail.get("@type") == RETRY_INFO_TYPE:
+            delay = detail.get("retryDelay")
+            if isinstance(delay, str) and delay.endswith("s"):
+                try:
+                    return max(float(delay[:-1]), 0.0)
+                except ValueError:
+                    return None
+    return None
+
+
+def _wait(answer: Answer, now: float) -> float | None:
+    header = parse_retry_after(answer.retry_after, now)
+    return header if header is not None else _retry_info(answer.error)
+
+
+def _violations(error: dict[str, Any] | None) -> str:
+    parts = []
+    for detail in _details(error):
+        if detail.get("@type") == BAD_REQUEST_TYPE:
+            for violation in detail.get("fieldViolations") or []:
+                if isinstance(violation, dict):
+                    parts.append(f"{violation.get('field', '')} {violation.get('description', '')}")
+    return " ".join(parts)
+
+
+def _per_item(entry_errors: dict[int, dict[str, Any]], count: int, answer: Answer, now: float) -> Verdict:
+    wait = _wait(answer, now)
+    items = []
+    for index in range(count):
+        status = entry_errors.get(index)
+        if status is None:
+            items.append(ItemResult("delivered"))
+            continue
+        code = _code_name(status.get("code"))
+        message = _short(status.get("message") or "no message")
+        reason = f"{code}: {message}"
+        if code in ENTRY_REJECT_CODES:
+            items.append(ItemResult("reject", reason))
+        elif code in ENTRY_DUPLICATE_CODES:
+            items.append(ItemResult("duplicate", reason))
+        else:
+            items.append(ItemResult("retry", reason, wait if code == "RESOURCE_EXHAUSTED" else None))
+    return Verdict.per_item(items)
+
+
+def classify(answer: Answer, count: int, now: float, facts: SinkFacts) -> Verdict:
+    """The Verdict for one attempt at writing ``count`` entries (see the module docstring)."""
+    if answer.failure:
+        return _no_answer(answer, facts)
+    if 200 <= answer.status < 300:
+        return Verdict.delivered()
+
+    error = answer.error or {}
+    entry_errors = _entry_errors(error)
+    if entry_errors:
+        return _per_item(entry_errors, count, answer, now)
+
+    status = answer.status
+    code = str(error.get("status") or "")
+    message = _short(error.get("message") or f"HTTP {status} without a message")
+    said = f"{code or 'HTTP ' + str(status)}: {message}"
+
+    if status == 429 or code == "RESOURCE_EXHAUSTED":
+        return Verdict.retry(f"Cloud Logging is throttling writes ({said})", _wait(answer, now))
+    if status in RETRY_HTTP or status >= 500 or code in RETRY_CODES:
+        return Verdict.retry(f"Cloud Logging did not take the request ({said})", _wait(answer, now))
+    if status == 401 or code == "UNAUTHENTICATED":
+        return Verdict.sink_error(
+            f"Cloud Logging does not accept the credentials ({said}); check sinks.{facts.sink}.credentials_file "
+            "or the Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, the attached service account), "
+            "and that the key is neither deleted nor disabled"
+        )
+    if status == 403 or code == "PERMISSION_DENIED":
+        return Verdict.sink_error(
+            f"permission denied writing to project '{facts.project}' ({said}); grant the sink's service account "
+            f"{WRITER_ROLE} on project '{facts.project}' and check sinks.{facts.sink}.project"
+        )
+    if status == 404 or code == "NOT_FOUND":
+        where = f" and sinks.{facts.sink}.endpoint ({facts.endpoint})" if facts.endpoint else ""
+        return Verdict.sink_error(
+            f"Cloud Logging does not know project '{facts.project}' ({said}); check sinks.{facts.sink}.project{where}"
+        )
+    too_large = status == 413 or _TOO_LARGE.search(message) is not None
+    if too_large:
+        if count > 1:
+            return Verdict.split(f"request too large for Cloud Logging ({said})")
+        return Verdict.reject(f"entry too large for Cloud Logging ({said})")
+    if status == 400 or code in ENTRY_REJECT_CODES:
+        if _CONFIG_FIELDS.search(f"{message} {_violations(error)}"):
+            return Verdict.sink_error(
+                f"Cloud Logging rejects the sink's settings ({said}); fix sinks.{facts.sink}.resource, "
+                "log_name or labels"
+            )
+        if count > 1:
+            return Verdict.split(f"Cloud Logging rejected the request without naming entries; isolating them ({said})")
+        return Verdict.reject(said)
+    return Verdict.sink_error(
+        f"unexpected answer from Cloud Logging ({said}); check sinks.{facts.sink}.endpoint and the service status"
+    )
+
+
+def _no_answer(answer: Answer, facts: SinkFacts) -> Verdict:
+    detail = _short(answer.detail or answer.failure)
+    if answer.failure == "credentials":
+        return Verdict.sink_error(
+            f"no usable Google credentials ({detail}); set sinks.{facts.sink}.credentials_file to a service-account "
+            "key, or provide Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, "
+            "`gcloud auth application-default login`, or an attached service account)"
+        )
+    if answer.failure == "credentials_transient":
+        return Verdict.retry(f"could not get an access token ({detail})")
+    if answer.failure == "timeout":
+        return Verdict.retry(f"Cloud Logging did not answer in time ({detail})")
+    return Verdict.retry(f"cannot reach Cloud Logging ({detail})")
+

@@ -1,0 +1,36 @@
+"""The encoder: encoded LogEntries -> one ``entries.write`` request body, within the request limit.
+
+The body is what the client would send for ``write_entries(entries, partial_success=True)``,
+built from the already-encoded items so the bytes the core counted are the bytes on the wire::
+
+    {"entries":[<item 0>,<item 1>,...],"partialSuccess":true}
+
+``partialSuccess`` makes the service write every valid entry and report the failed ones
+by index (``WriteLogEntriesPartialErrors``) instead of failing the whole request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from adapters.cloud_logging.config import MAX_REQUEST_BYTES
+
+_HEAD = b'{"entries":['
+_TAIL = b'],"partialSuccess":true}'
+
+
+class RequestTooLarge(ValueError):
+    """The items do not fit one request; the caller splits the batch."""
+
+
+def request_size(items: Sequence[bytes]) -> int:
+    """The size of the body :func:`encode_request` would build, without building it."""
+    return len(_HEAD) + sum(len(i) for i in items) + max(len(items) - 1, 0) + len(_TAIL)
+
+
+def encode_request(items: Sequence[bytes]) -> bytes:
+    """The JSON body of one ``entries.write`` call; raises RequestTooLarge past the 10 MB cap."""
+    size = request_size(items)
+    if size > MAX_REQUEST_BYTES:
+        raise RequestTooLarge(f"request would be {size} bytes; Cloud Logging accepts at most {MAX_REQUEST_BYTES}")
+    return b"".join((_HEAD, b",".join(items), _TAIL))

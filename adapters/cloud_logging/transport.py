@@ -1,0 +1,163 @@
+"""The transport: ONE ``entries.write`` attempt through the real ``google-cloud-logging`` client.
+
+The client is ``google.cloud.logging.Client(project, credentials, _use_grpc=False,
+client_options={"api_endpoint": endpoint})``, i.e. its JSON-over-HTTP connection, which signs
+requests and sets the API headers. We hand its connection the body the encoder built
+(``client.logging_api.api_request(POST /entries:write)``, the same call ``write_entries``
+makes) instead of calling ``write_entries(dicts)``, which would re-serialise every entry
+with ``json.dumps``: slower, and a few percent larger than the bytes the core counted
+against the 10 MB cap.
+
+Credentials (first match wins)::
+
+    credentials_file set      google.auth.load_credentials_from_file (service-account key, or any
+                              google-auth JSON such as workload identity federation)
+    endpoint set              AnonymousCredentials (a local stand-in; no token)
+    otherwise                 Application Default Credentials (google.auth.default)
+
+The client's own retries are off: the authorised session never re-sends after a 401
+(``max_refresh_attempts=0``; the next attempt refreshes the token instead) and plain
+``requests`` adapters do not retry. Every SDK exception is translated here, at the edge,
+into an :class:`~adapters.cloud_logging.classify.Answer`; nothing escapes ``write``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import google.auth
+import google.auth.exceptions
+import requests
+from google.api_core import exceptions as api_exceptions
+from google.auth.credentials import AnonymousCredentials, Credentials
+from google.auth.transport.requests import AuthorizedSession
+from google.auth.transport.requests import Request as AuthRequest
+from google.cloud.logging import Client
+
+from adapters.cloud_logging.classify import Answer
+from adapters.cloud_logging.config import CloudLoggingConfig
+
+# Why: the narrowest OAuth scope that allows entries.write (the client's own list includes it).
+WRITE_SCOPES = ("https://www.googleapis.com/auth/logging.write",)
+WRITE_PATH = "/entries:write"
+# Why: fetching a token is one small HTTPS call; 30 s matches the client library's own refresh timeout.
+TOKEN_REFRESH_TIMEOUT = 30.0
+
+
+class CloudLoggingTransport:
+    """Owns the client; :meth:`write` makes one attempt and returns an Answer."""
+
+    def __init__(self, config: CloudLoggingConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._client: Client | None = None
+        self._credentials: Credentials | None = None
+        self._session: AuthorizedSession | None = None
+        self._refresh_token = False
+
+    # -- set-up ------------------------------------------------------------
+    def _build_credentials(self) -> Credentials:
+        if self.config.credentials_file is not None:
+            credentials, _ = google.auth.load_credentials_from_file(str(self.config.credentials_file), scopes=WRITE_SCOPES)
+            return credentials
+        if self.config.endpoint is not None:
+            return AnonymousCredentials()
+        credentials, _ = google.auth.default(scopes=WRITE_SCOPES)
+        return credentials
+
+    def connect(self) -> Answer | None:
+        """Build the client once; an Answer describes why it could not be built."""
+        with self._lock:
+            if self._client is not None:
+                return None
+            try:
+                credentials = self._build_credentials()
+            except google.auth.exceptions.DefaultCredentialsError as exc:
+                return Answer(failure="credentials", detail=str(exc))
+            except (OSError, ValueError) as exc:
+                return Answer(failure="credentials", detail=f"{type(exc).__name__}: {exc}")
+            session = AuthorizedSession(credentials, max_refresh_attempts=0, refresh_timeout=TOKEN_REFRESH_TIMEOUT)
+            options: dict[str, Any] = {}
+            if self.config.endpoint is not None:
+                options["client_options"] = {"api_endpoint": self.config.endpoint.rstrip("/")}
+            self._client = Client(
+                project=self.config.project, credentials=credentials, _http=session, _use_grpc=False, **options
+            )
+            self._credentials = credentials
+            self._session = session
+            return None
+
+    # -- one attempt ----------------------------------------------------------
+    def write(self, body: bytes) -> Answer:
+        """POST one ``entries.write`` body; every outcome is an Answer."""
+        problem = self.connect()
+        if problem is not None:
+            return problem
+        assert self._client is not None and self._credentials is not None
+        try:
+            if self._refresh_token and not isinstance(self._credentials, AnonymousCredentials):
+                self._refresh_token = False
+                self._credentials.refresh(AuthRequest(self._session))
+            self._client.logging_api.api_request(
+                method="POST",
+                path=WRITE_PATH,
+                data=body,
+                content_type="application/json",
+                timeout=float(self.config.request_timeout),
+            )
+        except api_exceptions.GoogleAPICallError as exc:
+            if exc.code == 401:
+                self._refresh_token = True  # the token may have been revoked: fetch a new one next time
+            return _from_api_error(exc)
+        except requests.exceptions.JSONDecodeError:
+            return Answer(status=200)  # a 2xx whose body is not JSON: the service took the entries
+        except requests.exceptions.Timeout as exc:
+            return Answer(failure="timeout", detail=type(exc).__name__)
+        except requests.exceptions.RequestException as exc:
+            return Answer(failure="connection", detail=_connection_detail(exc))
+        except google.auth.exceptions.RefreshError as exc:
+            transient = bool(getattr(exc, "retryable", False))
+            return Answer(failure="credentials_transient" if transient else "credentials", detail=f"token refresh failed: {exc}")
+        except google.auth.exceptions.TransportError as exc:
+            return Answer(failure="credentials_transient", detail=f"token endpoint unreachable: {exc}")
+        return Answer(status=200)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                self._session.close()
+            self._client = None
+            self._session = None
+            self._credentials = None
+
+
+def _from_api_error(exc: api_exceptions.GoogleAPICallError) -> Answer:
+    """The status, error body and Retry-After of a non-2xx answer."""
+    response = exc.response
+    error: dict[str, Any] | None = None
+    retry_after = None
+    if response is not None:
+        retry_after = response.headers.get("Retry-After")
+        try:
+            payload = json.loads(response.content or b"null")
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+            error = payload["error"]
+    if error is None:
+        error = {"message": exc.message, "details": list(exc.details or [])}
+    return Answer(status=int(exc.code or 0), error=error, retry_after=retry_after)
+
+
+def _connection_detail(exc: requests.exceptions.RequestException) -> str:
+    """The root cause of a failed connection (e.g. "ConnectionRefusedError: [Errno 111] Connection refused")."""
+    cause: BaseException = exc
+    seen = 0
+    while seen < 10:  # exception chains are short; the bound only guards against cycles
+        nxt = cause.__cause__ or cause.__context__
+        if nxt is None:
+            break
+        cause, seen = nxt, seen + 1
+    return f"{type(cause).__name__}: {cause}"
