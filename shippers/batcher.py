@@ -1,0 +1,153 @@
+"""Cutting batches for one sink: scan the buffer past the sink's cursor, route, map, size, partition.
+
+Pure over what it is given (rows, an adapter, limits, now) except for the buffer reads in
+:meth:`Batcher.scan`; recording the cut is the worker's job. A cut happens when a batch is
+full (events or bytes) or its oldest event has waited ``timeout`` (or a flush asks for it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from adapters.contract import Adapter, BatchLimits, Request
+from shippers.buffer import BatchRecord, DeadItem, SqliteBuffer, StoredRow
+from shippers.event import Event, decode_event
+from shippers.routing import Route
+
+# Why: rows are read in chunks so a sink far behind never loads its whole backlog at once.
+SCAN_CHUNK = 2000
+# Dead-letter codes (metric label values): why the core put an event in a DLQ.
+CODE_INVALID = "invalid_for_destination"  # check_item refused it before sending
+CODE_REJECTED = "rejected_by_destination"  # the destination refused this item
+CODE_REQUEST_REJECTED = "request_rejected"  # the destination refused the whole request
+CODE_TOO_LARGE = "too_large"  # a single item still too large after splitting
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """One routed event, mapped for the sink."""
+
+    row: StoredRow
+    event: Event
+    doc: object
+    item: bytes
+
+
+@dataclass
+class Scan:
+    rows: list[StoredRow]
+    scanned_through: int  # the cursor after this scan (includes rows the route skipped)
+    full: bool
+
+
+@dataclass
+class Cut:
+    """What one cut produced: batches to record and send, and events dead-lettered before sending."""
+
+    groups: list[tuple[str, list[Mapped]]]
+    dead: list[DeadItem]
+    scanned_through: int
+
+
+class Batcher:
+    """Turns stored rows into batches for one sink."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        route: Route,
+        limits: BatchLimits,
+        transform: Callable[[Event], Event] | None,
+    ) -> None:
+        self.adapter = adapter
+        self.route = route
+        hard = adapter.hard_limits
+        self.max_events = min(limits.max_events, hard.max_events)
+        self.max_bytes = min(limits.max_bytes, hard.max_bytes)
+        self.timeout = limits.timeout
+        self.transform = transform
+
+    def scan(self, buffer: SqliteBuffer, after_seq: int) -> Scan:
+        """Routed rows after the cursor, up to one batch's worth (bytes estimated from stored size)."""
+        rows: list[StoredRow] = []
+        size = 0
+        cursor = after_seq
+        while True:
+            chunk = buffer.scan(cursor, SCAN_CHUNK)
+            for row in chunk:
+                cursor = row.seq
+                if not self.route.takes(row):
+                    continue
+                rows.append(row)
+                size += len(row.body)
+                if len(rows) >= self.max_events or size >= self.max_bytes:
+                    return Scan(rows, cursor, True)
+            if len(chunk) < SCAN_CHUNK:
+                return Scan(rows, cursor, False)
+
+    def due(self, scan: Scan, now: float, flush: bool) -> bool:
+        """Whether to cut now; otherwise wait until the oldest row's timeout (``deadline``)."""
+        return scan.full or flush or (bool(scan.rows) and self.deadline(scan) <= now)
+
+    def deadline(self, scan: Scan) -> float:
+        return scan.rows[0].received + self.timeout
+
+    def map_row(self, row: StoredRow) -> Mapped:
+        event = decode_event(row.body)
+        if self.transform is not None:
+            event = self.transform(event)
+        doc = self.adapter.map(event)
+        return Mapped(row, event, doc, self.adapter.encode_item(doc))
+
+    def cut(self, scan: Scan, now: float) -> Cut:
+        """Map, check and partition the scanned rows into batches within the limits."""
+        dead: list[DeadItem] = []
+        by_partition: dict[str, list[Mapped]] = {}
+        for row in scan.rows:
+            try:
+                mapped = self.map_row(row)
+            except Exception as exc:  # a mapping bug must cost one event, not the stream
+                dead.append(DeadItem(row.seq, CODE_INVALID, f"mapping failed: {type(exc).__name__}: {exc}", row.body))
+                continue
+            problem = self.adapter.check_item(mapped.event, mapped.item, now)
+            if problem is not None:
+                dead.append(DeadItem(row.seq, CODE_INVALID, problem, row.body))
+                continue
+            by_partition.setdefault(self.adapter.partition(mapped.event), []).append(mapped)
+        groups: list[tuple[str, list[Mapped]]] = []
+        for partition, items in by_partition.items():
+            groups += [(partition, part) for part in self.split_by_limits(items)]
+        return Cut(groups, dead, scan.scanned_through)
+
+    def split_by_limits(self, items: Sequence[Mapped]) -> list[list[Mapped]]:
+        parts: list[list[Mapped]] = []
+        current: list[Mapped] = []
+        size = 0
+        for mapped in items:
+            if current and (len(current) >= self.max_events or size + len(mapped.item) > self.max_bytes):
+                parts.append(current)
+                current, size = [], 0
+            current.append(mapped)
+            size += len(mapped.item)
+        if current:
+            parts.append(current)
+        return parts
+
+    def request(self, batch: BatchRecord, items: Sequence[Mapped]) -> Request:
+        return Request(
+            batch_id=batch.id,
+            sink=batch.sink,
+            partition=batch.partition,
+            key=batch.key,
+            first_seq=batch.first_seq,
+            last_seq=batch.last_seq,
+            events=[m.event for m in items],
+            docs=[m.doc for m in items],
+            items=[m.item for m in items],
+        )
+
+    def rebuild(self, buffer: SqliteBuffer, batch: BatchRecord) -> tuple[Request, list[Mapped]]:
+        """Re-cut a recorded batch after a restart: the same seqs, the same key, the same documents."""
+        mapped = [self.map_row(row) for row in buffer.read(batch.seqs)]
+        return self.request(batch, mapped), mapped

@@ -1,0 +1,571 @@
+"""The embedded durable buffer: one SQLite database in WAL mode, append-only events, one cursor per sink.
+
+Positions, for one sink, over the sequence numbers of the ``events`` table::
+
+      gc_seq          watermark                 cut_through           last_seq
+        |                 |                          |                    |
+    ... ]  (deleted)      ]  [batch 7][  ][batch 9]  ]   not cut yet      ]
+                          ^  recorded batches, in flight, may finish      ^ appends land here
+                          |  out of order; each holds its own seq list
+          everything <= watermark is done for this sink (acked, dead-lettered or not routed)
+
+- ``watermark`` is the low watermark: it advances only when every batch below it is done, so a
+  crash re-sends exactly the recorded batches (same seqs, same destination key).
+- ``cut_through`` is how far the sink has scanned: every routed event up to it is in a recorded
+  batch, in the DLQ, or done.
+- ``gc_seq`` is the minimum watermark over all sinks: rows up to it are deleted.
+
+Seqs are assigned by us inside ``BEGIN IMMEDIATE`` (one writer at a time, across processes), so
+they are contiguous and commit in order: a reader never sees seq N+1 without N. Each row also
+carries ``cum``, the running total of bytes appended, so a sink's backlog in bytes is a
+subtraction, not a scan.
+
+Processes: any number may append (gunicorn workers calling ``emit``); exactly one delivers,
+the holder of the ``flock`` on ``deliver.lock``. One request (or one ``emit``) is one
+transaction. ``fsync = "batch"`` (synchronous=NORMAL) survives ``kill -9``; ``"always"``
+(synchronous=FULL) also survives power loss.
+"""
+
+from __future__ import annotations
+
+import array
+import fcntl
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from shippers.buffer.records import BatchRecord, DeadItem, DeadLetter, SinkPolicy, SinkRow, StoredRow
+from shippers.errors import BufferCorruptError, BufferFullError, BufferLockedError
+from shippers.event import Event, decode_event
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+DB_FILE = "buffer.sqlite3"
+LOCK_FILE = "deliver.lock"
+# Why: a writer waits this long for another process's transaction before giving up; commits
+# take milliseconds, so 10 s only expires when something is badly wrong.
+BUSY_TIMEOUT_MS = 10_000
+# Why: what a producer is told to wait when the store is full: long enough for a sink to
+# drain a batch, short enough not to stall a healthy app.
+FULL_RETRY_AFTER_SECONDS = 2.0
+# Why: replays and purges commit in chunks so one huge DLQ never holds the write lock long.
+DLQ_CHUNK = 1000
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE stats (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_seq INTEGER NOT NULL, last_cum INTEGER NOT NULL,
+    gc_seq INTEGER NOT NULL, gc_cum INTEGER NOT NULL,
+    dlq_bytes INTEGER NOT NULL, dlq_events INTEGER NOT NULL
+);
+INSERT INTO stats VALUES (1, 0, 0, 0, 0, 0, 0);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY, received REAL NOT NULL,
+    type TEXT NOT NULL, outcome TEXT NOT NULL, tenant TEXT, only_sink TEXT,
+    cum INTEGER NOT NULL, body BLOB NOT NULL
+);
+CREATE TABLE sinks (
+    name TEXT PRIMARY KEY, type TEXT NOT NULL,
+    watermark INTEGER NOT NULL, watermark_cum INTEGER NOT NULL, cut_through INTEGER NOT NULL,
+    when_full TEXT NOT NULL, max_backlog INTEGER,
+    delivered INTEGER NOT NULL DEFAULT 0, duplicates INTEGER NOT NULL DEFAULT 0,
+    retries INTEGER NOT NULL DEFAULT 0, dead_lettered INTEGER NOT NULL DEFAULT 0,
+    dropped INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'active', last_error TEXT, last_delivery_at REAL
+);
+CREATE TABLE batches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, partition TEXT NOT NULL, key TEXT,
+    first_seq INTEGER NOT NULL, seqs BLOB NOT NULL, created REAL NOT NULL
+);
+CREATE INDEX batches_by_sink ON batches (sink, first_seq);
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, seq INTEGER NOT NULL,
+    code TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL, body BLOB NOT NULL
+);
+CREATE INDEX dead_letters_by_sink ON dead_letters (sink, id);
+"""
+
+
+def _pack(seqs: Sequence[int]) -> bytes:
+    return array.array("q", seqs).tobytes()
+
+
+def _unpack(blob: bytes) -> tuple[int, ...]:
+    values = array.array("q")
+    values.frombytes(blob)
+    return tuple(values)
+
+
+class SqliteBuffer:
+    """The SQLite implementation of the durable buffer (see the module docstring for the layout)."""
+
+    def __init__(self, path: str | Path, *, max_bytes: int, fsync: str = "batch", clock: Callable[[], float] = time.time) -> None:
+        self.folder = Path(path)
+        self.file = self.folder / DB_FILE
+        self.max_bytes = max_bytes
+        self.clock = clock
+        self._synchronous = "FULL" if fsync == "always" else "NORMAL"
+        self._local = threading.local()
+        self._lock_fd: int | None = None
+        self._prepare_files()
+        self._init_schema()
+
+    # -- connections ---------------------------------------------------------
+    def _prepare_files(self) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not self.file.exists():
+                # Why 0600: the store holds emails and IPs; only the shipper's user may read it.
+                os.close(os.open(self.file, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise BufferCorruptError(f"cannot create the buffer at {self.file}: {exc.strerror}; check [buffer] path and its permissions") from exc
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.file, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=True)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA synchronous={self._synchronous}")
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            except sqlite3.DatabaseError as exc:
+                raise self._corrupt(exc) from exc
+            self._local.conn = conn
+        return conn
+
+    def _corrupt(self, exc: Exception) -> BufferCorruptError:
+        return BufferCorruptError(
+            f"the buffer {self.file} cannot be read ({exc}); it is not recreated automatically. "
+            "Move the folder aside to start with an empty buffer, or restore it from a backup."
+        )
+
+    def _init_schema(self) -> None:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+                if not has_meta:
+                    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                    if tables:
+                        raise BufferCorruptError(f"{self.file} is an SQLite database but not an authlog buffer; point [buffer] path elsewhere")
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                version = int(conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+                if version > SCHEMA_VERSION:
+                    raise BufferCorruptError(f"{self.file} was written by a newer authlog (schema {version}); upgrade authlog-shipper")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from exc
+
+    def _write(self) -> _Txn:
+        return _Txn(self._conn())
+
+    # -- delivery lock -----------------------------------------------------------
+    def acquire_delivery_lock(self) -> bool:
+        """Become the one process that delivers from this store; False if another holds it."""
+        if self._lock_fd is not None:
+            return True
+        fd = os.open(self.folder / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+        return True
+
+    def require_delivery_lock(self) -> None:
+        if not self.acquire_delivery_lock():
+            holder = (self.folder / LOCK_FILE).read_text().strip() or "?"
+            raise BufferLockedError(f"another process (pid {holder}) already delivers from {self.folder}; run one sidecar per buffer path")
+
+    def release_delivery_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+        self.release_delivery_lock()
+
+    # -- sinks -----------------------------------------------------------------
+    def register_sinks(self, policies: Iterable[SinkPolicy], *, remove_others: bool) -> list[str]:
+        """Create missing sink positions, update policies; the deliverer also drops removed sinks."""
+        policies = list(policies)
+        removed: list[str] = []
+        with self._write() as cur:
+            last_seq, last_cum, gc_seq, gc_cum = cur.execute("SELECT last_seq, last_cum, gc_seq, gc_cum FROM stats").fetchone()
+            for p in policies:
+                start, start_cum = (gc_seq, gc_cum) if p.start_at == "oldest" else (last_seq, last_cum)
+                cur.execute(
+                    "INSERT INTO sinks (name, type, watermark, watermark_cum, cut_through, when_full, max_backlog) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET type=excluded.type, "
+                    "when_full=excluded.when_full, max_backlog=excluded.max_backlog",
+                    (p.name, p.type, start, start_cum, start, p.when_full, p.max_backlog),
+                )
+            if remove_others:
+                names = {p.name for p in policies}
+                for (name,) in cur.execute("SELECT name FROM sinks").fetchall():
+                    if name not in names:
+                        removed.append(name)
+                        cur.execute("DELETE FROM sinks WHERE name=?", (name,))
+                        cur.execute("DELETE FROM batches WHERE sink=?", (name,))
+                self._collect_garbage(cur)
+        for name in removed:
+            log.warning("sink %r is no longer configured: its position was dropped so it pins no events (its DLQ is kept)", name)
+        return removed
+
+    # -- append ------------------------------------------------------------------
+    def append(self, events: Sequence[tuple[Event, bytes]], *, only_sink: str | None = None) -> int:
+        """Durably commit events (one transaction); return the last seq. Raises BufferFullError."""
+        if not events:
+            return 0
+        now = self.clock()
+        incoming = sum(len(body) for _, body in events)
+        with self._write() as cur:
+            last_seq, last_cum = cur.execute("SELECT last_seq, last_cum FROM stats").fetchone()
+            self._make_room(cur, incoming)
+            rows = []
+            cum = last_cum
+            seq = last_seq
+            for event, body in events:
+                seq += 1
+                cum += len(body)
+                rows.append((seq, now, event.type, event.outcome, event.tenantId, only_sink, cum, body))
+            cur.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            cur.execute("UPDATE stats SET last_seq=?, last_cum=?", (seq, cum))
+        return seq
+
+    def _make_room(self, cur: sqlite3.Cursor, incoming: int) -> None:
+        """Apply each sink's when_full before an append that would overflow (inside the append's txn)."""
+        last_seq, last_cum, gc_seq, gc_cum, dlq_bytes = cur.execute("SELECT last_seq, last_cum, gc_seq, gc_cum, dlq_bytes FROM stats").fetchone()
+        sinks = cur.execute("SELECT name, watermark, watermark_cum, when_full, max_backlog FROM sinks ORDER BY watermark").fetchall()
+        dropped_any = False
+        for name, watermark, watermark_cum, when_full, max_backlog in sinks:
+            cap = min(max_backlog or self.max_bytes, self.max_bytes)
+            backlog = last_cum - watermark_cum
+            if backlog + incoming <= cap or backlog == 0:
+                continue
+            if when_full == "drop_oldest":
+                self._drop_oldest(cur, name, watermark, watermark_cum, backlog + incoming - cap)
+                dropped_any = True
+            else:
+                raise BufferFullError(
+                    f"sink {name!r} has {backlog} bytes waiting, its cap is {cap} (when_full = \"block\"); "
+                    "retry later, fix the sink, or raise max_backlog / [buffer] max_bytes",
+                    FULL_RETRY_AFTER_SECONDS,
+                )
+        if dropped_any:
+            self._collect_garbage(cur)
+            last_cum, gc_cum, dlq_bytes = cur.execute("SELECT last_cum, gc_cum, dlq_bytes FROM stats").fetchone()
+        used = last_cum - gc_cum + dlq_bytes
+        if used + incoming > self.max_bytes:
+            raise BufferFullError(
+                f"the buffer holds {used} bytes of {self.max_bytes} ([buffer] max_bytes); retry later or raise the cap",
+                FULL_RETRY_AFTER_SECONDS,
+            )
+
+    def _drop_oldest(self, cur: sqlite3.Cursor, sink: str, watermark: int, watermark_cum: int, need: int) -> None:
+        row = cur.execute("SELECT seq, cum FROM events WHERE cum >= ? ORDER BY seq LIMIT 1", (watermark_cum + need,)).fetchone()
+        if row is None:
+            row = cur.execute("SELECT last_seq, last_cum FROM stats").fetchone()
+        target, target_cum = row
+        # A recorded batch straddling the target is dropped whole: a batch is sent as cut or not at all.
+        for (blob,) in cur.execute("SELECT seqs FROM batches WHERE sink=? AND first_seq<=?", (sink, target)).fetchall():
+            target = max(target, _unpack(blob)[-1])
+        if target != row[0]:
+            target_cum = cur.execute("SELECT cum FROM events WHERE seq=?", (target,)).fetchone()[0]
+        cur.execute("DELETE FROM batches WHERE sink=? AND first_seq<=?", (sink, target))
+        dropped = target - watermark
+        cur.execute(
+            "UPDATE sinks SET watermark=?, watermark_cum=?, cut_through=max(cut_through, ?), dropped=dropped+? WHERE name=?",
+            (target, target_cum, target, dropped, sink),
+        )
+        log.warning("sink %r is full (when_full = drop_oldest): dropped its %d oldest events", sink, dropped)
+
+    # -- delivery: scan, cut, ack ---------------------------------------------------
+    def position(self, sink: str) -> tuple[int, int]:
+        """(watermark, cut_through) of a sink."""
+        row = self._conn().execute("SELECT watermark, cut_through FROM sinks WHERE name=?", (sink,)).fetchone()
+        if row is None:
+            raise KeyError(sink)
+        return row[0], row[1]
+
+    def last_seq(self) -> int:
+        return self._conn().execute("SELECT last_seq FROM stats").fetchone()[0]
+
+    def scan(self, after_seq: int, limit: int) -> list[StoredRow]:
+        rows = self._conn().execute(
+            "SELECT seq, received, type, outcome, tenant, only_sink, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        ).fetchall()
+        return [StoredRow(*r) for r in rows]
+
+    def read(self, seqs: Sequence[int]) -> list[StoredRow]:
+        """Rows by seq, in the given order (for re-cutting a recorded batch)."""
+        conn = self._conn()
+        found: dict[int, StoredRow] = {}
+        for start in range(0, len(seqs), 500):
+            chunk = seqs[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in conn.execute(f"SELECT seq, received, type, outcome, tenant, only_sink, body FROM events WHERE seq IN ({marks})", chunk):
+                found[r[0]] = StoredRow(*r)
+        return [found[s] for s in seqs if s in found]
+
+    def open_batches(self, sink: str) -> list[BatchRecord]:
+        rows = self._conn().execute("SELECT id, sink, partition, key, seqs FROM batches WHERE sink=? ORDER BY id", (sink,)).fetchall()
+        return [BatchRecord(r[0], r[1], r[2], r[3], _unpack(r[4])) for r in rows]
+
+    def record_cut(
+        self,
+        sink: str,
+        batches: Sequence[tuple[str, Callable[[int, int], str | None], Sequence[int]]],
+        dead: Sequence[DeadItem],
+        cut_through: int,
+    ) -> list[BatchRecord]:
+        """Record new batches (partition, key_for(first, last), seqs) and pre-send dead letters, advance cut_through."""
+        now = self.clock()
+        records: list[BatchRecord] = []
+        with self._write() as cur:
+            current = cur.execute("SELECT cut_through FROM sinks WHERE name=?", (sink,)).fetchone()
+            if current is None or current[0] > cut_through:
+                return []  # dropped by drop_oldest meanwhile: nothing to record
+            for partition, key_for, seqs in batches:
+                key = key_for(seqs[0], seqs[-1])
+                cur.execute(
+                    "INSERT INTO batches (sink, partition, key, first_seq, seqs, created) VALUES (?, ?, ?, ?, ?, ?)",
+                    (sink, partition, key, seqs[0], _pack(seqs), now),
+                )
+                records.append(BatchRecord(int(cur.lastrowid or 0), sink, partition, key, tuple(seqs)))
+            self._dead_letter(cur, sink, dead, now)
+            cur.execute("UPDATE sinks SET cut_through=? WHERE name=?", (cut_through, sink))
+            self._advance(cur, sink)
+        return records
+
+    def replace_batch(self, batch: BatchRecord, parts: Sequence[Sequence[int]], key_for: Callable[[int, int], str | None]) -> list[BatchRecord]:
+        """Split a recorded batch into smaller recorded batches (after a 'split' verdict)."""
+        now = self.clock()
+        records: list[BatchRecord] = []
+        with self._write() as cur:
+            if not cur.execute("DELETE FROM batches WHERE id=?", (batch.id,)).rowcount:
+                return []
+            for seqs in parts:
+                key = key_for(seqs[0], seqs[-1])
+                cur.execute(
+                    "INSERT INTO batches (sink, partition, key, first_seq, seqs, created) VALUES (?, ?, ?, ?, ?, ?)",
+                    (batch.sink, batch.partition, key, seqs[0], _pack(seqs), now),
+                )
+                records.append(BatchRecord(int(cur.lastrowid or 0), batch.sink, batch.partition, key, tuple(seqs)))
+        return records
+
+    def settle(
+        self,
+        batch: BatchRecord,
+        *,
+        delivered: int = 0,
+        duplicates: int = 0,
+        dead: Sequence[DeadItem] = (),
+        remaining: Sequence[int] = (),
+    ) -> bool:
+        """Record what happened to a batch: counts, dead letters, and the seqs still to send (if any).
+
+        Returns False when the batch no longer exists (dropped by drop_oldest meanwhile).
+        """
+        now = self.clock()
+        with self._write() as cur:
+            if remaining:
+                updated = cur.execute(
+                    "UPDATE batches SET seqs=?, first_seq=? WHERE id=?", (_pack(remaining), remaining[0], batch.id)
+                ).rowcount
+            else:
+                updated = cur.execute("DELETE FROM batches WHERE id=?", (batch.id,)).rowcount
+            if not updated:
+                return False
+            self._dead_letter(cur, batch.sink, dead, now)
+            if delivered or duplicates:
+                cur.execute(
+                    "UPDATE sinks SET delivered=delivered+?, duplicates=duplicates+?, last_delivery_at=? WHERE name=?",
+                    (delivered, duplicates, now, batch.sink),
+                )
+            self._advance(cur, batch.sink)
+        return True
+
+    def note_attempt(self, sink: str, *, state: str, error: str | None, retried: bool) -> None:
+        """Persist the sink's state after an attempt (what `authlog status` shows without a sidecar)."""
+        with self._write() as cur:
+            cur.execute(
+                "UPDATE sinks SET state=?, last_error=coalesce(?, last_error), retries=retries+? WHERE name=?",
+                (state, error, int(retried), sink),
+            )
+
+    def _dead_letter(self, cur: sqlite3.Cursor, sink: str, dead: Sequence[DeadItem], now: float) -> None:
+        if not dead:
+            return
+        cur.executemany(
+            "INSERT INTO dead_letters (sink, seq, code, reason, at, body) VALUES (?, ?, ?, ?, ?, ?)",
+            [(sink, d.seq, d.code, d.reason, now, d.body) for d in dead],
+        )
+        size = sum(len(d.body) for d in dead)
+        cur.execute("UPDATE stats SET dlq_bytes=dlq_bytes+?, dlq_events=dlq_events+?", (size, len(dead)))
+        cur.execute("UPDATE sinks SET dead_lettered=dead_lettered+? WHERE name=?", (len(dead), sink))
+
+    def _advance(self, cur: sqlite3.Cursor, sink: str) -> None:
+        """Move the sink's low watermark up to just below its oldest open batch, then collect garbage."""
+        watermark, cut_through = cur.execute("SELECT watermark, cut_through FROM sinks WHERE name=?", (sink,)).fetchone()
+        oldest = cur.execute("SELECT min(first_seq) FROM batches WHERE sink=?", (sink,)).fetchone()[0]
+        target = cut_through if oldest is None else oldest - 1
+        if target <= watermark:
+            return
+        cur.execute("UPDATE sinks SET watermark=?, watermark_cum=? WHERE name=?", (target, self._cum_at(cur, target), sink))
+        self._collect_garbage(cur)
+
+    def _cum_at(self, cur: sqlite3.Cursor, seq: int) -> int:
+        row = cur.execute("SELECT cum FROM events WHERE seq=?", (seq,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        gc_seq, gc_cum = cur.execute("SELECT gc_seq, gc_cum FROM stats").fetchone()
+        if seq == gc_seq:
+            return int(gc_cum)
+        raise BufferCorruptError(f"{self.file}: event {seq} is missing although a sink still needs it")
+
+    def _collect_garbage(self, cur: sqlite3.Cursor) -> None:
+        low = cur.execute("SELECT min(watermark) FROM sinks").fetchone()[0]
+        gc_seq = cur.execute("SELECT gc_seq FROM stats").fetchone()[0]
+        if low is None or low <= gc_seq:
+            return
+        cum = self._cum_at(cur, low)
+        cur.execute("DELETE FROM events WHERE seq <= ?", (low,))
+        cur.execute("UPDATE stats SET gc_seq=?, gc_cum=?", (low, cum))
+
+    # -- dead letters ----------------------------------------------------------------
+    def dead_letters(self, sink: str | None = None, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:
+        query = "SELECT id, sink, seq, code, reason, at, body FROM dead_letters WHERE id > ?"
+        args: list[object] = [after_id]
+        if sink is not None:
+            query += " AND sink = ?"
+            args.append(sink)
+        query += " ORDER BY id LIMIT ?"
+        args.append(limit)
+        rows = self._conn().execute(query, args).fetchall()
+        return [DeadLetter(r[0], r[1], r[2], r[3], r[4], r[5], decode_event(r[6])) for r in rows]
+
+    def dead_letter_count(self, sink: str | None = None) -> int:
+        if sink is None:
+            return int(self._conn().execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+        return int(self._conn().execute("SELECT count(*) FROM dead_letters WHERE sink=?", (sink,)).fetchone()[0])
+
+    def replay_dead_letters(self, sink: str, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-queue a sink's dead letters for that sink only; they go through the normal path again."""
+        total = self.dead_letter_count(sink)
+        done = 0
+        while True:
+            with self._write() as cur:
+                rows = cur.execute("SELECT id, body FROM dead_letters WHERE sink=? ORDER BY id LIMIT ?", (sink, DLQ_CHUNK)).fetchall()
+                if not rows:
+                    break
+                last_seq, last_cum = cur.execute("SELECT last_seq, last_cum FROM stats").fetchone()
+                inserts = []
+                for _, body in rows:
+                    event = decode_event(body)
+                    last_seq += 1
+                    last_cum += len(body)
+                    inserts.append((last_seq, self.clock(), event.type, event.outcome, event.tenantId, sink, last_cum, body))
+                cur.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", inserts)
+                cur.execute("UPDATE stats SET last_seq=?, last_cum=?", (last_seq, last_cum))
+                self._delete_dead(cur, [r[0] for r in rows])
+            done += len(rows)
+            if progress:
+                progress(done, total)
+        return done
+
+    def purge_dead_letters(self, sink: str | None = None, older_than: float | None = None) -> int:
+        cutoff = self.clock() - older_than if older_than is not None else None
+        purged = 0
+        while True:
+            with self._write() as cur:
+                query = "SELECT id FROM dead_letters WHERE 1=1"
+                args: list[object] = []
+                if sink is not None:
+                    query += " AND sink=?"
+                    args.append(sink)
+                if cutoff is not None:
+                    query += " AND at < ?"
+                    args.append(cutoff)
+                ids = [r[0] for r in cur.execute(query + " ORDER BY id LIMIT ?", [*args, DLQ_CHUNK]).fetchall()]
+                if not ids:
+                    break
+                self._delete_dead(cur, ids)
+            purged += len(ids)
+        return purged
+
+    def _delete_dead(self, cur: sqlite3.Cursor, ids: Sequence[int]) -> None:
+        marks = ",".join("?" * len(ids))
+        size, count = cur.execute(f"SELECT total(length(body)), count(*) FROM dead_letters WHERE id IN ({marks})", ids).fetchone()
+        cur.execute(f"DELETE FROM dead_letters WHERE id IN ({marks})", ids)
+        cur.execute("UPDATE stats SET dlq_bytes=dlq_bytes-?, dlq_events=dlq_events-?", (int(size), count))
+
+    # -- stats -------------------------------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        last_seq, last_cum, gc_seq, gc_cum, dlq_bytes, dlq_events = self._conn().execute(
+            "SELECT last_seq, last_cum, gc_seq, gc_cum, dlq_bytes, dlq_events FROM stats"
+        ).fetchone()
+        return {
+            "events": last_seq - gc_seq,
+            "bytes": last_cum - gc_cum + dlq_bytes,
+            "maxBytes": self.max_bytes,
+            "deadLetters": dlq_events,
+            "lastSeq": last_seq,
+        }
+
+    def sinks(self) -> list[SinkRow]:
+        conn = self._conn()
+        last_seq, last_cum = conn.execute("SELECT last_seq, last_cum FROM stats").fetchone()
+        dlq = dict(conn.execute("SELECT sink, count(*) FROM dead_letters GROUP BY sink").fetchall())
+        rows = conn.execute(
+            "SELECT name, type, watermark, cut_through, watermark_cum, delivered, duplicates, retries, dead_lettered, "
+            "dropped, state, last_error, last_delivery_at FROM sinks ORDER BY name"
+        ).fetchall()
+        return [
+            SinkRow(
+                name=r[0], type=r[1], watermark=r[2], cut_through=r[3],
+                lag_events=last_seq - r[2], lag_bytes=last_cum - r[4],
+                delivered=r[5], duplicates=r[6], retries=r[7], dead_lettered=r[8], dropped=r[9],
+                dlq_events=dlq.get(r[0], 0), state=r[10], last_error=r[11], last_delivery_at=r[12],
+            )
+            for r in rows
+        ]
+
+
+class _Txn:
+    """``with buffer._write() as cur:`` = BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Cursor:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn.cursor()
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")

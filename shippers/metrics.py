@@ -1,0 +1,32 @@
+"""Prometheus metrics (``authlog_*``), one registry per :class:`~shippers.shipper.Shipper`.
+
+Labels carry only low-cardinality values: sink names, event types, outcomes and reason
+codes. Never a tenant, user, email or IP (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+
+class Metrics:
+    """Every metric the shipper exports; a fresh registry so several shippers can coexist (tests)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.received = Counter("authlog_events_received", "Events accepted into the buffer.", ["type", "outcome"], registry=r)
+        self.rejected = Counter("authlog_events_rejected", "Events rejected at ingest, by the field that failed.", ["reason"], registry=r)
+        self.delivered = Counter("authlog_sink_delivered", "Events a destination accepted.", ["sink"], registry=r)
+        self.duplicates = Counter("authlog_sink_duplicates", "Events a destination already had (409, 412).", ["sink"], registry=r)
+        self.retries = Counter("authlog_sink_retries", "Attempts that will be retried.", ["sink"], registry=r)
+        self.dead_lettered = Counter("authlog_sink_dead_lettered", "Events sent to the sink's DLQ.", ["sink", "reason"], registry=r)
+        self.dropped = Counter("authlog_sink_dropped", "Events dropped by when_full = drop_oldest.", ["sink"], registry=r)
+        self.lag = Gauge("authlog_sink_lag_events", "Events in the buffer this sink has not finished.", ["sink"], registry=r)
+        self.up = Gauge("authlog_sink_up", "1 when the sink's last attempt succeeded or it is idle, else 0.", ["sink"], registry=r)
+        self.buffer_bytes = Gauge("authlog_buffer_bytes", "Bytes held by the durable buffer (events and dead letters).", registry=r)
+        self.buffer_events = Gauge("authlog_buffer_events", "Events held by the durable buffer.", registry=r)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric."""
+        return generate_latest(self.registry)

@@ -1,0 +1,30 @@
+"""Per-sink route filters: which events a sink takes (``types`` globs, ``outcomes``, ``tenants``)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+from shippers.buffer import StoredRow
+from shippers.config import RouteConfig
+
+
+class Route:
+    """Decides from a stored row's routing columns alone, without decoding the event."""
+
+    def __init__(self, sink: str, config: RouteConfig) -> None:
+        self.sink = sink
+        patterns = config.types or ["*"]
+        self._all_types = "*" in patterns
+        self._types = re.compile("|".join(fnmatch.translate(p) for p in patterns))
+        self._outcomes = frozenset(config.outcomes)
+        self._tenants = frozenset(config.tenants)
+
+    def takes(self, row: StoredRow) -> bool:
+        if row.only_sink is not None:
+            return row.only_sink == self.sink  # a DLQ replay is for one sink only
+        if self._outcomes and row.outcome not in self._outcomes:
+            return False
+        if self._tenants and row.tenant not in self._tenants:
+            return False
+        return self._all_types or self._types.match(row.type) is not None

@@ -1,0 +1,300 @@
+"""The :class:`Shipper`: one configured pipeline (catalog, validator, buffer, one worker per sink).
+
+Both faces of the product use it: the sidecar (``authlog run``) puts an HTTP server in
+front of :meth:`Shipper.ingest_raw`, and apps embed it through :mod:`shippers.api`
+(``configure`` / ``emit``) and the logging handler.
+
+Several processes of one app may open the same buffer: all of them append, exactly one
+(the holder of the buffer's delivery lock) runs the sink workers. ``start()`` insists on
+the lock (the sidecar); ``start(standby=True)`` delivers if it can get the lock and keeps
+trying in the background otherwise (app workers).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from adapters.contract import BatchLimits, SinkContext
+from shippers import __version__
+from shippers.batcher import Batcher
+from shippers.buffer import DeadLetter, SinkPolicy, SqliteBuffer
+from shippers.catalog import Catalog, load_catalog
+from shippers.config import Config, SinkConfig, config_from_dict, load_config
+from shippers.errors import BufferFullError, ValidationError
+from shippers.event import Event, EventValidator, encode_event
+from shippers.metrics import Metrics
+from shippers.pii import make_policy
+from shippers.plugins import adapter_class
+from shippers.routing import Route
+from shippers.worker import SinkWorker
+
+log = logging.getLogger(__name__)
+
+# Why: a standby process (an app worker without the lock) checks this often whether the
+# deliverer went away, so delivery resumes within seconds of a crash.
+STANDBY_RETRY_SECONDS = 5.0
+# Why: flush() checks progress this often; it returns as soon as the sinks are caught up.
+FLUSH_POLL_SECONDS = 0.02
+
+
+@dataclass
+class IngestResult:
+    """What happened to one ingest request: how many were committed, which were rejected and why."""
+
+    accepted: int
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+
+class Shipper:
+    """A configured pipeline; see the module docstring."""
+
+    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time, sleep: Callable[[float], None] | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self._sleep = sleep
+        self.catalog: Catalog = load_catalog(Path(config.catalog.extra) if config.catalog.extra else None)
+        self.validator = EventValidator(self.catalog, clock)
+        self.metrics = Metrics()
+        self.buffer = SqliteBuffer(config.buffer.path, max_bytes=config.buffer.max_bytes, fsync=config.buffer.fsync, clock=clock)
+        self.buffer.register_sinks(self._policies(), remove_others=False)
+        self.workers: dict[str, SinkWorker] = {}
+        self.started_at = clock()
+        self._delivering = False
+        self._closed = threading.Event()
+        self._standby: threading.Thread | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        source: Config | Mapping[str, Any] | str | Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] | None = None,
+        deliver: bool = False,
+    ) -> Shipper:
+        """Build from a Config, a dict with the TOML's keys, or a path to a TOML file.
+
+        With ``deliver=True`` it also starts delivering (see :meth:`start`); otherwise it only
+        appends and reads the store (``authlog status`` / ``dlq`` without a sidecar).
+        """
+        if isinstance(source, Config):
+            config = source
+        elif isinstance(source, Mapping):
+            config = config_from_dict(source)
+        else:
+            config = load_config(source)
+        shipper = cls(config, clock=clock, sleep=sleep)
+        return shipper.start() if deliver else shipper
+
+    def _policies(self) -> list[SinkPolicy]:
+        return [
+            SinkPolicy(s.name, s.common.type, s.common.when_full, s.common.max_backlog, s.common.start_at)
+            for s in self.config.sinks.values()
+        ]
+
+    # -- delivery -------------------------------------------------------------
+    def start(self, *, standby: bool = False) -> Shipper:
+        """Start delivering; with standby=True, deliver only once this process gets the lock."""
+        if self.buffer.acquire_delivery_lock():
+            self._start_workers()
+        elif standby:
+            self._standby = threading.Thread(target=self._wait_for_lock, name="authlog-standby", daemon=True)
+            self._standby.start()
+        else:
+            self.buffer.require_delivery_lock()  # raises BufferLockedError naming the holder
+        return self
+
+    def _wait_for_lock(self) -> None:
+        while not self._closed.wait(STANDBY_RETRY_SECONDS):
+            if self.buffer.acquire_delivery_lock():
+                log.info("took over delivery from %s", self.config.buffer.path)
+                self._start_workers()
+                return
+
+    def _start_workers(self) -> None:
+        self.buffer.register_sinks(self._policies(), remove_others=True)
+        for sink in self.config.sinks.values():
+            self.workers[sink.name] = self._make_worker(sink)
+        for worker in self.workers.values():
+            worker.start()
+        self._delivering = True
+
+    def _make_worker(self, sink: SinkConfig) -> SinkWorker:
+        cls = adapter_class(sink.common.type)
+        if cls is None:  # config validation already checked this; a plugin vanished since
+            raise RuntimeError(f"adapter {sink.common.type!r} is no longer installed")
+        adapter = cls(SinkContext(sink.name, self.catalog, self.clock), sink.adapter)
+        defaults = cls.batch_defaults
+        overrides = sink.common.batch
+        limits = BatchLimits(
+            max_events=overrides.max_events or defaults.max_events,
+            max_bytes=overrides.max_bytes or defaults.max_bytes,
+            timeout=defaults.timeout if overrides.timeout is None else overrides.timeout,
+        )
+        batcher = Batcher(adapter, Route(sink.name, sink.common.route), limits, make_policy(sink.common.pii))
+        return SinkWorker(sink, adapter, batcher, self.buffer, self.metrics, self.clock, self._sleep)
+
+    @property
+    def delivering(self) -> bool:
+        return self._delivering
+
+    def ready(self) -> bool:
+        """The store answers and, when this process delivers, every worker is running."""
+        try:
+            self.buffer.stats()
+        except Exception:
+            return False
+        return all(w.alive for w in self.workers.values()) if self._delivering else True
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Cut every waiting batch now and wait until each sink is caught up; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            last = self.buffer.last_seq()
+            if all(row.watermark >= last for row in self.buffer.sinks()):
+                return True
+            for worker in self.workers.values():
+                worker.flush_requested.set()
+                worker.wake.set()
+            self._closed.wait(FLUSH_POLL_SECONDS)
+        return False
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Shut down in order: stop accepting, drain in-flight batches within the deadline, stop, close.
+
+        Returns True when every worker finished within the deadline; whatever was not delivered
+        stays in the buffer and is resent at the next start.
+        """
+        deadline = time.monotonic() + timeout
+        self._closed.set()
+        # 1. drain: workers cut what is waiting (ignoring batch timeouts) and deliver it.
+        for worker in self.workers.values():
+            worker.draining.set()
+            worker.wake.set()
+        clean = True
+        for worker in self.workers.values():
+            clean = worker.join(max(0.0, deadline - time.monotonic())) and clean
+        # 2. stop: interrupt backoff sleeps of the workers that are still retrying.
+        for worker in self.workers.values():
+            worker.stopping.set()
+            worker.wake.set()
+        for worker in self.workers.values():
+            worker.join(max(0.1, deadline - time.monotonic()))
+        # 3. close the store (and release the delivery lock).
+        self.buffer.close()
+        self._delivering = False
+        return clean
+
+    def __enter__(self) -> Shipper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ingest ------------------------------------------------------------------
+    def ingest_raw(self, items: Sequence[bytes]) -> IngestResult:
+        """Validate JSON items one by one and commit the valid ones in one transaction."""
+        now = self.clock()
+        accepted: list[tuple[Event, bytes]] = []
+        rejected: list[tuple[int, str]] = []
+        decode = self.validator.decode
+        for index, item in enumerate(items):
+            try:
+                event = decode(item, now)
+            except ValidationError as exc:
+                rejected.append((index, str(exc)))
+                self.metrics.rejected.labels(exc.reason).inc()
+                continue
+            accepted.append((event, encode_event(event)))
+        self._commit(accepted)
+        return IngestResult(len(accepted), rejected, [e for e, _ in accepted])
+
+    def append(self, events: Sequence[Event]) -> None:
+        """Commit already validated events (one transaction)."""
+        self._commit([(e, encode_event(e)) for e in events])
+
+    def _commit(self, accepted: Sequence[tuple[Event, bytes]]) -> None:
+        if not accepted:
+            return
+        self.buffer.append(accepted)
+        received = self.metrics.received
+        for event, _ in accepted:
+            received.labels(event.type, event.outcome).inc()
+        for worker in self.workers.values():
+            worker.wake.set()
+
+    def emit(self, type: str, **fields: Any) -> Event:  # noqa: A002 - "type" is the wire name
+        """Validate and durably append one event; raise ValidationError or, after emit_timeout, BufferFullError."""
+        try:
+            event = self.validator.from_fields({"type": type, **fields})
+        except ValidationError as exc:
+            self.metrics.rejected.labels(exc.reason).inc()
+            raise
+        deadline = time.monotonic() + self.config.buffer.emit_timeout
+        while True:
+            try:
+                self._commit([(event, encode_event(event))])
+                return event
+            except BufferFullError as exc:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise
+                (self._sleep or time.sleep)(min(remaining, exc.retry_after, 0.1))
+
+    # -- dead letters ---------------------------------------------------------------
+    def dead_letters(self, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        return self.buffer.dead_letters(sink, limit)
+
+    def replay_dead_letters(self, sink: str, progress: Callable[[int, int], None] | None = None) -> int:
+        if sink not in self.config.sinks:
+            raise KeyError(sink)
+        count = self.buffer.replay_dead_letters(sink, progress)
+        for worker in self.workers.values():
+            worker.wake.set()
+        return count
+
+    def purge_dead_letters(self, sink: str | None = None, older_than: float | None = None) -> int:
+        return self.buffer.purge_dead_letters(sink, older_than)
+
+    # -- status --------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """The /v1/status document of DESIGN.md."""
+        stats = self.buffer.stats()
+        self.metrics.buffer_bytes.set(stats["bytes"])
+        self.metrics.buffer_events.set(stats["events"])
+        sinks: dict[str, Any] = {}
+        for row in self.buffer.sinks():
+            if row.name not in self.config.sinks:
+                continue
+            worker = self.workers.get(row.name)
+            state = worker.status.state if worker else row.state
+            last_error = (worker.status.last_error if worker else None) or row.last_error
+            self.metrics.lag.labels(row.name).set(row.lag_events)
+            sinks[row.name] = {
+                "type": row.type,
+                "state": state,
+                "lagEvents": row.lag_events,
+                "lagBytes": row.lag_bytes,
+                "delivered": row.delivered,
+                "duplicates": row.duplicates,
+                "retries": row.retries,
+                "deadLettered": row.dead_lettered,
+                "dlqEvents": row.dlq_events,
+                "dropped": row.dropped,
+                "lastError": last_error,
+                "lastDeliveryAt": row.last_delivery_at,
+            }
+        return {
+            "version": __version__,
+            "uptimeSeconds": round(self.clock() - self.started_at, 3),
+            "delivering": self._delivering,
+            "buffer": {"events": stats["events"], "bytes": stats["bytes"], "maxBytes": stats["maxBytes"]},
+            "sinks": sinks,
+        }

@@ -1,0 +1,329 @@
+"""One delivery worker per sink: cut batches, send each with one adapter attempt, act on the Verdict.
+
+The loop, for one sink::
+
+    recover recorded batches (crash) -> resend them as cut
+    loop: scan past cut_through -> due? (full | oldest waited `timeout` | flush) -> map, check, partition
+          -> record the batches (and pre-send dead letters) in ONE transaction -> send each:
+             delivered/duplicate -> settle (ack: the watermark may advance)
+             per_item            -> settle done + DLQ rejects, keep only the retry items, back off
+             retry / sink_error  -> back off (Retry-After honoured; long for sink_error) and resend
+             split               -> replace the recorded batch by two halves
+             reject              -> everything to the DLQ
+
+Retries use tenacity: exponential backoff with full jitter from ``retry.initial`` up to
+``retry.max``, at least ``Retry-After``, and a sleep that wakes up on shutdown. A sink that
+keeps failing is marked ``failing``; its backlog stays in the buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import tenacity
+
+from adapters.contract import Adapter, Request, Verdict
+from shippers.batcher import CODE_REJECTED, CODE_REQUEST_REJECTED, CODE_TOO_LARGE, Batcher, Mapped
+from shippers.buffer import BatchRecord, DeadItem, SqliteBuffer
+from shippers.config import SinkConfig
+from shippers.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+# Why: a worker with nothing to do still looks for events appended by other processes
+# (emit() from app workers) this often; in-process appends wake it at once.
+IDLE_POLL_SECONDS = 0.5
+# Why: after this many failed attempts in a row a sink is reported "failing", not "retrying".
+FAILING_AFTER_ATTEMPTS = 5
+# Why: a Retry-After is honoured up to 5 minutes; a longer one is more likely a bug than a plan.
+RETRY_AFTER_CEILING_SECONDS = 300.0
+
+
+@dataclass
+class SinkState:
+    """Live state of a sink for status and metrics (the persisted counters live in the buffer)."""
+
+    state: str = "active"  # active | retrying | failing | blocked
+    last_error: str | None = None
+    consecutive_failures: int = 0
+
+
+@dataclass
+class _Work:
+    """A recorded batch and its request, being delivered."""
+
+    batch: BatchRecord
+    items: list[Mapped]
+    verdict: Verdict | None = None
+    attempts: int = 0
+    extra: list[_Work] = field(default_factory=list)
+
+
+class _Backoff(tenacity.wait.wait_base):
+    """Full-jitter exponential backoff, at least Retry-After; sink errors wait the cap."""
+
+    def __init__(self, initial: float, cap: float, rng: random.Random) -> None:
+        self.initial = initial
+        self.cap = cap
+        self.rng = rng
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        work: _Work = retry_state.outcome.result()  # type: ignore[union-attr]
+        verdict = work.verdict
+        ceiling = min(self.cap, self.initial * 2 ** (retry_state.attempt_number - 1))
+        wait = self.rng.uniform(0, ceiling)
+        if verdict is not None and verdict.kind == "sink_error":
+            wait = self.rng.uniform(self.cap / 2, self.cap)
+        hinted = verdict.retry_after if verdict is not None else None
+        if verdict is not None and verdict.kind == "per_item":
+            hinted = max((i.retry_after or 0.0 for i in verdict.items if i.outcome == "retry"), default=0.0) or None
+        if hinted:
+            wait = max(wait, min(hinted, RETRY_AFTER_CEILING_SECONDS))
+        return wait
+
+
+class SinkWorker:
+    """Delivers one sink's events from the buffer through its adapter."""
+
+    def __init__(
+        self,
+        sink: SinkConfig,
+        adapter: Adapter,
+        batcher: Batcher,
+        buffer: SqliteBuffer,
+        metrics: Metrics,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.name = sink.name
+        self.sink = sink
+        self.adapter = adapter
+        self.batcher = batcher
+        self.buffer = buffer
+        self.metrics = metrics
+        self.clock = clock
+        self.status = SinkState()
+        self.wake = threading.Event()
+        self.stopping = threading.Event()  # interrupts backoff sleeps: stop now
+        self.flush_requested = threading.Event()  # cut regardless of batch timeout
+        self.draining = threading.Event()  # shutdown: deliver what is there, then exit
+        self._sleep = sleep or self.stopping.wait
+        self._rng = rng or random.Random()
+        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(sink.common.concurrency, f"sink-{sink.name}") if sink.common.concurrency > 1 else None
+        retry = sink.common.retry
+        self._retrying = tenacity.Retrying(
+            sleep=self._sleep,
+            wait=_Backoff(retry.initial, retry.max, self._rng),
+            stop=tenacity.stop_when_event_set(self.stopping),
+            retry=tenacity.retry_if_result(self._needs_retry),
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )
+
+    # -- life cycle ----------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"sink-{self.name}", daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self._open()
+            for batch in self.buffer.open_batches(self.name):
+                if self.stopping.is_set():
+                    return
+                _, mapped = self.batcher.rebuild(self.buffer, batch)
+                log.info("sink %r: resending batch %d (%d events) recorded before a restart", self.name, batch.id, len(mapped))
+                self._deliver_all([_Work(batch, mapped)])
+            while not self.stopping.is_set():
+                if not self._cycle():
+                    if self.draining.is_set():
+                        return
+                    self.wake.wait(self._idle_wait())
+                    self.wake.clear()
+        except Exception:  # the worker must report, never die silently
+            log.exception("sink %r: worker crashed; its events stay in the buffer", self.name)
+            self.status.state = "failing"
+            self.status.last_error = "internal error in the worker; see the log"
+        finally:
+            self.adapter.close()
+            if self._pool is not None:
+                self._pool.shutdown(wait=False)
+
+    def _open(self) -> None:
+        """Let the adapter prepare the destination; a sink_error keeps us retrying, not crashing."""
+        retry = self.sink.common.retry
+        attempt = 0
+        while not self.stopping.is_set():
+            try:
+                verdict = self.adapter.open()
+            except Exception as exc:
+                verdict = Verdict.sink_error(f"setup failed: {type(exc).__name__}: {exc}")
+            if verdict is None or verdict.kind == "delivered":
+                self._succeeded()
+                return
+            attempt += 1
+            self._failed(verdict)
+            self._sleep(retry.max if verdict.kind == "sink_error" else min(retry.max, retry.initial * 2**attempt))
+
+    def _idle_wait(self) -> float:
+        return IDLE_POLL_SECONDS
+
+    # -- cutting -----------------------------------------------------------------
+    def _cycle(self) -> bool:
+        """Cut and deliver one round; False when there was nothing due."""
+        _, cut_through = self.buffer.position(self.name)
+        scan = self.batcher.scan(self.buffer, cut_through)
+        now = self.clock()
+        flush = self.flush_requested.is_set() or self.draining.is_set()
+        if not scan.rows:
+            if scan.scanned_through > cut_through:
+                self.buffer.record_cut(self.name, [], [], scan.scanned_through)
+            if flush:
+                self.flush_requested.clear()
+            return False
+        if not self.batcher.due(scan, now, flush):
+            return False
+        cut = self.batcher.cut(scan, now)
+        key_for = self._key_for
+        groups = [(partition, key_for(partition), [m.row.seq for m in items]) for partition, items in cut.groups]
+        records = self.buffer.record_cut(self.name, groups, cut.dead, cut.scanned_through)
+        self._count_dead(cut.dead)
+        work = [_Work(record, items) for record, (_, items) in zip(records, cut.groups, strict=False)]
+        self._deliver_all(work)
+        return True
+
+    def _key_for(self, partition: str) -> Callable[[int, int], str | None]:
+        return lambda first, last: self.adapter.object_key(partition, first, last)
+
+    # -- delivering ------------------------------------------------------------------
+    def _deliver_all(self, work: list[_Work]) -> None:
+        queue = deque(work)
+        while queue and not self.stopping.is_set():
+            if self._pool is not None and len(queue) > 1:
+                batch = [queue.popleft() for _ in range(len(queue))]
+                for done in self._pool.map(self._deliver, batch):
+                    queue.extend(done)
+            else:
+                queue.extend(self._deliver(queue.popleft()))
+
+    def _deliver(self, work: _Work) -> list[_Work]:
+        """Send one batch until it is settled (or shutdown); return batches a split produced."""
+        result = self._retrying.copy()(self._attempt, work)
+        return result.extra if result is not None else []
+
+    def _needs_retry(self, work: _Work) -> bool:
+        return work.verdict is not None and work.verdict.kind in ("retry", "sink_error", "per_item") and bool(work.items)
+
+    def _attempt(self, work: _Work) -> _Work:
+        request = self.batcher.request(work.batch, work.items)
+        work.attempts += 1
+        try:
+            verdict = self.adapter.send(request)
+        except Exception as exc:  # the contract says never raise; if it does, it is transient until proven otherwise
+            verdict = Verdict.retry(f"{type(exc).__name__}: {exc}")
+        work.verdict = verdict
+        self._apply(work, request, verdict)
+        return work
+
+    def _apply(self, work: _Work, request: Request, verdict: Verdict) -> None:
+        kind = verdict.kind
+        batch = work.batch
+        if kind in ("delivered", "duplicate"):
+            n = len(work.items)
+            self.buffer.settle(batch, delivered=n if kind == "delivered" else 0, duplicates=n if kind == "duplicate" else 0)
+            (self.metrics.delivered if kind == "delivered" else self.metrics.duplicates).labels(self.name).inc(n)
+            work.items = []
+            self._succeeded()
+        elif kind == "per_item":
+            self._apply_items(work, verdict)
+        elif kind == "reject":
+            dead = [DeadItem(m.row.seq, CODE_REQUEST_REJECTED, verdict.reason, m.row.body) for m in work.items]
+            self.buffer.settle(batch, dead=dead)
+            self._count_dead(dead)
+            work.items = []
+        elif kind == "split":
+            work.extra = self._split(work, verdict)
+            work.items = []
+        else:  # retry | sink_error: the whole request again, after a backoff
+            self._failed(verdict)
+            self.metrics.retries.labels(self.name).inc()
+
+    def _apply_items(self, work: _Work, verdict: Verdict) -> None:
+        if len(verdict.items) != len(work.items):
+            self._failed(Verdict.retry(f"the adapter classified {len(verdict.items)} items of a {len(work.items)}-item request"))
+            return
+        delivered = duplicates = 0
+        dead: list[DeadItem] = []
+        again: list[Mapped] = []
+        for mapped, item in zip(work.items, verdict.items, strict=True):
+            if item.outcome == "delivered":
+                delivered += 1
+            elif item.outcome == "duplicate":
+                duplicates += 1
+            elif item.outcome == "reject":
+                dead.append(DeadItem(mapped.row.seq, CODE_REJECTED, item.reason, mapped.row.body))
+            else:
+                again.append(mapped)
+        remaining = [m.row.seq for m in again]
+        self.buffer.settle(work.batch, delivered=delivered, duplicates=duplicates, dead=dead, remaining=remaining)
+        self.metrics.delivered.labels(self.name).inc(delivered)
+        self.metrics.duplicates.labels(self.name).inc(duplicates)
+        self._count_dead(dead)
+        work.items = again
+        if again:
+            reason = next(i.reason for i in verdict.items if i.outcome == "retry")
+            self._failed(Verdict.retry(f"{len(again)} items to retry: {reason}"))
+            self.metrics.retries.labels(self.name).inc()
+        else:
+            self._succeeded()
+
+    def _split(self, work: _Work, verdict: Verdict) -> list[_Work]:
+        items = work.items
+        if len(items) == 1:
+            dead = [DeadItem(items[0].row.seq, CODE_TOO_LARGE, f"too large even alone: {verdict.reason}", items[0].row.body)]
+            self.buffer.settle(work.batch, dead=dead)
+            self._count_dead(dead)
+            return []
+        half = len(items) // 2
+        parts = [items[:half], items[half:]]
+        records = self.buffer.replace_batch(work.batch, [[m.row.seq for m in p] for p in parts], self._key_for(work.batch.partition))
+        return [_Work(record, part) for record, part in zip(records, parts, strict=False)]
+
+    # -- state -------------------------------------------------------------------------
+    def _count_dead(self, dead: list[DeadItem]) -> None:
+        for item in dead:
+            self.metrics.dead_lettered.labels(self.name, item.code).inc()
+
+    def _succeeded(self) -> None:
+        if self.status.state != "active":
+            self.buffer.note_attempt(self.name, state="active", error=None, retried=False)
+        self.status.state = "active"
+        self.status.consecutive_failures = 0
+        self.metrics.up.labels(self.name).set(1)
+
+    def _failed(self, verdict: Verdict) -> None:
+        status = self.status
+        status.consecutive_failures += 1
+        status.last_error = verdict.reason
+        failing = verdict.kind == "sink_error" or status.consecutive_failures >= FAILING_AFTER_ATTEMPTS
+        status.state = "failing" if failing else "retrying"
+        self.metrics.up.labels(self.name).set(0)
+        self.buffer.note_attempt(self.name, state=status.state, error=verdict.reason, retried=True)
+        log.warning("sink %r: %s (%s, attempt %d in a row)", self.name, verdict.reason, verdict.kind, status.consecutive_failures)
