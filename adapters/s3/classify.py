@@ -1,0 +1,135 @@
+"""Classify one ``PutObject`` outcome into a :class:`~adapters.contract.Verdict` (pure).
+
+=====================================================  ==============================
+S3 answer or failure                                   verdict
+=====================================================  ==============================
+2xx                                                    delivered
+412 PreconditionFailed (``IfNoneMatch="*"``)           duplicate: the object is there
+500, 502, 503 SlowDown, 504, 408, 429, 409             retry (``Retry-After`` honoured)
+  ConditionalRequestConflict, 400 RequestTimeout,
+  IncompleteBody, BadDigest; connection errors
+400 EntityTooLarge                                     split
+404 NoSuchBucket, 403 AccessDenied, refused or         sink_error: keep the events, say
+  missing credentials, wrong region, KMS errors,       what to fix (bucket, region,
+  InvalidStorageClass, 501 NotImplemented...           permissions: s3:PutObject)
+any other 400 (about this batch)                       reject: to the DLQ
+any other 3xx/4xx                                      sink_error (keeping events is safe)
+=====================================================  ==============================
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Mapping
+
+from adapters.contract import Verdict
+from adapters.s3.config import S3Config
+from adapters.s3.transport import PutOutcome
+
+# Why: S3's documented transient answers (CONTRACTS.md); RequestTimeout/IncompleteBody/BadDigest
+# are 400s about a body that arrived slow or damaged, so sending it again fixes them.
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+RETRY_CODES = frozenset({
+    "SlowDown", "ServiceUnavailable", "InternalError", "ConditionalRequestConflict", "OperationAborted",
+    "RequestTimeout", "IncompleteBody", "BadDigest", "XAmzContentSHA256Mismatch", "TooManyRequests",
+})
+CREDENTIAL_CODES = frozenset({
+    "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired",
+    "InvalidSecurity", "MissingSecurityHeader",
+})
+REGION_CODES = frozenset({"PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed",
+                          "IllegalLocationConstraintException"})
+PERMISSION_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProblem", "InvalidPayer"})
+# Why: 400s caused by the sink's settings, not by the batch: dead-lettering would lose a stream.
+SETTING_CODES = frozenset({"InvalidStorageClass", "InvalidBucketName", "InvalidArgument", "InvalidRequest",
+                           "InvalidEncryptionAlgorithmError", "NotImplemented", "MethodNotAllowed"})
+# Why: a reason is shown in status and logs; S3's messages are short, an HTML error page is not.
+MAX_MESSAGE_CHARS = 300
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
+    """``Retry-After`` as seconds from ``now`` (delta-seconds or an HTTP date), if sent."""
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
+def classify(outcome: PutOutcome, config: S3Config, sink: str, key: str, now: float) -> Verdict:
+    """The verdict on one attempt at writing ``key`` for sink ``sink``."""
+    where = f"sinks.{sink}"
+    target = f"s3://{config.bucket}/{key}"
+    region = config.region or "boto3's default region"
+
+    if outcome.kind != "answer":
+        detail = _short(outcome.message)
+        if outcome.kind in ("connection", "timeout"):
+            return Verdict.retry(f"cannot reach S3 ({outcome.code}: {detail})")
+        if outcome.kind == "credentials":
+            return Verdict.sink_error(
+                f"no usable AWS credentials ({outcome.code}: {detail}); set AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or run with an IAM role that may s3:PutObject"
+            )
+        if outcome.kind == "tls":
+            return Verdict.sink_error(
+                f"TLS to S3 failed ({detail}); check {where}.endpoint_url and the CA bundle (AWS_CA_BUNDLE)"
+            )
+        return Verdict.sink_error(f"the S3 client refused the request ({outcome.code}: {detail}); check {where}")
+
+    status = outcome.status or 0
+    code = outcome.code
+    said = f"S3 answered {status} {code}: {_short(outcome.message)}".rstrip(": ")
+    if 200 <= status < 300:
+        return Verdict.delivered()
+    if status == 412:
+        return Verdict.duplicate(f"{target} already exists (If-None-Match)")
+    if code == "NotImplemented" or status == 501:
+        return Verdict.sink_error(
+            f"{said}; this store lacks a feature the sink uses (conditional writes with If-None-Match, "
+            f"sse, checksum or storage_class): check {where}"
+        )
+    if code in RETRY_CODES or status in RETRY_STATUSES or status >= 500:
+        return Verdict.retry(said, retry_after_seconds(outcome.headers, now))
+    if code == "EntityTooLarge":
+        return Verdict.split(said)
+    if code == "NoSuchBucket":
+        return Verdict.sink_error(
+            f"bucket '{config.bucket}' does not exist in {region}; create it, or fix {where}.bucket / {where}.region"
+        )
+    if code in CREDENTIAL_CODES:
+        return Verdict.sink_error(
+            f"{said}; the AWS credentials were refused: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
+            "the profile or the role, and the host clock"
+        )
+    if code == "RequestTimeTooSkewed":
+        return Verdict.sink_error(f"{said}; the host clock is more than 15 minutes off: sync it (NTP)")
+    if code in REGION_CODES or 300 <= status < 400:
+        actual = outcome.headers.get("x-amz-bucket-region")
+        hint = f"set {where}.region = \"{actual}\"" if actual else f"set {where}.region to the bucket's region"
+        return Verdict.sink_error(f"bucket '{config.bucket}' is not in {region}: {hint}")
+    if code.startswith("KMS.") or "kms" in outcome.message.lower():
+        return Verdict.sink_error(
+            f"{said}; check {where}.kms_key_id and that the shipper may kms:GenerateDataKey with that key"
+        )
+    if code in PERMISSION_CODES or status == 403:
+        return Verdict.sink_error(
+            f"access denied writing {target} ({code or status}); grant the shipper's AWS identity "
+            f"s3:PutObject on arn:aws:s3:::{config.bucket}/{config.prefix}* and check {where}.bucket / region"
+        )
+    if code in SETTING_CODES:
+        return Verdict.sink_error(f"{said}; check {where} (sse, kms_key_id, storage_class, checksum, endpoint_url)")
+    if status == 400:
+        return Verdict.reject(f"S3 refused this batch ({target}): {said}")
+    return Verdict.sink_error(f"{said}; check {where} (bucket, region, endpoint_url, permissions: s3:PutObject)")

@@ -1,0 +1,73 @@
+"""The ``s3`` sink's own keys, their defaults, and the limits of S3 ``PutObject`` we build within.
+
+S3 facts (AWS S3 User Guide, "Uploading objects" and "Object key naming"; CONTRACTS.md):
+a single PUT takes up to 5 GB, multipart is advised past ~100 MB, a key is at most
+1024 bytes of UTF-8, and ``If-None-Match: *`` makes a PUT a no-op (412) when the key exists.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from typing import Literal
+
+import msgspec
+
+from adapters.contract import BatchLimits, HardLimits
+
+# Why: the issue's defaults: 10 MiB of lines (~1-2 MiB gzipped) / 100k events / 60 s keeps
+# objects few and large enough for Athena and SIEM S3 inputs while bounding archive latency.
+BATCH_DEFAULTS = BatchLimits(max_events=100_000, max_bytes=10 * 1024 * 1024, timeout=60.0)
+# Why: one in-memory PUT; AWS advises multipart past ~100 MB, so we stay a single PUT below it.
+# S3 has no line count limit: 1M events only bounds the Python objects of one batch.
+# 1 MiB per line matches the file sink (events are capped far below it at ingest).
+HARD_LIMITS = HardLimits(max_events=1_000_000, max_bytes=100 * 1024 * 1024, max_item_bytes=1024 * 1024)
+# Why: "The name for a key is a sequence of Unicode characters whose UTF-8 encoding is at most 1,024 bytes long."
+MAX_KEY_BYTES = 1024
+# Why: botocore's own client-side bucket check (``VALID_BUCKET``); legacy us-east-1 buckets and
+# S3-compatible stores allow upper case and '_', so we are no stricter than the SDK.
+BUCKET_NAME = re.compile(r"^[a-zA-Z0-9.\-_]{3,255}$")
+# Why: these algorithms need the optional ``awscrt`` package in botocore.
+CRT_CHECKSUMS = ("CRC32C", "CRC64NVME")
+
+Format = Literal["ndjson", "ocsf"]
+Sse = Literal["AES256", "aws:kms", "aws:kms:dsse"]
+Checksum = Literal["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME", "none"]
+# The StorageClass enum of S3's PutObject in botocore's service model.
+StorageClass = Literal[
+    "STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER",
+    "DEEP_ARCHIVE", "OUTPOSTS", "GLACIER_IR", "SNOW", "EXPRESS_ONEZONE",
+]
+
+
+class S3Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Keys of ``[sinks.<name>]`` with ``type = "s3"`` (credentials come from boto3's usual chain)."""
+
+    bucket: str
+    region: str | None = None  # None: boto3's chain (AWS_REGION, the profile, us-east-1)
+    endpoint_url: str | None = None  # S3-compatible stores (MinIO, R2...) and local tests
+    prefix: str = ""  # key prefix; a trailing '/' is added when missing
+    format: Format = "ndjson"  # archive lines, or OCSF lines (Authentication / Account Change)
+    partition_by: list[Literal["tenant"]] = msgspec.field(default_factory=list)
+    sse: Sse | None = None  # server-side encryption; None: the bucket's default encryption
+    kms_key_id: str | None = None  # with sse = "aws:kms": the key; None: the AWS managed key aws/s3
+    storage_class: StorageClass | None = None  # None: the bucket's default (STANDARD)
+    checksum: Checksum = "CRC32"  # "none" sends no checksum (for stores that reject the header)
+    force_path_style: bool = False  # https://host/bucket/key instead of https://bucket.host/key
+    service_name: str | None = None  # format = "ocsf": OCSF service.name, the app users sign in to
+
+    def __post_init__(self) -> None:
+        if not self.bucket.startswith("arn:") and not BUCKET_NAME.match(self.bucket):
+            raise ValueError(
+                f"bucket: {self.bucket!r} is not a bucket name (3-63 characters: a-z, 0-9, '.', '-') or an access point ARN"
+            )
+        if self.endpoint_url is not None and not self.endpoint_url.startswith(("http://", "https://")):
+            raise ValueError(f"endpoint_url: {self.endpoint_url!r} must start with http:// or https://")
+        if self.prefix.startswith("/"):
+            raise ValueError("prefix: S3 keys do not start with '/'; write e.g. 'authlog/'")
+        if self.prefix and not self.prefix.endswith("/"):
+            self.prefix += "/"
+        if self.kms_key_id is not None and self.sse not in ("aws:kms", "aws:kms:dsse"):
+            raise ValueError("kms_key_id: only used with sse = \"aws:kms\"; set sse or remove kms_key_id")
+        if self.checksum in CRT_CHECKSUMS and importlib.util.find_spec("awscrt") is None:
+            raise ValueError(f"checksum: {self.checksum} needs the awscrt package (pip install awscrt); or use CRC32")

@@ -1,0 +1,51 @@
+"""Object keys: the Hive-style partition of an event and the key of a batch (DESIGN.md).
+
+    <prefix>dt=YYYY-MM-DD/hour=HH/[tenant=<id>/]<first-seq>-<last-seq>-<sink>.ndjson.gz
+
+- the date and hour are the UTC hour of the *event* time, so a late event lands in the
+  hour it happened (Athena's partition projection finds it there);
+- ``tenant=`` appears only with ``partition_by = ["tenant"]``; the id is percent-encoded
+  (no '/', ':' or spaces in a partition value) and ``_none`` stands for "no tenant";
+- seqs are the batch's first and last buffer sequence numbers, zero-padded to 20 digits
+  so keys sort in delivery order; the sink name keeps two sinks on one bucket apart.
+
+Everything here is pure: the core cuts a batch with ``partition()`` and records
+``object_key()`` before the first attempt, so every resend targets the same key.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from shippers.event import Event
+
+NO_TENANT = "_none"
+SEQ_DIGITS = 20  # Why: 2**64 has 20 decimal digits; fixed width makes keys sort numerically.
+SUFFIX = ".ndjson.gz"
+
+
+def tenant_value(tenant: str | None) -> str:
+    """The partition value of a tenant id: percent-encoded, ``_none`` when absent."""
+    if tenant is None:
+        return NO_TENANT
+    # A real tenant named "_none" must not share the no-tenant partition.
+    return "%5Fnone" if tenant == NO_TENANT else quote(tenant, safe="")
+
+
+def partition_of(event: Event, by_tenant: bool) -> str:
+    """``dt=YYYY-MM-DD/hour=HH`` (+ ``/tenant=<id>``) of the event's UTC time."""
+    moment = event.timestamp
+    part = f"dt={moment:%Y-%m-%d}/hour={moment:%H}"
+    if by_tenant:
+        part += f"/tenant={tenant_value(event.tenantId)}"
+    return part
+
+
+def object_key(prefix: str, partition: str, first_seq: int, last_seq: int, sink: str) -> str:
+    """The full key of the batch ``first_seq..last_seq`` of ``sink`` in ``partition``."""
+    return f"{prefix}{partition}/{first_seq:0{SEQ_DIGITS}d}-{last_seq:0{SEQ_DIGITS}d}-{sink}{SUFFIX}"
+
+
+def key_bytes(prefix: str, partition: str, sink: str) -> int:
+    """The UTF-8 length of every key in ``partition`` (seqs are fixed width)."""
+    return len(object_key(prefix, partition, 0, 0, sink).encode("utf-8"))
