@@ -280,6 +280,9 @@ def make_app(shipper: ShipperLike, tokens: list[str]) -> web.Application:
         middlewares=[error_middleware, auth_middleware],
         # The body is read by read_capped with our own cap and message; aiohttp's is the backstop.
         client_max_size=limits.max_body_bytes + GZIP_OVERHEAD_BYTES + 1,
+        # body.py decompresses with a cap (gzip bombs are a 413) and owns the 400/415 answers;
+        # aiohttp's own decoder would inflate without our cap and fail outside our handler.
+        handler_args={"auto_decompress": False},
     )
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="authlog-ingest-writer")
     app[STATE] = SidecarState(shipper=shipper, tokens=list(tokens), limits=limits, writer=writer)
