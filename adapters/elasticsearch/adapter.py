@@ -1,0 +1,112 @@
+"""The ``elasticsearch`` sink: ECS documents into Elasticsearch or OpenSearch with ``_bulk`` ``create``.
+
+Wiring only: :mod:`.mapping` builds the document, :mod:`.encoder` the bulk lines,
+:mod:`.transport` makes the one attempt, :mod:`.classify` reads the answer.
+
+Index setup: ``open()`` installs the index template (``setup = true``, the default). If
+that fails, ``open()`` reports a sink_error and every ``send()`` tries the template again
+before writing, so no document is written before its mappings exist (a data stream or an
+index created without them would keep the wrong mappings). Setup is idempotent (PUT
+replaces the template with the same content).
+
+Delivery is at-least-once, made idempotent by ``create`` with ``_id`` = event id: a resend
+answers 409 for what already landed, counted as a duplicate. That dedup does not hold
+across a data stream's rollover (a new backing index does not know older ids), so we do
+not promise exactly-once.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from adapters.contract import Adapter, Request, SinkContext, Verdict
+from adapters.elasticsearch import encoder
+from adapters.elasticsearch.classify import classify_bulk, classify_setup
+from adapters.elasticsearch.config import BATCH_DEFAULTS, HARD_LIMITS, ElasticsearchConfig
+from adapters.elasticsearch.index_template import index_template, template_name
+from adapters.elasticsearch.mapping import to_ecs
+from adapters.elasticsearch.transport import BulkTransport, make_transport
+from shippers.event import Event
+
+_REDACTED = "[redacted]"
+
+
+class ElasticsearchAdapter(Adapter):
+    name = "elasticsearch"
+    summary = "ECS documents into Elasticsearch or OpenSearch (_bulk create, _id = event id)"
+    Config = ElasticsearchConfig
+    batch_defaults = BATCH_DEFAULTS
+    hard_limits = HARD_LIMITS
+
+    def __init__(self, context: SinkContext, config: ElasticsearchConfig) -> None:
+        super().__init__(context, config)
+        self.config: ElasticsearchConfig = config
+        self._transport: BulkTransport | None = None
+        self._setup_done = not config.setup
+        self._setup_lock = threading.Lock()
+
+    # -- pure ------------------------------------------------------------
+    def map(self, event: Event) -> dict[str, Any]:
+        kind = self.context.catalog.get(event.type)
+        return to_ecs(event, kind, dataset=self.config.dataset, labels=self.config.labels)
+
+    def encode_item(self, document: Any) -> bytes:
+        return encoder.encode_item(document, self.config.target)
+
+    # -- I/O ---------------------------------------------------------------
+    @property
+    def transport(self) -> BulkTransport:
+        if self._transport is None:
+            self._transport = make_transport(self.config)
+        return self._transport
+
+    def open(self) -> Verdict | None:
+        verdict = self._ensure_setup()
+        if verdict is None or verdict.kind == "sink_error":
+            return verdict
+        return Verdict.sink_error(verdict.reason, verdict.retry_after)
+
+    def send(self, request: Request) -> Verdict:
+        verdict = self._ensure_setup()
+        if verdict is None:
+            answer = self.transport.bulk(encoder.bulk_body(request.items))
+            verdict = classify_bulk(answer, len(request.items), self.context.clock(), self.config.target)
+        return self._redact(verdict)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    # -- helpers -----------------------------------------------------------
+    def _ensure_setup(self) -> Verdict | None:
+        """Install the index template once; None when it is (or need not be) in place."""
+        if self._setup_done:
+            return None
+        with self._setup_lock:
+            if self._setup_done:
+                return None
+            target = self.config.target
+            body = index_template(target, data_stream=self.config.is_data_stream, flavor=self.config.flavor)
+            answer = self.transport.put_index_template(template_name(target), body)
+            verdict = classify_setup(answer, target, self.context.clock())
+            self._setup_done = verdict is None
+            return None if verdict is None else self._redact(verdict)
+
+    def _redact(self, verdict: Verdict) -> Verdict:
+        """Defence in depth: no configured secret may leave in a reason, whatever a server echoed."""
+        secrets = self.config.secrets
+        if not secrets:
+            return verdict
+        texts = [verdict.reason, *(item.reason for item in verdict.items)]
+        if not any(secret in text for secret in secrets for text in texts):
+            return verdict
+
+        def clean(text: str) -> str:
+            for secret in secrets:
+                text = text.replace(secret, _REDACTED)
+            return text
+
+        items = tuple(type(item)(item.outcome, clean(item.reason), item.retry_after) for item in verdict.items)
+        return Verdict(verdict.kind, clean(verdict.reason), verdict.retry_after, items)

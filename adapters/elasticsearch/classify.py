@@ -1,0 +1,177 @@
+"""Turn one ``_bulk`` (or template) answer into a :class:`~adapters.contract.Verdict` (pure).
+
+Whole request (CONTRACTS.md, Elasticsearch)::
+
+    no answer: connection refused / reset, timeout  -> retry
+    no answer: TLS failure, not Elasticsearch, no AWS credentials -> sink_error (what to fix)
+    429, 408, 502, 503, 504, other 5xx               -> retry (Retry-After honoured)
+    413 (body over http.max_content_length)          -> split; a single item -> reject
+    401 / 403                                        -> sink_error: credentials / privileges
+    400 / 404 / 406 / other 4xx                      -> sink_error: our bodies are always well formed,
+                                                        so the request line, the media types (flavor)
+                                                        or a proxy is wrong; nothing is dead-lettered
+    200                                              -> per item, in request order:
+
+Per item (``{"create": {"status", "error": {"type", "reason"}}}``)::
+
+    200 / 201          delivered
+    409                duplicate (this _id is already there: an earlier attempt landed it)
+    429 / 5xx          retry this item alone
+    401 / 403 / 404    sink_error for the whole request (privileges, or the index is missing
+                       and the cluster does not auto-create it): keep every event
+    other 4xx          reject -> DLQ with "error.type: error.reason" (e.g. a mapping error)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from adapters.contract import ItemResult, Verdict
+from adapters.elasticsearch.transport import Answer
+
+# Why: the whole-request statuses CONTRACTS.md lists as transient (plus 408, a proxy's timeout).
+RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+# Why: an item rejected by a busy write pool (429) or a shard that is not ready (5xx) will land later.
+ITEM_RETRY_STATUSES = frozenset({429})
+# Why: a server reason can quote a whole document; the DLQ and status page need the gist.
+MAX_REASON_CHARS = 1000
+
+_FLAVOR_HINT = 'if the server is OpenSearch, set flavor = "opensearch"'
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """``Retry-After`` as seconds from ``now``: delta-seconds or an HTTP date; None if absent or unreadable."""
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when: datetime = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def server_reason(body: Any) -> str:
+    """``type: reason`` of an Elasticsearch error body (or what the body says, briefly)."""
+    error = body.get("error", body) if isinstance(body, dict) else body
+    if isinstance(error, dict):
+        root = error.get("root_cause")
+        if not error.get("reason") and isinstance(root, list) and root and isinstance(root[0], dict):
+            error = root[0]
+        text = f"{error.get('type', 'error')}: {error.get('reason', '')}".rstrip(": ")
+        if not error.get("type") and not error.get("reason"):
+            text = str(error.get("message") or body)
+    elif error in (None, ""):
+        text = "(empty answer)"
+    else:
+        text = str(error)
+    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
+
+
+def no_answer(answer: Answer) -> Verdict:
+    """The Verdict for an attempt that got no usable HTTP answer."""
+    detail = answer.detail
+    if answer.failure == "tls":
+        return Verdict.sink_error(
+            f"TLS failed ({detail}); set ca_file to the cluster's CA bundle or check the host name"
+        )
+    if answer.failure == "product":
+        return Verdict.sink_error(f"the server is not Elasticsearch (no X-Elastic-Product header); {_FLAVOR_HINT}")
+    if answer.failure == "credentials":
+        return Verdict.sink_error(
+            f"cannot sign for AWS ({detail}); give the process AWS credentials or remove aws_sigv4"
+        )
+    if answer.failure == "timeout":
+        return Verdict.retry(f"no answer within request_timeout ({detail})")
+    if answer.failure == "unreadable":
+        return Verdict.retry(f"the answer was not JSON ({detail}); is a proxy answering instead of the cluster?")
+    return Verdict.retry(f"cannot reach the cluster ({detail})")
+
+
+def _request_error(answer: Answer, n_items: int, now: float, target: str, privilege: str) -> Verdict:
+    """The Verdict for a whole-request error status (anything but 2xx)."""
+    status = answer.status
+    why = f"{status} {server_reason(answer.body)}"
+    wait = retry_after_seconds(answer.retry_after, now)
+    if status in RETRY_STATUSES or (status is not None and status >= 500):
+        return Verdict.retry(why, wait)
+    if status == 413:
+        if n_items > 1:
+            return Verdict.split(f"{why}: the body is over the cluster's http.max_content_length")
+        return Verdict.reject("this event alone is larger than the cluster's http.max_content_length (413)")
+    if status == 401:
+        return Verdict.sink_error(f"authentication failed ({why}); check api_key, username/password or bearer_token")
+    if status == 403:
+        return Verdict.sink_error(f"not allowed ({why}); grant these credentials {privilege}")
+    if status == 406 or "media_type_header_exception" in why:
+        return Verdict.sink_error(f"the server refused the request's media types ({why}); {_FLAVOR_HINT}")
+    return Verdict.sink_error(
+        f"the cluster refused the request ({why}); check hosts (a path prefix or proxy?) and {target!r}"
+    )
+
+
+def classify_bulk(answer: Answer, n_items: int, now: float, target: str) -> Verdict:
+    """The Verdict for a ``_bulk`` attempt that carried ``n_items`` create actions to ``target``."""
+    if answer.status is None:
+        return no_answer(answer)
+    privilege = f"the 'create_doc' index privilege on {target!r}"
+    if not 200 <= answer.status < 300:
+        return _request_error(answer, n_items, now, target, privilege)
+    body = answer.body
+    items = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(items, list) or len(items) != n_items:
+        got = len(items) if isinstance(items, list) else "no"
+        return Verdict.retry(f"the bulk answer had {got} items for {n_items} sent")
+    if body.get("errors") is False:
+        return Verdict.delivered()
+    results: list[ItemResult] = []
+    for item in items:
+        result: Any = next(iter(item.values()), {}) if isinstance(item, dict) else {}
+        status = result.get("status") if isinstance(result, dict) else None
+        if not isinstance(status, int):
+            results.append(ItemResult("retry", "the bulk answer has no status for this item"))
+        elif 200 <= status < 300:
+            results.append(ItemResult("delivered"))
+        elif status == 409:
+            results.append(ItemResult("duplicate", "already at the destination (409)"))
+        elif status in ITEM_RETRY_STATUSES or status >= 500:
+            results.append(ItemResult("retry", f"{status} {server_reason(result)}"))
+        elif status in (401, 403):
+            return Verdict.sink_error(
+                f"not allowed ({status} {server_reason(result)}); grant these credentials {privilege}"
+            )
+        elif status == 404:
+            return Verdict.sink_error(
+                f"{target!r} does not exist and the cluster does not create it ({server_reason(result)}); "
+                "create it, allow auto-creation, or keep setup = true"
+            )
+        else:
+            results.append(ItemResult("reject", server_reason(result)))
+    outcomes = {r.outcome for r in results}
+    if outcomes == {"delivered"}:
+        return Verdict.delivered()
+    if outcomes == {"duplicate"}:
+        return Verdict.duplicate("every event was already at the destination (409)")
+    return Verdict.per_item(results)
+
+
+def classify_setup(answer: Answer, target: str, now: float) -> Verdict | None:
+    """None when the index template is in place; else why not (a sink_error, or retry when unreachable)."""
+    if answer.status is None:
+        verdict = no_answer(answer)
+    elif 200 <= answer.status < 300:
+        return None
+    else:
+        privilege = (
+            "the 'manage_index_templates' cluster privilege (or set setup = false and install the template yourself)"
+        )
+        verdict = _request_error(answer, 1, now, target, privilege)
+    if verdict.kind == "reject":  # a template is never an event: nothing to dead-letter
+        return Verdict.sink_error(f"the index template for {target!r} was refused: {verdict.reason}")
+    return Verdict(verdict.kind, f"index template for {target!r}: {verdict.reason}", verdict.retry_after)

@@ -1,0 +1,39 @@
+"""The ``_bulk`` body: one ``create`` action + source pair per event, as NDJSON (pure).
+
+Each item carries its own two lines, so the size the core counts per item is exactly what
+the request will carry, and ``http.max_content_length`` (counted before compression) is
+respected by keeping the sum of items under ``HARD_LIMITS.max_bytes``::
+
+    {"create":{"_index":"logs-authlog-default","_id":"0193a5e2-..."}}\\n
+    {"@timestamp":"...","event":{"id":"0193a5e2-...",...},...}\\n
+
+``create`` (never ``index``) with ``_id`` = the event id makes a resend idempotent: the
+second write of an id answers 409 (already there), and data streams accept only
+``create``. The transport gzips the body on the wire (the client's ``http_compress``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+_encode = msgspec.json.Encoder().encode
+
+
+def encode_item(document: dict[str, Any], target: str) -> bytes:
+    """The action line and the source line of one document, each ending in a newline."""
+    action = {"create": {"_index": target, "_id": document["event"]["id"]}}
+    return _encode(action) + b"\n" + _encode(document) + b"\n"
+
+
+def bulk_body(items: Sequence[bytes]) -> bytes:
+    """The whole request body (items already end in newlines, as _bulk requires)."""
+    return b"".join(items)
+
+
+def item_id(item: bytes) -> str:
+    """The ``_id`` an encoded item is written under (for messages and tests)."""
+    action = msgspec.json.decode(item.split(b"\n", 1)[0])
+    return str(action["create"]["_id"])

@@ -1,0 +1,219 @@
+"""One attempt against the cluster, with the SDK's own retries off; SDK exceptions become an :class:`Answer`.
+
+Two transports, one result type, so one classifier serves both flavors:
+
+- :class:`ElasticsearchTransport`: the official ``elasticsearch`` v9 client. It sends the
+  ``compatible-with=9`` media types and insists on the ``X-Elastic-Product`` header.
+- :class:`OpenSearchTransport`: ``elastic_transport`` (the HTTP layer under that same
+  client, already installed with it) with plain ``application/json`` /
+  ``application/x-ndjson`` and no product check, which is what OpenSearch needs
+  (CONTRACTS.md). Why not ``opensearch-py``: it is only in the ``demo`` extra, and its
+  ``Transport.perform_request`` returns the body alone, so a ``Retry-After`` header on a
+  429 would be lost; ``elastic_transport`` gives status, headers and body for every
+  answer, with the same pooling, TLS options and gzip as the Elasticsearch path.
+
+Both: ``max_retries=0``, ``retry_on_status=()``, ``retry_on_timeout=False`` (the core
+retries, with backoff and Retry-After), ``http_compress=True`` (gzip bodies). Exceptions
+are translated at the edge (like httpx's ``map_httpcore_exceptions``)::
+
+    elastic_transport.ApiError (any non-2xx)  -> Answer(status, body, retry_after)
+    elasticsearch.UnsupportedProductError     -> Answer(failure="product")
+    elastic_transport.TlsError                -> Answer(failure="tls")
+    elastic_transport.ConnectionTimeout       -> Answer(failure="timeout")
+    elastic_transport.ConnectionError         -> Answer(failure="connection")
+    elastic_transport.SerializationError      -> Answer(failure="unreadable")
+    no AWS credentials to sign with (SigV4)   -> Answer(failure="credentials")
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import elastic_transport
+from elastic_transport.client_utils import url_to_node_config
+from elasticsearch import Elasticsearch, UnsupportedProductError
+
+from adapters.elasticsearch.config import ElasticsearchConfig
+
+Failure = Literal["connection", "timeout", "tls", "product", "unreadable", "credentials"]
+
+# Why: OpenSearch rejects Elasticsearch's vendor media types; these are what both products accept.
+_JSON = {"content-type": "application/json", "accept": "application/json"}
+_NDJSON = {"content-type": "application/x-ndjson", "accept": "application/json"}
+# Why: keeps an SDK's error text (which may quote a long answer) readable in a status line.
+_MAX_DETAIL_CHARS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What one attempt got back, free of SDK types."""
+
+    status: int | None  # the HTTP status; None when no HTTP answer arrived
+    body: Any = None  # the parsed JSON answer (a dict), text, or None
+    retry_after: str | None = None  # the Retry-After header as sent
+    failure: Failure | None = None  # why there is no usable answer
+    detail: str = ""  # the SDK's message for a failure
+
+
+class BulkTransport(Protocol):
+    """The two calls the adapter makes; each is exactly one HTTP request."""
+
+    def bulk(self, body: bytes) -> Answer: ...
+
+    def put_index_template(self, name: str, template: dict[str, Any]) -> Answer: ...
+
+    def close(self) -> None: ...
+
+
+def _attempt(call: Callable[[], Any]) -> Answer:
+    """Run one SDK call and translate whatever happens into an Answer."""
+    try:
+        meta, body = call()
+    except UnsupportedProductError as exc:
+        return Answer(exc.meta.status, failure="product", detail=_short(exc))
+    except elastic_transport.ApiError as exc:
+        return Answer(exc.meta.status, exc.body, exc.meta.headers.get("retry-after"))
+    except elastic_transport.TlsError as exc:
+        return Answer(None, failure="tls", detail=_short(exc))
+    except elastic_transport.ConnectionTimeout as exc:
+        return Answer(None, failure="timeout", detail=_short(exc))
+    except elastic_transport.SerializationError as exc:
+        return Answer(None, failure="unreadable", detail=_short(exc))
+    except elastic_transport.TransportError as exc:  # ConnectionError and anything else below the HTTP layer
+        return Answer(None, failure="connection", detail=_short(exc))
+    return Answer(meta.status, body, meta.headers.get("retry-after"))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= _MAX_DETAIL_CHARS else text[: _MAX_DETAIL_CHARS - 1] + "…"
+
+
+class ElasticsearchTransport:
+    """The official v9 client, one request per call."""
+
+    def __init__(self, config: ElasticsearchConfig) -> None:
+        api_key: str | tuple[str, str] | None = config.api_key
+        if config.api_key is not None and ":" in config.api_key:  # "id:secret" rather than the encoded form
+            key_id, secret = config.api_key.split(":", 1)
+            api_key = (key_id, secret)
+        options: dict[str, Any] = {"verify_certs": config.verify_tls}
+        if config.ca_file is not None:
+            options["ca_certs"] = str(config.ca_file)
+        if not config.verify_tls:
+            options["ssl_show_warn"] = False  # the user turned verification off on purpose
+        self.client = Elasticsearch(
+            hosts=config.hosts or None,
+            cloud_id=config.cloud_id,
+            api_key=api_key,
+            basic_auth=(config.username, config.password) if config.username and config.password else None,
+            bearer_auth=config.bearer_token,
+            http_compress=True,
+            max_retries=0,
+            retry_on_status=(),
+            retry_on_timeout=False,
+            request_timeout=float(config.request_timeout),
+            **options,
+        )
+
+    def bulk(self, body: bytes) -> Answer:
+        return _attempt(lambda: _pair(self.client.bulk(operations=body)))  # type: ignore[arg-type] # bytes pass through the NDJSON serializer
+
+    def put_index_template(self, name: str, template: dict[str, Any]) -> Answer:
+        return _attempt(lambda: _pair(self.client.indices.put_index_template(name=name, body=template)))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _pair(response: Any) -> tuple[Any, Any]:
+    return response.meta, response.body
+
+
+class OpenSearchTransport:
+    """Plain JSON / NDJSON over ``elastic_transport`` (see the module docstring for why)."""
+
+    def __init__(self, config: ElasticsearchConfig) -> None:
+        auth: dict[str, str] = {}
+        if config.username is not None and config.password is not None:
+            token = base64.b64encode(f"{config.username}:{config.password}".encode()).decode()
+            auth["authorization"] = f"Basic {token}"
+        elif config.bearer_token is not None:
+            auth["authorization"] = f"Bearer {config.bearer_token}"
+        self._signer = _SigV4Signer(config) if config.aws_sigv4 is not None else None
+        nodes = []
+        for host in config.hosts:
+            node = url_to_node_config(host, use_default_ports_for_scheme=True)
+            tls: dict[str, Any] = {}
+            if node.scheme == "https":
+                tls = {"verify_certs": config.verify_tls, "ssl_show_warn": config.verify_tls}
+                if config.ca_file is not None:
+                    tls["ca_certs"] = str(config.ca_file)
+            nodes.append(
+                node.replace(
+                    headers={**node.headers, **auth},
+                    # SigV4 signs the bytes on the wire, so that path gzips before signing.
+                    http_compress=self._signer is None,
+                    request_timeout=float(config.request_timeout),
+                    **tls,
+                )
+            )
+        self.transport = elastic_transport.Transport(nodes, max_retries=0, retry_on_status=(), retry_on_timeout=False)
+
+    def bulk(self, body: bytes) -> Answer:
+        return self._request("POST", "/_bulk", body, _NDJSON)
+
+    def put_index_template(self, name: str, template: dict[str, Any]) -> Answer:
+        body = self.transport.serializers.dumps(template, mimetype="application/json")
+        return self._request("PUT", f"/_index_template/{name}", body, _JSON)
+
+    def _request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+        if self._signer is None:
+            return _attempt(lambda: self.transport.perform_request(method, path, body=body, headers=headers))
+        try:
+            wire_body, wire_headers = self._signer.sign(method, path, body, headers)
+        except Exception as exc:  # noqa: BLE001 - botocore raises many types for missing/expired credentials
+            return Answer(None, failure="credentials", detail=_short(exc))
+        return _attempt(lambda: self.transport.perform_request(method, path, body=wire_body, headers=wire_headers))
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+class _SigV4Signer:
+    """AWS Signature V4 for AWS OpenSearch Service (``es``) and Serverless (``aoss``), via botocore."""
+
+    def __init__(self, config: ElasticsearchConfig) -> None:
+        import boto3  # type: ignore[import-untyped]  # a core dependency, imported only when signing
+
+        assert config.aws_sigv4 is not None
+        self.region = config.aws_sigv4.region
+        self.service = config.aws_sigv4.service
+        self.endpoint = config.hosts[0].rstrip("/")
+        self.session = boto3.Session()
+
+    def sign(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+        from botocore.auth import SigV4Auth  # type: ignore[import-untyped]  # botocore ships no stubs
+        from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
+
+        credentials = self.session.get_credentials()
+        if credentials is None:
+            raise LookupError("no AWS credentials found (environment, shared profile or instance role)")
+        compressed = gzip.compress(body)
+        # Why: OpenSearch Serverless requires the payload hash as a header; the managed service accepts it.
+        wire = {**headers, "content-encoding": "gzip", "x-amz-content-sha256": hashlib.sha256(compressed).hexdigest()}
+        request = AWSRequest(method=method, url=self.endpoint + path, data=compressed, headers=wire)
+        SigV4Auth(credentials.get_frozen_credentials(), self.service, self.region).add_auth(request)
+        return compressed, dict(request.headers.items())
+
+
+def make_transport(config: ElasticsearchConfig) -> BulkTransport:
+    """The transport for the configured flavor."""
+    if config.flavor == "opensearch":
+        return OpenSearchTransport(config)
+    return ElasticsearchTransport(config)
