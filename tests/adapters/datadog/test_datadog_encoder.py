@@ -1,0 +1,107 @@
+"""The Datadog encoder: sizes counted exactly as the SDK serialises them, and the per-log and time-window checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from datadog_api_client.model_utils import data_to_dict
+from datadog_testkit import FIXED, every_type_and_reason, full_event, make_adapter
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.datadog.config import (
+    HARD_LIMITS,
+    MAX_FUTURE_SECONDS,
+    MAX_LOG_BYTES,
+    MAX_LOGS_PER_REQUEST,
+    MAX_PAST_SECONDS,
+    MAX_PAYLOAD_BYTES,
+)
+from adapters.datadog.encoder import body_bytes, encode_log, outside_window, over_limits, too_large
+from adapters.datadog.transport import to_http_log
+
+JSON_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+DETAILS = st.dictionaries(JSON_TEXT, st.one_of(JSON_TEXT, st.integers(-(2**53), 2**53), st.booleans(), st.none()), max_size=6)
+
+
+def sdk_body(logs: list[dict]) -> bytes:
+    """The uncompressed body the SDK builds for these logs (what rest.py json.dumps before gzip)."""
+    return json.dumps(data_to_dict(to_http_log(logs))).encode("utf-8")
+
+
+@pytest.mark.parametrize(("type_", "reason"), every_type_and_reason())
+def test_item_bytes_equal_the_sdk_serialisation(type_: str, reason: str | None) -> None:
+    """For every type, encode_item has the size and content of the log as it sits in the SDK's request body."""
+    adapter = make_adapter(env="prod")
+    log = adapter.map(full_event(type_, reason))
+    body, item = sdk_body([log]), adapter.encode_item(log)
+    assert len(body) == len(item) + 2  # the SDK orders keys its own way; sizes and content agree
+    assert json.loads(body) == [json.loads(item)] == [log]
+
+
+@settings(max_examples=60, deadline=None)
+@given(details=st.lists(DETAILS, min_size=1, max_size=5), user_agent=JSON_TEXT.filter(lambda s: s.strip() != ""))
+def test_body_size_formula_matches_the_sdk_for_any_text(details: list[dict], user_agent: str) -> None:
+    """Whatever the characters (non-ASCII grows as \\uXXXX escapes), body_bytes is the SDK body's exact size."""
+    adapter = make_adapter()
+    logs = [adapter.map(full_event("login.completed", details=d or None, userAgent=user_agent)) for d in details]
+    items = [adapter.encode_item(log) for log in logs]
+    assert body_bytes(items) == len(sdk_body(logs))
+
+
+def test_non_ascii_is_counted_as_sent_not_as_utf8() -> None:
+    """A detail of emoji counts 12 bytes per character (a surrogate pair of escapes), not 4."""
+    log = make_adapter().map(full_event("login.completed", details={"e": "\U0001f600" * 100}))
+    assert encode_log(log).count(b"\\ud83d\\ude00") == 100
+
+
+def test_hard_limits_keep_a_full_request_under_the_payload_cap() -> None:
+    """1000 items whose sizes sum to the hard byte limit make a body of at most 5 MB; one byte more is over."""
+    per_item, extra = divmod(HARD_LIMITS.max_bytes, MAX_LOGS_PER_REQUEST)
+    items = [b"x" * (per_item + (1 if i < extra else 0)) for i in range(MAX_LOGS_PER_REQUEST)]
+    assert sum(map(len, items)) == HARD_LIMITS.max_bytes
+    assert body_bytes(items) == MAX_PAYLOAD_BYTES and over_limits(items) is None
+    assert over_limits([*items[:-1], items[-1] + b"x"]) is not None
+    assert HARD_LIMITS.max_events == MAX_LOGS_PER_REQUEST and HARD_LIMITS.max_item_bytes == MAX_LOG_BYTES
+
+
+def test_too_many_logs_is_over_the_limits() -> None:
+    """1001 tiny logs break the 1000-entry array limit."""
+    assert "1001 logs" in (over_limits([b"{}"] * 1001) or "")
+    assert over_limits([b"{}"] * 1000) is None
+
+
+def test_empty_body_size() -> None:
+    """An empty array is two bytes; one log adds no separator."""
+    assert body_bytes([]) == 2 and body_bytes([b"{}"]) == 4 and body_bytes([b"{}", b"{}"]) == 8
+
+
+@pytest.mark.parametrize(("size", "dead"), [(MAX_LOG_BYTES, False), (MAX_LOG_BYTES + 1, True)])
+def test_one_megabyte_per_log(size: int, dead: bool) -> None:
+    """A log of exactly 1 MB passes; one byte more is dead-lettered with a reason naming the truncation."""
+    reason = too_large(b"x" * size)
+    assert (reason is not None) is dead
+    if reason:
+        assert "truncates" in reason and str(size) in reason
+
+
+@pytest.mark.parametrize(
+    ("offset", "verdict"),
+    [
+        (0, None),
+        (MAX_PAST_SECONDS - 1, None),
+        (MAX_PAST_SECONDS, None),
+        (MAX_PAST_SECONDS + 1, "older than 18 h"),
+        (-MAX_FUTURE_SECONDS, None),
+        (-MAX_FUTURE_SECONDS - 1, "more than 2 h ahead"),
+    ],
+)
+def test_time_window_boundaries(offset: int, verdict: str | None) -> None:
+    """Up to 18 h old and 2 h ahead is sent; beyond either edge is dead-lettered with a reason saying which."""
+    event_ms = int((FIXED - offset) * 1000)
+    reason = outside_window(event_ms, FIXED)
+    if verdict is None:
+        assert reason is None
+    else:
+        assert reason is not None and verdict in reason and "dead-lettered" in reason
