@@ -164,7 +164,7 @@ class _Loader:
                 name = match.group(2)
                 if name not in self.environ:
                     self.problems.append(f"{path}: environment variable {name} is not set; export it or remove ${{{name}}}")
-                    return ""
+                    return match.group(0)  # left as written, so no second, confusing problem follows
                 return self.environ[name]
 
             return _VAR.sub(replace, value)
