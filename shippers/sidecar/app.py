@@ -17,7 +17,7 @@ anyway, and a single thread keeps commits in arrival order without lock contenti
 ``MAX_INGESTS_IN_FLIGHT`` requests may hold a body in memory at once; the rest wait
 before their body is read, so TCP pushes back on producers instead of the heap growing.
 
-Nothing here logs a token or an event's contents; rejected events are counted in
+Nothing here logs a token or an event's contents. The shipper counts rejected events in
 ``authlog_events_rejected_total{reason}`` by the *field* that failed, never by value.
 """
 
@@ -37,7 +37,6 @@ from aiohttp import hdrs, web
 from shippers import __version__
 from shippers.config import Config
 from shippers.errors import AuthlogError, BufferError, BufferFullError
-from shippers.event import WIRE_FIELDS
 from shippers.metrics import Metrics
 from shippers.sidecar.auth import check_request
 from shippers.sidecar.body import BodyError, BodyLimits, split_body
@@ -104,12 +103,6 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
     return json_response(status, {"error": message}, headers)
-
-
-def rejection_reason(message: str) -> str:
-    """The metric label of one rejected item: the wire field that failed, or 'event' (never a value)."""
-    name, sep, _ = message.partition(": ")
-    return name if sep and name in WIRE_FIELDS else "event"
 
 
 # -- middleware -------------------------------------------------------------------------------
@@ -194,11 +187,8 @@ async def post_events(request: web.Request) -> web.Response:
                 503, f"the store cannot take events right now ({exc}); nothing was stored: retry later",
                 {hdrs.RETRY_AFTER: str(SHUTDOWN_RETRY_AFTER_SECONDS)},
             )
+    # The shipper counts rejections (authlog_events_rejected_total{reason=<field>}) as it validates.
     rejected = [{"index": index, "error": message} for index, message in result.rejected]
-    if rejected:
-        counter = state.shipper.metrics.rejected
-        for _, message in result.rejected:
-            counter.labels(reason=rejection_reason(message)).inc()
     log.debug("ingest: %d accepted, %d rejected", result.accepted, len(rejected))
     return json_response(202 if result.accepted else 422, {"accepted": result.accepted, "rejected": rejected})
 
@@ -229,7 +219,13 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = request.app[STATE].shipper.metrics.render()
+    shipper = request.app[STATE].shipper
+    try:
+        # status() refreshes the gauges read from the store (lag per sink, buffer bytes/events).
+        await asyncio.get_running_loop().run_in_executor(None, shipper.status)
+    except AuthlogError as exc:
+        log.warning("metrics: could not refresh the store gauges: %s", exc)
+    body = shipper.metrics.render()
     return web.Response(body=body, headers={hdrs.CONTENT_TYPE: METRICS_CONTENT_TYPE})
 
 

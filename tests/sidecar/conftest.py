@@ -50,12 +50,15 @@ class FakeShipper:
     is_ready: bool = True
     letters: list[FakeLetter] = field(default_factory=list)
     commits: int = 0
+    raise_next: list[Exception] = field(default_factory=list)  # raised (and removed) by the next ingest_raw calls
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.validator = EventValidator(builtin_catalog())
 
     def ingest_raw(self, items: list[bytes]) -> FakeResult:
+        if self.raise_next:
+            raise self.raise_next.pop(0)
         if self.full:
             raise BufferFullError("sink 'local' is full (when_full = \"block\")", retry_after=2.5)
         accepted: list[Event] = []
@@ -65,6 +68,7 @@ class FakeShipper:
                 accepted.append(self.validator.decode(item))
             except ValidationError as exc:
                 rejected.append((index, str(exc)))
+                self.metrics.rejected.labels(exc.reason).inc()
         with self.lock:
             self.committed.extend(accepted)
             self.commits += 1
