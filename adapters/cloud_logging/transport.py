@@ -10,8 +10,8 @@ against the 10 MB cap.
 
 Credentials (first match wins)::
 
-    credentials_file set      google.auth.load_credentials_from_file (service-account key, or any
-                              google-auth JSON such as workload identity federation)
+    credentials_file set      a service-account key (or an authorized_user / external_account
+                              JSON: workload identity federation), loaded by its declared type
     endpoint set              AnonymousCredentials (a local stand-in; no token)
     otherwise                 Application Default Credentials (google.auth.default)
 
@@ -31,10 +31,13 @@ import google.auth
 import google.auth.exceptions
 import requests
 from google.api_core import exceptions as api_exceptions
+from google.auth import aws, identity_pool
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.transport.requests import AuthorizedSession
 from google.auth.transport.requests import Request as AuthRequest
 from google.cloud.logging import Client
+from google.oauth2 import credentials as user_credentials
+from google.oauth2 import service_account
 
 from adapters.cloud_logging.classify import Answer
 from adapters.cloud_logging.config import CloudLoggingConfig
@@ -60,8 +63,7 @@ class CloudLoggingTransport:
     # -- set-up ------------------------------------------------------------
     def _build_credentials(self) -> Credentials:
         if self.config.credentials_file is not None:
-            credentials, _ = google.auth.load_credentials_from_file(str(self.config.credentials_file), scopes=WRITE_SCOPES)
-            return credentials
+            return load_key_file(str(self.config.credentials_file))
         if self.config.endpoint is not None:
             return AnonymousCredentials()
         credentials, _ = google.auth.default(scopes=WRITE_SCOPES)
@@ -131,6 +133,34 @@ class CloudLoggingTransport:
             self._client = None
             self._session = None
             self._credentials = None
+
+
+def load_key_file(path: str) -> Credentials:
+    """Credentials from a JSON key file, by its ``type`` (google-auth's type-specific loaders)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            info = json.load(handle)
+    except FileNotFoundError:
+        raise google.auth.exceptions.DefaultCredentialsError(f"credentials_file {path} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise google.auth.exceptions.DefaultCredentialsError(f"credentials_file {path} is not a JSON key file ({type(exc).__name__})") from None
+    kind = info.get("type") if isinstance(info, dict) else None
+    try:
+        if kind == "service_account":
+            return service_account.Credentials.from_service_account_info(info, scopes=WRITE_SCOPES)
+        if kind == "authorized_user":
+            return user_credentials.Credentials.from_authorized_user_info(info, scopes=WRITE_SCOPES)
+        if kind == "external_account":
+            source = info.get("credential_source") or {}
+            loader = aws if str(source.get("environment_id", "")).startswith("aws") else identity_pool
+            return loader.Credentials.from_info(info, scopes=WRITE_SCOPES)
+    except (ValueError, KeyError) as exc:
+        # Messages name the missing or malformed field, never a key's contents.
+        raise google.auth.exceptions.DefaultCredentialsError(f"credentials_file {path}: {type(exc).__name__}: {exc}") from None
+    raise google.auth.exceptions.DefaultCredentialsError(
+        f"credentials_file {path} has type {kind!r}; use a service-account key ('service_account'), "
+        "'authorized_user' or 'external_account'"
+    )
 
 
 def _from_api_error(exc: api_exceptions.GoogleAPICallError) -> Answer:
