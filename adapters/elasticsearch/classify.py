@@ -118,7 +118,7 @@ def _request_error(answer: Answer, n_items: int, now: float, target: str, privil
 
 def classify_bulk(answer: Answer, n_items: int, now: float, target: str) -> Verdict:
     """The Verdict for a ``_bulk`` attempt that carried ``n_items`` create actions to ``target``."""
-    if answer.status is None:
+    if answer.failure is not None or answer.status is None:
         return no_answer(answer)
     privilege = f"the 'create_doc' index privilege on {target!r}"
     if not 200 <= answer.status < 300:
@@ -163,7 +163,7 @@ def classify_bulk(answer: Answer, n_items: int, now: float, target: str) -> Verd
 
 def classify_setup(answer: Answer, target: str, now: float) -> Verdict | None:
     """None when the index template is in place; else why not (a sink_error, or retry when unreachable)."""
-    if answer.status is None:
+    if answer.failure is not None or answer.status is None:
         verdict = no_answer(answer)
     elif 200 <= answer.status < 300:
         return None

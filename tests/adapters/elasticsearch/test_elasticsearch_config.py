@@ -1,0 +1,100 @@
+"""The elasticsearch sink's keys: defaults, cross-key rules and messages that name the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from adapters.elasticsearch import ElasticsearchAdapter
+from adapters.elasticsearch.config import (
+    BATCH_DEFAULTS,
+    DEFAULT_DATASET,
+    DEFAULT_INDEX,
+    HARD_LIMITS,
+    ElasticsearchConfig,
+)
+from shippers.config import config_from_dict
+from shippers.errors import ConfigError
+
+
+def load(**keys: Any) -> ElasticsearchConfig:
+    config = config_from_dict({"sinks": {"search": {"type": "elasticsearch", **keys}}})
+    adapter_config = config.sinks["search"].adapter
+    assert isinstance(adapter_config, ElasticsearchConfig)
+    return adapter_config
+
+
+def problems(**keys: Any) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load(**keys)
+    return str(caught.value)
+
+
+def test_defaults_match_the_issue() -> None:
+    """Index authlog-events, dataset authlog.events, setup and TLS verification on, Elasticsearch flavor."""
+    config = load(hosts=["http://127.0.0.1:9200"])
+    assert (config.target, config.is_data_stream, config.dataset) == (DEFAULT_INDEX, False, DEFAULT_DATASET)
+    assert config.setup is True and config.verify_tls is True and config.flavor == "elasticsearch"
+    assert DEFAULT_INDEX == "authlog-events" and DEFAULT_DATASET == "authlog.events"
+
+
+def test_batch_defaults_and_hard_limits() -> None:
+    """Batches default to 1000 events / 5 MiB / 1 s and never pass http.max_content_length (100 MiB)."""
+    assert (BATCH_DEFAULTS.max_events, BATCH_DEFAULTS.max_bytes, BATCH_DEFAULTS.timeout) == (1000, 5 * 1024**2, 1.0)
+    assert HARD_LIMITS.max_bytes == 100 * 1024**2
+    assert HARD_LIMITS.max_item_bytes < HARD_LIMITS.max_bytes
+    assert ElasticsearchAdapter.batch_defaults is BATCH_DEFAULTS and ElasticsearchAdapter.hard_limits is HARD_LIMITS
+
+
+def test_data_stream_is_the_target() -> None:
+    """With data_stream set, documents go to the data stream."""
+    config = load(hosts=["http://127.0.0.1:9200"], data_stream="logs-authlog-default")
+    assert (config.target, config.is_data_stream) == ("logs-authlog-default", True)
+
+
+def test_cloud_id_replaces_hosts() -> None:
+    """Elastic Cloud needs only cloud_id and an API key."""
+    config = load(cloud_id="deployment:ZXhhbXBsZS5jb20kYWJjJGRlZg==", api_key="abc")
+    assert config.hosts == [] and config.cloud_id
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({}, "hosts: required"),
+        ({"hosts": ["http://a:9200"], "cloud_id": "x:y"}, "either hosts or cloud_id"),
+        ({"hosts": ["not a url"]}, "is not a URL"),
+        ({"hosts": ["http://a:9200"], "index": "a", "data_stream": "logs-a-b"}, "either index or data_stream"),
+        ({"hosts": ["http://a:9200"], "index": "Authlog"}, "index: 'Authlog' is not a valid name"),
+        ({"hosts": ["http://a:9200"], "data_stream": "_logs"}, "data_stream: '_logs' is not a valid name"),
+        ({"hosts": ["http://a:9200"], "username": "u"}, "password: required with username"),
+        ({"hosts": ["http://a:9200"], "password": "p"}, "username: required with password"),
+        ({"hosts": ["http://a:9200"], "api_key": "k", "bearer_token": "t"}, "choose one way to authenticate"),
+        ({"hosts": ["http://a:9200"], "flavor": "opensearch", "api_key": "k"}, "OpenSearch has no API keys"),
+        ({"cloud_id": "x:y", "flavor": "opensearch"}, "cloud_id: Elastic Cloud only"),
+        ({"hosts": ["http://a:9200"], "aws_sigv4": {"region": "eu-west-1"}}, 'set flavor = "opensearch"'),
+        ({"hosts": ["http://a:9200"], "labels": {"a.b": "x"}}, "labels.a.b: label keys"),
+        ({"hosts": ["http://a:9200"], "verify_tls": False, "ca_file": "/tmp/ca.pem"}, "ca_file: has no effect"),
+        ({"hosts": ["http://a:9200"], "request_timeout": 0}, "request_timeout: must be more than 0"),
+        ({"hosts": ["http://a:9200"], "flavor": "solr"}, "flavor"),
+        ({"hosts": ["http://a:9200"], "indx": "a"}, "did you mean 'index'"),
+    ],
+)
+def test_invalid_configs_name_the_key(keys: dict[str, Any], message: str) -> None:
+    """Each impossible combination is a config error naming the sink and the key."""
+    text = problems(**keys)
+    assert "sinks.search" in text
+    assert message in text
+
+
+def test_secrets_include_passwords_in_host_urls() -> None:
+    """Every secret the config holds is listed for redaction, including a password inside a host URL."""
+    config = load(hosts=["https://elastic:s3cret@es.example.com:9243"], bearer_token="tok")
+    assert set(config.secrets) >= {"tok", "elastic:s3cret"}
+
+
+def test_url_problems_never_print_credentials() -> None:
+    """A bad host URL is reported without its user:password part."""
+    text = problems(hosts=["https://elastic:s3cret@"])
+    assert "s3cret" not in text
