@@ -43,6 +43,8 @@ IDLE_POLL_SECONDS = 0.5
 FAILING_AFTER_ATTEMPTS = 5
 # Why: a Retry-After is honoured up to 5 minutes; a longer one is more likely a bug than a plan.
 RETRY_AFTER_CEILING_SECONDS = 300.0
+# Why: 2**32 x any sane initial delay is far past every cap; stops float overflow on long outages.
+MAX_BACKOFF_EXPONENT = 32
 
 
 @dataclass
@@ -76,7 +78,8 @@ class _Backoff(tenacity.wait.wait_base):
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         work: _Work = retry_state.outcome.result()  # type: ignore[union-attr]
         verdict = work.verdict
-        ceiling = min(self.cap, self.initial * 2 ** (retry_state.attempt_number - 1))
+        exponent = min(retry_state.attempt_number - 1, MAX_BACKOFF_EXPONENT)
+        ceiling = min(self.cap, self.initial * 2**exponent)
         wait = self.rng.uniform(0, ceiling)
         if verdict is not None and verdict.kind == "sink_error":
             wait = self.rng.uniform(self.cap / 2, self.cap)

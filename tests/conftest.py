@@ -1,0 +1,64 @@
+"""Fixtures shared by the whole suite: a fresh in-memory/chaos state and a shipper factory."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shippers.shipper import Shipper
+from shippers.testing import chaos, memory
+
+# boto3 must never look for real credentials or a metadata server in tests.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+
+class FakeSleep:
+    """An injected sleep: records every wait and returns at once (no wall-clock timing in tests).
+
+    It yields the CPU for a millisecond so a sink that fails forever in a test does not spin
+    a core; no assertion depends on that pause.
+    """
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        time.sleep(0.001)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_test_sinks() -> Iterator[None]:
+    memory.reset()
+    chaos.reset()
+    yield
+    memory.reset()
+    chaos.reset()
+
+
+@pytest.fixture
+def fake_sleep() -> FakeSleep:
+    return FakeSleep()
+
+
+@pytest.fixture
+def make_shipper(tmp_path: Path) -> Iterator[Callable[..., Shipper]]:
+    """Build (and afterwards close) shippers over a buffer in tmp_path."""
+    made: list[Shipper] = []
+
+    def build(sinks: dict[str, Any], *, buffer: dict[str, Any] | None = None, start: bool = True, **kwargs: Any) -> Shipper:
+        config = {"buffer": {"path": str(tmp_path / "buffer"), **(buffer or {})}, "sinks": sinks}
+        shipper = Shipper.from_config(config, **kwargs)
+        made.append(shipper)
+        return shipper.start() if start else shipper
+
+    yield build
+    for shipper in made:
+        shipper.close(timeout=5)
