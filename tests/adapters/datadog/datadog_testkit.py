@@ -6,8 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from adapters.contract import Request, SinkContext
 from adapters.datadog import DatadogAdapter, DatadogConfig
 from shippers.catalog import builtin_catalog
@@ -50,7 +48,7 @@ def full_event(type_: str, reason: str | None = None, **extra: Any) -> Event:
 def make_adapter(clock: Callable[[], float] = lambda: FIXED, **keys: Any) -> DatadogAdapter:
     """An adapter for sink 'dd' with these config keys (api_key and hostname defaulted)."""
     raw = {"api_key": KEY, "hostname": "web-1", **keys}
-    config = msgspec.convert({k: v for k, v in raw.items() if v is not None}, DatadogConfig)
+    config = DatadogConfig(**{k: v for k, v in raw.items() if v is not None})
     return DatadogAdapter(SinkContext(name="dd", catalog=builtin_catalog(), clock=clock), config)
 
 

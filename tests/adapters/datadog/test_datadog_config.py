@@ -100,3 +100,20 @@ def test_api_key_interpolated_from_environment() -> None:
     """api_key = "${DD_API_KEY}" is filled by the loader from the environment."""
     config = config_from_dict({"sinks": {"dd": {"type": "datadog", "api_key": "${DD_API_KEY}"}}}, environ={"DD_API_KEY": KEY})
     assert config.sinks["dd"].adapter.api_key == KEY
+
+
+def test_example_config_loads_and_builds_an_adapter() -> None:
+    """examples/datadog.toml is a valid config whose status_by_type names real catalog types."""
+    from pathlib import Path
+
+    from adapters.contract import SinkContext
+    from adapters.datadog import DatadogAdapter
+    from shippers.catalog import builtin_catalog
+    from shippers.config import load_config
+
+    example = Path(__file__).parents[3] / "examples" / "datadog.toml"
+    config = load_config(example, environ={"AUTHLOG_TOKEN": "t", "DD_API_KEY": KEY})
+    sink = config.sinks["datadog"]
+    adapter = DatadogAdapter(SinkContext("datadog", builtin_catalog(), lambda: 0.0), sink.adapter)
+    assert adapter.intake == "https://http-intake.logs.datadoghq.com" and sink.adapter.api_key == KEY
+    assert adapter.settings.status_by_type["user.locked"] == "error"
