@@ -6,6 +6,7 @@ import click
 
 from shippers import __version__
 from shippers.cli.catalog_cmds import adapters, catalog, check_config
+from shippers.cli.run_cmds import dlq, run, send, status
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,7 +15,7 @@ def cli() -> None:
     """authlog: ship catalog-checked authentication events to your SIEM, durably."""
 
 
-for command in (catalog, check_config, adapters):
+for command in (catalog, check_config, adapters, run, send, status, dlq):
     cli.add_command(command)
 
 

@@ -94,7 +94,17 @@ class SidecarState:
 
 
 STATE = web.AppKey("authlog_sidecar_state", SidecarState)
-_encoder = msgspec.json.Encoder()
+
+
+def plain_json(value: Any) -> Any:
+    """JSON for the config's int/float/str subclasses (ByteSize, Duration, FilePath) that status documents carry."""
+    for base in (bool, int, float, str):
+        if isinstance(value, base):
+            return base(value)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+_encoder = msgspec.json.Encoder(enc_hook=plain_json)
 
 
 def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -240,6 +250,7 @@ def dead_letter_json(letter: Any) -> dict[str, Any]:
         "id": letter.id,
         "sink": letter.sink,
         "seq": letter.seq,
+        "code": getattr(letter, "code", None),
         "reason": letter.reason,
         "at": letter.at,
         "event": msgspec.to_builtins(letter.event),

@@ -64,10 +64,11 @@ def prepare(config: Config) -> ListenPlan:
     tokens = resolve_tokens(server)
     host, port = split_listen(server.listen)
     if not tokens and not is_loopback(host):
-        raise ConfigError([
+        problem = (
             f"server.listen: '{server.listen}' is reachable from other hosts but no token is configured; "
             "set [server] token = \"${AUTHLOG_TOKEN}\" (or tokens / token_file), or listen on 127.0.0.1"
-        ])
+        )
+        raise ConfigError([problem])
     return ListenPlan(host=host, port=port, tokens=tokens, ssl_context=tls_context(config))
 
 

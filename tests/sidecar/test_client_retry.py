@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from conftest import FakeShipper, ServedApp
+from sidecar_fakes import FakeShipper, ServedApp
 
 from shippers.client import JSON, NO_RETRY, Client, RequestRejected, RetryPolicy, SidecarUnavailable
 

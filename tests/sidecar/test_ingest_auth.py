@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FakeShipper, ServedApp, make_config
+from sidecar_fakes import FakeShipper, ServedApp, make_config
 
 from shippers.errors import ConfigError
 from shippers.sidecar.auth import is_loopback, presented_token, token_matches

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 
-from conftest import ServedApp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sidecar_fakes import ServedApp
 
 CONTENT_TYPES = st.one_of(
     st.sampled_from(["application/json", "application/x-ndjson", "text/plain", "", "application/json; charset=latin-1"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
-from conftest import FakeShipper, ServedApp
+from sidecar_fakes import FakeShipper, ServedApp
 
 GOOD = b'{"id": "e-1", "type": "login.completed", "userId": "u-1"}'
 BAD_TYPE = b'{"type": "login.complete"}'
@@ -129,7 +129,7 @@ def test_probes_metrics_and_unknown_routes(served: ServedApp, fake_shipper: Fake
 
 def test_status_and_dlq(served: ServedApp, fake_shipper: FakeShipper) -> None:
     """GET /v1/status returns the shipper's status; /v1/dlq validates sink and limit and returns letters with events."""
-    from conftest import FakeLetter
+    from sidecar_fakes import FakeLetter
 
     fake_shipper.letters.append(FakeLetter(7, "local", 3, "too large", 1.5, fake_shipper.validator.decode(GOOD)))
     status, _, body = served.request("GET", "/v1/status")

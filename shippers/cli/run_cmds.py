@@ -1,0 +1,421 @@
+"""``authlog run``, ``send``, ``status`` and ``dlq list|replay|purge``: the commands around the sidecar.
+
+``run`` is the sidecar itself. ``send`` posts events to a running one. ``status`` and
+``dlq list`` ask the running sidecar (``/v1/status``, ``/v1/dlq``) and read the store
+directly when none answers; ``dlq replay`` and ``purge`` always work on the store (any
+number of processes may write to it; the sidecar's workers pick re-queued events up).
+
+Where the sidecar is: ``--url`` (or ``AUTHLOG_URL``), else ``[server] listen`` of the config,
+else ``http://127.0.0.1:8787``. The token: ``--token`` (or ``AUTHLOG_TOKEN``), else the first
+one the config accepts. Exit codes (DESIGN.md): 0 ok, 2 usage or config error, 1 runtime failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any
+
+import click
+import msgspec
+from click.core import ParameterSource
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from shippers import units
+from shippers.cli.common import (
+    EXIT_CONFIG,
+    EXIT_RUNTIME,
+    config_option,
+    console,
+    errors,
+    fail,
+    read_config,
+    report_config_error,
+)
+from shippers.client import NO_RETRY, Client, ClientError, RequestRejected, SendResult, SidecarUnavailable
+from shippers.config import Config, resolve_tokens
+from shippers.errors import AuthlogError, ConfigError
+from shippers.samples import sample_events
+from shippers.sidecar.app import dead_letter_json, plain_json
+from shippers.sidecar.server import DEFAULT_GRACE_SECONDS, serve, split_listen
+
+DEFAULT_URL = "http://127.0.0.1:8787"
+# Why: 1000 events (~400 KB of NDJSON) per request amortise HTTP overhead while each commit
+# stays well under the default 10 MiB / 50k-event request caps.
+DEFAULT_CHUNK = 1000
+# Why: a terminal full of rejections hides the summary; the first few show the pattern.
+MAX_SHOWN_REJECTIONS = 20
+# Why: `status` asks a local sidecar; if it takes longer than this it is not healthy anyway.
+PROBE_TIMEOUT_SECONDS = 5.0
+# Why: rejections and DLQ reasons are shown, not archived: long ones are cut for the table.
+MAX_CELL_CHARS = 120
+STATE_STYLES = {"active": "green", "retrying": "yellow", "blocked": "yellow", "failing": "bold red"}
+# Why: a wildcard listen address is reachable locally through its loopback twin.
+_WILDCARD_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+url_option = click.option("--url", envvar="AUTHLOG_URL", help="The sidecar's URL [env AUTHLOG_URL; default: from [server] listen].")
+token_option = click.option("--token", envvar="AUTHLOG_TOKEN", help="Bearer token [env AUTHLOG_TOKEN; default: from the config].")
+
+
+# -- shared helpers ----------------------------------------------------------------------------
+
+
+def optional_config(path: Path) -> Config | None:
+    """The config when -c was given or ./authlog.toml exists; None when neither (commands fall back to defaults)."""
+    source = click.get_current_context().get_parameter_source("config_path")
+    if source == ParameterSource.DEFAULT and not path.exists():
+        return None
+    return read_config(path)
+
+
+def sidecar_url(config: Config | None, url: str | None) -> str:
+    if url:
+        return url
+    if config is None:
+        return DEFAULT_URL
+    host, port = split_listen(config.server.listen)
+    host = _WILDCARD_TO_LOOPBACK.get(host, host)
+    scheme = "https" if config.server.tls_cert else "http"
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def sidecar_token(config: Config | None, token: str | None) -> str | None:
+    if token:
+        return token
+    if config is None:
+        return None
+    try:
+        tokens = resolve_tokens(config.server)
+    except ConfigError as exc:
+        report_config_error(exc, config.source)
+    return tokens[0] if tokens else None
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+        console=errors, transient=False,
+    )
+
+
+def open_store(config: Config | None) -> Any:
+    """A Shipper on the store that does not deliver (reads, replay, purge)."""
+    if config is None:
+        fail("no sidecar answered and there is no config to find the store: pass -c authlog.toml", EXIT_CONFIG)
+    from shippers.shipper import Shipper
+
+    try:
+        return Shipper.from_config(config, deliver=False)
+    except ConfigError as exc:
+        report_config_error(exc, config.source)
+    except AuthlogError as exc:
+        fail(f"cannot open the store {config.buffer.path}: {exc}")
+
+
+def _cut(text: str | None) -> str:
+    if not text:
+        return "-"
+    return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 1] + "…"
+
+
+# -- run ---------------------------------------------------------------------------------------
+
+
+@click.command()
+@config_option
+@click.option("--grace", default=f"{DEFAULT_GRACE_SECONDS:g}s", show_default=True,
+              help="On SIGTERM/SIGINT: time allowed to finish in-flight requests and batches.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
+def run(config_path: Path, grace: str, log_level: str) -> None:
+    """Run the sidecar: the HTTP ingest API in front of the durable buffer and the sink workers."""
+    try:
+        grace_seconds = units.parse_duration(grace)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--grace") from None
+    config = read_config(config_path)
+    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    try:
+        code = serve(config, grace=grace_seconds)
+    except ConfigError as exc:
+        report_config_error(exc, config_path)
+    except (AuthlogError, OSError) as exc:
+        fail(str(exc))
+    sys.exit(code)
+
+
+# -- send --------------------------------------------------------------------------------------
+
+
+def _file_chunks(stream: IO[bytes], size: int) -> Iterator[tuple[list[bytes], list[int], int]]:
+    """(non-blank lines, their 1-based line numbers, bytes read) per chunk of ``size`` events."""
+    lines: list[bytes] = []
+    numbers: list[int] = []
+    consumed = 0
+    for number, line in enumerate(stream, start=1):
+        consumed += len(line)
+        item = line.strip()
+        if not item:
+            continue
+        lines.append(item)
+        numbers.append(number)
+        if len(lines) == size:
+            yield lines, numbers, consumed
+            lines, numbers, consumed = [], [], 0
+    if lines:
+        yield lines, numbers, consumed
+
+
+def _sample_chunks(count: int, seed: int, size: int) -> Iterator[tuple[list[bytes], list[int], int]]:
+    encoder = msgspec.json.Encoder()
+    events = sample_events(count, seed)
+    start = 0
+    while chunk := list(islice(events, size)):
+        yield [encoder.encode(e) for e in chunk], list(range(start, start + len(chunk))), len(chunk)
+        start += len(chunk)
+
+
+@click.command()
+@config_option
+@url_option
+@token_option
+@click.argument("file", type=click.File("rb"), required=False)
+@click.option("--samples", type=click.IntRange(min=1), help="Send N generated sample events (every catalog type) instead of a file.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample generator (same seed, same ids).")
+@click.option("--chunk", type=click.IntRange(min=1), default=DEFAULT_CHUNK, show_default=True, help="Events per request.")
+@click.option("--gzip", "use_gzip", is_flag=True, help="Compress each request with gzip.")
+def send(config_path: Path, url: str | None, token: str | None, file: IO[bytes] | None, samples: int | None,
+         seed: int, chunk: int, use_gzip: bool) -> None:
+    """Post NDJSON events from FILE ('-' for stdin), or --samples N generated ones, to a running sidecar.
+
+    Exits 1 when any event was rejected or the sidecar could not be reached.
+    """
+    if (file is None) == (samples is None):
+        raise click.UsageError("give either FILE or --samples N (not both)")
+    config = optional_config(config_path)
+    target = sidecar_url(config, url)
+    client = Client(target, sidecar_token(config, token), gzip=use_gzip)
+    if samples is not None:
+        chunks, total, label, unit = _sample_chunks(samples, seed, chunk), samples, "events", "event"
+    else:
+        assert file is not None
+        size = _stream_size(file)
+        chunks, total, label, unit = _file_chunks(file, chunk), size, f"{getattr(file, 'name', 'stdin')} (bytes)", "line"
+    accepted = 0
+    rejected: list[tuple[int, str]] = []
+    try:
+        with client, progress_bar() as progress:
+            task = progress.add_task(f"sending {label}", total=total)
+            for lines, numbers, advance in chunks:
+                result: SendResult = client.send_lines(lines)
+                accepted += result.accepted
+                rejected += [(numbers[index], message) for index, message in result.rejected]
+                progress.advance(task, advance)
+    except RequestRejected as exc:
+        fail(f"the sidecar at {target} refused the request: {exc.message}", EXIT_CONFIG)
+    except ClientError as exc:
+        fail(exc.message)
+    for where, message in rejected[:MAX_SHOWN_REJECTIONS]:
+        console.print(f"  [red]rejected[/] {unit} {where}: {escape(message)}", highlight=False, soft_wrap=True)
+    if len(rejected) > MAX_SHOWN_REJECTIONS:
+        console.print(f"  ... and {len(rejected) - MAX_SHOWN_REJECTIONS} more", highlight=False)
+    style = "red" if rejected else "green"
+    console.print(f"[{style}]{accepted} accepted, {len(rejected)} rejected[/] ({target})", highlight=False)
+    if rejected:
+        sys.exit(EXIT_RUNTIME)
+
+
+def _stream_size(stream: IO[bytes]) -> int | None:
+    try:
+        return os.fstat(stream.fileno()).st_size or None
+    except (OSError, ValueError):
+        return None
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+def fetch_status(config: Config | None, url: str | None, token: str | None) -> tuple[dict[str, Any], str]:
+    """(status document, where it came from): the running sidecar, else the store."""
+    target = sidecar_url(config, url)
+    try:
+        with Client(target, sidecar_token(config, token), retry=NO_RETRY, timeout=PROBE_TIMEOUT_SECONDS) as client:
+            return client.status(), f"sidecar {target}"
+    except RequestRejected as exc:
+        fail(f"the sidecar at {target} refused: {exc.message}", EXIT_CONFIG)
+    except SidecarUnavailable as exc:
+        if exc.status is not None:  # it answered, with a 5xx: report it rather than hide it behind the store
+            fail(exc.message)
+        if url and config is None:
+            fail(exc.message)
+    except ClientError as exc:
+        fail(exc.message)
+    shipper = open_store(config)
+    try:
+        return shipper.status(), f"store {config.buffer.path if config else '?'} (no sidecar answered at {target})"
+    finally:
+        shipper.close(0.0)
+
+
+def status_table(document: dict[str, Any], source: str) -> Table:
+    buffer = document.get("buffer", {})
+    caption = (
+        f"{source}; buffer {buffer.get('events', 0)} events, {units.format_size(int(buffer.get('bytes', 0)))}"
+        f" of {units.format_size(int(buffer.get('maxBytes', 0)))}; up {document.get('uptimeSeconds', 0):.0f}s"
+    )
+    table = Table(title=f"authlog {document.get('version', '')}", caption=caption)
+    numbers = ("lag", "delivered", "dups", "retries", "DLQ", "dropped")
+    for column in ("sink", "type", "state", *numbers, "last error"):
+        table.add_column(column, justify="right" if column in numbers else "left", no_wrap=column != "last error")
+    for name, sink in sorted(document.get("sinks", {}).items()):
+        state = str(sink.get("state", "?"))
+        dlq = sink.get("dlqEvents", sink.get("deadLettered", 0))
+        table.add_row(
+            name, str(sink.get("type", "?")), f"[{STATE_STYLES.get(state, 'white')}]{state}[/]",
+            str(sink.get("lagEvents", 0)), str(sink.get("delivered", 0)), str(sink.get("duplicates", 0)),
+            str(sink.get("retries", 0)), str(dlq), str(sink.get("dropped", 0)), escape(_cut(sink.get("lastError"))),
+        )
+    return table
+
+
+@click.command()
+@config_option
+@url_option
+@token_option
+@click.option("--json", "as_json", is_flag=True, help="Print the /v1/status document as JSON.")
+def status(config_path: Path, url: str | None, token: str | None, as_json: bool) -> None:
+    """Show each sink's state, lag, deliveries, retries, DLQ and drops (sidecar, else the store)."""
+    config = optional_config(config_path)
+    document, source = fetch_status(config, url, token)
+    if as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(document, enc_hook=plain_json), indent=2))
+        return
+    console.print(status_table(document, source))
+
+
+# -- dlq ---------------------------------------------------------------------------------------
+
+
+@click.group()
+def dlq() -> None:
+    """Inspect, replay or purge the dead-letter queues (one per sink)."""
+
+
+def _sinks(config: Config, sink: str | None) -> list[str]:
+    if sink is None:
+        return list(config.sinks)
+    if sink not in config.sinks:
+        fail(f"unknown sink '{sink}'; configured sinks: {', '.join(sorted(config.sinks))}", EXIT_CONFIG)
+    return [sink]
+
+
+def _letter_rows(config: Config | None, url: str | None, token: str | None, sink: str | None, limit: int) -> tuple[list[dict[str, Any]], str]:
+    target = sidecar_url(config, url)
+    try:
+        with Client(target, sidecar_token(config, token), retry=NO_RETRY, timeout=PROBE_TIMEOUT_SECONDS) as client:
+            return client.dead_letters(sink, limit), f"sidecar {target}"
+    except RequestRejected as exc:
+        fail(f"the sidecar at {target} refused: {exc.message}", EXIT_CONFIG)
+    except SidecarUnavailable as exc:
+        if exc.status is not None:
+            fail(exc.message)
+    except ClientError as exc:
+        fail(exc.message)
+    shipper = open_store(config)
+    try:
+        letters = shipper.dead_letters(sink, limit)
+        return [dead_letter_json(letter) for letter in letters], f"store {shipper.config.buffer.path}"
+    finally:
+        shipper.close(0.0)
+
+
+@dlq.command("list")
+@config_option
+@url_option
+@token_option
+@click.option("--sink", help="Only this sink's dead letters (default: every sink).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the dead letters (with their events) as JSON.")
+def dlq_list(config_path: Path, url: str | None, token: str | None, sink: str | None, limit: int, as_json: bool) -> None:
+    """List dead letters: sink, when, why, and which event."""
+    config = optional_config(config_path)
+    if config is not None and sink is not None:
+        _sinks(config, sink)
+    letters, source = _letter_rows(config, url, token, sink, limit)
+    if as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(letters), indent=2))
+        return
+    table = Table(title=f"{len(letters)} dead letter(s)", caption=source)
+    for column in ("sink", "seq", "at (UTC)", "type", "event id", "reason"):
+        table.add_column(column)
+    for letter in letters:
+        event = letter.get("event", {})
+        at = datetime.fromtimestamp(float(letter.get("at", 0)), UTC).strftime("%Y-%m-%d %H:%M:%S")
+        table.add_row(str(letter["sink"]), str(letter["seq"]), at, str(event.get("type", "?")), str(event.get("id", "?")),
+                      escape(_cut(str(letter.get("reason", "")))))
+    console.print(table)
+
+
+@dlq.command("replay")
+@config_option
+@click.option("--sink", help="Only this sink's dead letters (default: every sink).")
+def dlq_replay(config_path: Path, sink: str | None) -> None:
+    """Re-queue dead letters for their own sink only; they go through the normal delivery path."""
+    config = read_config(config_path)
+    names = _sinks(config, sink)
+    shipper = open_store(config)
+    try:
+        with progress_bar() as progress:
+            total = 0
+            for name in names:
+                task = progress.add_task(f"replaying {name}", total=None)
+
+                def advance(done: int, of: int, task: Any = task) -> None:
+                    progress.update(task, completed=done, total=of)
+
+                count = shipper.replay_dead_letters(name, advance)
+                progress.update(task, completed=count, total=count)
+                total += count
+    except AuthlogError as exc:
+        fail(f"replay failed: {exc}")
+    finally:
+        shipper.close(0.0)
+    console.print(f"[green]re-queued {total} dead letter(s)[/] for {', '.join(names)}", highlight=False)
+
+
+@dlq.command("purge")
+@config_option
+@click.option("--sink", help="Only this sink's dead letters (default: every sink).")
+@click.option("--older-than", help="Only dead letters older than this, e.g. 7d, 12h.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+def dlq_purge(config_path: Path, sink: str | None, older_than: str | None, yes: bool) -> None:
+    """Delete dead letters for good."""
+    age = None
+    if older_than is not None:
+        try:
+            age = units.parse_duration(older_than)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    config = read_config(config_path)
+    names = _sinks(config, sink)
+    what = f"dead letters of {', '.join(names)}" + (f" older than {older_than}" if older_than else "")
+    if not yes and not click.confirm(f"delete the {what}?", err=True):
+        fail("nothing deleted", EXIT_RUNTIME)
+    shipper = open_store(config)
+    try:
+        count = shipper.purge_dead_letters(sink, age)
+    except AuthlogError as exc:
+        fail(f"purge failed: {exc}")
+    finally:
+        shipper.close(0.0)
+    console.print(f"deleted {count} {what}", highlight=False)
+
+
+__all__ = ["dlq", "run", "send", "status"]
