@@ -154,7 +154,7 @@ class SinkWorker:
                 _, mapped = self.batcher.rebuild(self.buffer, batch)
                 log.info("sink %r: resending batch %d (%d events) recorded before a restart", self.name, batch.id, len(mapped))
                 self._deliver_all([_Work(batch, mapped)])
-            while not self.stopping.is_set():
+            while not self.stopping.is_set() and not self._giving_up():
                 if not self._cycle():
                     if self.draining.is_set():
                         return
@@ -218,7 +218,7 @@ class SinkWorker:
     # -- delivering ------------------------------------------------------------------
     def _deliver_all(self, work: list[_Work]) -> None:
         queue = deque(work)
-        while queue and not self.stopping.is_set():
+        while queue and not self.stopping.is_set() and not self._giving_up():
             if self._pool is not None and len(queue) > 1:
                 batch = [queue.popleft() for _ in range(len(queue))]
                 for done in self._pool.map(self._deliver, batch):
@@ -232,7 +232,14 @@ class SinkWorker:
         return result.extra if result is not None else []
 
     def _needs_retry(self, work: _Work) -> bool:
-        return work.verdict is not None and work.verdict.kind in ("retry", "sink_error", "per_item") and bool(work.items)
+        if work.verdict is None or not work.items:
+            return False
+        if self._giving_up():
+            return False  # shutting down and the sink is failing: the batch stays recorded for the next start
+        return work.verdict.kind in ("retry", "sink_error", "per_item")
+
+    def _giving_up(self) -> bool:
+        return self.draining.is_set() and self.status.state == "failing"
 
     def _attempt(self, work: _Work) -> _Work:
         request = self.batcher.request(work.batch, work.items)
