@@ -6,6 +6,7 @@ import click
 
 from shippers import __version__
 from shippers.cli.catalog_cmds import adapters, catalog, check_config
+from shippers.cli.demo_cmd import demo
 from shippers.cli.run_cmds import dlq, run, send, status
 
 
@@ -15,7 +16,7 @@ def cli() -> None:
     """authlog: ship catalog-checked authentication events to your SIEM, durably."""
 
 
-for command in (catalog, check_config, adapters, run, send, status, dlq):
+for command in (catalog, check_config, adapters, run, send, status, dlq, demo):
     cli.add_command(command)
 
 
