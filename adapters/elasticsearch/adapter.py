@@ -62,10 +62,9 @@ class ElasticsearchAdapter(Adapter):
         return self._transport
 
     def open(self) -> Verdict | None:
-        verdict = self._ensure_setup()
-        if verdict is None or verdict.kind == "sink_error":
-            return verdict
-        return Verdict.sink_error(verdict.reason, verdict.retry_after)
+        # sink_error for what a person must fix (privileges, TLS, flavor); retry when the
+        # cluster is merely unreachable, so the core tries again soon rather than after retry.max.
+        return self._ensure_setup()
 
     def send(self, request: Request) -> Verdict:
         verdict = self._ensure_setup()

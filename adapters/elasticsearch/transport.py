@@ -90,7 +90,8 @@ def _attempt(call: Callable[[], Any]) -> Answer:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    message = getattr(exc, "message", None)  # elastic_transport's str() is only "Connection error"
+    text = str(message) if message else str(exc) or type(exc).__name__
     return text if len(text) <= _MAX_DETAIL_CHARS else text[: _MAX_DETAIL_CHARS - 1] + "…"
 
 
@@ -163,7 +164,13 @@ class OpenSearchTransport:
                     **tls,
                 )
             )
-        self.transport = elastic_transport.Transport(nodes, max_retries=0, retry_on_status=(), retry_on_timeout=False)
+        self.transport = elastic_transport.Transport(
+            nodes,
+            max_retries=0,
+            retry_on_status=(),
+            retry_on_timeout=False,
+            serializers={"application/x-ndjson": _VerbatimNdjson()},
+        )
 
     def bulk(self, body: bytes) -> Answer:
         return self._request("POST", "/_bulk", body, _NDJSON)
@@ -183,6 +190,15 @@ class OpenSearchTransport:
 
     def close(self) -> None:
         self.transport.close()
+
+
+class _VerbatimNdjson(elastic_transport.NdjsonSerializer):
+    """Send bytes exactly as given: the stock serializer appends a newline to a (signed, gzipped) body."""
+
+    def dumps(self, data: Any) -> bytes:
+        if isinstance(data, bytes):
+            return data
+        return super().dumps(data)
 
 
 class _SigV4Signer:

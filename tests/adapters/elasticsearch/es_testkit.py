@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+import shippers  # noqa: F401 - first, so adapters.contract is not half-imported (circular import in shippers/__init__)
 from adapters.contract import Request, SinkContext
 from adapters.elasticsearch import ElasticsearchAdapter, ElasticsearchConfig
 from shippers.catalog import builtin_catalog
@@ -52,7 +53,7 @@ def event(type_: str, reason: str | None = None, **fields: Any) -> Event:
 
 
 def make_adapter(clock: Any = lambda: FIXED, **keys: Any) -> ElasticsearchAdapter:
-    config = msgspec.convert(keys, ElasticsearchConfig)
+    config = msgspec.convert(keys, ElasticsearchConfig, dec_hook=lambda kind, value: kind(value))
     return ElasticsearchAdapter(SinkContext("search", CATALOG, clock), config)
 
 
@@ -64,3 +65,58 @@ def request_for(adapter: ElasticsearchAdapter, events: list[Event], batch_id: in
 
 def numbered(count: int, prefix: str = "ev", type_: str = "login.completed") -> list[Event]:
     return [event(type_, id=f"{prefix}-{i:05d}", userId=f"u-{i}", ip="198.51.100.9") for i in range(count)]
+
+
+class CaptureServer:
+    """A tiny HTTP server that records raw requests and answers with a scripted status and JSON body.
+
+    For what the Elasticsearch stand-in does not show: the exact wire headers (auth, SigV4)
+    and bodies, and statuses it cannot inject (401/403 on any path).
+    """
+
+    def __init__(self, product: bool = True) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.product = product
+        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.status = 200
+        self.body: dict[str, Any] | None = None
+        self.headers: dict[str, str] = {}
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def _answer(self) -> None:
+                size = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(size) if size else b""
+                server.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, raw))
+                body = server.body
+                if body is None:
+                    body = {"acknowledged": True} if "_index_template" in self.path else {"errors": False, "items": []}
+                data = json.dumps(body).encode()
+                self.send_response(server.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in server.headers.items():
+                    self.send_header(name, value)
+                if server.product:
+                    self.send_header("X-Elastic-Product", "Elasticsearch")
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_HEAD = _answer
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    def __enter__(self) -> CaptureServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
