@@ -101,7 +101,7 @@ class CloudLoggingConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
 
     project: str
     log_name: str = "authlog"
-    endpoint: str | None = None  # e.g. "http://127.0.0.1:9500": a local server, anonymous unless credentials_file
+    endpoint: str | None = None  # e.g. "http://127.0.0.1:9500": http:// is anonymous unless credentials_file
     credentials_file: FilePath | None = None  # a service-account key (or any google-auth JSON); else ADC
     resource: ResourceConfig = msgspec.field(default_factory=ResourceConfig)
     labels: dict[str, str] = msgspec.field(default_factory=dict)  # added to every entry

@@ -12,8 +12,9 @@ Credentials (first match wins)::
 
     credentials_file set      a service-account key (or an authorized_user / external_account
                               JSON: workload identity federation), loaded by its declared type
-    endpoint set              AnonymousCredentials (a local stand-in; no token)
-    otherwise                 Application Default Credentials (google.auth.default)
+    endpoint is http://...    AnonymousCredentials (a local stand-in; no token over plain HTTP)
+    otherwise                 Application Default Credentials (google.auth.default), also for an
+                              https:// endpoint (a proxy, Private Service Connect)
 
 The client's own retries are off: the authorised session never re-sends after a 401
 (``max_refresh_attempts=0``; the next attempt refreshes the token instead) and plain
@@ -64,8 +65,8 @@ class CloudLoggingTransport:
     def _build_credentials(self) -> Credentials:
         if self.config.credentials_file is not None:
             return load_key_file(str(self.config.credentials_file))
-        if self.config.endpoint is not None:
-            return AnonymousCredentials()
+        if self.config.endpoint is not None and self.config.endpoint.startswith("http://"):
+            return AnonymousCredentials()  # a local stand-in; a token never travels over plain HTTP
         credentials, _ = google.auth.default(scopes=WRITE_SCOPES)
         return credentials
 

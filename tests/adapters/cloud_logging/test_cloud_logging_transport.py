@@ -245,3 +245,12 @@ def test_service_account_key_signs_requests_and_refreshes_after_a_401(token_serv
     assert token_server.authorizations == ["Bearer token-1", "Bearer token-1", "Bearer token-2"]
     assert token_server.tokens_issued == 2
     adapter.close()
+
+
+def test_an_https_endpoint_still_uses_application_default_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Only a plain http:// endpoint is anonymous; an https:// proxy or PSC endpoint looks for ADC like the real API."""
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    verdict = make_adapter(endpoint="https://logging-psc.example.internal").open()
+    assert verdict is not None and verdict.kind == "sink_error"
+    assert "Application Default Credentials" in verdict.reason
+    assert make_adapter(endpoint="http://127.0.0.1:9").open() is None
