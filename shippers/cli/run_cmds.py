@@ -264,13 +264,17 @@ def fetch_status(config: Config | None, url: str | None, token: str | None) -> t
         shipper.close(0.0)
 
 
-def status_table(document: dict[str, Any], source: str) -> Table:
+def status_summary(document: dict[str, Any], source: str) -> str:
+    """The line under the table: where the numbers come from and how full the buffer is."""
     buffer = document.get("buffer", {})
-    caption = (
+    return (
         f"{source}; buffer {buffer.get('events', 0)} events, {units.format_size(int(buffer.get('bytes', 0)))}"
         f" of {units.format_size(int(buffer.get('maxBytes', 0)))}; up {document.get('uptimeSeconds', 0):.0f}s"
     )
-    table = Table(title=f"authlog {document.get('version', '')}", caption=caption)
+
+
+def status_table(document: dict[str, Any]) -> Table:
+    table = Table(title=f"authlog {document.get('version', '')}")
     numbers = ("lag", "delivered", "dups", "retries", "DLQ", "dropped")
     for column in ("sink", "type", "state", *numbers, "last error"):
         table.add_column(column, justify="right" if column in numbers else "left", no_wrap=column != "last error")
@@ -297,7 +301,8 @@ def status(config_path: Path, url: str | None, token: str | None, as_json: bool)
     if as_json:
         click.echo(msgspec.json.format(msgspec.json.encode(document, enc_hook=plain_json), indent=2))
         return
-    console.print(status_table(document, source))
+    console.print(status_table(document))
+    console.print(status_summary(document, source), soft_wrap=True, highlight=False, markup=False)
 
 
 # -- dlq ---------------------------------------------------------------------------------------
@@ -352,7 +357,7 @@ def dlq_list(config_path: Path, url: str | None, token: str | None, sink: str | 
     if as_json:
         click.echo(msgspec.json.format(msgspec.json.encode(letters), indent=2))
         return
-    table = Table(title=f"{len(letters)} dead letter(s)", caption=source)
+    table = Table(title=f"{len(letters)} dead letter(s)")
     for column in ("sink", "seq", "at (UTC)", "type", "event id", "reason"):
         table.add_column(column)
     for letter in letters:
@@ -361,6 +366,7 @@ def dlq_list(config_path: Path, url: str | None, token: str | None, sink: str | 
         table.add_row(str(letter["sink"]), str(letter["seq"]), at, str(event.get("type", "?")), str(event.get("id", "?")),
                       escape(_cut(str(letter.get("reason", "")))))
     console.print(table)
+    console.print(f"from {source}", soft_wrap=True, highlight=False, markup=False)
 
 
 @dlq.command("replay")

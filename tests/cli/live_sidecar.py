@@ -59,10 +59,11 @@ def output_ids(folder: Path) -> list[str]:
 class LiveSidecar:
     """``authlog run -c CONFIG`` as a child process."""
 
-    def __init__(self, config: Path, port: int, token: str | None = None) -> None:
+    def __init__(self, config: Path, port: int, token: str | None = None, ca_file: Path | None = None) -> None:
         self.config = config
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if ca_file else 'http'}://127.0.0.1:{port}"
         self.token = token
+        self.ca_file = str(ca_file) if ca_file else None
         self.log = config.parent / "sidecar.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -73,7 +74,7 @@ class LiveSidecar:
                 [sys.executable, "-c", "from shippers.cli import main; main()", "run", "-c", str(self.config), "--grace", "10s"],
                 cwd=self.config.parent, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
-        probe = Client(self.url, self.token, retry=NO_RETRY, timeout=2)
+        probe = self.client(retry=NO_RETRY, timeout=2)
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -85,7 +86,7 @@ class LiveSidecar:
         raise RuntimeError(f"authlog run was not ready within {READY_TIMEOUT_SECONDS}s:\n{self.log_text()}")
 
     def client(self, **options: Any) -> Client:
-        return Client(self.url, self.token, **options)
+        return Client(self.url, self.token, ca_file=self.ca_file, **options)
 
     def kill(self) -> None:
         """kill -9: no shutdown code runs."""
