@@ -47,6 +47,7 @@ class MotoS3:
         self.region = region
         self.faults: S3Faults | None = None
         self._server: Any = None
+        self._client: Any = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -83,7 +84,12 @@ class MotoS3:
 
     # -- helpers for tests ---------------------------------------------------
     def client(self) -> Any:
-        """A boto3 S3 client for this server (test credentials, no retries)."""
+        """A boto3 S3 client for this server (test credentials, no retries), made once."""
+        if self._client is None:
+            self._client = self._new_client()
+        return self._client
+
+    def _new_client(self) -> Any:
         return boto3.client(
             "s3",
             endpoint_url=self.url,

@@ -1,0 +1,137 @@
+"""The S3 adapter end to end over one request: map, encode, key, PUT to moto, classify; and the contract suite."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from s3_testkit import FIXED, every_type_and_reason, full_event, make_adapter, make_request, unique_bucket
+
+from adapters.contract import Adapter
+from adapters.s3 import S3Adapter
+from shippers.event import encode_event
+from shippers.testing.contract import AdapterContract, closed_port
+from shippers.testing.moto_s3 import MotoS3
+
+
+def _adapter(s3: MotoS3, bucket: str, **keys: object) -> S3Adapter:
+    return make_adapter(bucket=bucket, endpoint_url=s3.url, region=s3.region, **keys)
+
+
+def test_send_writes_one_object_at_the_recorded_key(s3: MotoS3, bucket: str) -> None:
+    """A request becomes one gzip NDJSON object at request.key holding its archive lines in order."""
+    adapter = _adapter(s3, bucket, prefix="authlog/")
+    events = [full_event(t, r, id=f"e-{i}") for i, (t, r) in enumerate(every_type_and_reason())]
+    request = make_request(adapter, events, first_seq=11)
+    assert adapter.send(request).kind == "delivered"
+    stored = s3.objects(bucket)
+    assert list(stored) == [request.key]
+    assert request.key == f"authlog/dt=2026-11-25/hour=19/{11:020d}-{11 + len(events) - 1:020d}-archive.ndjson.gz"
+    assert gzip.decompress(stored[request.key]) == b"".join(encode_event(e) + b"\n" for e in events)
+
+
+def test_resend_is_a_duplicate_and_changes_nothing(s3: MotoS3, bucket: str) -> None:
+    """Sending the recorded request again (a crash before the ack) is a 412 duplicate; the object is unchanged."""
+    adapter = _adapter(s3, bucket)
+    request = make_request(adapter, [full_event("login.completed", id="once")])
+    assert adapter.send(request).kind == "delivered"
+    first = s3.objects(bucket)
+    restarted = _adapter(s3, bucket)  # a new process re-cuts the same batch
+    assert restarted.send(make_request(restarted, [full_event("login.completed", id="once")])).kind == "duplicate"
+    assert s3.objects(bucket) == first
+
+
+def test_without_a_recorded_key_the_adapter_derives_it(s3: MotoS3, bucket: str) -> None:
+    """request.key None (a core that records no key) still writes to object_key(partition, first, last)."""
+    adapter = _adapter(s3, bucket, partition_by=["tenant"])
+    request = make_request(adapter, [full_event("login.completed")], first_seq=3, key=None)
+    assert adapter.send(request).kind == "delivered"
+    assert s3.keys(bucket) == [adapter.object_key("dt=2026-11-25/hour=19/tenant=t-42", 3, 3)]
+
+
+def test_ocsf_objects_hold_ocsf_lines(s3: MotoS3, bucket: str) -> None:
+    """format = "ocsf" writes one OCSF JSON line per event."""
+    adapter = _adapter(s3, bucket, format="ocsf")
+    request = make_request(adapter, [full_event("user.locked", "limit_passed")])
+    assert adapter.send(request).kind == "delivered"
+    (lines,) = s3.read_lines(bucket).values()
+    assert [(line["class_uid"], line["type_uid"], line["metadata"]["uid"]) for line in lines] == [(3001, 300109, request.events[0].id)]
+
+
+def test_slowdown_is_a_retry_with_retry_after(s3: MotoS3, bucket: str) -> None:
+    """An injected 503 SlowDown with Retry-After is a retry verdict carrying the delay; the next attempt lands."""
+    assert s3.faults is not None
+    adapter = _adapter(s3, bucket)
+    request = make_request(adapter, [full_event("login.completed")])
+    s3.faults.fail_next(1, retry_after=12)
+    verdict = adapter.send(request)
+    assert (verdict.kind, verdict.retry_after) == ("retry", 12.0) and "SlowDown" in verdict.reason
+    assert adapter.send(request).kind == "delivered"
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "kind"),
+    [(409, "ConditionalRequestConflict", "retry"), (500, "InternalError", "retry"), (403, "AccessDenied", "sink_error"),
+     (400, "MalformedXML", "reject"), (400, "EntityTooLarge", "split")],
+)
+def test_injected_answers_are_classified(s3: MotoS3, bucket: str, status: int, code: str, kind: str) -> None:
+    """Real S3 error bodies parsed by boto3 reach the classifier intact."""
+    assert s3.faults is not None
+    adapter = _adapter(s3, bucket)
+    s3.faults.fail_next(1, status=status, code=code)
+    assert adapter.send(make_request(adapter, [full_event("login.completed")])).kind == kind
+
+
+def test_lost_answer_then_resend_is_a_duplicate(s3: MotoS3, bucket: str) -> None:
+    """The object is stored but the answer is lost (500): the core's retry finds it there (412)."""
+    assert s3.faults is not None
+    adapter = _adapter(s3, bucket)
+    request = make_request(adapter, [full_event("login.completed")])
+    s3.faults.lose_answers(1)
+    assert adapter.send(request).kind == "retry"
+    assert adapter.send(request).kind == "duplicate"
+    assert len(s3.keys(bucket)) == 1
+
+
+def test_missing_bucket_is_a_sink_error_naming_it(s3: MotoS3) -> None:
+    """Writing to a bucket that does not exist keeps the events and says to create the bucket."""
+    name = unique_bucket("absent")
+    adapter = _adapter(s3, name)
+    verdict = adapter.send(make_request(adapter, [full_event("login.completed")]))
+    assert verdict.kind == "sink_error" and f"'{name}'" in verdict.reason and "create it" in verdict.reason
+
+
+def test_check_item_uses_the_default_limit() -> None:
+    """An item over the per-line limit is refused before any request is built."""
+    adapter = make_adapter()
+    event = full_event("login.completed")
+    assert adapter.check_item(event, b"x" * (adapter.hard_limits.max_item_bytes + 1), FIXED)
+
+
+def test_the_adapter_is_the_s3_plugin() -> None:
+    """The entry point 's3' loads this class (what `type = "s3"` picks)."""
+    from shippers.plugins import adapter_class
+
+    assert adapter_class("s3") is S3Adapter
+
+
+class TestS3Contract(AdapterContract):
+    """The shared adapter contract, for the archive and the OCSF formats."""
+
+    @pytest.fixture(params=["ndjson", "ocsf"])
+    def adapter(self, request: pytest.FixtureRequest, s3: MotoS3, bucket: str) -> Adapter:
+        return _adapter(s3, bucket, format=request.param, partition_by=["tenant"], prefix="authlog/")
+
+    @pytest.fixture
+    def unreachable_adapter(self) -> Adapter:
+        return make_adapter(endpoint_url=f"http://127.0.0.1:{closed_port()}", region="us-east-1")
+
+
+def test_lines_are_json_objects(s3: MotoS3, bucket: str) -> None:
+    """Every stored line parses as one JSON object (SIEM S3 inputs split on newlines)."""
+    adapter = _adapter(s3, bucket)
+    events = [full_event("login.completed", id=f"j-{i}", details={"text": "line\nbreak"}) for i in range(3)]
+    assert adapter.send(make_request(adapter, events)).kind == "delivered"
+    (body,) = s3.objects(bucket).values()
+    assert [json.loads(line)["id"] for line in gzip.decompress(body).splitlines()] == ["j-0", "j-1", "j-2"]

@@ -1,0 +1,136 @@
+"""The classifier: every S3 answer and transport failure becomes the right Verdict, with a useful reason."""
+
+from __future__ import annotations
+
+import email.utils
+
+import pytest
+from s3_testkit import FIXED, s3_config
+
+from adapters.s3.classify import classify, retry_after_seconds
+from adapters.s3.transport import PutOutcome
+
+KEY = "authlog/dt=2026-11-25/hour=19/00000000000000000001-00000000000000000009-archive.ndjson.gz"
+
+
+def _verdict(outcome: PutOutcome, **keys: object):  # type: ignore[no-untyped-def]
+    config = s3_config(bucket="auth-logs", region="eu-west-1", prefix="authlog/", **keys)
+    return classify(outcome, config, "archive", KEY, FIXED)
+
+
+def answer(status: int, code: str = "", message: str = "", **headers: str) -> PutOutcome:
+    return PutOutcome("answer", status, code, message, {k.replace("_", "-"): v for k, v in headers.items()})
+
+
+@pytest.mark.parametrize(
+    ("outcome", "kind"),
+    [
+        (answer(200), "delivered"),
+        (answer(412, "PreconditionFailed"), "duplicate"),
+        (answer(503, "SlowDown", "Please reduce your request rate."), "retry"),
+        (answer(503, "ServiceUnavailable"), "retry"),
+        (answer(500, "InternalError"), "retry"),
+        (answer(502), "retry"),
+        (answer(504), "retry"),
+        (answer(409, "ConditionalRequestConflict"), "retry"),
+        (answer(409, "OperationAborted"), "retry"),
+        (answer(429, "TooManyRequests"), "retry"),
+        (answer(400, "RequestTimeout"), "retry"),
+        (answer(400, "IncompleteBody"), "retry"),
+        (answer(400, "BadDigest"), "retry"),
+        (answer(400, "EntityTooLarge"), "split"),
+        (answer(404, "NoSuchBucket"), "sink_error"),
+        (answer(403, "AccessDenied", "Access Denied"), "sink_error"),
+        (answer(403, "InvalidAccessKeyId"), "sink_error"),
+        (answer(403, "SignatureDoesNotMatch"), "sink_error"),
+        (answer(400, "ExpiredToken"), "sink_error"),
+        (answer(403, "RequestTimeTooSkewed"), "sink_error"),
+        (answer(301, "PermanentRedirect"), "sink_error"),
+        (answer(400, "AuthorizationHeaderMalformed"), "sink_error"),
+        (answer(400, "KMS.NotFoundException", "Invalid keyId"), "sink_error"),
+        (answer(400, "InvalidStorageClass"), "sink_error"),
+        (answer(400, "InvalidArgument", "Server Side Encryption with AWS KMS managed key requires ..."), "sink_error"),
+        (answer(501, "NotImplemented", "A header you provided implies functionality that is not implemented"), "sink_error"),
+        (answer(405, "MethodNotAllowed"), "sink_error"),
+        (answer(400, "KeyTooLongError"), "reject"),
+        (answer(400, "MalformedXML"), "reject"),
+        (answer(400, ""), "reject"),
+        (PutOutcome("connection", code="EndpointConnectionError", message="Could not connect"), "retry"),
+        (PutOutcome("timeout", code="ReadTimeoutError", message="Read timeout"), "retry"),
+        (PutOutcome("credentials", code="NoCredentialsError", message="Unable to locate credentials"), "sink_error"),
+        (PutOutcome("tls", code="SSLError", message="certificate verify failed"), "sink_error"),
+        (PutOutcome("client", code="ParamValidationError", message="Invalid bucket name"), "sink_error"),
+    ],
+    ids=lambda v: f"{v.kind}-{v.status}-{v.code}" if isinstance(v, PutOutcome) else v,
+)
+def test_outcome_table(outcome: PutOutcome, kind: str) -> None:
+    """The table in classify's docstring, row by row."""
+    assert _verdict(outcome).kind == kind
+
+
+def test_missing_bucket_says_what_to_fix() -> None:
+    """A missing bucket names the bucket, the region and the keys to fix; it keeps the events (sink_error)."""
+    verdict = _verdict(answer(404, "NoSuchBucket", "The specified bucket does not exist"))
+    assert verdict.kind == "sink_error"
+    assert "'auth-logs'" in verdict.reason and "eu-west-1" in verdict.reason
+    assert "sinks.archive.bucket" in verdict.reason and "create it" in verdict.reason
+
+
+def test_access_denied_names_the_permission() -> None:
+    """403 AccessDenied tells which action on which resource to grant."""
+    reason = _verdict(answer(403, "AccessDenied", "Access Denied")).reason
+    assert "s3:PutObject" in reason and "arn:aws:s3:::auth-logs/authlog/*" in reason
+
+
+def test_kms_denial_points_at_the_key() -> None:
+    """An AccessDenied about KMS points at kms_key_id and kms:GenerateDataKey, not at S3 permissions."""
+    message = "User: arn:aws:iam::1:user/x is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:..."
+    reason = _verdict(answer(403, "AccessDenied", message), sse="aws:kms", kms_key_id="alias/k").reason
+    assert "kms_key_id" in reason and "kms:GenerateDataKey" in reason
+
+
+def test_wrong_region_names_the_right_one_when_s3_says_it() -> None:
+    """S3's x-amz-bucket-region header becomes the suggested region setting."""
+    verdict = _verdict(answer(301, "PermanentRedirect", x_amz_bucket_region="us-west-2"))
+    assert verdict.kind == "sink_error" and 'sinks.archive.region = "us-west-2"' in verdict.reason
+
+
+def test_missing_credentials_say_where_credentials_come_from() -> None:
+    """No credentials: the reason lists boto3's usual sources."""
+    reason = _verdict(PutOutcome("credentials", code="NoCredentialsError", message="Unable to locate credentials")).reason
+    assert "AWS_ACCESS_KEY_ID" in reason and "AWS_PROFILE" in reason and "IAM role" in reason
+
+
+def test_duplicate_names_the_object() -> None:
+    """A 412 is counted apart and names the key that was already there."""
+    verdict = _verdict(answer(412, "PreconditionFailed"))
+    assert verdict.kind == "duplicate" and KEY in verdict.reason
+
+
+def test_retry_after_seconds_is_honoured() -> None:
+    """A SlowDown with Retry-After: 7 asks the core to wait at least 7 s."""
+    verdict = _verdict(answer(503, "SlowDown", retry_after="7"))
+    assert verdict.kind == "retry" and verdict.retry_after == 7.0 and "SlowDown" in verdict.reason
+
+
+def test_retry_after_http_date_is_relative_to_the_injected_clock() -> None:
+    """An HTTP-date Retry-After is converted with the adapter's clock, not the wall clock."""
+    when = email.utils.formatdate(FIXED + 30, usegmt=True)
+    assert retry_after_seconds({"retry-after": when}, FIXED) == pytest.approx(30, abs=1)
+    assert retry_after_seconds({"retry-after": "soon"}, FIXED) is None
+    assert retry_after_seconds({}, FIXED) is None
+
+
+def test_reasons_stay_short() -> None:
+    """An HTML error page from a proxy is cut down before it reaches status and logs."""
+    verdict = _verdict(answer(502, "", "<html>" + "x" * 5000 + "</html>"))
+    assert verdict.kind == "retry" and len(verdict.reason) < 400
+
+
+def test_no_secret_reaches_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials in the environment never appear in any reason."""
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    outcomes = [answer(403, "SignatureDoesNotMatch", "The request signature we calculated does not match"),
+                PutOutcome("credentials", code="PartialCredentialsError", message="Partial credentials found in env")]
+    assert all(secret not in _verdict(o).reason for o in outcomes)
