@@ -1,0 +1,229 @@
+"""Benchmark: HTTP ingest to durable commit (and on to the sink) through a real ``authlog run``.
+
+What it does::
+
+    authlog run (child process, loopback, fresh store in a temp folder, one sink)
+      <- C client threads, each on one keep-alive connection, POST NDJSON batches of B events
+         (bodies pre-encoded from shippers.samples, so the client spends little CPU)
+
+and reports
+
+- ingest events/s: events acknowledged with 202 (durably committed) / wall time of the posting,
+- end-to-end events/s: events / time until the sink's lag is 0 (polled on /v1/status),
+- server CPU seconds per 100k events (user + system of the child, from /proc/<pid>/stat),
+- the server's peak RSS (VmHWM from /proc/<pid>/status).
+
+Run it from the repository root::
+
+    python bench/bench_ingest.py                       # 200k events, 4 connections, batches of 1000, file sink
+    python bench/bench_ingest.py --events 500000 --connections 8 --sink memory --json
+
+Linux only (/proc). The numbers include the sink working concurrently on the same cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from shippers.samples import sample_events  # noqa: E402 - needs the repository on sys.path first
+
+# Why: the sidecar imports every adapter plugin (boto3, SDKs) at start; 60 s covers a slow box.
+READY_TIMEOUT_SECONDS = 60.0
+# Why: how long the sink may take to drain the backlog after the last 202 before we give up.
+CATCH_UP_TIMEOUT_SECONDS = 300.0
+POLL_SECONDS = 0.02
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_config(folder: Path, port: int, sink: str, fsync: str) -> Path:
+    sink_table = {
+        "file": '[sinks.bench]\ntype = "file"\npath = "./out/events.ndjson"\n',
+        "memory": '[sinks.bench]\ntype = "memory"\n',
+    }[sink]
+    path = folder / "authlog.toml"
+    path.write_text(f'[server]\nlisten = "127.0.0.1:{port}"\n\n[buffer]\npath = "./buf"\nfsync = "{fsync}"\n\n{sink_table}')
+    return path
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15 of stat)
+
+
+def proc_peak_rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def request(port: int, method: str, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    except OSError:
+        return 0, b""
+    finally:
+        conn.close()
+
+
+def start_sidecar(config: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    log = (config.parent / "sidecar.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from shippers.cli import main; main()", "run", "-c", str(config), "--log-level", "warning"],
+        cwd=config.parent, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"authlog run exited with {proc.returncode}: {(config.parent / 'sidecar.log').read_text()}")
+        if request(port, "GET", "/readyz")[0] == 200:
+            return proc
+        time.sleep(POLL_SECONDS)
+    proc.kill()
+    raise SystemExit("authlog run did not become ready")
+
+
+def make_bodies(events: int, batch: int, seed: int) -> list[bytes]:
+    encoder = msgspec.json.Encoder()
+    lines = [encoder.encode(e) for e in sample_events(events, seed)]
+    return [b"\n".join(lines[i : i + batch]) for i in range(0, len(lines), batch)]
+
+
+def post_all(port: int, bodies: list[bytes], connections: int) -> tuple[int, int, list[str]]:
+    """Post every body over ``connections`` keep-alive connections; (accepted, requests, errors)."""
+    lock = threading.Lock()
+    next_body = iter(range(len(bodies)))
+    totals = {"accepted": 0, "requests": 0}
+    errors: list[str] = []
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Content-Type": "application/x-ndjson"}
+        while True:
+            with lock:
+                index = next(next_body, None)
+            if index is None:
+                break
+            conn.request("POST", "/v1/events", body=bodies[index], headers=headers)
+            response = conn.getresponse()
+            payload = response.read()
+            with lock:
+                totals["requests"] += 1
+                if response.status == 202:
+                    totals["accepted"] += json.loads(payload)["accepted"]
+                else:
+                    errors.append(f"{response.status} {payload[:200]!r}")
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return totals["accepted"], totals["requests"], errors
+
+
+def wait_caught_up(port: int) -> bool:
+    deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        status, body = request(port, "GET", "/v1/status")
+        if status == 200 and json.loads(body)["sinks"]["bench"]["lagEvents"] == 0:
+            return True
+        time.sleep(POLL_SECONDS)
+    return False
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    bodies = make_bodies(args.events, args.batch, args.seed)
+    folder = Path(tempfile.mkdtemp(prefix="authlog-bench-"))
+    port = free_port()
+    proc = start_sidecar(write_config(folder, port, args.sink, args.fsync), port)
+    try:
+        cpu_before = proc_cpu_seconds(proc.pid)
+        started = time.perf_counter()
+        accepted, requests, errors = post_all(port, bodies, args.connections)
+        ingest_seconds = time.perf_counter() - started
+        cpu_ingest = proc_cpu_seconds(proc.pid) - cpu_before
+        caught_up = wait_caught_up(port)
+        e2e_seconds = time.perf_counter() - started
+        cpu_total = proc_cpu_seconds(proc.pid) - cpu_before
+        peak_rss = proc_peak_rss_bytes(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "events": args.events, "batch": args.batch, "connections": args.connections, "sink": args.sink, "fsync": args.fsync,
+        "accepted": accepted, "requests": requests, "errors": errors[:5], "error_count": len(errors),
+        "ingest_seconds": round(ingest_seconds, 3),
+        "ingest_events_per_second": round(accepted / ingest_seconds),
+        "end_to_end_seconds": round(e2e_seconds, 3) if caught_up else None,
+        "end_to_end_events_per_second": round(accepted / e2e_seconds) if caught_up else None,
+        "server_cpu_seconds_per_100k_ingest": round(cpu_ingest / max(accepted, 1) * 100_000, 3),
+        "server_cpu_seconds_per_100k_end_to_end": round(cpu_total / max(accepted, 1) * 100_000, 3),
+        "server_peak_rss_mib": round(peak_rss / 1024 / 1024, 1),
+        "cpus": os.cpu_count(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=1000, help="events per request (NDJSON)")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--sink", choices=["file", "memory"], default="file")
+    parser.add_argument("--fsync", choices=["batch", "always"], default="batch")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder (store, output, sidecar.log)")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    args = parser.parse_args()
+    result = run(args)
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"{result['accepted']} events in {result['requests']} requests of {args.batch}, {args.connections} connections, "
+          f"{args.sink} sink, fsync={args.fsync}, {result['cpus']} CPUs")
+    print(f"  ingest -> durable commit : {result['ingest_events_per_second']:>9,} events/s ({result['ingest_seconds']} s)")
+    if result["end_to_end_events_per_second"] is not None:
+        print(f"  end to end (sink lag 0)  : {result['end_to_end_events_per_second']:>9,} events/s ({result['end_to_end_seconds']} s)")
+    else:
+        print("  end to end               : the sink did not catch up in time")
+    print(f"  server CPU per 100k      : {result['server_cpu_seconds_per_100k_ingest']} s ingest, "
+          f"{result['server_cpu_seconds_per_100k_end_to_end']} s end to end")
+    print(f"  server peak RSS          : {result['server_peak_rss_mib']} MiB")
+    if result["error_count"]:
+        print(f"  {result['error_count']} failed requests, e.g. {result['errors'][0]}")
+
+
+if __name__ == "__main__":
+    main()
