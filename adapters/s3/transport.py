@@ -71,7 +71,7 @@ def client_config(config: S3Config) -> BotoConfig:
     """The botocore settings of our client: no SDK retries, bounded waits, the chosen addressing and checksum."""
     agent = f"{PRODUCT_NAME}/{PRODUCT_VERSION or 'dev'}"
     return BotoConfig(
-        retries=SDK_RETRIES,  # type: ignore[arg-type]  # botocore's TypedDict is stricter than its docs
+        retries=SDK_RETRIES,
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
         s3={"addressing_style": "path"} if config.force_path_style else None,

@@ -6,8 +6,8 @@ import msgspec
 import pytest
 from s3_testkit import FIXED, every_type_and_reason, full_event, make_adapter, minimal_event
 
-from adapters.file import FileAdapter
 from adapters.contract import SinkContext
+from adapters.file import FileAdapter
 from adapters.s3.mapping import OCSF_VERSION, PRODUCT_NAME, to_ocsf
 from shippers.catalog import builtin_catalog
 from shippers.config import config_from_dict
