@@ -54,7 +54,7 @@ class EntryTemplate:
         resource: dict[str, Any] = {"type": config.resource.type}
         if resource_labels:
             resource["labels"] = resource_labels
-        severities = {kind.name: CATALOG_SEVERITY[kind.severity] for kind in catalog}
+        severities: dict[str, str] = {kind.name: CATALOG_SEVERITY[kind.severity] for kind in catalog}
         severities.update(config.severity_by_type)
         return cls(
             project=config.project,
