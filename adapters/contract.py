@@ -160,6 +160,9 @@ class Adapter(ABC):
     Config: ClassVar[type[msgspec.Struct]] = NoConfig  # adapter keys (forbid_unknown_fields=True)
     batch_defaults: ClassVar[BatchLimits]
     hard_limits: ClassVar[HardLimits]
+    # True when map() returns the event itself and encode_item() its archive line: the core then
+    # sends the stored bytes as they are (no decode-map-encode round trip on the hot path).
+    archive_line: ClassVar[bool] = False
 
     def __init__(self, context: SinkContext, config: Any) -> None:
         self.context = context

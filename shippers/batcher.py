@@ -74,7 +74,7 @@ class Batcher:
         size = 0
         cursor = after_seq
         while True:
-            chunk = buffer.scan(cursor, SCAN_CHUNK)
+            chunk = buffer.scan(cursor, min(SCAN_CHUNK, max(self.max_events - len(rows), 1)))
             for row in chunk:
                 cursor = row.seq
                 if not self.route.takes(row):
@@ -83,7 +83,7 @@ class Batcher:
                 size += len(row.body)
                 if len(rows) >= self.max_events or size >= self.max_bytes:
                     return Scan(rows, cursor, True)
-            if len(chunk) < SCAN_CHUNK:
+            if not chunk:
                 return Scan(rows, cursor, False)
 
     def due(self, scan: Scan, now: float, flush: bool) -> bool:
@@ -97,6 +97,8 @@ class Batcher:
         event = decode_event(row.body)
         if self.transform is not None:
             event = self.transform(event)
+        elif self.adapter.archive_line:
+            return Mapped(row, event, event, row.body)  # the stored bytes are already the archive line
         doc = self.adapter.map(event)
         return Mapped(row, event, doc, self.adapter.encode_item(doc))
 

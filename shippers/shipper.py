@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -204,15 +205,18 @@ class Shipper:
         now = self.clock()
         accepted: list[tuple[Event, bytes]] = []
         rejected: list[tuple[int, str]] = []
+        reasons: Counter[str] = Counter()
         decode = self.validator.decode
         for index, item in enumerate(items):
             try:
                 event = decode(item, now)
             except ValidationError as exc:
                 rejected.append((index, str(exc)))
-                self.metrics.rejected.labels(exc.reason).inc()
+                reasons[exc.reason] += 1
                 continue
             accepted.append((event, encode_event(event)))
+        for reason, n in reasons.items():
+            self.metrics.rejected.labels(reason).inc(n)
         self._commit(accepted)
         return IngestResult(len(accepted), rejected, [e for e, _ in accepted])
 
@@ -224,9 +228,9 @@ class Shipper:
         if not accepted:
             return
         self.buffer.append(accepted)
-        received = self.metrics.received
-        for event, _ in accepted:
-            received.labels(event.type, event.outcome).inc()
+        counts = Counter((event.type, event.outcome) for event, _ in accepted)
+        for (kind, outcome), n in counts.items():
+            self.metrics.received.labels(kind, outcome).inc(n)
         for worker in self.workers.values():
             worker.wake.set()
 

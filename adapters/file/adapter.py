@@ -38,6 +38,7 @@ class FileAdapter(Adapter):
     Config = FileConfig
     batch_defaults = BATCH_DEFAULTS
     hard_limits = HARD_LIMITS
+    archive_line = True
 
     def map(self, event: Event) -> Event:
         return event

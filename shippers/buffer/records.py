@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from shippers.event import Event
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRow:
-    """One event as a sink worker scans it: routing columns without decoding the body."""
+class StoredRow(NamedTuple):
+    """One event as a sink worker scans it: routing columns without decoding the body.
+
+    A NamedTuple, not a dataclass: rows are built by the hundred thousand on the delivery path.
+    """
 
     seq: int
     received: float

@@ -317,7 +317,7 @@ class SqliteBuffer:
             "SELECT seq, received, type, outcome, tenant, only_sink, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
             (after_seq, limit),
         ).fetchall()
-        return [StoredRow(*r) for r in rows]
+        return list(map(StoredRow._make, rows))
 
     def read(self, seqs: Sequence[int]) -> list[StoredRow]:
         """Rows by seq, in the given order (for re-cutting a recorded batch)."""

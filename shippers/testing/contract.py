@@ -25,7 +25,7 @@ import pytest
 
 from adapters.contract import Adapter, BatchLimits, HardLimits, Request, SinkContext, Verdict
 from shippers.catalog import builtin_catalog
-from shippers.event import Event, EventValidator
+from shippers.event import Event, EventValidator, encode_event
 
 # A fixed "now" for every contract test: events are stamped a minute before it.
 CONTRACT_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
@@ -93,6 +93,13 @@ class AdapterContract:
             first = adapter.encode_item(adapter.map(event))
             second = adapter.encode_item(adapter.map(event))
             assert isinstance(first, bytes) and first == second, event.type
+
+    def test_archive_line_flag_is_honest(self, adapter: Adapter) -> None:
+        """An adapter that lets the core send stored bytes as they are really maps each event to its archive line."""
+        if not adapter.archive_line:
+            return
+        for event in sample_events():
+            assert adapter.encode_item(adapter.map(event)) == encode_event(event)
 
     def test_partition_and_key_are_deterministic(self, adapter: Adapter) -> None:
         """A re-cut after a crash finds the same partition and the same destination key."""

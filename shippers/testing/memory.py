@@ -21,6 +21,7 @@ class MemoryAdapter(Adapter):
     # Why: small batches and a short timeout make tests quick and exercise batching often.
     batch_defaults = BatchLimits(max_events=500, max_bytes=1024 * 1024, timeout=0.05)
     hard_limits = HardLimits(max_events=100_000, max_bytes=64 * 1024 * 1024, max_item_bytes=1024 * 1024)
+    archive_line = True
 
     delivered: dict[str, list[Event]] = defaultdict(list)
     requests: dict[str, list[Request]] = defaultdict(list)
