@@ -24,3 +24,16 @@ def served(fake_shipper: FakeShipper) -> Iterator[ServedApp]:
 def served_with_token(fake_shipper: FakeShipper) -> Iterator[ServedApp]:
     with ServedApp(fake_shipper, ["s3cret-old", "s3cret-new"]) as server:
         yield server
+
+
+@pytest.fixture
+def served_real(tmp_path: Path) -> Iterator[ServedApp]:
+    """The app over a real (non-delivering) Shipper, so the real validator and store answer."""
+    from shippers.shipper import Shipper
+
+    shipper = Shipper.from_config(make_config(tmp_path / "real", max_body_bytes=64 * 1024, max_events_per_request=100))
+    try:
+        with ServedApp(shipper, []) as server:  # type: ignore[arg-type]
+            yield server
+    finally:
+        shipper.close(1.0)
