@@ -61,7 +61,7 @@ class DatadogAdapter(Adapter):
     def map(self, event: Event) -> dict:
         return to_datadog_log(event, self.context.catalog[event.type], self.settings)
 
-    def encode_item(self, document: dict) -> bytes:  # type: ignore[override]  # documents are Datadog logs
+    def encode_item(self, document: dict) -> bytes:
         return encode_log(document)
 
     def check_item(self, event: Event, item: bytes, now: float) -> str | None:

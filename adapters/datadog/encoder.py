@@ -17,7 +17,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.datadog.config import MAX_FUTURE_SECONDS, MAX_LOG_BYTES, MAX_LOGS_PER_REQUEST, MAX_PAST_SECONDS, MAX_PAYLOAD_BYTES
+from adapters.datadog.config import (
+    MAX_FUTURE_SECONDS,
+    MAX_LOG_BYTES,
+    MAX_LOGS_PER_REQUEST,
+    MAX_PAST_SECONDS,
+    MAX_PAYLOAD_BYTES,
+)
 
 _SEPARATOR_BYTES = len(", ")
 _BRACKET_BYTES = len("[]")

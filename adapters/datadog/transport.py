@@ -31,6 +31,7 @@ from datadog_api_client.v2.model.http_log_item import HTTPLogItem
 
 from adapters.datadog.classify import Attempt, Refused, Reply, Unreachable
 
+
 def to_http_log(logs: Sequence[dict[str, Any]]) -> HTTPLog:
     """The SDK's request body model for these logs (nested attributes pass as additional properties).
 

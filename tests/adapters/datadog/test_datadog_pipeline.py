@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -62,8 +63,6 @@ def make_shipper(tmp_path: Path, dd: FakeDatadog, sleeps: list[float]) -> Iterat
 
 def wire_events(n: int, **extra: Any) -> list[bytes]:
     """n wire events cycling through every catalog type and reason, each with a unique id."""
-    import json
-
     cases = every_type_and_reason()
     out = []
     for i in range(n):
@@ -146,7 +145,7 @@ def test_oversized_log_and_too_old_event_land_in_the_dlq(
     nineteen_hours_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 19 * 3600))
     events = [
         b'{"id": "big", "type": "login.completed", "details": {"pad": "' + b"x" * 6000 + b'"}}',
-        ('{"id": "old", "type": "login.completed", "time": "%s"}' % nineteen_hours_ago).encode(),
+        json.dumps({"id": "old", "type": "login.completed", "time": nineteen_hours_ago}).encode(),
         b'{"id": "ok", "type": "login.completed"}',
     ]
     assert shipper.ingest_raw(events).accepted == 3
