@@ -18,19 +18,25 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-from shippers.api import configure, emit, get_shipper, shutdown  # noqa: E402
-from shippers.errors import BufferFullError, ValidationError  # noqa: E402
-from shippers.logging_handler import AuthEventHandler  # noqa: E402
-from shippers.shipper import Shipper  # noqa: E402
+# The public names load lazily (PEP 562): importing a submodule such as ``adapters.contract``
+# must not drag the whole pipeline in first, or the two packages import each other in a circle.
+_EXPORTS = {
+    "AuthEventHandler": "shippers.logging_handler",
+    "BufferFullError": "shippers.errors",
+    "ValidationError": "shippers.errors",
+    "Shipper": "shippers.shipper",
+    "configure": "shippers.api",
+    "emit": "shippers.api",
+    "get_shipper": "shippers.api",
+    "shutdown": "shippers.api",
+}
 
-__all__ = [
-    "AuthEventHandler",
-    "BufferFullError",
-    "Shipper",
-    "ValidationError",
-    "__version__",
-    "configure",
-    "emit",
-    "get_shipper",
-    "shutdown",
-]
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> object:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'shippers' has no attribute {name!r}")

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
-from adapters.contract import Adapter, AdapterInfo
+from adapters.contract import Adapter, AdapterInfo, SinkContext
+from shippers.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shippers.catalog import Catalog
+    from shippers.config import SinkConfig
 
 ENTRY_POINT_GROUP = "authlog.adapters"
 
@@ -41,3 +48,22 @@ def broken_adapters() -> dict[str, str]:
 def adapter_class(name: str) -> type[Adapter] | None:
     info = installed_adapters().get(name)
     return info.cls if info else None
+
+
+def build_adapters(sinks: Iterable[SinkConfig], catalog: Catalog, clock: Callable[[], float]) -> dict[str, Adapter]:
+    """Construct every sink's adapter; problems adapters find in their config (they may need the
+    catalog, e.g. a per-type table naming an unknown type) are collected into one ConfigError."""
+    built: dict[str, Adapter] = {}
+    problems: list[str] = []
+    for sink in sinks:
+        cls = adapter_class(sink.common.type)
+        if cls is None:  # config validation names unknown types; this is a plugin that vanished since
+            problems.append(f"sinks.{sink.name}.type: adapter {sink.common.type!r} is not installed")
+            continue
+        try:
+            built[sink.name] = cls(SinkContext(sink.name, catalog, clock), sink.adapter)
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return built

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.contract import BatchLimits, SinkContext
+from adapters.contract import BatchLimits
 from shippers import __version__
 from shippers.batcher import Batcher
 from shippers.buffer import DeadLetter, SinkPolicy, SqliteBuffer
@@ -31,7 +31,7 @@ from shippers.errors import BufferFullError, ValidationError
 from shippers.event import Event, EventValidator, encode_event
 from shippers.metrics import Metrics
 from shippers.pii import make_policy
-from shippers.plugins import adapter_class
+from shippers.plugins import build_adapters
 from shippers.routing import Route
 from shippers.worker import SinkWorker
 
@@ -64,12 +64,14 @@ class Shipper:
         self.validator = EventValidator(self.catalog, clock)
         self.metrics = Metrics()
         self.buffer = SqliteBuffer(config.buffer.path, max_bytes=config.buffer.max_bytes, fsync=config.buffer.fsync, clock=clock)
+        self.adapters = build_adapters(config.sinks.values(), self.catalog, clock)
         self.buffer.register_sinks(self._policies(), remove_others=False)
         self.workers: dict[str, SinkWorker] = {}
         self.started_at = clock()
         self._delivering = False
         self._closed = threading.Event()
         self._standby: threading.Thread | None = None
+        self._dropped_seen: dict[str, int] = {}  # drops are counted in the store (by any appender)
 
     @classmethod
     def from_config(
@@ -128,11 +130,8 @@ class Shipper:
         self._delivering = True
 
     def _make_worker(self, sink: SinkConfig) -> SinkWorker:
-        cls = adapter_class(sink.common.type)
-        if cls is None:  # config validation already checked this; a plugin vanished since
-            raise RuntimeError(f"adapter {sink.common.type!r} is no longer installed")
-        adapter = cls(SinkContext(sink.name, self.catalog, self.clock), sink.adapter)
-        defaults = cls.batch_defaults
+        adapter = self.adapters[sink.name]
+        defaults = adapter.batch_defaults
         overrides = sink.common.batch
         limits = BatchLimits(
             max_events=overrides.max_events or defaults.max_events,
@@ -281,6 +280,10 @@ class Shipper:
             state = worker.status.state if worker else row.state
             last_error = (worker.status.last_error if worker else None) or row.last_error
             self.metrics.lag.labels(row.name).set(row.lag_events)
+            new_drops = row.dropped - self._dropped_seen.get(row.name, row.dropped if not self._delivering else 0)
+            if new_drops > 0:
+                self.metrics.dropped.labels(row.name).inc(new_drops)
+            self._dropped_seen[row.name] = row.dropped
             sinks[row.name] = {
                 "type": row.type,
                 "state": state,

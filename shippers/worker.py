@@ -132,6 +132,8 @@ class SinkWorker:
 
     # -- life cycle ----------------------------------------------------------
     def start(self) -> None:
+        self.metrics.up.labels(self.name).set(1)
+        self.metrics.dropped.labels(self.name)  # export 0 from the start, not only after a first drop
         self._thread = threading.Thread(target=self._run, name=f"sink-{self.name}", daemon=True)
         self._thread.start()
 

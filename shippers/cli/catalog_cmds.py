@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -11,7 +12,7 @@ from rich.table import Table
 from shippers.catalog import load_catalog
 from shippers.cli.common import config_option, console, read_config, report_config_error
 from shippers.errors import ConfigError
-from shippers.plugins import broken_adapters, installed_adapters
+from shippers.plugins import broken_adapters, build_adapters, installed_adapters
 
 
 @click.command()
@@ -42,7 +43,9 @@ def check_config(config_path: Path) -> None:
     """Validate a config file; list every problem and exit 2 if there is any."""
     config = read_config(config_path)
     try:
-        load_catalog(Path(config.catalog.extra) if config.catalog.extra else None)
+        types = load_catalog(Path(config.catalog.extra) if config.catalog.extra else None)
+        for adapter in build_adapters(config.sinks.values(), types, time.time).values():
+            adapter.close()
     except ConfigError as exc:
         report_config_error(exc, config_path)
     sinks = ", ".join(f"{name} ({sink.common.type})" for name, sink in config.sinks.items())
