@@ -39,6 +39,8 @@ class Scan:
     rows: list[StoredRow]
     scanned_through: int  # the cursor after this scan (includes rows the route skipped)
     full: bool
+    start: int = 0  # the cut_through this scan started from
+    size: int = 0  # stored bytes of the rows
 
 
 @dataclass
@@ -67,14 +69,24 @@ class Batcher:
         self.max_bytes = min(limits.max_bytes, hard.max_bytes)
         self.timeout = limits.timeout
         self.transform = transform
+        self._pending: Scan | None = None
 
     def scan(self, buffer: SqliteBuffer, after_seq: int) -> Scan:
-        """Routed rows after the cursor, up to one batch's worth (bytes estimated from stored size)."""
-        rows: list[StoredRow] = []
-        size = 0
-        cursor = after_seq
-        while True:
+        """Routed rows after the cursor, up to one batch's worth (bytes estimated from stored size).
+
+        A scan that was not due yet is kept and extended by the next call, so a large batch
+        filling up slowly (S3: 100k events, 60 s) is read once, not once per wake-up.
+        """
+        pending = self._pending
+        if pending is not None and pending.start == after_seq:
+            rows, size, cursor = pending.rows, pending.size, pending.scanned_through
+        else:
+            rows, size, cursor = [], 0, after_seq
+        full = False
+        while not full:
             chunk = buffer.scan(cursor, min(SCAN_CHUNK, max(self.max_events - len(rows), 1)))
+            if not chunk:
+                break
             for row in chunk:
                 cursor = row.seq
                 if not self.route.takes(row):
@@ -82,9 +94,14 @@ class Batcher:
                 rows.append(row)
                 size += len(row.body)
                 if len(rows) >= self.max_events or size >= self.max_bytes:
-                    return Scan(rows, cursor, True)
-            if not chunk:
-                return Scan(rows, cursor, False)
+                    full = True
+                    break
+        self._pending = Scan(rows, cursor, full, after_seq, size)
+        return self._pending
+
+    def forget_scan(self) -> None:
+        """The scanned rows were cut (or the cursor moved): the next scan starts afresh."""
+        self._pending = None
 
     def due(self, scan: Scan, now: float, flush: bool) -> bool:
         """Whether to cut now; otherwise wait until the oldest row's timeout (``deadline``)."""

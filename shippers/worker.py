@@ -120,6 +120,7 @@ class SinkWorker:
         self._sleep = sleep or self.stopping.wait
         self._rng = rng or random.Random()
         self._thread: threading.Thread | None = None
+        self._next_deadline: float | None = None
         self._pool = ThreadPoolExecutor(sink.common.concurrency, f"sink-{sink.name}") if sink.common.concurrency > 1 else None
         retry = sink.common.retry
         self._retrying = tenacity.Retrying(
@@ -188,7 +189,10 @@ class SinkWorker:
             self._sleep(retry.max if verdict.kind == "sink_error" else min(retry.max, retry.initial * 2**attempt))
 
     def _idle_wait(self) -> float:
-        return IDLE_POLL_SECONDS
+        """Until the oldest waiting event's batch timeout, or the idle poll, whichever is sooner."""
+        if self._next_deadline is None:
+            return IDLE_POLL_SECONDS
+        return max(0.0, min(IDLE_POLL_SECONDS, self._next_deadline - self.clock()))
 
     # -- cutting -----------------------------------------------------------------
     def _cycle(self) -> bool:
@@ -200,11 +204,16 @@ class SinkWorker:
         if not scan.rows:
             if scan.scanned_through > cut_through:
                 self.buffer.record_cut(self.name, [], [], scan.scanned_through)
+                self.batcher.forget_scan()
             if flush:
                 self.flush_requested.clear()
+            self._next_deadline = None
             return False
         if not self.batcher.due(scan, now, flush):
+            self._next_deadline = self.batcher.deadline(scan)
             return False
+        self.batcher.forget_scan()
+        self._next_deadline = None
         cut = self.batcher.cut(scan, now)
         key_for = self._key_for
         groups = [(partition, key_for(partition), [m.row.seq for m in items]) for partition, items in cut.groups]
