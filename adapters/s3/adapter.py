@@ -5,9 +5,12 @@ Wiring only: :mod:`.mapping` (OCSF lines), :mod:`.keys` (partition and key),
 
 Delivery: the core records a batch's key (:meth:`S3Adapter.object_key`) before the first
 attempt, so every retry and every resend after a crash PUTs the same bytes to the same
-key; ``If-None-Match: *`` turns a repeat into a 412, counted as a duplicate. An object
-therefore holds each event once, and an event is in exactly one object, as long as the
-bucket keeps its objects (lifecycle rules that expire them early defeat the check).
+key; ``If-None-Match: *`` turns a repeat into a 412. A HeadObject then compares the
+object's batch tag with ours: the same batch is a duplicate (acknowledged, counted apart);
+another writer's batch at our key is a sink_error (see :func:`.classify.classify_existing`).
+An event is thus in exactly one object, as long as the bucket keeps its objects (lifecycle
+rules that expire them before a resend defeat the check). A batch recorded under an older
+prefix or sink name goes to the current key unless it already landed at the recorded one.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from typing import Any
 
 from adapters.contract import Adapter, Request, SinkContext, Verdict
 from adapters.s3 import keys
-from adapters.s3.classify import classify
+from adapters.s3.classify import classify, classify_existing
 from adapters.s3.config import BATCH_DEFAULTS, HARD_LIMITS, MAX_KEY_BYTES, S3Config
-from adapters.s3.encoder import encode_body
+from adapters.s3.encoder import batch_tag, encode_body
 from adapters.s3.mapping import to_ocsf
-from adapters.s3.transport import S3Transport
+from adapters.s3.transport import BATCH_TAG, S3Transport
 from shippers.event import Event
 
 
@@ -60,9 +63,34 @@ class S3Adapter(Adapter):
 
     # -- I/O ---------------------------------------------------------------
     def send(self, request: Request) -> Verdict:
-        key = request.key or self.object_key(request.partition, request.first_seq, request.last_seq)
-        outcome = self.transport.put(key, encode_body(request.items))
-        return classify(outcome, self.config, self.context.name, key, self.context.clock())
+        key = self.object_key(request.partition, request.first_seq, request.last_seq)
+        tag = batch_tag(event.id for event in request.events)
+        if request.key is not None and request.key != key:
+            moved = self._check_previous_key(request.key, tag)
+            if moved is not None:
+                return moved
+        outcome = self.transport.put(key, encode_body(request.items), tag)
+        verdict = classify(outcome, self.config, self.context.name, key, self.context.clock())
+        if verdict.kind == "duplicate":  # is it our batch, or another writer's at the same key?
+            head = self.transport.head(key)
+            verdict = classify_existing(head, tag, self.config, self.context.name, key, self.context.clock())
+        return verdict
+
+    def _check_previous_key(self, previous: str, tag: str) -> Verdict | None:
+        """The prefix or sink name changed since the batch was cut (e.g. to end a key collision).
+
+        If the batch already landed at the key recorded with it, it is a duplicate; otherwise
+        (absent, another writer's, unreadable) it goes to the key of the current settings.
+        """
+        head = self.transport.head(previous)
+        now = self.context.clock()
+        if head.ok:
+            if head.metadata.get(BATCH_TAG) == tag:
+                return Verdict.duplicate(f"s3://{self.config.bucket}/{previous} (the key before a settings change) holds this batch")
+            return None
+        if head.kind == "answer" and head.status in (403, 404):
+            return None
+        return classify(head, self.config, self.context.name, previous, now)
 
     def close(self) -> None:
         self.transport.close()

@@ -5,6 +5,9 @@ S3 answer or failure                                   verdict
 =====================================================  ==============================
 2xx                                                    delivered
 412 PreconditionFailed (``IfNoneMatch="*"``)           duplicate: the object is there
+  ... then HeadObject: the same batch tag            duplicate
+  ... a different (or no) batch tag                  sink_error: a key collision
+  ... 403 (no s3:GetObject)                          duplicate, "not verified"
 500, 502, 503 SlowDown, 504, 408, 429, 409             retry (``Retry-After`` honoured)
   ConditionalRequestConflict, 400 RequestTimeout,
   IncompleteBody, BadDigest; connection errors
@@ -24,7 +27,7 @@ from collections.abc import Mapping
 
 from adapters.contract import Verdict
 from adapters.s3.config import S3Config
-from adapters.s3.transport import PutOutcome
+from adapters.s3.transport import BATCH_TAG, PutOutcome
 
 # Why: S3's documented transient answers (CONTRACTS.md); RequestTimeout/IncompleteBody/BadDigest
 # are 400s about a body that arrived slow or damaged, so sending it again fixes them.
@@ -133,3 +136,32 @@ def classify(outcome: PutOutcome, config: S3Config, sink: str, key: str, now: fl
     if status == 400:
         return Verdict.reject(f"S3 refused this batch ({target}): {said}")
     return Verdict.sink_error(f"{said}; check {where} (bucket, region, endpoint_url, permissions: s3:PutObject)")
+
+
+def classify_existing(head: PutOutcome, expected_tag: str, config: S3Config, sink: str, key: str, now: float) -> Verdict:
+    """After a 412: is the object at ``key`` this batch (a duplicate) or another writer's (a collision)?
+
+    Keys hold buffer sequence numbers, which restart at 1 in a new buffer: two shippers with
+    their own buffers (one sidecar per pod) writing the same prefix, or a buffer that was
+    deleted and recreated, produce the same keys for different events. Acknowledging those as
+    duplicates would lose them silently, so a foreign tag is a sink_error that keeps them.
+    """
+    target = f"s3://{config.bucket}/{key}"
+    where = f"sinks.{sink}"
+    if head.ok:
+        found = head.metadata.get(BATCH_TAG)
+        if found == expected_tag:
+            return Verdict.duplicate(f"{target} already holds this batch (If-None-Match)")
+        return Verdict.sink_error(
+            f"{target} already holds a different batch (tag {found or 'none'}, ours {expected_tag}): another "
+            f"shipper with its own buffer writes the same keys, or the buffer was recreated. Give every shipper "
+            f"instance its own {where}.prefix (e.g. \"authlog/${{HOSTNAME}}/\"); the events are kept"
+        )
+    if head.kind == "answer" and head.status == 403:
+        return Verdict.duplicate(f"{target} already exists (not verified: grant s3:GetObject to check its batch tag)")
+    if head.kind == "answer" and head.status == 404:
+        return Verdict.retry(f"{target} answered 412 but is gone now; writing it again")
+    verdict = classify(head, config, sink, key, now)
+    if verdict.kind in ("delivered", "duplicate", "reject", "split"):  # cannot happen for a failed HEAD
+        return Verdict.retry(f"cannot check {target} after a 412 ({head.status} {head.code})")
+    return verdict

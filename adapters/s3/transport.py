@@ -12,7 +12,9 @@ stays a pure table over plain data::
                                  └─ anything else botocore raises        -> kind "client"
 
 The object is written with ``IfNoneMatch="*"``: when the key already exists S3 answers
-412 and writes nothing, which the classifier reads as "already delivered".
+412 and writes nothing. Each object carries its batch tag (``x-amz-meta-authlog-batch``, a
+digest of the batch's event ids), so after a 412 one ``HeadObject`` tells "this very batch
+is already there" (a duplicate) from "another writer's batch holds this key" (a collision).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from botocore.config import Config as BotoConfig
 from adapters.s3.config import S3Config
 from adapters.s3.encoder import CONTENT_ENCODING, CONTENT_TYPE
 from adapters.s3.mapping import PRODUCT_NAME, PRODUCT_VERSION
+
+# The user-metadata key (x-amz-meta-authlog-batch) holding the batch tag of an object.
+BATCH_TAG = "authlog-batch"
 
 OutcomeKind = Literal["answer", "credentials", "tls", "timeout", "connection", "client"]
 
@@ -54,13 +59,14 @@ _CREDENTIAL_ERRORS: tuple[type[Exception], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class PutOutcome:
-    """What one attempt came to, as plain data."""
+    """What one S3 request (a PutObject, or the HeadObject that checks a 412) came to, as plain data."""
 
     kind: OutcomeKind
     status: int | None = None  # the HTTP status when S3 answered
     code: str = ""  # S3's error code (SlowDown, NoSuchBucket...) or the exception's class name
     message: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)  # lower-case response headers
+    metadata: Mapping[str, str] = field(default_factory=dict)  # the object's user metadata (HeadObject)
 
     @property
     def ok(self) -> bool:
@@ -80,7 +86,7 @@ def client_config(config: S3Config) -> BotoConfig:
     )
 
 
-def put_arguments(config: S3Config, key: str, body: bytes) -> dict[str, Any]:
+def put_arguments(config: S3Config, key: str, body: bytes, batch_tag: str) -> dict[str, Any]:
     """The ``put_object`` arguments for one object (pure, so tests can read them)."""
     args: dict[str, Any] = {
         "Bucket": config.bucket,
@@ -89,6 +95,7 @@ def put_arguments(config: S3Config, key: str, body: bytes) -> dict[str, Any]:
         "ContentType": CONTENT_TYPE,
         "ContentEncoding": CONTENT_ENCODING,
         "IfNoneMatch": "*",
+        "Metadata": {BATCH_TAG: batch_tag},
     }
     if config.sse is not None:
         args["ServerSideEncryption"] = config.sse
@@ -145,14 +152,24 @@ class S3Transport:
                 )
             return self._client
 
-    def put(self, key: str, body: bytes) -> PutOutcome:
+    def put(self, key: str, body: bytes, batch_tag: str) -> PutOutcome:
         """Exactly one ``PutObject`` attempt; never raises for an SDK error."""
         try:
-            response = self._get_client().put_object(**put_arguments(self.config, key, body))
+            response = self._get_client().put_object(**put_arguments(self.config, key, body, batch_tag))
         except (boto_errors.BotoCoreError, boto_errors.ClientError) as exc:
             return translate(exc)
         meta = response.get("ResponseMetadata", {})
         return PutOutcome(kind="answer", status=meta.get("HTTPStatusCode", 200))
+
+    def head(self, key: str) -> PutOutcome:
+        """One ``HeadObject``: the existing object's user metadata (needs s3:GetObject)."""
+        try:
+            response = self._get_client().head_object(Bucket=self.config.bucket, Key=key)
+        except (boto_errors.BotoCoreError, boto_errors.ClientError) as exc:
+            return translate(exc)
+        meta = response.get("ResponseMetadata", {})
+        metadata = {str(k).lower(): str(v) for k, v in response.get("Metadata", {}).items()}
+        return PutOutcome(kind="answer", status=meta.get("HTTPStatusCode", 200), metadata=metadata)
 
     def close(self) -> None:
         with self._lock:

@@ -135,3 +135,43 @@ def test_lines_are_json_objects(s3: MotoS3, bucket: str) -> None:
     assert adapter.send(make_request(adapter, events)).kind == "delivered"
     (body,) = s3.objects(bucket).values()
     assert [json.loads(line)["id"] for line in gzip.decompress(body).splitlines()] == ["j-0", "j-1", "j-2"]
+
+
+def test_another_writers_batch_at_our_key_is_a_sink_error(s3: MotoS3, bucket: str) -> None:
+    """Two buffers numbering from 1 make the same key for different events: the second is kept, not acked."""
+    first = _adapter(s3, bucket)
+    assert first.send(make_request(first, [full_event("login.completed", id="pod-a-1")])).kind == "delivered"
+    second = _adapter(s3, bucket)  # another shipper, its own buffer, the same seq 1
+    verdict = second.send(make_request(second, [full_event("login.completed", id="pod-b-1")]))
+    assert verdict.kind == "sink_error" and "different batch" in verdict.reason and "prefix" in verdict.reason
+    assert [line["id"] for lines in s3.read_lines(bucket).values() for line in lines] == ["pod-a-1"]
+
+
+def test_resend_after_a_format_change_is_still_our_batch(s3: MotoS3, bucket: str) -> None:
+    """The tag comes from event ids, so a resend whose lines changed (upgrade, format) is still a duplicate."""
+    archive = _adapter(s3, bucket)
+    events = [full_event("login.completed", id="same-1"), full_event("login.completed", id="same-2")]
+    assert archive.send(make_request(archive, events)).kind == "delivered"
+    ocsf = _adapter(s3, bucket, format="ocsf")
+    assert ocsf.send(make_request(ocsf, events)).kind == "duplicate"
+
+
+def test_batch_recorded_under_an_old_prefix_already_there_is_a_duplicate(s3: MotoS3, bucket: str) -> None:
+    """After a prefix change, a batch that landed at its recorded (old) key is not written again."""
+    old = _adapter(s3, bucket, prefix="old/")
+    events = [full_event("login.completed", id="moved-1")]
+    request = make_request(old, events)
+    assert old.send(request).kind == "delivered"
+    new = _adapter(s3, bucket, prefix="new/")
+    resent = make_request(new, events, key=request.key)  # the core resends the batch as recorded
+    assert new.send(resent).kind == "duplicate"
+    assert s3.keys(bucket) == [request.key]
+
+
+def test_batch_recorded_under_an_old_prefix_not_there_goes_to_the_new_key(s3: MotoS3, bucket: str) -> None:
+    """After a prefix change, a batch that never landed is written under the current prefix."""
+    new = _adapter(s3, bucket, prefix="new/")
+    events = [full_event("login.completed", id="moved-2")]
+    old_key = _adapter(s3, bucket, prefix="old/").object_key("dt=2026-11-25/hour=19", 1, 1)
+    assert new.send(make_request(new, events, key=old_key)).kind == "delivered"
+    assert s3.keys(bucket) == [new.object_key("dt=2026-11-25/hour=19", 1, 1)]

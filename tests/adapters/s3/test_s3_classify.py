@@ -134,3 +134,24 @@ def test_no_secret_reaches_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     outcomes = [answer(403, "SignatureDoesNotMatch", "The request signature we calculated does not match"),
                 PutOutcome("credentials", code="PartialCredentialsError", message="Partial credentials found in env")]
     assert all(secret not in _verdict(o).reason for o in outcomes)
+
+
+@pytest.mark.parametrize(
+    ("head", "kind", "needle"),
+    [
+        (PutOutcome("answer", 200, metadata={"authlog-batch": "ours"}), "duplicate", "already holds this batch"),
+        (PutOutcome("answer", 200, metadata={"authlog-batch": "theirs"}), "sink_error", "sinks.archive.prefix"),
+        (PutOutcome("answer", 200, metadata={}), "sink_error", "tag none"),
+        (answer(403, "403"), "duplicate", "not verified"),
+        (answer(404, "404"), "retry", "gone now"),
+        (answer(503, "503"), "retry", "503"),
+        (PutOutcome("connection", code="EndpointConnectionError", message="refused"), "retry", "cannot reach"),
+        (PutOutcome("credentials", code="NoCredentialsError", message="none"), "sink_error", "credentials"),
+    ],
+)
+def test_a_412_is_checked_against_the_batch_tag(head: PutOutcome, kind: str, needle: str) -> None:
+    """Only our own batch at the key is a duplicate; another writer's batch keeps the events (sink_error)."""
+    from adapters.s3.classify import classify_existing
+
+    verdict = classify_existing(head, "ours", s3_config(prefix="authlog/"), "archive", KEY, FIXED)
+    assert verdict.kind == kind and needle in verdict.reason, verdict

@@ -37,3 +37,12 @@ def test_archive_lines_round_trip_for_every_type() -> None:
 def test_content_headers() -> None:
     """SIEM S3 inputs read these to decompress and split lines."""
     assert (CONTENT_TYPE, CONTENT_ENCODING) == ("application/x-ndjson", "gzip")
+
+
+def test_batch_tag_identifies_a_batch_by_its_ids() -> None:
+    """Same ids in the same order give the same tag; any other batch gets another one."""
+    from adapters.s3.encoder import batch_tag
+
+    tag = batch_tag(["a", "b", "c"])
+    assert tag == batch_tag(iter(["a", "b", "c"])) and len(tag) == 32
+    assert len({tag, batch_tag(["a", "b"]), batch_tag(["c", "b", "a"]), batch_tag(["ab", "c"]), batch_tag(["a", "bc"])}) == 5

@@ -186,3 +186,23 @@ def test_ocsf_format_through_the_pipeline(s3: MotoS3, make_shipper: Callable[...
     assert sorted(line["metadata"]["uid"] for line in lines) == sorted(ids)
     assert {line["class_uid"] for line in lines} == {3001, 3002}
     assert all(line["type_uid"] == line["class_uid"] * 100 + line["activity_id"] for line in lines)
+
+
+def test_two_shippers_on_one_prefix_never_lose_events(s3: MotoS3, make_shipper: Callable[..., Shipper], tmp_path, fake_sleep) -> None:  # type: ignore[no-untyped-def]
+    """Two sidecars with their own buffers and one config collide on keys: the second fails loudly, keeps its events, and delivers under its own prefix."""
+    bucket = unique_bucket("pods")
+    s3.make_bucket(bucket)
+    pod_a = make_shipper(sink(s3, bucket, partition_by=[]), buffer={"path": str(tmp_path / "pod-a")})
+    ids_a = ingest(pod_a, events(40, "a"))
+    assert pod_a.flush(30)
+    pod_b = make_shipper(sink(s3, bucket, partition_by=[], batch={"timeout": "0s"}), buffer={"path": str(tmp_path / "pod-b")}, sleep=fake_sleep)
+    ids_b = ingest(pod_b, events(40, "b"))
+    assert wait_until(lambda: pod_b.status()["sinks"]["archive"]["state"] == "failing")
+    status = pod_b.status()["sinks"]["archive"]
+    assert "different batch" in status["lastError"] and status["lagEvents"] == 40 and status["duplicates"] == 0
+    pod_b.close(timeout=1)
+
+    fixed = make_shipper(sink(s3, bucket, partition_by=[], prefix="authlog/pod-b/"), buffer={"path": str(tmp_path / "pod-b")})
+    assert fixed.flush(30)
+    counts = Counter(stored_ids(s3, bucket))
+    assert sorted(counts) == sorted(ids_a + ids_b) and set(counts.values()) == {1}
