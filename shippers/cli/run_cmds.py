@@ -202,12 +202,13 @@ def send(config_path: Path, url: str | None, token: str | None, file: IO[bytes] 
     config = optional_config(config_path)
     target = sidecar_url(config, url)
     client = Client(target, sidecar_token(config, token), gzip=use_gzip)
+    total: int | None
     if samples is not None:
         chunks, total, label, unit = _sample_chunks(samples, seed, chunk), samples, "events", "event"
     else:
         assert file is not None
-        size = _stream_size(file)
-        chunks, total, label, unit = _file_chunks(file, chunk), size, f"{getattr(file, 'name', 'stdin')} (bytes)", "line"
+        chunks, label, unit = _file_chunks(file, chunk), f"{getattr(file, 'name', 'stdin')} (bytes)", "line"
+        total = _stream_size(file)
     accepted = 0
     rejected: list[tuple[int, str]] = []
     try:

@@ -109,7 +109,7 @@ class ServedApp(FakeServer):
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         """One request on a fresh connection: (status, headers, body)."""
         parts = urlsplit(self.url)
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        conn = http.client.HTTPConnection(parts.hostname or self.host, parts.port, timeout=30)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             response = conn.getresponse()
