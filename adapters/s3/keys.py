@@ -35,7 +35,8 @@ def tenant_value(tenant: str | None) -> str:
 def partition_of(event: Event, by_tenant: bool) -> str:
     """``dt=YYYY-MM-DD/hour=HH`` (+ ``/tenant=<id>``) of the event's UTC time."""
     moment = event.timestamp
-    part = f"dt={moment:%Y-%m-%d}/hour={moment:%H}"
+    # Explicit widths: strftime's %Y does not zero-pad years before 1000 on every platform.
+    part = f"dt={moment.year:04d}-{moment.month:02d}-{moment.day:02d}/hour={moment.hour:02d}"
     if by_tenant:
         part += f"/tenant={tenant_value(event.tenantId)}"
     return part

@@ -46,6 +46,9 @@ READ_TIMEOUT_SECONDS = 60.0
 # counts *retries* (``max_attempts: 1`` still retries once); ``total_max_attempts`` counts the
 # first try too, so 1 means exactly one HTTP request (tests/adapters/s3 prove it).
 SDK_RETRIES = {"total_max_attempts": 1, "mode": "standard"}
+# Why: a sink may run several requests at once (`concurrency`); urllib3 discards (and warns
+# about) connections beyond the pool, botocore's default of 10 is below what some sinks use.
+MAX_POOL_CONNECTIONS = 50
 
 _CREDENTIAL_ERRORS: tuple[type[Exception], ...] = (
     boto_errors.NoCredentialsError,
@@ -83,6 +86,7 @@ def client_config(config: S3Config) -> BotoConfig:
         s3={"addressing_style": "path"} if config.force_path_style else None,
         request_checksum_calculation="when_required" if config.checksum == "none" else "when_supported",
         user_agent_extra=agent,
+        max_pool_connections=MAX_POOL_CONNECTIONS,
     )
 
 

@@ -82,3 +82,9 @@ def test_a_tenant_that_makes_the_key_too_long_is_dead_lettered() -> None:
     # Without tenant partitioning the same event is fine.
     plain = make_adapter()
     assert plain.check_item(long_event, plain.encode_item(plain.map(long_event)), FIXED) is None
+
+
+def test_early_years_keep_four_digits() -> None:
+    """A key's date is always YYYY-MM-DD, whatever the platform's strftime does with year 5."""
+    event = full_event("login.completed", time="0005-03-04T05:06:07Z")
+    assert make_adapter().partition(event) == "dt=0005-03-04/hour=05"
