@@ -134,7 +134,8 @@ async def _serve(shipper: ShipperLike, plan: ListenPlan, grace: float, on_listen
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        raise OSError(exc.errno, f"cannot listen on {plan.host}:{plan.port} ({exc.strerror}); change server.listen") from None
+        reason = (exc.strerror or str(exc)).rsplit(": ", 1)[-1]
+        raise OSError(f"cannot listen on {plan.host}:{plan.port} ({reason}); change server.listen or stop what uses the port") from None
     port = _bound_port(site) or plan.port
     url = ListenPlan(plan.host, port, plan.tokens, plan.ssl_context).url
     sinks = ", ".join(f"{name} ({sink.common.type})" for name, sink in shipper.config.sinks.items())

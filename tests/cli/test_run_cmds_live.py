@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -150,3 +151,14 @@ def test_tls_sidecar_serves_https(tmp_path: Path, runner: CliRunner) -> None:
             plain.send([{"type": "login.completed"}])
         untrusted = runner.invoke(cli, ["send", "-c", str(config), "--samples", "1"])
         assert untrusted.exit_code == 1 and "certificate" in untrusted.output.lower()
+
+
+def test_port_in_use_exits_1_with_the_fix(tmp_path: Path, runner: CliRunner) -> None:
+    """When the listen port is taken, `run` exits 1 saying so and which key to change."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        config = write_config(tmp_path, holder.getsockname()[1])
+        result = runner.invoke(cli, ["run", "-c", str(config)])
+    assert result.exit_code == 1
+    assert "address already in use" in result.output and "server.listen" in result.output
