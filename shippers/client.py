@@ -6,8 +6,9 @@
     result = client.send([{"id": "...", "type": "login.completed", "userId": "u-7"}])
     result.accepted, result.rejected        # 202 and 422 both return a SendResult
 
-It speaks HTTP/1.1 over one keep-alive connection (``http.client``; not thread-safe: one
-Client per thread) and retries what may succeed later, with tenacity:
+It speaks HTTP/1.1 over keep-alive connections (``http.client``, one per calling thread, so a
+Client may be shared by a web app's worker threads) and retries what may succeed later, with
+tenacity:
 
 - connection refused/reset, timeouts, 5xx and 503: retried with exponential backoff and full
   jitter; a ``Retry-After`` from the sidecar (503 when a sink is full) is honoured (capped),
@@ -25,6 +26,7 @@ import gzip as gzip_module
 import http.client
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,13 +147,27 @@ class Client:
         self.retry = retry
         self.sleep = sleep
         self._ssl = ssl.create_default_context(cafile=ca_file) if parts.scheme == "https" else None
-        self._conn: http.client.HTTPConnection | None = None
+        self._local = threading.local()  # .conn: this thread's keep-alive connection
+        self._lock = threading.Lock()
+        self._open: set[http.client.HTTPConnection] = set()
 
     # -- life cycle ----------------------------------------------------------------------
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """Close every connection this client opened (in any thread)."""
+        with self._lock:
+            connections, self._open = self._open, set()
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
+    def _drop_connection(self) -> None:
+        """Forget this thread's connection (after an error or a Connection: close)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            with self._lock:
+                self._open.discard(conn)
+            conn.close()
 
     def __enter__(self) -> Self:
         return self
@@ -245,19 +261,23 @@ class Client:
             response = conn.getresponse()
             payload = response.read()
         except (OSError, http.client.HTTPException) as exc:
-            self.close()  # the keep-alive connection is unusable; the next attempt reconnects
+            self._drop_connection()  # the keep-alive connection is unusable; the next attempt reconnects
             raise _Transient(_describe_connection_error(exc, self.url)) from exc
         if response.will_close:
-            self.close()
+            self._drop_connection()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, payload
 
     def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
             if self._ssl is not None:
-                self._conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
+                conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout, context=self._ssl)
             else:
-                self._conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
-        return self._conn
+                conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+            self._local.conn = conn
+            with self._lock:
+                self._open.add(conn)
+        return conn
 
 
 def _decode(payload: bytes) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 from sidecar_fakes import FakeShipper, ServedApp
@@ -96,3 +97,21 @@ def test_bad_url_is_refused() -> None:
     """A URL that is not http(s) is a ValueError naming the expected shape."""
     with pytest.raises(ValueError, match="http://127.0.0.1:8787"):
         Client("127.0.0.1:8787")
+
+
+def test_one_client_shared_by_threads(served: ServedApp, fake_shipper: FakeShipper) -> None:
+    """Threads sharing one Client each get their own keep-alive connection, so concurrent sends all land."""
+    client = Client(served.url)
+    results: list[int] = []
+
+    def send() -> None:
+        for _ in range(5):
+            results.append(client.send([EVENT, EVENT]).accepted)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    client.close()
+    assert results == [2] * 20 and len(fake_shipper.committed) == 40
