@@ -13,7 +13,7 @@ tenacity:
 - connection refused/reset, timeouts, 5xx and 503: retried with exponential backoff and full
   jitter; a ``Retry-After`` from the sidecar (503 when a sink is full) is honoured (capped),
 - 400/401/413/415 and other 4xx: never retried (the request itself is wrong):
-  :class:`RequestRejected` with the sidecar's message,
+  :class:`RequestRejected` with the sidecar's message; nor is a TLS certificate that does not verify,
 - when the attempts run out: :class:`SidecarUnavailable` with the last cause.
 
 A resend after a lost answer can store an event twice: send your own ``id`` so the
@@ -260,6 +260,10 @@ class Client:
             conn.request(method, self._base + path, body=body, headers=headers)
             response = conn.getresponse()
             payload = response.read()
+        except ssl.SSLCertVerificationError as exc:
+            self._drop_connection()
+            # A certificate that does not verify will not verify on the next attempt either.
+            raise ClientError(f"TLS with {self.url} failed: the certificate does not verify ({exc.verify_message}); pass ca_file") from exc
         except (OSError, http.client.HTTPException) as exc:
             self._drop_connection()  # the keep-alive connection is unusable; the next attempt reconnects
             raise _Transient(_describe_connection_error(exc, self.url)) from exc

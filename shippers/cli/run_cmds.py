@@ -39,7 +39,16 @@ from shippers.cli.common import (
     read_config,
     report_config_error,
 )
-from shippers.client import NO_RETRY, Client, ClientError, RequestRejected, SendResult, SidecarUnavailable
+from shippers.client import (
+    DEFAULT_ATTEMPTS,
+    NO_RETRY,
+    Client,
+    ClientError,
+    RequestRejected,
+    RetryPolicy,
+    SendResult,
+    SidecarUnavailable,
+)
 from shippers.config import Config, resolve_tokens
 from shippers.errors import AuthlogError, ConfigError
 from shippers.samples import sample_events
@@ -191,8 +200,10 @@ def _sample_chunks(count: int, seed: int, size: int) -> Iterator[tuple[list[byte
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sample generator (same seed, same ids).")
 @click.option("--chunk", type=click.IntRange(min=1), default=DEFAULT_CHUNK, show_default=True, help="Events per request.")
 @click.option("--gzip", "use_gzip", is_flag=True, help="Compress each request with gzip.")
+@click.option("--attempts", type=click.IntRange(min=1), default=DEFAULT_ATTEMPTS, show_default=True,
+              help="Tries per request when the sidecar is down, full (503) or failing (5xx).")
 def send(config_path: Path, url: str | None, token: str | None, file: IO[bytes] | None, samples: int | None,
-         seed: int, chunk: int, use_gzip: bool) -> None:
+         seed: int, chunk: int, use_gzip: bool, attempts: int) -> None:
     """Post NDJSON events from FILE ('-' for stdin), or --samples N generated ones, to a running sidecar.
 
     Exits 1 when any event was rejected or the sidecar could not be reached.
@@ -201,7 +212,7 @@ def send(config_path: Path, url: str | None, token: str | None, file: IO[bytes] 
         raise click.UsageError("give either FILE or --samples N (not both)")
     config = optional_config(config_path)
     target = sidecar_url(config, url)
-    client = Client(target, sidecar_token(config, token), gzip=use_gzip)
+    client = Client(target, sidecar_token(config, token), gzip=use_gzip, retry=RetryPolicy(attempts=attempts))
     total: int | None
     if samples is not None:
         chunks, total, label, unit = _sample_chunks(samples, seed, chunk), samples, "events", "event"

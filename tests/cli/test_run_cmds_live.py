@@ -75,7 +75,9 @@ def test_send_with_a_wrong_token_exits_2(tmp_path: Path, runner: CliRunner) -> N
 
 def test_send_without_a_sidecar_exits_1(tmp_path: Path, runner: CliRunner) -> None:
     """With nothing listening, send exits 1 and says how to start the sidecar."""
-    result = runner.invoke(cli, ["send", "--url", f"http://127.0.0.1:{free_port()}", "--samples", "1"], env={"AUTHLOG_TOKEN": ""})
+    result = runner.invoke(
+        cli, ["send", "--url", f"http://127.0.0.1:{free_port()}", "--samples", "1", "--attempts", "1"], env={"AUTHLOG_TOKEN": ""}
+    )
     assert result.exit_code == 1
     assert "authlog run" in result.output
 
