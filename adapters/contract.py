@@ -146,6 +146,9 @@ class SinkContext:
     name: str
     catalog: Catalog
     clock: Callable[[], float]  # seconds since the epoch; injected so tests control time
+    # A random id made when the buffer was created: buffer seqs restart at 1 in a new buffer, so
+    # destination keys built from seqs (S3) add it to stay unique across instances and rebuilds.
+    store_id: str = ""
 
 
 class NoConfig(msgspec.Struct, forbid_unknown_fields=True):

@@ -50,7 +50,7 @@ class S3Adapter(Adapter):
         reason = super().check_item(event, item, now)
         if reason is not None:
             return reason
-        length = keys.key_bytes(self.config.prefix, self.partition(event), self.context.name)
+        length = keys.key_bytes(self.config.prefix, self.partition(event), self.context.name, self.context.store_id)
         if length > MAX_KEY_BYTES:
             return f"its S3 key would be {length} bytes (S3 allows {MAX_KEY_BYTES}); shorten the tenantId or the prefix"
         return None
@@ -59,7 +59,7 @@ class S3Adapter(Adapter):
         return keys.partition_of(event, self._by_tenant)
 
     def object_key(self, partition: str, first_seq: int, last_seq: int) -> str:
-        return keys.object_key(self.config.prefix, partition, first_seq, last_seq, self.context.name)
+        return keys.object_key(self.config.prefix, partition, first_seq, last_seq, self.context.name, self.context.store_id)
 
     # -- I/O ---------------------------------------------------------------
     def send(self, request: Request) -> Verdict:

@@ -1,6 +1,6 @@
 """Object keys: the Hive-style partition of an event and the key of a batch (DESIGN.md).
 
-    <prefix>dt=YYYY-MM-DD/hour=HH/[tenant=<id>/]<first-seq>-<last-seq>-<sink>.ndjson.gz
+    <prefix>dt=YYYY-MM-DD/hour=HH/[tenant=<id>/]<first-seq>-<last-seq>-<sink>-<store-id>.ndjson.gz
 
 - the date and hour are the UTC hour of the *event* time, so a late event lands in the
   hour it happened (Athena's partition projection finds it there);
@@ -42,11 +42,16 @@ def partition_of(event: Event, by_tenant: bool) -> str:
     return part
 
 
-def object_key(prefix: str, partition: str, first_seq: int, last_seq: int, sink: str) -> str:
-    """The full key of the batch ``first_seq..last_seq`` of ``sink`` in ``partition``."""
-    return f"{prefix}{partition}/{first_seq:0{SEQ_DIGITS}d}-{last_seq:0{SEQ_DIGITS}d}-{sink}{SUFFIX}"
+def object_key(prefix: str, partition: str, first_seq: int, last_seq: int, sink: str, store_id: str = "") -> str:
+    """The full key of the batch ``first_seq..last_seq`` of ``sink`` in ``partition``.
+
+    ``store_id`` (the buffer's random id) keeps two buffers whose seqs both start at 1 (two
+    sidecars on one bucket, a rebuilt buffer) from ever producing the same key.
+    """
+    store = f"-{store_id}" if store_id else ""
+    return f"{prefix}{partition}/{first_seq:0{SEQ_DIGITS}d}-{last_seq:0{SEQ_DIGITS}d}-{sink}{store}{SUFFIX}"
 
 
-def key_bytes(prefix: str, partition: str, sink: str) -> int:
+def key_bytes(prefix: str, partition: str, sink: str, store_id: str = "") -> int:
     """The UTF-8 length of every key in ``partition`` (seqs are fixed width)."""
-    return len(object_key(prefix, partition, 0, 0, sink).encode("utf-8"))
+    return len(object_key(prefix, partition, 0, 0, sink, store_id).encode("utf-8"))

@@ -35,6 +35,7 @@ import os
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -53,6 +54,8 @@ BUSY_TIMEOUT_MS = 10_000
 # Why: what a producer is told to wait when the store is full: long enough for a sink to
 # drain a batch, short enough not to stall a healthy app.
 FULL_RETRY_AFTER_SECONDS = 2.0
+# Why: 48 random bits tell apart the stores of one fleet (a collision needs ~16 million stores).
+STORE_ID_HEX = 12
 # Why: replays and purges commit in chunks so one huge DLQ never holds the write lock long.
 DLQ_CHUNK = 1000
 
@@ -108,7 +111,7 @@ class SqliteBuffer:
     def __init__(self, path: str | Path, *, max_bytes: int, fsync: str = "batch", clock: Callable[[], float] = time.time) -> None:
         self.folder = Path(path)
         self.file = self.folder / DB_FILE
-        self.max_bytes = max_bytes
+        self.max_bytes = int(max_bytes)
         self.clock = clock
         self._synchronous = "FULL" if fsync == "always" else "NORMAL"
         self._local = threading.local()
@@ -159,9 +162,11 @@ class SqliteBuffer:
                         if statement.strip():
                             conn.execute(statement)
                     conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                    conn.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex[:STORE_ID_HEX],))
                 version = int(conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
                 if version > SCHEMA_VERSION:
                     raise BufferCorruptError(f"{self.file} was written by a newer authlog (schema {version}); upgrade authlog-shipper")
+                self.store_id = str(conn.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()[0])
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -530,7 +535,7 @@ class SqliteBuffer:
         return {
             "events": last_seq - gc_seq,
             "bytes": last_cum - gc_cum + dlq_bytes,
-            "maxBytes": self.max_bytes,
+            "maxBytes": int(self.max_bytes),
             "deadLetters": dlq_events,
             "lastSeq": last_seq,
         }
