@@ -81,7 +81,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         config = {
             "buffer": {"path": str(Path(tmp) / "buf")},
-            "sinks": {"es": {"type": "elasticsearch", "hosts": [url], "flavor": args.flavor, "data_stream": DATA_STREAM}},
+            "sinks": {
+                "es": {"type": "elasticsearch", "hosts": [url], "flavor": args.flavor, "data_stream": DATA_STREAM}
+            },
         }
         shipper = Shipper.from_config(config, deliver=True)
         usage0 = resource.getrusage(resource.RUSAGE_SELF)
