@@ -55,10 +55,15 @@ class ElasticsearchAdapter(Adapter):
         return encoder.encode_item(document, self.config.target)
 
     # -- I/O ---------------------------------------------------------------
-    @property
-    def transport(self) -> BulkTransport:
+    def _client(self) -> BulkTransport | Verdict:
+        """The transport, built on first use; a client that cannot be built is a sink_error."""
         if self._transport is None:
-            self._transport = make_transport(self.config)
+            try:
+                self._transport = make_transport(self.config)
+            except (ValueError, TypeError, OSError) as exc:  # bad CA file, URL, cloud_id the config check missed
+                return Verdict.sink_error(
+                    f"cannot create the {self.config.flavor} client: {exc}; check this sink's keys"
+                )
         return self._transport
 
     def open(self) -> Verdict | None:
@@ -69,7 +74,10 @@ class ElasticsearchAdapter(Adapter):
     def send(self, request: Request) -> Verdict:
         verdict = self._ensure_setup()
         if verdict is None:
-            answer = self.transport.bulk(encoder.bulk_body(request.items))
+            client = self._client()
+            if isinstance(client, Verdict):
+                return self._redact(client)
+            answer = client.bulk(encoder.bulk_body(request.items))
             verdict = classify_bulk(answer, len(request.items), self.context.clock(), self.config.target)
         return self._redact(verdict)
 
@@ -86,9 +94,12 @@ class ElasticsearchAdapter(Adapter):
         with self._setup_lock:
             if self._setup_done:
                 return None
+            client = self._client()
+            if isinstance(client, Verdict):
+                return self._redact(client)
             target = self.config.target
             body = index_template(target, data_stream=self.config.is_data_stream, flavor=self.config.flavor)
-            answer = self.transport.put_index_template(template_name(target), body)
+            answer = client.put_index_template(template_name(target), body)
             verdict = classify_setup(answer, target, self.context.clock())
             self._setup_done = verdict is None
             return None if verdict is None else self._redact(verdict)

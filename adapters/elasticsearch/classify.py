@@ -120,7 +120,7 @@ def classify_bulk(answer: Answer, n_items: int, now: float, target: str) -> Verd
     """The Verdict for a ``_bulk`` attempt that carried ``n_items`` create actions to ``target``."""
     if answer.failure is not None or answer.status is None:
         return no_answer(answer)
-    privilege = f"the 'create_doc' index privilege on {target!r}"
+    privilege = f"the 'create_doc' and 'auto_configure' index privileges on {target!r}"
     if not 200 <= answer.status < 300:
         return _request_error(answer, n_items, now, target, privilege)
     body = answer.body

@@ -12,7 +12,7 @@ import re
 from typing import Literal
 
 import msgspec
-from elastic_transport.client_utils import url_to_node_config
+from elastic_transport.client_utils import parse_cloud_id, url_to_node_config
 
 from adapters.contract import BatchLimits, HardLimits
 from shippers.config import Duration, FilePath
@@ -101,6 +101,11 @@ def _problems(config: ElasticsearchConfig) -> list[str]:
         problems.append('hosts: required (e.g. ["https://127.0.0.1:9200"]) unless cloud_id is set')
     if config.hosts and config.cloud_id:
         problems.append("cloud_id: set either hosts or cloud_id, not both")
+    if config.cloud_id:
+        try:
+            parse_cloud_id(config.cloud_id)
+        except ValueError:
+            problems.append("cloud_id: not a Cloud ID; copy it from the Elastic Cloud console (name:base64...)")
     for host in config.hosts:
         try:
             url_to_node_config(host, use_default_ports_for_scheme=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,7 @@ from adapters.elasticsearch.config import (
     HARD_LIMITS,
     ElasticsearchConfig,
 )
-from shippers.config import config_from_dict
+from shippers.config import config_from_dict, load_config
 from shippers.errors import ConfigError
 
 
@@ -98,3 +100,23 @@ def test_url_problems_never_print_credentials() -> None:
     """A bad host URL is reported without its user:password part."""
     text = problems(hosts=["https://elastic:s3cret@"])
     assert "s3cret" not in text
+
+
+def test_cloud_id_is_checked() -> None:
+    """A value that is not a Cloud ID is reported at config time, not when the first batch fails."""
+    assert "cloud_id: not a Cloud ID" in problems(cloud_id="not-a-cloud-id", api_key="k")
+
+
+@pytest.mark.parametrize("name", ["elasticsearch.toml", "opensearch.toml"])
+def test_example_configs_are_valid(name: str) -> None:
+    """The shipped example configs pass the config check (with their environment variables set)."""
+    path = Path(__file__).resolve().parents[3] / "examples" / name
+    env = {
+        "ES_CLOUD_ID": "my-deployment:" + base64.b64encode(b"eu-west-1.aws.found.io$abc$def").decode(),
+        "ES_API_KEY": "encoded-key",
+        "AUTHLOG_TOKEN": "token",
+        "OPENSEARCH_PASSWORD": "pw",
+    }
+    config = load_config(path, environ=env)
+    flavors = {sink.adapter.flavor for sink in config.sinks.values() if sink.common.type == "elasticsearch"}
+    assert flavors == {"elasticsearch" if name.startswith("elastic") else "opensearch"}
