@@ -54,6 +54,11 @@ BUSY_TIMEOUT_MS = 10_000
 # Why: what a producer is told to wait when the store is full: long enough for a sink to
 # drain a batch, short enough not to stall a healthy app.
 FULL_RETRY_AFTER_SECONDS = 2.0
+# Why: events live for well under a second when sinks keep up; checkpointing every ~32 MiB of
+# WAL (not SQLite's 4 MiB) lets most pages be inserted and deleted before they are copied back.
+WAL_CHECKPOINT_PAGES = 8192
+# Why: 64 MiB of page cache per connection keeps the hot tail of the events table in memory.
+CACHE_KIB = 64 * 1024
 # Why: 48 random bits tell apart the stores of one fleet (a collision needs ~16 million stores).
 STORE_ID_HEX = 12
 # Why: replays and purges commit in chunks so one huge DLQ never holds the write lock long.
@@ -137,6 +142,8 @@ class SqliteBuffer:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA synchronous={self._synchronous}")
                 conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+                conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             except sqlite3.DatabaseError as exc:
                 raise self._corrupt(exc) from exc
             self._local.conn = conn
