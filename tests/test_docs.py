@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import tomllib
 from pathlib import Path
@@ -67,7 +68,9 @@ def test_every_key_is_documented_with_its_default(key: str, default: object) -> 
 def test_example_configs_are_valid(path: Path) -> None:
     """Every examples/*.toml passes validation once its ${VARS} are set."""
     text = path.read_text("utf-8")
-    environ = {name: "example-value" for name in VARIABLE.findall(text)}
+    # A Cloud ID is checked for its shape (name:base64 of host$es-uuid$kibana-uuid).
+    cloud_id = "demo:" + base64.b64encode(b"eu-west-1.aws.found.io$es123$kb456").decode()
+    environ = {name: cloud_id if "CLOUD_ID" in name else "example-value" for name in VARIABLE.findall(text)}
     config = config_from_dict(tomllib.loads(text), base_dir=path.parent, environ=environ)
     assert config.sinks
 
