@@ -14,25 +14,15 @@ from shippers import units
 from shippers.catalog import builtin_catalog
 from shippers.config import Duration, FilePath
 from shippers.event import Event, EventValidator
+from shippers.testing.events import EVENT_ID, TRACE_ID, case_id, every_type_and_reason, full_event, request_for  # noqa: F401 - re-exported for this folder's tests
+from shippers.testing.events import FIXED_NOW as FIXED
 
-FIXED = 1_795_635_273.123  # 2026-11-25T19:34:33.123Z, epoch seconds
 PROJECT = "test-project"
 DATA = Path(__file__).parents[2] / "data" / "cloud_logging"
-EVENT_ID = "0193a5e2-7c1d-7abc-8def-0123456789ab"
-TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
-def every_type_and_reason() -> list[tuple[str, str | None]]:
-    """(type, reason) for every catalog type, once without a reason and once per reason."""
-    cases: list[tuple[str, str | None]] = []
-    for kind in builtin_catalog():
-        cases.append((kind.name, None))
-        cases += [(kind.name, reason) for reason in kind.reasons]
-    return cases
 
 
-def case_id(case: tuple[str, str | None]) -> str:
-    return f"{case[0]}:{case[1]}" if case[1] else case[0]
 
 
 def event(type_: str, reason: str | None = None, **fields: Any) -> Event:
@@ -43,19 +33,6 @@ def event(type_: str, reason: str | None = None, **fields: Any) -> Event:
     return EventValidator(builtin_catalog(), clock=lambda: FIXED).from_fields({k: v for k, v in raw.items() if v is not None})
 
 
-def full_event(type_: str, reason: str | None = None, **extra: Any) -> Event:
-    """A validated event with every optional field set (overridable), at FIXED."""
-    fields: dict[str, Any] = {
-        "tenantId": "t-42",
-        "userId": "u-7",
-        "email": "ana@example.com",
-        "ip": "203.0.113.7",
-        "userAgent": "Mozilla/5.0 (X11; Linux x86_64)",
-        "traceId": TRACE_ID,
-        "details": {"k": "v", "attempt": 3},
-        **extra,
-    }
-    return event(type_, reason, **fields)
 
 
 def make_config(**keys: Any) -> CloudLoggingConfig:
@@ -82,15 +59,4 @@ def make_adapter(clock: Callable[[], float] = lambda: FIXED, name: str = "gcl", 
 
 def make_request(adapter: CloudLoggingAdapter, events: list[Event], batch_id: int = 1) -> Request:
     """The Request the core would build for these events."""
-    docs = [adapter.map(e) for e in events]
-    return Request(
-        batch_id=batch_id,
-        sink=adapter.context.name,
-        partition="",
-        key=None,
-        first_seq=1,
-        last_seq=len(events),
-        events=events,
-        docs=docs,
-        items=[adapter.encode_item(d) for d in docs],
-    )
+    return request_for(adapter, events, batch_id=batch_id)

@@ -13,8 +13,9 @@ from adapters.s3 import S3Adapter, S3Config
 from shippers.catalog import builtin_catalog
 from shippers.config import config_from_dict
 from shippers.event import Event, EventValidator
+from shippers.testing.events import FIXED_NOW as FIXED
+from shippers.testing.events import every_type_and_reason, full_event  # noqa: F401 - re-exported for this folder's tests
 
-FIXED = 1_795_635_273.123  # 2026-11-25T19:34:33.123Z, epoch seconds
 DATA = Path(__file__).parents[2] / "data" / "s3"
 SINK = "archive"
 _bucket_numbers = itertools.count(1)
@@ -30,37 +31,12 @@ def ocsf_facts(class_uid: int) -> dict[str, Any]:
     return json.loads((DATA / name).read_text("utf-8"))
 
 
-def every_type_and_reason() -> list[tuple[str, str | None]]:
-    """(type, reason) for every catalog type, once without a reason and once per reason."""
-    cases: list[tuple[str, str | None]] = []
-    for kind in builtin_catalog():
-        cases.append((kind.name, None))
-        cases += [(kind.name, reason) for reason in kind.reasons]
-    return cases
 
 
 def validator(clock: Callable[[], float] = lambda: FIXED) -> EventValidator:
     return EventValidator(builtin_catalog(), clock=clock)
 
 
-def full_event(type_: str, reason: str | None = None, **extra: Any) -> Event:
-    """A validated event with every optional field set (``None`` in ``extra`` leaves a field out)."""
-    fields: dict[str, Any] = {
-        "type": type_,
-        "id": "0193a5e2-7c1d-7abc-8def-0123456789ab",
-        "time": "2026-11-25T19:34:33.123Z",
-        "tenantId": "t-42",
-        "userId": "u-7",
-        "email": "ana@example.com",
-        "ip": "203.0.113.7",
-        "userAgent": "Mozilla/5.0 (X11; Linux x86_64)",
-        "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
-        "details": {"k": "v", "attempt": 3},
-    }
-    if reason is not None:
-        fields["reason"] = reason
-    fields.update(extra)
-    return validator().from_fields({k: v for k, v in fields.items() if v is not None})
 
 
 def minimal_event(type_: str, reason: str | None = None) -> Event:
