@@ -45,6 +45,7 @@ class ElasticsearchAdapter(Adapter):
         self._transport: BulkTransport | None = None
         self._setup_done = not config.setup
         self._setup_lock = threading.Lock()
+        self._client_lock = threading.Lock()
 
     # -- pure ------------------------------------------------------------
     def map(self, event: Event) -> dict[str, Any]:

@@ -203,3 +203,25 @@ def test_setup_success_and_failures() -> None:
     assert down is not None and down.kind == "retry" and TARGET in down.reason
     big = classify_setup(Answer(413, None), TARGET, FIXED)
     assert big is not None and big.kind == "sink_error"
+
+
+def test_filtered_answer_shape_is_enough() -> None:
+    """With filter_path=errors,items.*.status,items.*.error the answer still classifies item by item."""
+    answer = Answer(
+        200,
+        {
+            "errors": True,
+            "items": [
+                {"create": {"status": 201}},
+                {"create": {"status": 409, "error": {"type": "version_conflict_engine_exception", "reason": "exists"}}},
+                {"create": {"status": 400, "error": {"type": "document_parsing_exception", "reason": "bad ip"}}},
+            ],
+        },
+    )
+    verdict = classify_bulk(answer, 3, FIXED, TARGET)
+    assert [i.outcome for i in verdict.items] == ["delivered", "duplicate", "reject"]
+    assert verdict.items[2].reason == "document_parsing_exception: bad ip"
+    assert (
+        classify_bulk(Answer(200, {"errors": False, "items": [{"create": {"status": 201}}]}), 1, FIXED, TARGET).kind
+        == "delivered"
+    )

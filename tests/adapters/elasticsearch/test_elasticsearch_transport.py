@@ -44,6 +44,7 @@ def test_open_installs_the_template_and_send_creates_documents(cluster: FakeElas
     assert cluster.data_streams() == [DS]
     bulk = [r for r in cluster.requests if r.path == "/_bulk"]
     assert len(bulk) == 1 and bulk[0].headers["content-encoding"] == "gzip"
+    assert bulk[0].query == {"filter_path": "errors,items.*.status,items.*.error"}
     expected = "application/vnd.elasticsearch+x-ndjson; compatible-with=9"
     if cluster.flavor == "opensearch":
         expected = "application/x-ndjson"
