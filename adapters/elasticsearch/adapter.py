@@ -58,14 +58,15 @@ class ElasticsearchAdapter(Adapter):
     # -- I/O ---------------------------------------------------------------
     def _client(self) -> BulkTransport | Verdict:
         """The transport, built on first use; a client that cannot be built is a sink_error."""
-        if self._transport is None:
-            try:
-                self._transport = make_transport(self.config)
-            except (ValueError, TypeError, OSError) as exc:  # bad CA file, URL, cloud_id the config check missed
-                return Verdict.sink_error(
-                    f"cannot create the {self.config.flavor} client: {exc}; check this sink's keys"
-                )
-        return self._transport
+        with self._client_lock:  # with concurrency > 1 several threads send at once
+            if self._transport is None:
+                try:
+                    self._transport = make_transport(self.config)
+                except (ValueError, TypeError, OSError) as exc:  # bad CA file, URL, cloud_id the config check missed
+                    return Verdict.sink_error(
+                        f"cannot create the {self.config.flavor} client: {exc}; check this sink's keys"
+                    )
+            return self._transport
 
     def open(self) -> Verdict | None:
         # sink_error for what a person must fix (privileges, TLS, flavor); retry when the
