@@ -1,4 +1,4 @@
-"""Shared measuring for the benchmarks: events/s, CPU seconds per 100k events, peak RSS."""
+"""Shared measuring for the benchmarks (events/s, CPU seconds per 100k events, peak RSS) and their input."""
 
 from __future__ import annotations
 
@@ -7,6 +7,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from shippers.samples import sample_events
+
+if TYPE_CHECKING:
+    from shippers.shipper import Shipper
 
 
 @dataclass
@@ -42,3 +50,15 @@ def measure(label: str, events: int, report: Callable[[Figures], None] = lambda 
     wall, cpu = time.perf_counter(), time.process_time()
     yield
     report(Figures(label, events, time.perf_counter() - wall, time.process_time() - cpu))
+
+
+def documents(count: int, seed: int) -> list[bytes]:
+    """``count`` wire events from shippers.samples (every type and reason, distinct ids), JSON-encoded."""
+    return [msgspec.json.encode(e) for e in sample_events(count, seed=seed)]
+
+
+def ingest(shipper: Shipper, docs: list[bytes], chunk: int) -> None:
+    """``ingest_raw`` the documents ``chunk`` at a time; every one must be accepted."""
+    for start in range(0, len(docs), chunk):
+        result = shipper.ingest_raw(docs[start : start + chunk])
+        assert not result.rejected, result.rejected[:3]

@@ -12,25 +12,22 @@ import argparse
 import sys
 from pathlib import Path
 
-import msgspec
-
 sys.path.insert(0, str(Path(__file__).parent))
-from _measure import measure  # noqa: E402
+from _measure import documents, measure  # noqa: E402
 
 from shippers.catalog import builtin_catalog  # noqa: E402
 from shippers.event import EventValidator  # noqa: E402
-from shippers.samples import sample_events  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000)
     args = parser.parse_args()
-    documents = [msgspec.json.encode(e) for e in sample_events(args.events, seed=3)]
+    docs = documents(args.events, seed=3)
     validator = EventValidator(builtin_catalog())
     decode = validator.decode
     with measure("decode + validate + enrich (one thread)", args.events):
-        for document in documents:
+        for document in docs:
             decode(document)
 
 

@@ -16,23 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import msgspec
-
 sys.path.insert(0, str(Path(__file__).parent))
-from _measure import measure  # noqa: E402
+from _measure import documents, ingest, measure  # noqa: E402
 
-from shippers.samples import sample_events  # noqa: E402
 from shippers.shipper import Shipper  # noqa: E402
-
-
-def documents(count: int) -> list[bytes]:
-    return [msgspec.json.encode(e) for e in sample_events(count, seed=42)]
-
-
-def ingest(shipper: Shipper, docs: list[bytes], chunk: int) -> None:
-    for start in range(0, len(docs), chunk):
-        result = shipper.ingest_raw(docs[start : start + chunk])
-        assert not result.rejected, result.rejected[:3]
 
 
 def main() -> None:
@@ -40,7 +27,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--chunk", type=int, default=1000, help="events per ingest call (one transaction each)")
     args = parser.parse_args()
-    docs = documents(args.events)
+    docs = documents(args.events, seed=42)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         commit_only = Shipper.from_config({"buffer": {"path": str(folder / "a")}, "sinks": {"m": {"type": "memory"}}})
