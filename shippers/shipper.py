@@ -174,9 +174,11 @@ class Shipper:
         """
         deadline = time.monotonic() + timeout
         self._closed.set()
-        # 1. drain: workers cut what is waiting (ignoring batch timeouts) and deliver it.
+        # 1. drain: workers cut what is waiting (ignoring batch timeouts) and deliver it, one
+        #    attempt per batch (a backoff sleep in progress is cut short; nothing is retried).
         for worker in self.workers.values():
             worker.draining.set()
+            worker.interrupt.set()
             worker.wake.set()
         clean = True
         for worker in self.workers.values():
@@ -184,6 +186,7 @@ class Shipper:
         # 2. stop: interrupt backoff sleeps of the workers that are still retrying.
         for worker in self.workers.values():
             worker.stopping.set()
+            worker.interrupt.set()
             worker.wake.set()
         for worker in self.workers.values():
             worker.join(max(0.1, deadline - time.monotonic()))

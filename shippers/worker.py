@@ -117,7 +117,8 @@ class SinkWorker:
         self.stopping = threading.Event()  # interrupts backoff sleeps: stop now
         self.flush_requested = threading.Event()  # cut regardless of batch timeout
         self.draining = threading.Event()  # shutdown: deliver what is there, then exit
-        self._sleep = sleep or self.stopping.wait
+        self.interrupt = threading.Event()  # cuts a backoff sleep short (set on drain and stop)
+        self._sleep = sleep or self.interrupt.wait
         self._rng = rng or random.Random()
         self._thread: threading.Thread | None = None
         self._next_deadline: float | None = None
@@ -150,7 +151,8 @@ class SinkWorker:
 
     def _run(self) -> None:
         try:
-            self._open()
+            if not self._open():
+                return
             for batch in self.buffer.open_batches(self.name):
                 if self.stopping.is_set():
                     return
@@ -172,21 +174,26 @@ class SinkWorker:
             if self._pool is not None:
                 self._pool.shutdown(wait=False)
 
-    def _open(self) -> None:
-        """Let the adapter prepare the destination; a sink_error keeps us retrying, not crashing."""
+    def _open(self) -> bool:
+        """Let the adapter prepare the destination; False when shutdown came first.
+
+        A failed setup is retried (a sink_error at the long pace), never a crash; on shutdown
+        there is nothing to drain through a sink that never opened, so it stops at once.
+        """
         retry = self.sink.common.retry
         attempt = 0
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and not (attempt and self.draining.is_set()):  # drain: one try
             try:
                 verdict = self.adapter.open()
             except Exception as exc:
                 verdict = Verdict.sink_error(f"setup failed: {type(exc).__name__}: {exc}")
             if verdict is None or verdict.kind == "delivered":
                 self._succeeded()
-                return
+                return True
             attempt += 1
             self._failed(verdict)
-            self._sleep(retry.max if verdict.kind == "sink_error" else min(retry.max, retry.initial * 2**attempt))
+            self._sleep(retry.max if verdict.kind == "sink_error" else min(retry.max, retry.initial * 2 ** min(attempt, MAX_BACKOFF_EXPONENT)))
+        return False
 
     def _idle_wait(self) -> float:
         """Until the oldest waiting event's batch timeout, or the idle poll, whichever is sooner."""
@@ -243,14 +250,13 @@ class SinkWorker:
         return result.extra if result is not None else []
 
     def _needs_retry(self, work: _Work) -> bool:
-        if work.verdict is None or not work.items:
-            return False
-        if self._giving_up():
-            return False  # shutting down and the sink is failing: the batch stays recorded for the next start
+        if work.verdict is None or not work.items or self.draining.is_set():
+            return False  # draining: one attempt each; what fails stays recorded for the next start
         return work.verdict.kind in ("retry", "sink_error", "per_item")
 
     def _giving_up(self) -> bool:
-        return self.draining.is_set() and self.status.state == "failing"
+        """Shutting down and the sink just failed: stop here, the buffer keeps the rest."""
+        return self.draining.is_set() and self.status.state != "active"
 
     def _attempt(self, work: _Work) -> _Work:
         request = self.batcher.request(work.batch, work.items)
