@@ -84,7 +84,7 @@ class Batcher:
             rows, size, cursor = [], 0, after_seq
         full = False
         while not full:
-            chunk = buffer.scan(cursor, min(SCAN_CHUNK, max(self.max_events - len(rows), 1)))
+            chunk = buffer.scan(cursor, SCAN_CHUNK)
             if not chunk:
                 break
             for row in chunk:
@@ -126,14 +126,15 @@ class Batcher:
         for row in scan.rows:
             try:
                 mapped = self.map_row(row)
-            except Exception as exc:  # a mapping bug must cost one event, not the stream
-                dead.append(DeadItem(row.seq, CODE_INVALID, f"mapping failed: {type(exc).__name__}: {exc}", row.body))
+                problem = self.adapter.check_item(mapped.event, mapped.item, now)
+                partition = self.adapter.partition(mapped.event) if problem is None else ""
+            except Exception as exc:  # an adapter bug must cost one event, not the stream
+                dead.append(DeadItem(row.seq, CODE_INVALID, f"the adapter failed on this event: {type(exc).__name__}: {exc}", row.body))
                 continue
-            problem = self.adapter.check_item(mapped.event, mapped.item, now)
             if problem is not None:
                 dead.append(DeadItem(row.seq, CODE_INVALID, problem, row.body))
                 continue
-            by_partition.setdefault(self.adapter.partition(mapped.event), []).append(mapped)
+            by_partition.setdefault(partition, []).append(mapped)
         groups: list[tuple[str, list[Mapped]]] = []
         for partition, items in by_partition.items():
             groups += [(partition, part) for part in self.split_by_limits(items)]
@@ -166,7 +167,16 @@ class Batcher:
             items=[m.item for m in items],
         )
 
-    def rebuild(self, buffer: SqliteBuffer, batch: BatchRecord) -> tuple[Request, list[Mapped]]:
-        """Re-cut a recorded batch after a restart: the same seqs, the same key, the same documents."""
-        mapped = [self.map_row(row) for row in buffer.read(batch.seqs)]
-        return self.request(batch, mapped), mapped
+    def rebuild(self, buffer: SqliteBuffer, batch: BatchRecord) -> tuple[list[Mapped], list[DeadItem]]:
+        """Re-cut a recorded batch after a restart: the same seqs, the same key, the same documents.
+
+        Rows that no longer map (an adapter upgrade, a changed PII policy) come back as dead items.
+        """
+        mapped: list[Mapped] = []
+        failed: list[DeadItem] = []
+        for row in buffer.read(batch.seqs):
+            try:
+                mapped.append(self.map_row(row))
+            except Exception as exc:
+                failed.append(DeadItem(row.seq, CODE_INVALID, f"the adapter failed on this event: {type(exc).__name__}: {exc}", row.body))
+        return mapped, failed

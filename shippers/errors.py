@@ -9,6 +9,7 @@
     ├── BufferError                   the durable store
     │   ├── BufferCorruptError        unreadable / not ours: the file path and what to do
     │   ├── BufferLockedError         another process delivers from this store
+    │   ├── BufferForkedError         used in a child forked after it was opened (open it after the fork)
     │   └── BufferFullError           no room: a sink with when_full="block" is full (.retry_after)
     └── DeliveryError                 raised by a transport for one attempt; classifiers turn it into outcomes
         ├── RetryableError            transient (5xx, timeouts, connection reset); .retry_after may be set
@@ -65,11 +66,16 @@ class BufferLockedError(BufferError):
     """Another process holds the delivery lock of this store."""
 
 
+class BufferForkedError(BufferError):
+    """The store was opened before this process forked; SQLite handles must not cross a fork."""
+
+
 class BufferFullError(BufferError):
     """No room in the store for a sink with ``when_full = "block"``."""
 
-    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+    def __init__(self, message: str, retry_after: float = 1.0, sink: str | None = None) -> None:
         self.retry_after = retry_after
+        self.sink = sink  # the full sink, when one sink's backlog (not the whole store) is the cause
         super().__init__(message)
 
 

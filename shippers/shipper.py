@@ -72,6 +72,7 @@ class Shipper:
         self._closed = threading.Event()
         self._standby: threading.Thread | None = None
         self._dropped_seen: dict[str, int] = {}  # drops are counted in the store (by any appender)
+        self._status_lock = threading.Lock()  # status() runs on several sidecar threads at once
 
     @classmethod
     def from_config(
@@ -117,6 +118,8 @@ class Shipper:
     def _wait_for_lock(self) -> None:
         while not self._closed.wait(STANDBY_RETRY_SECONDS):
             if self.buffer.acquire_delivery_lock():
+                if self._closed.is_set():  # close() ran meanwhile: do not start delivering
+                    return
                 log.info("took over delivery from %s", self.config.buffer.path)
                 self._start_workers()
                 return
@@ -190,8 +193,13 @@ class Shipper:
             worker.wake.set()
         for worker in self.workers.values():
             worker.join(max(0.1, deadline - time.monotonic()))
-        # 3. close the store (and release the delivery lock).
-        self.buffer.close()
+        # 3. close the store. A worker still stuck in a send keeps the delivery lock until this
+        #    process exits, so no other process can take over and send its batch a second time.
+        if any(worker.alive for worker in self.workers.values()):
+            log.warning("shutdown deadline passed with a send still in flight; the delivery lock is kept until exit")
+            clean = False
+        else:
+            self.buffer.close()
         self._delivering = False
         return clean
 
@@ -229,7 +237,13 @@ class Shipper:
     def _commit(self, accepted: Sequence[tuple[Event, bytes]]) -> None:
         if not accepted:
             return
-        self.buffer.append(accepted)
+        try:
+            self.buffer.append(accepted)
+        except BufferFullError as exc:
+            worker = self.workers.get(exc.sink or "")
+            if worker is not None:
+                worker.mark_blocked(str(exc))
+            raise
         counts = Counter((event.type, event.outcome) for event, _ in accepted)
         for (kind, outcome), n in counts.items():
             self.metrics.received.labels(kind, outcome).inc(n)
@@ -272,6 +286,10 @@ class Shipper:
     # -- status --------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """The /v1/status document of DESIGN.md."""
+        with self._status_lock:
+            return self._status()
+
+    def _status(self) -> dict[str, Any]:
         stats = self.buffer.stats()
         self.metrics.buffer_bytes.set(stats["bytes"])
         self.metrics.buffer_events.set(stats["events"])

@@ -150,29 +150,52 @@ class SinkWorker:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
+        """Deliver until stopped; an unexpected error restarts delivery (after a backoff), never ends it."""
+        failures = 0
         try:
-            if not self._open():
-                return
-            for batch in self.buffer.open_batches(self.name):
-                if self.stopping.is_set():
+            while not self.stopping.is_set():
+                try:
+                    self._deliver_forever()
                     return
-                _, mapped = self.batcher.rebuild(self.buffer, batch)
-                log.info("sink %r: resending batch %d (%d events) recorded before a restart", self.name, batch.id, len(mapped))
-                self._deliver_all([_Work(batch, mapped)])
-            while not self.stopping.is_set() and not self._giving_up():
-                if not self._cycle():
-                    if self.draining.is_set():
-                        return
-                    self.wake.wait(self._idle_wait())
-                    self.wake.clear()
-        except Exception:  # the worker must report, never die silently
-            log.exception("sink %r: worker crashed; its events stay in the buffer", self.name)
-            self.status.state = "failing"
-            self.status.last_error = "internal error in the worker; see the log"
+                except Exception as exc:  # the store or an adapter failed in a way no Verdict covers
+                    failures += 1
+                    log.exception("sink %r: delivery failed unexpectedly; restarting it (its events stay in the buffer)", self.name)
+                    self.batcher.forget_scan()
+                    self._failed(Verdict.retry(f"internal error, delivery restarted: {type(exc).__name__}: {exc}"))
+                    self._sleep(min(self.sink.common.retry.max, self.sink.common.retry.initial * 2 ** min(failures, MAX_BACKOFF_EXPONENT)))
         finally:
             self.adapter.close()
             if self._pool is not None:
                 self._pool.shutdown(wait=False)
+
+    def _deliver_forever(self) -> None:
+        if not self._open():
+            return
+        for batch in self.buffer.open_batches(self.name):
+            if self.stopping.is_set():
+                return
+            log.info("sink %r: resending batch %d (%d events) recorded before a restart", self.name, batch.id, len(batch.seqs))
+            work = self._rebuild(batch)
+            if work is not None:
+                self._deliver_all([work])
+        while not self.stopping.is_set() and not self._giving_up():
+            if not self._cycle():
+                if self.draining.is_set():
+                    return
+                self.wake.wait(self._idle_wait())
+                self.wake.clear()
+
+    def _rebuild(self, batch: BatchRecord) -> _Work | None:
+        """A recorded batch, re-cut; rows that no longer map are dead-lettered, not a reason to stop."""
+        mapped, failed = self.batcher.rebuild(self.buffer, batch)
+        if failed or len(mapped) != len(batch.seqs):
+            kept = [m.row.seq for m in mapped]
+            if self.buffer.settle(batch, dead=failed, remaining=kept):
+                self._count_dead(failed)
+            if not kept:
+                return None
+            batch = BatchRecord(batch.id, batch.sink, batch.partition, batch.key, tuple(kept))
+        return _Work(batch, mapped)
 
     def _open(self) -> bool:
         """Let the adapter prepare the destination; False when shutdown came first.
@@ -225,7 +248,8 @@ class SinkWorker:
         key_for = self._key_for
         groups = [(partition, key_for(partition), [m.row.seq for m in items]) for partition, items in cut.groups]
         records = self.buffer.record_cut(self.name, groups, cut.dead, cut.scanned_through)
-        self._count_dead(cut.dead)
+        if records or not groups:  # nothing is recorded when drop_oldest moved the cursor meanwhile
+            self._count_dead(cut.dead)
         work = [_Work(record, items) for record, (_, items) in zip(records, cut.groups, strict=False)]
         self._deliver_all(work)
         return True
@@ -259,6 +283,9 @@ class SinkWorker:
         return self.draining.is_set() and self.status.state != "active"
 
     def _attempt(self, work: _Work) -> _Work:
+        if self.stopping.is_set() and work.attempts:
+            work.verdict = None  # shutdown cut the backoff short: no further send, the batch stays recorded
+            return work
         request = self.batcher.request(work.batch, work.items)
         work.attempts += 1
         try:
@@ -274,16 +301,16 @@ class SinkWorker:
         batch = work.batch
         if kind in ("delivered", "duplicate"):
             n = len(work.items)
-            self.buffer.settle(batch, delivered=n if kind == "delivered" else 0, duplicates=n if kind == "duplicate" else 0)
-            (self.metrics.delivered if kind == "delivered" else self.metrics.duplicates).labels(self.name).inc(n)
+            if self.buffer.settle(batch, delivered=n if kind == "delivered" else 0, duplicates=n if kind == "duplicate" else 0):
+                (self.metrics.delivered if kind == "delivered" else self.metrics.duplicates).labels(self.name).inc(n)
             work.items = []
             self._succeeded()
         elif kind == "per_item":
             self._apply_items(work, verdict)
         elif kind == "reject":
             dead = [DeadItem(m.row.seq, CODE_REQUEST_REJECTED, verdict.reason, m.row.body) for m in work.items]
-            self.buffer.settle(batch, dead=dead)
-            self._count_dead(dead)
+            if self.buffer.settle(batch, dead=dead):
+                self._count_dead(dead)
             work.items = []
         elif kind == "split":
             work.extra = self._split(work, verdict)
@@ -309,7 +336,9 @@ class SinkWorker:
             else:
                 again.append(mapped)
         remaining = [m.row.seq for m in again]
-        self.buffer.settle(work.batch, delivered=delivered, duplicates=duplicates, dead=dead, remaining=remaining)
+        if not self.buffer.settle(work.batch, delivered=delivered, duplicates=duplicates, dead=dead, remaining=remaining):
+            work.items = []  # dropped by drop_oldest meanwhile: nothing left to send or count
+            return
         self.metrics.delivered.labels(self.name).inc(delivered)
         self.metrics.duplicates.labels(self.name).inc(duplicates)
         self._count_dead(dead)
@@ -325,8 +354,8 @@ class SinkWorker:
         items = work.items
         if len(items) == 1:
             dead = [DeadItem(items[0].row.seq, CODE_TOO_LARGE, f"too large even alone: {verdict.reason}", items[0].row.body)]
-            self.buffer.settle(work.batch, dead=dead)
-            self._count_dead(dead)
+            if self.buffer.settle(work.batch, dead=dead):
+                self._count_dead(dead)
             return []
         half = len(items) // 2
         parts = [items[:half], items[half:]]
@@ -344,6 +373,11 @@ class SinkWorker:
         self.status.state = "active"
         self.status.consecutive_failures = 0
         self.metrics.up.labels(self.name).set(1)
+
+    def mark_blocked(self, reason: str) -> None:
+        """The buffer refused producers because this sink is full (when_full = "block")."""
+        self.status.state = "blocked"
+        self.status.last_error = reason
 
     def _failed(self, verdict: Verdict) -> None:
         status = self.status

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from shippers.buffer.records import BatchRecord, DeadItem, DeadLetter, SinkPolicy, SinkRow, StoredRow
-from shippers.errors import BufferCorruptError, BufferFullError, BufferLockedError
+from shippers.errors import BufferCorruptError, BufferForkedError, BufferFullError, BufferLockedError
 from shippers.event import Event, decode_event
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ class SqliteBuffer:
         self._synchronous = "FULL" if fsync == "always" else "NORMAL"
         self._local = threading.local()
         self._lock_fd: int | None = None
+        self._pid = os.getpid()
         self._prepare_files()
         self._init_schema()
 
@@ -135,6 +136,8 @@ class SqliteBuffer:
             raise BufferCorruptError(f"cannot create the buffer at {self.file}: {exc.strerror}; check [buffer] path and its permissions") from exc
 
     def _conn(self) -> sqlite3.Connection:
+        if self._pid != os.getpid():
+            self._after_fork()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
@@ -148,6 +151,18 @@ class SqliteBuffer:
                 raise self._corrupt(exc) from exc
             self._local.conn = conn
         return conn
+
+    def _after_fork(self) -> None:
+        """Refuse to be used in a process forked after the store was opened (gunicorn --preload).
+
+        SQLite must not be used across a fork: the child inherits the parent's connections and, if
+        a parent thread was inside SQLite at that moment, its mutexes locked forever (a later
+        connect() in the child hangs). So the child is told what to do instead of hanging.
+        """
+        raise BufferForkedError(
+            f"the buffer {self.folder} was opened in process {self._pid} before it forked; open it in each "
+            "process after the fork: call shippers.configure() in gunicorn's post_fork hook (or drop --preload)"
+        )
 
     def _corrupt(self, exc: Exception) -> BufferCorruptError:
         return BufferCorruptError(
@@ -188,6 +203,8 @@ class SqliteBuffer:
     # -- delivery lock -----------------------------------------------------------
     def acquire_delivery_lock(self) -> bool:
         """Become the one process that delivers from this store; False if another holds it."""
+        if self._pid != os.getpid():
+            self._after_fork()
         if self._lock_fd is not None:
             return True
         fd = os.open(self.folder / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
@@ -284,6 +301,7 @@ class SqliteBuffer:
                     f"sink {name!r} has {backlog} bytes waiting, its cap is {cap} (when_full = \"block\"); "
                     "retry later, fix the sink, or raise max_backlog / [buffer] max_bytes",
                     FULL_RETRY_AFTER_SECONDS,
+                    sink=name,
                 )
         if dropped_any:
             self._collect_garbage(cur)
@@ -296,22 +314,29 @@ class SqliteBuffer:
             )
 
     def _drop_oldest(self, cur: sqlite3.Cursor, sink: str, watermark: int, watermark_cum: int, need: int) -> None:
-        row = cur.execute("SELECT seq, cum FROM events WHERE cum >= ? ORDER BY seq LIMIT 1", (watermark_cum + need,)).fetchone()
-        if row is None:
-            row = cur.execute("SELECT last_seq, last_cum FROM stats").fetchone()
-        target, target_cum = row
-        # A recorded batch straddling the target is dropped whole: a batch is sent as cut or not at all.
-        for (blob,) in cur.execute("SELECT seqs FROM batches WHERE sink=? AND first_seq<=?", (sink, target)).fetchall():
-            target = max(target, _unpack(blob)[-1])
-        if target != row[0]:
-            target_cum = cur.execute("SELECT cum FROM events WHERE seq=?", (target,)).fetchone()[0]
-        cur.execute("DELETE FROM batches WHERE sink=? AND first_seq<=?", (sink, target))
-        dropped = target - watermark
+        """Move a full sink past its oldest ``need`` bytes; count what it loses (never another sink's)."""
+        row = cur.execute(
+            "SELECT seq FROM events WHERE seq > ? AND cum >= ? ORDER BY seq LIMIT 1", (watermark, watermark_cum + need)
+        ).fetchone()
+        target = row[0] if row is not None else cur.execute("SELECT last_seq FROM stats").fetchone()[0]
+        # A recorded batch is sent as cut or not at all: grow the target until no batch straddles it
+        # (batches of different partitions interleave, so one pass is not enough).
+        batches = [(bid, _unpack(blob)) for bid, blob in cur.execute("SELECT id, seqs FROM batches WHERE sink=?", (sink,))]
+        while True:
+            straddling = [seqs[-1] for _, seqs in batches if seqs[0] <= target < seqs[-1]]
+            if not straddling:
+                break
+            target = max(straddling)
+        doomed = [(bid, seqs) for bid, seqs in batches if seqs[0] <= target]
+        cut_through = cur.execute("SELECT cut_through FROM sinks WHERE name=?", (sink,)).fetchone()[0]
+        # Lost: the items still pending in dropped batches, plus rows the sink had not even scanned.
+        dropped = sum(len(seqs) for _, seqs in doomed) + max(0, target - cut_through)
+        cur.executemany("DELETE FROM batches WHERE id=?", [(bid,) for bid, _ in doomed])
         cur.execute(
             "UPDATE sinks SET watermark=?, watermark_cum=?, cut_through=max(cut_through, ?), dropped=dropped+? WHERE name=?",
-            (target, target_cum, target, dropped, sink),
+            (target, self._cum_at(cur, target), target, dropped, sink),
         )
-        log.warning("sink %r is full (when_full = drop_oldest): dropped its %d oldest events", sink, dropped)
+        log.warning("sink %r is full (when_full = drop_oldest): dropped %d of its oldest events", sink, dropped)
 
     # -- delivery: scan, cut, ack ---------------------------------------------------
     def position(self, sink: str) -> tuple[int, int]:
@@ -485,12 +510,20 @@ class SqliteBuffer:
         return int(self._conn().execute("SELECT count(*) FROM dead_letters WHERE sink=?", (sink,)).fetchone()[0])
 
     def replay_dead_letters(self, sink: str, progress: Callable[[int, int], None] | None = None) -> int:
-        """Re-queue a sink's dead letters for that sink only; they go through the normal path again."""
-        total = self.dead_letter_count(sink)
+        """Re-queue a sink's dead letters for that sink only; they go through the normal path again.
+
+        Only the letters present when the replay starts are taken: a replayed event that is
+        refused again lands in the DLQ with a new id and waits for the next replay.
+        """
+        conn = self._conn()
+        last_id = conn.execute("SELECT coalesce(max(id), 0) FROM dead_letters WHERE sink=?", (sink,)).fetchone()[0]
+        total = conn.execute("SELECT count(*) FROM dead_letters WHERE sink=? AND id<=?", (sink, last_id)).fetchone()[0]
         done = 0
         while True:
             with self._write() as cur:
-                rows = cur.execute("SELECT id, body FROM dead_letters WHERE sink=? ORDER BY id LIMIT ?", (sink, DLQ_CHUNK)).fetchall()
+                rows = cur.execute(
+                    "SELECT id, body FROM dead_letters WHERE sink=? AND id<=? ORDER BY id LIMIT ?", (sink, last_id, DLQ_CHUNK)
+                ).fetchall()
                 if not rows:
                     break
                 last_seq, last_cum = cur.execute("SELECT last_seq, last_cum FROM stats").fetchone()
@@ -578,6 +611,13 @@ class _Txn:
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if kind is None:
-            self.conn.execute("COMMIT")
-        else:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error:
+                # A failed COMMIT (disk full, I/O error) may leave the transaction open and holding
+                # the write lock: roll it back so other writers are not stuck, then report the error.
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        elif self.conn.in_transaction:  # SQLite may already have rolled back on its own
             self.conn.execute("ROLLBACK")
