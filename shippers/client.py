@@ -34,7 +34,7 @@ from typing import Any, Self
 from urllib.parse import urlencode, urlsplit
 
 import msgspec
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 # Why: with the default backoff, 8 attempts span ~20 s: long enough to ride out a sidecar
 # restart, short enough that a producer with no sidecar finds out quickly.
@@ -241,7 +241,7 @@ class Client:
         hint = getattr(failure, "retry_after", None)
         if hint is not None:
             return min(float(hint), self.retry.max_retry_after)
-        return float(wait_exponential_jitter(initial=self.retry.initial, max=self.retry.max)(state))
+        return float(wait_random_exponential(multiplier=self.retry.initial, max=self.retry.max)(state))
 
     def _checked(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         status, response_headers, payload = self._once(method, path, body, headers)
