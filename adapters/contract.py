@@ -205,7 +205,7 @@ class Adapter(ABC):
     def send(self, request: Request) -> Verdict:
         """Exactly one attempt at delivering ``request``; every outcome is a Verdict."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook: adapters without resources need not override it
         """Release clients and connections."""
 
 

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _measure import documents, measure  # noqa: E402
+from _measure import documents, measure
 
-from shippers.catalog import builtin_catalog  # noqa: E402
-from shippers.event import EventValidator  # noqa: E402
+from shippers.catalog import builtin_catalog
+from shippers.event import EventValidator
 
 
 def main() -> None:

@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 # Imported after the sys.path line above so the bench runs this tree without an install.
-from shippers.samples import sample_events
+from shippers.samples import sample_events  # noqa: E402 - after the sys.path line, on purpose
 
 # Why: the sidecar imports every adapter plugin (boto3, SDKs) at start; 60 s covers a slow box.
 READY_TIMEOUT_SECONDS = 60.0

@@ -17,9 +17,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _measure import documents, ingest, measure  # noqa: E402
+from _measure import documents, ingest, measure
 
-from shippers.shipper import Shipper  # noqa: E402
+from shippers.shipper import Shipper
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ def get_shipper() -> Shipper:
     return _shipper
 
 
-def emit(type: str, **fields: Any) -> Event:  # noqa: A002 - "type" is the wire name
+def emit(type: str, **fields: Any) -> Event:
     """Validate and durably append one event; see the module docstring for the errors."""
     return get_shipper().emit(type, **fields)
 

@@ -54,7 +54,7 @@ class ValidationError(AuthlogError):
         return self.field or "event"
 
 
-class BufferError(AuthlogError):  # noqa: A001 - shadows the builtin on purpose inside our namespace
+class BufferError(AuthlogError):
     """A problem with the durable store."""
 
 

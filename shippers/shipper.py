@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,7 +250,7 @@ class Shipper:
         for worker in self.workers.values():
             worker.wake.set()
 
-    def emit(self, type: str, **fields: Any) -> Event:  # noqa: A002 - "type" is the wire name
+    def emit(self, type: str, **fields: Any) -> Event:
         """Validate and durably append one event; raise ValidationError or, after emit_timeout, BufferFullError."""
         try:
             event = self.validator.from_fields({"type": type, **fields})

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from shippers.shipper import Shipper
-from shippers.testing import chaos, memory
+from shippers.testing import chaos
 from shippers.testing.memory import delivered_ids
 
 SAMPLE_TYPES = ["login.completed", "login.invalid_password", "user.locked", "signup.completed"]

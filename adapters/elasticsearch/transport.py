@@ -191,7 +191,7 @@ class OpenSearchTransport:
             return _attempt(lambda: self.transport.perform_request(method, path, body=body, headers=headers))
         try:
             wire_body, wire_headers = self._signer.sign(method, path, body, headers)
-        except Exception as exc:  # noqa: BLE001 - botocore raises many types for missing/expired credentials
+        except Exception as exc:
             return Answer(None, failure="credentials", detail=_short(exc))
         return _attempt(lambda: self.transport.perform_request(method, path, body=wire_body, headers=wire_headers))
 

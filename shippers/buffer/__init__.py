@@ -5,7 +5,7 @@ second implementation (NATS JetStream, ``[buffer] kind = "jetstream"``) can foll
 is one: :class:`~shippers.buffer.sqlite.SqliteBuffer`.
 """
 
-from shippers.buffer.records import BatchRecord, DeadLetter, DeadItem, SinkPolicy, SinkRow, StoredRow
+from shippers.buffer.records import BatchRecord, DeadItem, DeadLetter, SinkPolicy, SinkRow, StoredRow
 from shippers.buffer.sqlite import SqliteBuffer
 
 __all__ = ["BatchRecord", "DeadItem", "DeadLetter", "SinkPolicy", "SinkRow", "SqliteBuffer", "StoredRow"]

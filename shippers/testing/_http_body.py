@@ -47,7 +47,7 @@ async def read_body(request: web.Request, cap: int) -> Body:
             size += len(chunk)
             if size <= cap:
                 chunks.append(chunk)
-    except Exception:  # noqa: BLE001 - aiohttp raises several types for a corrupt gzip/deflate stream
+    except Exception:
         undecodable = True
     over = size > cap
     return Body(

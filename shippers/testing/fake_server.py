@@ -83,7 +83,7 @@ class FakeServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # noqa: SLF001 - port 0 lookup
+        sockets = site._server.sockets if site._server else []
         self.port = sockets[0].getsockname()[1]
 
     def stop(self) -> None:
