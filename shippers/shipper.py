@@ -53,6 +53,14 @@ class IngestResult:
     events: list[Event] = field(default_factory=list)
 
 
+@dataclass
+class Validated:
+    """Items that passed validation (with their stored bytes) and the ones that did not."""
+
+    accepted: list[tuple[Event, bytes]]
+    rejected: list[tuple[int, str]]
+
+
 class Shipper:
     """A configured pipeline; see the module docstring."""
 
@@ -212,6 +220,10 @@ class Shipper:
     # -- ingest ------------------------------------------------------------------
     def ingest_raw(self, items: Sequence[bytes]) -> IngestResult:
         """Validate JSON items one by one and commit the valid ones in one transaction."""
+        return self.commit_validated(self.validate_raw(items))
+
+    def validate_raw(self, items: Sequence[bytes]) -> Validated:
+        """The first half of ingest_raw: validate each item (no I/O; may run beside a commit)."""
         now = self.clock()
         accepted: list[tuple[Event, bytes]] = []
         rejected: list[tuple[int, str]] = []
@@ -227,8 +239,12 @@ class Shipper:
             accepted.append((event, encode_event(event)))
         for reason, n in reasons.items():
             self.metrics.rejected.labels(reason).inc(n)
-        self._commit(accepted)
-        return IngestResult(len(accepted), rejected, [e for e, _ in accepted])
+        return Validated(accepted, rejected)
+
+    def commit_validated(self, validated: Validated) -> IngestResult:
+        """The second half of ingest_raw: commit the accepted events in one transaction."""
+        self._commit(validated.accepted)
+        return IngestResult(len(validated.accepted), validated.rejected, [e for e, _ in validated.accepted])
 
     def append(self, events: Sequence[Event]) -> None:
         """Commit already validated events (one transaction)."""

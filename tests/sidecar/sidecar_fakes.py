@@ -48,17 +48,13 @@ class FakeShipper:
     is_ready: bool = True
     letters: list[FakeLetter] = field(default_factory=list)
     commits: int = 0
-    raise_next: list[Exception] = field(default_factory=list)  # raised (and removed) by the next ingest_raw calls
+    raise_next: list[Exception] = field(default_factory=list)  # raised (and removed) by the next commits
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.validator = EventValidator(builtin_catalog())
 
-    def ingest_raw(self, items: list[bytes]) -> FakeResult:
-        if self.raise_next:
-            raise self.raise_next.pop(0)
-        if self.full:
-            raise BufferFullError("sink 'local' is full (when_full = \"block\")", retry_after=2.5)
+    def validate_raw(self, items: list[bytes]) -> tuple[list[Event], list[tuple[int, str]]]:
         accepted: list[Event] = []
         rejected: list[tuple[int, str]] = []
         for index, item in enumerate(items):
@@ -67,6 +63,14 @@ class FakeShipper:
             except ValidationError as exc:
                 rejected.append((index, str(exc)))
                 self.metrics.rejected.labels(exc.reason).inc()
+        return accepted, rejected
+
+    def commit_validated(self, validated: tuple[list[Event], list[tuple[int, str]]]) -> FakeResult:
+        if self.raise_next:
+            raise self.raise_next.pop(0)
+        if self.full:
+            raise BufferFullError("sink 'local' is full (when_full = \"block\")", retry_after=2.5)
+        accepted, rejected = validated
         with self.lock:
             self.committed.extend(accepted)
             self.commits += 1
