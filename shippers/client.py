@@ -36,6 +36,8 @@ from urllib.parse import urlencode, urlsplit
 import msgspec
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from shippers.retry_after import parse_retry_after
+
 # Why: with the default backoff, 8 attempts span ~20 s: long enough to ride out a sidecar
 # restart, short enough that a producer with no sidecar finds out quickly.
 DEFAULT_ATTEMPTS = 8
@@ -104,15 +106,6 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(attempts=1)
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds form); None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None  # the HTTP-date form is not sent by the sidecar; fall back to backoff
-    return seconds if seconds >= 0 else None
 
 
 class Client:
@@ -249,7 +242,7 @@ class Client:
             return status, response_headers, payload
         message = _error_message(payload, status)
         if status in RETRYABLE_STATUSES:
-            raise _Transient(message, status, retry_after_seconds(response_headers.get("retry-after")))
+            raise _Transient(message, status, parse_retry_after(response_headers.get("retry-after"), time.time()))
         raise RequestRejected(f"{method} {path}: {status} {message}", status)
 
     def _once(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 
 from adapters.contract import Verdict
 from adapters.datadog.config import AUTH_RETRY_AFTER_SECONDS
+from shippers.retry_after import parse_retry_after
 
 # Why: the statuses the API reference says "should be retried after some time" (5xx generalised).
 RETRY_STATUSES = frozenset({408, 429})
@@ -72,17 +72,9 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 def retry_after(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds to wait: ``Retry-After`` (seconds or HTTP date), else ``X-Ratelimit-Reset`` (seconds)."""
-    value = _header(headers, "Retry-After")
-    if value is not None:
-        value = value.strip()
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-        except (TypeError, ValueError, IndexError):
-            pass
+    hinted = parse_retry_after(_header(headers, "Retry-After"), now)
+    if hinted is not None:
+        return hinted
     reset = _header(headers, "X-Ratelimit-Reset")
     if reset is not None:
         try:

@@ -24,12 +24,11 @@ Per item (``{"create": {"status", "error": {"type", "reason"}}}``)::
 
 from __future__ import annotations
 
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from adapters.contract import ItemResult, Verdict
 from adapters.elasticsearch.transport import Answer
+from shippers.retry_after import parse_retry_after
 
 # Why: the whole-request statuses CONTRACTS.md lists as transient (plus 408, a proxy's timeout).
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
@@ -41,20 +40,6 @@ MAX_REASON_CHARS = 1000
 _FLAVOR_HINT = 'if the server is OpenSearch, set flavor = "opensearch"'
 
 
-def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """``Retry-After`` as seconds from ``now``: delta-seconds or an HTTP date; None if absent or unreadable."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when: datetime = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 def server_reason(body: Any) -> str:
@@ -98,7 +83,7 @@ def _request_error(answer: Answer, n_items: int, now: float, target: str, privil
     """The Verdict for a whole-request error status (anything but 2xx)."""
     status = answer.status
     why = f"{status} {server_reason(answer.body)}"
-    wait = retry_after_seconds(answer.retry_after, now)
+    wait = parse_retry_after(answer.retry_after, now)
     if status in RETRY_STATUSES or (status is not None and status >= 500):
         return Verdict.retry(why, wait)
     if status == 413:

@@ -22,12 +22,10 @@ any other 3xx/4xx                                      sink_error (keeping event
 
 from __future__ import annotations
 
-import email.utils
-from collections.abc import Mapping
-
 from adapters.contract import Verdict
 from adapters.s3.config import S3Config
 from adapters.s3.transport import BATCH_TAG, PutOutcome
+from shippers.retry_after import parse_retry_after
 
 # Why: S3's documented transient answers (CONTRACTS.md); RequestTimeout/IncompleteBody/BadDigest
 # are 400s about a body that arrived slow or damaged, so sending it again fixes them.
@@ -50,19 +48,6 @@ SETTING_CODES = frozenset({"InvalidStorageClass", "InvalidBucketName", "InvalidA
 MAX_MESSAGE_CHARS = 300
 
 
-def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
-    """``Retry-After`` as seconds from ``now`` (delta-seconds or an HTTP date), if sent."""
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 def _short(text: str) -> str:
@@ -104,7 +89,7 @@ def classify(outcome: PutOutcome, config: S3Config, sink: str, key: str, now: fl
             f"sse, checksum or storage_class): check {where}"
         )
     if code in RETRY_CODES or status in RETRY_STATUSES or status >= 500:
-        return Verdict.retry(said, retry_after_seconds(outcome.headers, now))
+        return Verdict.retry(said, parse_retry_after(outcome.headers.get("retry-after"), now))
     if code == "EntityTooLarge":
         return Verdict.split(said)
     if code == "NoSuchBucket":

@@ -13,7 +13,6 @@ from adapters.cloud_logging.classify import (
     Answer,
     SinkFacts,
     classify,
-    parse_retry_after,
 )
 
 FACTS = SinkFacts(sink="gcl", project=PROJECT, endpoint=None)
@@ -105,13 +104,6 @@ def test_retry_info_detail_is_honoured() -> None:
     assert verdict_for(Answer(status=503, error=body)).retry_after == 2.5
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("3", 3.0), ("0", 0.0), ("-4", 0.0), ("1.5", 1.5), ("", None), ("soon", None), ("Wed, 25 Nov 2026 19:34:00 GMT", 0.0)],
-)
-def test_parse_retry_after(value: str, expected: float | None) -> None:
-    """Retry-After parsing: seconds, HTTP dates in the past clamp to 0, junk is ignored."""
-    assert parse_retry_after(value, FIXED) == expected
 
 
 def test_permission_denied_is_a_sink_error_naming_the_role() -> None:

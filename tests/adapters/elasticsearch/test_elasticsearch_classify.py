@@ -9,7 +9,7 @@ import pytest
 from es_testkit import FIXED
 
 from adapters.contract import Verdict
-from adapters.elasticsearch.classify import classify_bulk, classify_setup, retry_after_seconds, server_reason
+from adapters.elasticsearch.classify import classify_bulk, classify_setup, server_reason
 from adapters.elasticsearch.transport import Answer
 
 TARGET = "logs-authlog-default"
@@ -178,11 +178,6 @@ def test_item_without_status_is_retried() -> None:
 
 def test_retry_after_as_seconds_and_as_http_date() -> None:
     """Retry-After is read as delta-seconds or as an HTTP date relative to the injected clock."""
-    assert retry_after_seconds("30", FIXED) == 30.0
-    assert retry_after_seconds(formatdate(FIXED + 90, usegmt=True), FIXED) == 90.0
-    assert retry_after_seconds(formatdate(FIXED - 90, usegmt=True), FIXED) == 0.0
-    assert retry_after_seconds("soon", FIXED) is None
-    assert retry_after_seconds(None, FIXED) is None
     verdict = classify_bulk(Answer(503, None, formatdate(FIXED + 12, usegmt=True)), 3, FIXED, TARGET)
     assert verdict.retry_after == 12.0
 

@@ -7,7 +7,7 @@ import email.utils
 import pytest
 from s3_testkit import FIXED, s3_config
 
-from adapters.s3.classify import classify, retry_after_seconds
+from adapters.s3.classify import classify
 from adapters.s3.transport import PutOutcome
 
 KEY = "authlog/dt=2026-11-25/hour=19/00000000000000000001-00000000000000000009-archive.ndjson.gz"
@@ -116,9 +116,8 @@ def test_retry_after_seconds_is_honoured() -> None:
 def test_retry_after_http_date_is_relative_to_the_injected_clock() -> None:
     """An HTTP-date Retry-After is converted with the adapter's clock, not the wall clock."""
     when = email.utils.formatdate(FIXED + 30, usegmt=True)
-    assert retry_after_seconds({"retry-after": when}, FIXED) == pytest.approx(30, abs=1)
-    assert retry_after_seconds({"retry-after": "soon"}, FIXED) is None
-    assert retry_after_seconds({}, FIXED) is None
+    assert _verdict(answer(503, "SlowDown", retry_after=when)).retry_after == pytest.approx(30, abs=1)
+    assert _verdict(answer(503, "SlowDown", retry_after="soon")).retry_after is None
 
 
 def test_reasons_stay_short() -> None:
