@@ -61,12 +61,16 @@ class Batcher:
         route: Route,
         limits: BatchLimits,
         transform: Callable[[Event], Event] | None,
+        lookahead: int = 1,
     ) -> None:
         self.adapter = adapter
         self.route = route
         hard = adapter.hard_limits
         self.max_events = min(limits.max_events, hard.max_events)
         self.max_bytes = min(limits.max_bytes, hard.max_bytes)
+        # With concurrency = N one cut reads up to N batches' worth, so N requests can be in flight.
+        self.scan_events = self.max_events * lookahead
+        self.scan_bytes = self.max_bytes * lookahead
         self.timeout = limits.timeout
         self.transform = transform
         self._pending: Scan | None = None
@@ -93,7 +97,7 @@ class Batcher:
                     continue
                 rows.append(row)
                 size += len(row.body)
-                if len(rows) >= self.max_events or size >= self.max_bytes:
+                if len(rows) >= self.scan_events or size >= self.scan_bytes:
                     full = True
                     break
         self._pending = Scan(rows, cursor, full, after_seq, size)

@@ -149,7 +149,7 @@ class Shipper:
             max_bytes=overrides.max_bytes or defaults.max_bytes,
             timeout=defaults.timeout if overrides.timeout is None else overrides.timeout,
         )
-        batcher = Batcher(adapter, Route(sink.name, sink.common.route), limits, make_policy(sink.common.pii))
+        batcher = Batcher(adapter, Route(sink.name, sink.common.route), limits, make_policy(sink.common.pii), sink.common.concurrency)
         return SinkWorker(sink, adapter, batcher, self.buffer, self.metrics, self.clock, self._sleep)
 
     @property
