@@ -188,7 +188,11 @@ class SqliteBuffer:
                 version = int(conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
                 if version > SCHEMA_VERSION:
                     raise BufferCorruptError(f"{self.file} was written by a newer authlog (schema {version}); upgrade authlog-shipper")
-                self.store_id = str(conn.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()[0])
+                row = conn.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
+                if row is None:  # a store made before store ids existed gets one now
+                    row = (uuid.uuid4().hex[:STORE_ID_HEX],)
+                    conn.execute("INSERT INTO meta VALUES ('store_id', ?)", row)
+                self.store_id = str(row[0])
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:

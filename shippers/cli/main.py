@@ -6,8 +6,10 @@ import click
 
 from shippers import __version__
 from shippers.cli.catalog_cmds import adapters, catalog, check_config
+from shippers.cli.common import EXIT_RUNTIME, fail, report_config_error
 from shippers.cli.demo_cmd import demo
 from shippers.cli.run_cmds import dlq, run, send, status
+from shippers.errors import AuthlogError, ConfigError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,4 +23,9 @@ for command in (catalog, check_config, adapters, run, send, status, dlq, demo):
 
 
 def main() -> None:
-    cli()
+    try:
+        cli()
+    except ConfigError as exc:
+        report_config_error(exc)
+    except AuthlogError as exc:  # the store, the lock...: a message a person can act on, not a traceback
+        fail(str(exc), EXIT_RUNTIME)
