@@ -186,3 +186,10 @@ def test_full_buffer_blocks_or_drops_oldest_for_that_sink_only(make_shipper: Cal
         assert sink["lagBytes"] <= 20 * 1024
     else:
         assert sink["dropped"] == 0
+
+
+def test_adapters_know_their_buffer_store_id(make_shipper: Callable[..., Shipper]) -> None:
+    """Every adapter gets the buffer's random store id (S3 keys use it so two buffers never write the same key)."""
+    shipper = make_shipper({"a": {"type": "memory"}, "b": {"type": "memory"}}, start=False)
+    assert len(shipper.buffer.store_id) == 12
+    assert {adapter.context.store_id for adapter in shipper.adapters.values()} == {shipper.buffer.store_id}
