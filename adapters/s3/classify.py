@@ -7,16 +7,19 @@ S3 answer or failure                                   verdict
 412 PreconditionFailed (``IfNoneMatch="*"``)           duplicate: the object is there
   ... then HeadObject: the same batch tag            duplicate
   ... a different (or no) batch tag                  sink_error: a key collision
-  ... 403 (no s3:GetObject)                          duplicate, "not verified"
-500, 502, 503 SlowDown, 504, 408, 429, 409             retry (``Retry-After`` honoured)
-  ConditionalRequestConflict, 400 RequestTimeout,
-  IncompleteBody, BadDigest; connection errors
+  ... 403 (no s3:GetObject)                          sink_error: cannot verify, events kept
+500, 502, 503 SlowDown, 504, 408, 429,                 retry (``Retry-After`` honoured)
+  409 ConditionalRequestConflict / OperationAborted,
+  400 RequestTimeout, IncompleteBody, BadDigest;
+  connection errors
 400 EntityTooLarge                                     split
+400 KeyTooLongError, MetadataTooLarge (ITEM_CODES)     reject: to the DLQ
 404 NoSuchBucket, 403 AccessDenied, refused or         sink_error: keep the events, say
   missing credentials, wrong region, KMS errors,       what to fix (bucket, region,
   InvalidStorageClass, 501 NotImplemented...           permissions: s3:PutObject)
-any other 400 (about this batch)                       reject: to the DLQ
-any other 3xx/4xx                                      sink_error (keeping events is safe)
+any other 3xx/4xx (InvalidURI, InvalidDigest, a        sink_error: S3 never inspects the
+  proxy's HTML 400, 409 InvalidBucketState...)         events, so it is the setup (endpoint,
+                                                       proxy, store, checksum)
 =====================================================  ==============================
 """
 
@@ -28,8 +31,10 @@ from adapters.s3.transport import BATCH_TAG, PutOutcome
 from shippers.retry_after import parse_retry_after
 
 # Why: S3's documented transient answers (CONTRACTS.md); RequestTimeout/IncompleteBody/BadDigest
-# are 400s about a body that arrived slow or damaged, so sending it again fixes them.
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+# are 400s about a body that arrived slow or damaged, so sending it again fixes them. A 409 is
+# transient only as ConditionalRequestConflict / OperationAborted (codes below); other 409s
+# (InvalidBucketState...) are about the bucket and never clear by themselves.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_CODES = frozenset({
     "SlowDown", "ServiceUnavailable", "InternalError", "ConditionalRequestConflict", "OperationAborted",
     "RequestTimeout", "IncompleteBody", "BadDigest", "XAmzContentSHA256Mismatch", "TooManyRequests",
@@ -44,6 +49,10 @@ PERMISSION_CODES = frozenset({"AccessDenied", "AllAccessDisabled", "AccountProbl
 # Why: 400s caused by the sink's settings, not by the batch: dead-lettering would lose a stream.
 SETTING_CODES = frozenset({"InvalidStorageClass", "InvalidBucketName", "InvalidArgument", "InvalidRequest",
                            "InvalidEncryptionAlgorithmError", "NotImplemented", "MethodNotAllowed"})
+# Why: S3 never inspects an object's content, so only these 4xx codes are caused by the batch
+# itself (its key, derived from the partition; its metadata); every other 4xx is the sink's
+# setup (endpoint, proxy, store, checksum) and dead-lettering would lose the whole stream.
+ITEM_CODES = frozenset({"KeyTooLongError", "MetadataTooLarge"})
 # Why: a reason is shown in status and logs; S3's messages are short, an HTML error page is not.
 MAX_MESSAGE_CHARS = 300
 
@@ -118,9 +127,13 @@ def classify(outcome: PutOutcome, config: S3Config, sink: str, key: str, now: fl
         )
     if code in SETTING_CODES:
         return Verdict.sink_error(f"{said}; check {where} (sse, kms_key_id, storage_class, checksum, endpoint_url)")
-    if status == 400:
+    if code in ITEM_CODES:
         return Verdict.reject(f"S3 refused this batch ({target}): {said}")
-    return Verdict.sink_error(f"{said}; check {where} (bucket, region, endpoint_url, permissions: s3:PutObject)")
+    return Verdict.sink_error(
+        f"{said}; S3 does not read the events, so this is the sink's setup: check {where}.endpoint_url and any "
+        f"proxy in front of it, that the store is S3-compatible (force_path_style), {where}.checksum "
+        f"(\"none\" if the store rejects checksum headers), and bucket, region, permissions (s3:PutObject)"
+    )
 
 
 def classify_existing(head: PutOutcome, expected_tag: str, config: S3Config, sink: str, key: str, now: float) -> Verdict:
@@ -142,8 +155,12 @@ def classify_existing(head: PutOutcome, expected_tag: str, config: S3Config, sin
             f"shipper with its own buffer writes the same keys, or the buffer was recreated. Give every shipper "
             f"instance its own {where}.prefix (e.g. \"authlog/${{HOSTNAME}}/\"); the events are kept"
         )
-    if head.kind == "answer" and head.status == 403:
-        return Verdict.duplicate(f"{target} already exists (not verified: grant s3:GetObject to check its batch tag)")
+    if head.kind == "answer" and head.status == 403:  # acking unverified could drop another writer's events
+        return Verdict.sink_error(
+            f"{target} already exists and HeadObject was denied (403): grant s3:GetObject on "
+            f"arn:aws:s3:::{config.bucket}/{config.prefix}* so the sink can verify an existing object is its "
+            f"own batch; the events are kept"
+        )
     if head.kind == "answer" and head.status == 404:
         return Verdict.retry(f"{target} answered 412 but is gone now; writing it again")
     verdict = classify(head, config, sink, key, now)

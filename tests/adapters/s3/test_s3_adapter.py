@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from s3_testkit import FIXED, every_type_and_reason, full_event, make_adapter, make_request, unique_bucket
@@ -73,7 +76,7 @@ def test_slowdown_is_a_retry_with_retry_after(s3: MotoS3, bucket: str) -> None:
 @pytest.mark.parametrize(
     ("status", "code", "kind"),
     [(409, "ConditionalRequestConflict", "retry"), (500, "InternalError", "retry"), (403, "AccessDenied", "sink_error"),
-     (400, "MalformedXML", "reject"), (400, "EntityTooLarge", "split")],
+     (400, "KeyTooLongError", "reject"), (400, "EntityTooLarge", "split")],
 )
 def test_injected_answers_are_classified(s3: MotoS3, bucket: str, status: int, code: str, kind: str) -> None:
     """Real S3 error bodies parsed by boto3 reach the classifier intact."""
@@ -81,6 +84,92 @@ def test_injected_answers_are_classified(s3: MotoS3, bucket: str, status: int, c
     adapter = _adapter(s3, bucket)
     s3.faults.fail_next(1, status=status, code=code)
     assert adapter.send(make_request(adapter, [full_event("login.completed")])).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(400, "InvalidURI"), (400, "XMinioInvalidObjectName"), (400, "InvalidDigest"), (400, "MalformedXML")],
+)
+def test_setup_400s_keep_the_events(s3: MotoS3, bucket: str, status: int, code: str) -> None:
+    """A 400 not caused by the batch (endpoint, store, checksum) is a sink_error saying what to check, not a DLQ of the stream."""
+    assert s3.faults is not None
+    adapter = _adapter(s3, bucket)
+    s3.faults.fail_next(1, status=status, code=code, message="refused")
+    verdict = adapter.send(make_request(adapter, [full_event("login.completed")]))
+    assert verdict.kind == "sink_error" and code in verdict.reason
+    assert "endpoint_url" in verdict.reason and "proxy" in verdict.reason and "checksum" in verdict.reason
+
+
+def test_only_transient_409s_are_retried(s3: MotoS3, bucket: str) -> None:
+    """A 409 InvalidBucketState keeps the events as a sink_error; 409 OperationAborted is still retried."""
+    assert s3.faults is not None
+    adapter = _adapter(s3, bucket)
+    request = make_request(adapter, [full_event("login.completed")])
+    s3.faults.fail_next(1, status=409, code="InvalidBucketState", message="not valid for the current state of the bucket")
+    assert adapter.send(request).kind == "sink_error"
+    s3.faults.fail_next(1, status=409, code="OperationAborted", message="A conflicting operation is in progress")
+    assert adapter.send(request).kind == "retry"
+
+
+class _Stub(BaseHTTPRequestHandler):
+    """Answers PUT and HEAD with the server's canned (status, content type, body); nothing is stored."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _answer(self, method: str) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        status, content_type, body = self.server.answers[method]  # type: ignore[attr-defined]
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if method != "HEAD":
+            self.wfile.write(body)
+
+    def do_PUT(self) -> None:
+        self._answer("PUT")
+
+    def do_HEAD(self) -> None:
+        self._answer("HEAD")
+
+
+@pytest.fixture
+def stub() -> Iterator[ThreadingHTTPServer]:
+    """A tiny local HTTP server for answers moto and its fault injector cannot give (HTML 400s, a denied HEAD)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
+    server.answers = {}  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def _stub_adapter(server: ThreadingHTTPServer) -> S3Adapter:
+    return make_adapter(endpoint_url=f"http://127.0.0.1:{server.server_address[1]}", region="us-east-1", force_path_style=True)
+
+
+def test_a_proxys_html_400_keeps_the_events(stub: ThreadingHTTPServer) -> None:
+    """An HTML 400 from a proxy in front of S3 is a sink_error naming the proxy and endpoint, not a DLQ of the batch."""
+    page = b"<html><body><h1>400 Bad Request</h1>Request Header Or Cookie Too Large</body></html>"
+    stub.answers["PUT"] = (400, "text/html", page)  # type: ignore[attr-defined]
+    adapter = _stub_adapter(stub)
+    verdict = adapter.send(make_request(adapter, [full_event("login.completed")]))
+    assert verdict.kind == "sink_error" and "proxy" in verdict.reason and "endpoint_url" in verdict.reason
+
+
+def test_a_412_whose_object_cannot_be_read_is_not_acked(stub: ThreadingHTTPServer) -> None:
+    """After a 412, a HeadObject denied with 403 keeps the events (sink_error asking for s3:GetObject) instead of a duplicate."""
+    error = b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>'
+    stub.answers["PUT"] = (412, "application/xml", error)  # type: ignore[attr-defined]
+    stub.answers["HEAD"] = (403, "application/xml", b"")  # type: ignore[attr-defined]
+    adapter = _stub_adapter(stub)
+    verdict = adapter.send(make_request(adapter, [full_event("login.completed")]))
+    assert verdict.kind == "sink_error" and "grant s3:GetObject" in verdict.reason
 
 
 def test_lost_answer_then_resend_is_a_duplicate(s3: MotoS3, bucket: str) -> None:

@@ -53,8 +53,15 @@ def answer(status: int, code: str = "", message: str = "", **headers: str) -> Pu
         (answer(501, "NotImplemented", "A header you provided implies functionality that is not implemented"), "sink_error"),
         (answer(405, "MethodNotAllowed"), "sink_error"),
         (answer(400, "KeyTooLongError"), "reject"),
-        (answer(400, "MalformedXML"), "reject"),
-        (answer(400, ""), "reject"),
+        (answer(400, "MetadataTooLarge"), "reject"),
+        (answer(400, "MalformedXML"), "sink_error"),
+        (answer(400, "InvalidURI"), "sink_error"),
+        (answer(400, "InvalidDigest"), "sink_error"),
+        (answer(400, "XMinioInvalidObjectName"), "sink_error"),
+        (answer(400, ""), "sink_error"),
+        (answer(422, "Unprocessable"), "sink_error"),
+        (answer(409, "InvalidBucketState"), "sink_error"),
+        (answer(409, ""), "sink_error"),
         (PutOutcome("connection", code="EndpointConnectionError", message="Could not connect"), "retry"),
         (PutOutcome("timeout", code="ReadTimeoutError", message="Read timeout"), "retry"),
         (PutOutcome("credentials", code="NoCredentialsError", message="Unable to locate credentials"), "sink_error"),
@@ -126,6 +133,13 @@ def test_reasons_stay_short() -> None:
     assert verdict.kind == "retry" and len(verdict.reason) < 400
 
 
+def test_unknown_400_names_what_to_check() -> None:
+    """A 400 S3 gives for no item-caused reason keeps the events and points at endpoint, proxy, store and checksum."""
+    verdict = _verdict(answer(400, "InvalidURI", "Couldn't parse the specified URI."))
+    assert verdict.kind == "sink_error"
+    assert all(word in verdict.reason for word in ("InvalidURI", "sinks.archive.endpoint_url", "proxy", "sinks.archive.checksum"))
+
+
 def test_no_secret_reaches_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     """Credentials in the environment never appear in any reason."""
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -141,7 +155,7 @@ def test_no_secret_reaches_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
         (PutOutcome("answer", 200, metadata={"authlog-batch": "ours"}), "duplicate", "already holds this batch"),
         (PutOutcome("answer", 200, metadata={"authlog-batch": "theirs"}), "sink_error", "sinks.archive.prefix"),
         (PutOutcome("answer", 200, metadata={}), "sink_error", "tag none"),
-        (answer(403, "403"), "duplicate", "not verified"),
+        (answer(403, "403"), "sink_error", "grant s3:GetObject"),
         (answer(404, "404"), "retry", "gone now"),
         (answer(503, "503"), "retry", "503"),
         (PutOutcome("connection", code="EndpointConnectionError", message="refused"), "retry", "cannot reach"),
