@@ -10,11 +10,15 @@ that got no HTTP answer); :func:`classify` decides. In this order:
        entry without an error                 -> delivered
        INVALID_ARGUMENT, OUT_OF_RANGE         -> reject (DLQ with the server's message)
        ALREADY_EXISTS                         -> duplicate
+       PERMISSION_DENIED, NOT_FOUND, UNAUTHENTICATED, FAILED_PRECONDITION
+                                              -> sink_error for the whole request: about the sink
+                                                 (role, project, log bucket), not the entry; keep all
        any other code (UNAVAILABLE, ...)      -> retry that entry alone
 
 2. Otherwise the whole request::
 
        2xx                                    -> delivered
+       2xx whose body is not JSON, any 3xx    -> sink_error: not Cloud Logging (check endpoint)
        429 RESOURCE_EXHAUSTED                 -> retry (Retry-After / RetryInfo honoured)
        408, 5xx, UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, ABORTED, UNKNOWN -> retry
        400 "payload size exceeds", 413        -> split (reject when it is one entry)
@@ -22,6 +26,7 @@ that got no HTTP answer); :func:`classify` decides. In this order:
        400 otherwise                          -> split to isolate the bad entries; one entry: reject
        401 UNAUTHENTICATED                    -> sink_error (credentials)
        403 PERMISSION_DENIED, 404 NOT_FOUND   -> sink_error (roles/logging.logWriter, project id)
+       FAILED_PRECONDITION                    -> sink_error (the project's or log bucket's state)
        other                                  -> sink_error (unexpected; nothing is dropped)
        connection error, timeout              -> retry
        credentials unusable                   -> sink_error; token endpoint unreachable -> retry
@@ -57,6 +62,9 @@ RPC_CODES = {
 # retried entry is kept, never lost.
 ENTRY_REJECT_CODES = frozenset({"INVALID_ARGUMENT", "OUT_OF_RANGE"})
 ENTRY_DUPLICATE_CODES = frozenset({"ALREADY_EXISTS"})
+# Why: these per-entry codes are about the sink (credentials, the writer role, the project, the
+# log bucket), which every entry shares: retrying the entry alone cannot cure them.
+ENTRY_SINK_CODES = frozenset({"PERMISSION_DENIED", "NOT_FOUND", "UNAUTHENTICATED", "FAILED_PRECONDITION"})
 # Why: CONTRACTS.md and the Cloud Logging retry guidance: transient server-side conditions.
 RETRY_CODES = frozenset({"RESOURCE_EXHAUSTED", "UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL", "ABORTED", "UNKNOWN", "CANCELLED"})
 # Why: 408 is a timeout, 429 a throttle and 5xx the server's trouble: RFC 9110 and the table in CONTRACTS.md.
@@ -68,7 +76,7 @@ _CONFIG_FIELDS = re.compile(r"resource|log.?name|label|project", re.IGNORECASE)
 # Why: keep Verdict reasons (shown in status and the DLQ) readable; server messages can be long.
 MAX_MESSAGE_CHARS = 500
 
-Failure = Literal["", "connection", "timeout", "credentials", "credentials_transient"]
+Failure = Literal["", "connection", "timeout", "credentials", "credentials_transient", "not_cloud_logging"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +86,9 @@ class Answer:
     status: int = 0  # the HTTP status; 0 when no HTTP answer arrived
     error: dict[str, Any] | None = None  # the "error" object of Google's JSON error body
     retry_after: str | None = None  # the Retry-After header, as sent
-    failure: Failure = ""  # why no HTTP answer arrived
+    failure: Failure = ""  # why no usable HTTP answer arrived
     detail: str = ""  # what went wrong, for failures (no secrets)
+    location: str | None = None  # the Location header of a redirect
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +164,9 @@ def _violations(error: dict[str, Any] | None) -> str:
     return " ".join(parts)
 
 
-def _per_item(entry_errors: dict[int, dict[str, Any]], count: int, answer: Answer, now: float) -> Verdict:
+def _per_item(
+    entry_errors: dict[int, dict[str, Any]], count: int, answer: Answer, now: float, facts: SinkFacts
+) -> Verdict:
     wait = _wait(answer, now)
     items = []
     for index in range(count):
@@ -166,6 +177,8 @@ def _per_item(entry_errors: dict[int, dict[str, Any]], count: int, answer: Answe
         code = _code_name(status.get("code"))
         message = _short(status.get("message") or "no message")
         reason = f"{code}: {message}"
+        if code in ENTRY_SINK_CODES:
+            return _about_the_sink(code, f"entry {index}: {reason}", facts)
         if code in ENTRY_REJECT_CODES:
             items.append(ItemResult("reject", reason))
         elif code in ENTRY_DUPLICATE_CODES:
@@ -181,11 +194,17 @@ def classify(answer: Answer, count: int, now: float, facts: SinkFacts) -> Verdic
         return _no_answer(answer, facts)
     if 200 <= answer.status < 300:
         return Verdict.delivered()
+    if 300 <= answer.status < 400:
+        where = f" to {answer.location.split('?')[0]}" if answer.location else ""
+        return Verdict.sink_error(
+            f"the endpoint answered with a redirect (HTTP {answer.status}{where}), which Cloud Logging never sends; "
+            f"check sinks.{facts.sink}.endpoint ({facts.endpoint or 'the default'}) and any proxy in between"
+        )
 
     error = answer.error or {}
     entry_errors = _entry_errors(error)
     if entry_errors:
-        return _per_item(entry_errors, count, answer, now)
+        return _per_item(entry_errors, count, answer, now, facts)
 
     status = answer.status
     code = str(error.get("status") or "")
@@ -197,21 +216,13 @@ def classify(answer: Answer, count: int, now: float, facts: SinkFacts) -> Verdic
     if status in RETRY_HTTP or status >= 500 or code in RETRY_CODES:
         return Verdict.retry(f"Cloud Logging did not take the request ({said})", _wait(answer, now))
     if status == 401 or code == "UNAUTHENTICATED":
-        return Verdict.sink_error(
-            f"Cloud Logging does not accept the credentials ({said}); check sinks.{facts.sink}.credentials_file "
-            "or the Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, the attached service account), "
-            "and that the key is neither deleted nor disabled"
-        )
+        return _about_the_sink("UNAUTHENTICATED", said, facts)
     if status == 403 or code == "PERMISSION_DENIED":
-        return Verdict.sink_error(
-            f"permission denied writing to project '{facts.project}' ({said}); grant the sink's service account "
-            f"{WRITER_ROLE} on project '{facts.project}' and check sinks.{facts.sink}.project"
-        )
+        return _about_the_sink("PERMISSION_DENIED", said, facts)
     if status == 404 or code == "NOT_FOUND":
-        where = f" and sinks.{facts.sink}.endpoint ({facts.endpoint})" if facts.endpoint else ""
-        return Verdict.sink_error(
-            f"Cloud Logging does not know project '{facts.project}' ({said}); check sinks.{facts.sink}.project{where}"
-        )
+        return _about_the_sink("NOT_FOUND", said, facts)
+    if code == "FAILED_PRECONDITION":
+        return _about_the_sink("FAILED_PRECONDITION", said, facts)
     too_large = status == 413 or _TOO_LARGE.search(message) is not None
     if too_large:
         if count > 1:
@@ -231,8 +242,38 @@ def classify(answer: Answer, count: int, now: float, facts: SinkFacts) -> Verdic
     )
 
 
+def _about_the_sink(code: str, said: str, facts: SinkFacts) -> Verdict:
+    """The sink_error for a code about the sink itself (one of ENTRY_SINK_CODES): what to fix."""
+    if code == "UNAUTHENTICATED":
+        return Verdict.sink_error(
+            f"Cloud Logging does not accept the credentials ({said}); check sinks.{facts.sink}.credentials_file "
+            "or the Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, the attached service account), "
+            "and that the key is neither deleted nor disabled"
+        )
+    if code == "PERMISSION_DENIED":
+        return Verdict.sink_error(
+            f"permission denied writing to project '{facts.project}' ({said}); grant the sink's service account "
+            f"{WRITER_ROLE} on project '{facts.project}' and check sinks.{facts.sink}.project"
+        )
+    if code == "NOT_FOUND":
+        where = f" and sinks.{facts.sink}.endpoint ({facts.endpoint})" if facts.endpoint else ""
+        return Verdict.sink_error(
+            f"Cloud Logging does not know project '{facts.project}' ({said}); check sinks.{facts.sink}.project{where}"
+        )
+    return Verdict.sink_error(
+        f"Cloud Logging refuses writes in the current state of project '{facts.project}' ({said}); check that "
+        f"sinks.{facts.sink}.project is active and has the Logging API enabled, and that its log bucket is usable "
+        "(not locked or deleted, its CMEK key enabled)"
+    )
+
+
 def _no_answer(answer: Answer, facts: SinkFacts) -> Verdict:
     detail = _short(answer.detail or answer.failure)
+    if answer.failure == "not_cloud_logging":
+        return Verdict.sink_error(
+            f"the endpoint does not answer like Cloud Logging ({detail}); nothing says the entries were written; "
+            f"check sinks.{facts.sink}.endpoint ({facts.endpoint or 'the default'}) and any proxy in between"
+        )
     if answer.failure == "credentials":
         return Verdict.sink_error(
             f"no usable Google credentials ({detail}); set sinks.{facts.sink}.credentials_file to a service-account "

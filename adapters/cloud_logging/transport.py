@@ -18,8 +18,11 @@ Credentials (first match wins)::
 
 The client's own retries are off: the authorised session never re-sends after a 401
 (``max_refresh_attempts=0``; the next attempt refreshes the token instead) and plain
-``requests`` adapters do not retry. Every SDK exception is translated here, at the edge,
-into an :class:`~adapters.cloud_logging.classify.Answer`; nothing escapes ``write``.
+``requests`` adapters do not retry. Nor does it follow redirects: ``requests`` would turn a
+301/302 on the POST into a GET (e.g. of a proxy's login page) whose 200 would look like a
+write; the 3xx is the answer instead (a sink_error), and so is a 2xx whose body is not JSON.
+Every SDK exception is translated here, at the edge, into an
+:class:`~adapters.cloud_logging.classify.Answer`; nothing escapes ``write``.
 """
 
 from __future__ import annotations
@@ -48,6 +51,16 @@ WRITE_SCOPES = ("https://www.googleapis.com/auth/logging.write",)
 WRITE_PATH = "/entries:write"
 # Why: fetching a token is one small HTTPS call; 30 s matches the client library's own refresh timeout.
 TOKEN_REFRESH_TIMEOUT = 30.0
+# Why: enough of an unexpected body to recognise it (an HTML title, a proxy's name) in a status line.
+_BODY_SAMPLE_CHARS = 80
+
+
+class _NoRedirectSession(AuthorizedSession):
+    """An AuthorizedSession that never follows a redirect: the 3xx itself comes back."""
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs["allow_redirects"] = False
+        return super().request(method, url, *args, **kwargs)
 
 
 class CloudLoggingTransport:
@@ -81,7 +94,7 @@ class CloudLoggingTransport:
                 return Answer(failure="credentials", detail=str(exc))
             except (OSError, ValueError) as exc:
                 return Answer(failure="credentials", detail=f"{type(exc).__name__}: {exc}")
-            session = AuthorizedSession(credentials, max_refresh_attempts=0, refresh_timeout=TOKEN_REFRESH_TIMEOUT)
+            session = _NoRedirectSession(credentials, max_refresh_attempts=0, refresh_timeout=TOKEN_REFRESH_TIMEOUT)
             options: dict[str, Any] = {}
             if self.config.endpoint is not None:
                 options["client_options"] = {"api_endpoint": self.config.endpoint.rstrip("/")}
@@ -114,8 +127,10 @@ class CloudLoggingTransport:
             if exc.code == 401:
                 self._refresh_token = True  # the token may have been revoked: fetch a new one next time
             return _from_api_error(exc)
-        except requests.exceptions.JSONDecodeError:
-            return Answer(status=200)  # a 2xx whose body is not JSON: the service took the entries
+        except requests.exceptions.JSONDecodeError as exc:
+            # A 2xx whose body is not JSON: not Cloud Logging (a proxy, a captive portal), so nothing says it wrote.
+            start = " ".join(str(exc.doc or "")[:_BODY_SAMPLE_CHARS].split())
+            return Answer(status=200, failure="not_cloud_logging", detail=f"a 2xx answer that is not JSON: {start!r}")
         except requests.exceptions.Timeout as exc:
             return Answer(failure="timeout", detail=type(exc).__name__)
         except requests.exceptions.RequestException as exc:
@@ -179,7 +194,8 @@ def _from_api_error(exc: api_exceptions.GoogleAPICallError) -> Answer:
             error = payload["error"]
     if error is None:
         error = {"message": exc.message, "details": list(exc.details or [])}
-    return Answer(status=int(exc.code or 0), error=error, retry_after=retry_after)
+    location = response.headers.get("Location") if response is not None else None
+    return Answer(status=int(exc.code or 0), error=error, retry_after=retry_after, location=location)
 
 
 def _connection_detail(exc: requests.exceptions.RequestException) -> str:

@@ -3,7 +3,8 @@
 Whole request (CONTRACTS.md, Elasticsearch)::
 
     no answer: connection refused / reset, timeout  -> retry
-    no answer: TLS failure, not Elasticsearch, no AWS credentials -> sink_error (what to fix)
+    no answer: TLS failure, not Elasticsearch, no AWS credentials,
+               a request the client cannot build (bad header value)  -> sink_error (what to fix)
     429, 408, 502, 503, 504, other 5xx               -> retry (Retry-After honoured)
     413 (body over http.max_content_length)          -> split; a single item -> reject
     401 / 403                                        -> sink_error: credentials / privileges
@@ -17,13 +18,18 @@ Per item (``{"create": {"status", "error": {"type", "reason"}}}``)::
     200 / 201          delivered
     409                duplicate (this _id is already there: an earlier attempt landed it)
     429 / 5xx          retry this item alone
+    4xx about the index, not the document (closed, invalid name, shard limit,
+    write block, an alias without a write index)
+                       sink_error for the whole request: every event would fail alike; keep them
     401 / 403 / 404    sink_error for the whole request (privileges, or the index is missing
                        and the cluster does not auto-create it): keep every event
-    other 4xx          reject -> DLQ with "error.type: error.reason" (e.g. a mapping error)
+    400                reject -> DLQ with "error.type: error.reason" (e.g. a mapping error)
+    other              retry this item alone (an unknown status is no proof the event is bad)
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from adapters.contract import ItemResult, Verdict
@@ -38,6 +44,18 @@ ITEM_RETRY_STATUSES = frozenset({429})
 MAX_REASON_CHARS = 1000
 
 _FLAVOR_HINT = 'if the server is OpenSearch, set flavor = "opensearch"'
+# Why: per-item errors about the target index, not the document (Elasticsearch's exception
+# names): every item of the stream fails the same way until a person fixes the cluster, so
+# dead-lettering them would empty the stream into the DLQ. Value: what to fix.
+INDEX_ERRORS = {
+    "index_closed_exception": "open it (POST /<index>/_open) or write elsewhere",
+    "invalid_index_name_exception": "fix index / data_stream",
+    "validation_exception": "e.g. the cluster's shard limit (cluster.max_shards_per_node): delete old indices or raise it",
+    "cluster_block_exception": "free disk space and lift the block (index.blocks.write / read_only_allow_delete)",
+}
+# Why: illegal_argument_exception is mostly about a field (document-level); "no write index is
+# defined for alias [x]" is the one about the target: an alias needs is_write_index on one index.
+_ALIAS_WITHOUT_WRITE_INDEX = re.compile(r"write index", re.IGNORECASE)
 
 
 
@@ -71,6 +89,11 @@ def no_answer(answer: Answer) -> Verdict:
     if answer.failure == "credentials":
         return Verdict.sink_error(
             f"cannot sign for AWS ({detail}); give the process AWS credentials or remove aws_sigv4"
+        )
+    if answer.failure == "request":
+        return Verdict.sink_error(
+            f"the client could not build the request ({detail}: a header value it refused, e.g. a line break or a "
+            "non-Latin-1 character in api_key, password or bearer_token); check this sink's credentials"
         )
     if answer.failure == "timeout":
         return Verdict.retry(f"no answer within request_timeout ({detail})")
@@ -127,6 +150,10 @@ def classify_bulk(answer: Answer, n_items: int, now: float, target: str) -> Verd
             results.append(ItemResult("duplicate", "already at the destination (409)"))
         elif status in ITEM_RETRY_STATUSES or status >= 500:
             results.append(ItemResult("retry", f"{status} {server_reason(result)}"))
+        elif (fix := _index_problem(result)) is not None:
+            return Verdict.sink_error(
+                f"the cluster cannot write to {target!r} ({status} {server_reason(result)}); {fix}; every event is kept"
+            )
         elif status in (401, 403):
             return Verdict.sink_error(
                 f"not allowed ({status} {server_reason(result)}); grant these credentials {privilege}"
@@ -136,14 +163,31 @@ def classify_bulk(answer: Answer, n_items: int, now: float, target: str) -> Verd
                 f"{target!r} does not exist and the cluster does not create it ({server_reason(result)}); "
                 "create it, allow auto-creation, or keep setup = true"
             )
-        else:
+        elif status == 400:
             results.append(ItemResult("reject", server_reason(result)))
+        else:
+            results.append(ItemResult("retry", f"{status} {server_reason(result)}"))
     outcomes = {r.outcome for r in results}
     if outcomes == {"delivered"}:
         return Verdict.delivered()
     if outcomes == {"duplicate"}:
         return Verdict.duplicate("every event was already at the destination (409)")
     return Verdict.per_item(results)
+
+
+def _index_problem(result: dict[str, Any]) -> str | None:
+    """What to fix when a per-item error is about the target index rather than the document."""
+    error = result.get("error")
+    if not isinstance(error, dict):
+        return None
+    kind = error.get("type")
+    if kind in INDEX_ERRORS:
+        return INDEX_ERRORS[kind]
+    if kind == "illegal_argument_exception" and _ALIAS_WITHOUT_WRITE_INDEX.search(str(error.get("reason", ""))):
+        return (
+            "the alias has no write index: set is_write_index on one of its indices, or set index to a concrete index"
+        )
+    return None
 
 
 def classify_setup(answer: Answer, target: str, now: float) -> Verdict | None:

@@ -9,7 +9,7 @@ or ``data_stream``; one way to authenticate) are checked in ``__post_init__``, s
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from elastic_transport.client_utils import parse_cloud_id, url_to_node_config
@@ -45,6 +45,12 @@ _INDEX_NAME = re.compile(r'^[^A-Z_\-+\\/*?"<>| ,#:][^A-Z\\/*?"<>| ,#:]*$')
 _LABEL_KEY = re.compile(r"^[A-Za-z0-9_]+$")
 # A ``user:password@`` part of a host URL (the client turns it into an Authorization header).
 _USERINFO = re.compile(r"//([^/@]*)@")
+# Why: secrets travel in an HTTP header, where http.client refuses control characters (and would
+# quote the whole header, secret included, in its ValueError).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# The keys that hold a secret: masked in repr, trimmed and checked in __post_init__.
+_SECRET_KEYS = ("api_key", "password", "bearer_token")
+_MASK = "***"
 
 
 class AwsSigV4(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -75,9 +81,26 @@ class ElasticsearchConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     request_timeout: Duration = Duration(DEFAULT_REQUEST_TIMEOUT)
 
     def __post_init__(self) -> None:
+        for key in _SECRET_KEYS:  # a secret read from a file (a Kubernetes secret) often ends in a newline
+            value = getattr(self, key)
+            if value is not None:
+                setattr(self, key, value.strip())
         problems = _problems(self)
         if problems:
             raise ValueError("; ".join(problems))
+
+    def __repr__(self) -> str:
+        """Never show a secret, wherever a config ends up printed."""
+        return f"ElasticsearchConfig({', '.join(f'{k}={v!r}' for k, v in self.__rich_repr__())})"
+
+    def __rich_repr__(self) -> Any:
+        for key in self.__struct_fields__:
+            value = getattr(self, key)
+            if key in _SECRET_KEYS and value is not None:
+                value = _MASK
+            elif key == "hosts":
+                value = [_without_userinfo(host) for host in value]
+            yield key, value
 
     @property
     def target(self) -> str:
@@ -116,6 +139,14 @@ def _problems(config: ElasticsearchConfig) -> list[str]:
     for key, name in (("index", config.index), ("data_stream", config.data_stream)):
         if name is not None and not _INDEX_NAME.match(name):
             problems.append(f'{key}: {name!r} is not a valid name (lower case; no spaces or \\/*?"<>|,#:)')
+    for key in _SECRET_KEYS:
+        value = getattr(config, key)
+        if value == "":
+            problems.append(f"{key}: empty (after removing surrounding whitespace)")
+        elif value is not None and _CONTROL.search(value):
+            problems.append(
+                f"{key}: contains a control character (a line break or tab inside the value?); copy it again"
+            )
     if config.username is not None and config.password is None:
         problems.append("password: required with username")
     if config.password is not None and config.username is None:

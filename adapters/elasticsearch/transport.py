@@ -23,6 +23,9 @@ are translated at the edge (like httpx's ``map_httpcore_exceptions``)::
     elastic_transport.ConnectionError         -> Answer(failure="connection")
     elastic_transport.SerializationError      -> Answer(failure="unreadable")
     no AWS credentials to sign with (SigV4)   -> Answer(failure="credentials")
+    ValueError / TypeError building the request -> Answer(failure="request"), the exception's
+                                                  text left out: http.client quotes the refused
+                                                  header (``Authorization``, a secret) in it
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from elasticsearch import Elasticsearch, UnsupportedProductError
 
 from adapters.elasticsearch.config import ElasticsearchConfig
 
-Failure = Literal["connection", "timeout", "tls", "product", "unreadable", "credentials"]
+Failure = Literal["connection", "timeout", "tls", "product", "unreadable", "credentials", "request"]
 
 # Why: OpenSearch rejects Elasticsearch's vendor media types; these are what both products accept.
 _JSON = {"content-type": "application/json", "accept": "application/json"}
@@ -89,6 +92,8 @@ def _attempt(call: Callable[[], Any]) -> Answer:
         return Answer(None, failure="unreadable", detail=_short(exc))
     except elastic_transport.TransportError as exc:  # ConnectionError and anything else below the HTTP layer
         return Answer(None, failure="connection", detail=_short(exc))
+    except (ValueError, TypeError) as exc:  # elastic_transport re-raises these unwrapped (e.g. an invalid header)
+        return Answer(None, failure="request", detail=type(exc).__name__)  # never str(exc): it may quote a secret
     return Answer(meta.status, body, meta.headers.get("retry-after"))
 
 

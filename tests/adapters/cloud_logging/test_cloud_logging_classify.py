@@ -62,13 +62,32 @@ def test_partial_errors_win_over_a_retryable_http_status() -> None:
 
 @pytest.mark.parametrize(
     ("code", "outcome"),
-    [(3, "reject"), (11, "reject"), (6, "duplicate"), (8, "retry"), (13, "retry"), (4, "retry"), (7, "retry"), (16, "retry"),
+    [(3, "reject"), (11, "reject"), (6, "duplicate"), (8, "retry"), (13, "retry"), (4, "retry"), (14, "retry"),
      ("INVALID_ARGUMENT", "reject"), ("UNAVAILABLE", "retry")],
 )  # fmt: skip
 def test_per_entry_codes(code: int | str, outcome: str) -> None:
-    """Per entry: bad values are rejected, ALREADY_EXISTS is a duplicate, everything else is kept and retried."""
+    """Per entry: bad values are rejected, ALREADY_EXISTS is a duplicate, other entry-level codes are kept and retried."""
     body = error("X", "m", 400, partial({"0": {"code": code, "message": "why"}}))
     assert verdict_for(Answer(status=400, error=body), count=1).items[0].outcome == outcome
+
+
+@pytest.mark.parametrize(
+    ("code", "fix"),
+    [(7, "roles/logging.logWriter"), (5, "sinks.gcl.project"), (16, "credentials"), (9, "log bucket"),
+     ("FAILED_PRECONDITION", "log bucket")],
+)  # fmt: skip
+def test_per_entry_errors_about_the_sink_are_sink_errors(code: int | str, fix: str) -> None:
+    """A per-entry PERMISSION_DENIED, NOT_FOUND, UNAUTHENTICATED or FAILED_PRECONDITION keeps every event as a sink_error saying what to fix."""
+    body = error("X", "m", 400, partial({"1": {"code": code, "message": "why"}, "2": {"code": 3, "message": "bad"}}))
+    verdict = verdict_for(Answer(status=400, error=body), count=3)
+    assert (verdict.kind, verdict.items) == ("sink_error", ())
+    assert fix in verdict.reason and "entry 1" in verdict.reason
+
+
+def test_whole_request_failed_precondition_is_a_sink_error() -> None:
+    """A whole-request 400 FAILED_PRECONDITION is about the project or log bucket: a sink_error, not a split that ends in the DLQ."""
+    verdict = verdict_for(Answer(status=400, error=error("FAILED_PRECONDITION", "bucket is locked", 400)))
+    assert verdict.kind == "sink_error" and "log bucket" in verdict.reason
 
 
 def test_per_entry_throttle_carries_retry_after() -> None:

@@ -14,7 +14,7 @@ from gcl_testkit import PROJECT, case_id, event, every_type_and_reason, full_eve
 
 from adapters.cloud_logging.classify import SinkFacts, classify
 from adapters.cloud_logging.encoder import encode_request
-from shippers.testing.fake_cloud_logging import FakeCloudLogging
+from shippers.testing.fake_cloud_logging import FakeCloudLogging, RpcCode
 from shippers.testing.fake_server import FakeServer
 
 
@@ -254,3 +254,90 @@ def test_an_https_endpoint_still_uses_application_default_credentials(monkeypatc
     assert verdict is not None and verdict.kind == "sink_error"
     assert "Application Default Credentials" in verdict.reason
     assert make_adapter(endpoint="http://127.0.0.1:9").open() is None
+
+
+# -- answers the stand-in cannot give: redirects, non-JSON bodies, scripted per-entry codes -------
+
+
+class _Scripted(FakeServer):
+    """Answers entries:write with a scripted status, headers and body; serves a login page on GET; records methods."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, str]] = []
+        self.answer: tuple[int, dict[str, str], bytes] = (200, {"Content-Type": "application/json"}, b"{}")
+
+    def make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v2/entries:write", self._write)
+        app.router.add_get("/login", self._login)
+        return app
+
+    async def _write(self, request: web.Request) -> web.Response:
+        await request.read()
+        with self.lock:
+            self.seen.append((request.method, request.path))
+            status, headers, body = self.answer
+        return web.Response(status=status, headers=headers, body=body)
+
+    async def _login(self, request: web.Request) -> web.Response:
+        with self.lock:
+            self.seen.append((request.method, request.path))
+        return web.Response(status=200, content_type="text/html", text="<html>Please sign in</html>")
+
+
+@pytest.fixture(scope="module")
+def scripted_server() -> Iterator[_Scripted]:
+    with _Scripted() as server:
+        yield server
+
+
+@pytest.fixture
+def scripted(scripted_server: _Scripted) -> _Scripted:
+    scripted_server.seen.clear()
+    return scripted_server
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_not_followed_and_is_a_sink_error(scripted: _Scripted, status: int) -> None:
+    """A 3xx on the POST is a sink_error naming the endpoint, and the client never follows it to a 200 login page."""
+    scripted.answer = (status, {"Location": "/login?continue=x"}, b"")
+    adapter = make_adapter(endpoint=scripted.url)
+    verdict = adapter.send(make_request(adapter, events(3)))
+    assert verdict.kind == "sink_error"
+    assert f"HTTP {status} to /login" in verdict.reason and "sinks.gcl.endpoint" in verdict.reason
+    assert scripted.seen == [("POST", "/v2/entries:write")]
+
+
+def test_a_2xx_that_is_not_json_is_a_sink_error(scripted: _Scripted) -> None:
+    """A 200 HTML page (a proxy or captive portal) is a sink_error saying the endpoint does not answer like Cloud Logging."""
+    scripted.answer = (200, {"Content-Type": "text/html"}, b"<html>hello</html>")
+    adapter = make_adapter(endpoint=scripted.url)
+    verdict = adapter.send(make_request(adapter, events(3)))
+    assert verdict.kind == "sink_error"
+    assert "does not answer like Cloud Logging" in verdict.reason and "<html>hello</html>" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    ("code", "fix"), [(5, "sinks.gcl.project"), (9, "log bucket"), (7, "roles/logging.logWriter"), (16, "credentials")]
+)
+def test_per_entry_errors_about_the_sink_keep_every_event(scripted: _Scripted, code: int, fix: str) -> None:
+    """A per-entry NOT_FOUND, FAILED_PRECONDITION, PERMISSION_DENIED or UNAUTHENTICATED read through the client is a sink_error saying what to fix."""
+    body = {"error": {"code": 400, "message": "one entry failed", "status": "INVALID_ARGUMENT", "details": [{
+        "@type": "type.googleapis.com/google.logging.v2.WriteLogEntriesPartialErrors",
+        "logEntryErrors": {"1": {"code": code, "message": "about the sink"}},
+    }]}}  # fmt: skip
+    scripted.answer = (400, {"Content-Type": "application/json"}, json.dumps(body).encode())
+    adapter = make_adapter(endpoint=scripted.url)
+    verdict = adapter.send(make_request(adapter, events(3)))
+    assert (verdict.kind, verdict.items) == ("sink_error", ())
+    assert fix in verdict.reason
+
+
+def test_per_entry_permission_denied_from_the_stand_in_is_a_sink_error(gcl: FakeCloudLogging) -> None:
+    """The stand-in failing one entry with PERMISSION_DENIED among written ones gives a sink_error naming the role, not a per-entry retry."""
+    adapter = adapter_for(gcl)
+    gcl.reject_entries_once("e-1", code=RpcCode.PERMISSION_DENIED)
+    verdict = adapter.send(make_request(adapter, events(3)))
+    assert gcl.requests()[0].failed == {1: "PERMISSION_DENIED"}
+    assert verdict.kind == "sink_error" and "roles/logging.logWriter" in verdict.reason

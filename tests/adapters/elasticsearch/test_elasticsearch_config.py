@@ -120,3 +120,31 @@ def test_example_configs_are_valid(name: str) -> None:
     config = load_config(path, environ=env)
     flavors = {sink.adapter.flavor for sink in config.sinks.values() if sink.common.type == "elasticsearch"}
     assert flavors == {"elasticsearch" if name.startswith("elastic") else "opensearch"}
+
+
+def test_secrets_are_trimmed_and_control_characters_rejected_without_printing_them() -> None:
+    """Surrounding whitespace is stripped from api_key, password and bearer_token; a control character left inside is a config error that does not show the value."""
+    assert load(hosts=["http://127.0.0.1:9200"], api_key=" ZW5jb2RlZA==\n").api_key == "ZW5jb2RlZA=="
+    assert load(hosts=["http://127.0.0.1:9200"], username="u", password="pw\r\n").password == "pw"
+    assert load(hosts=["http://127.0.0.1:9200"], bearer_token="tok\n").bearer_token == "tok"
+    for key, extra in (("api_key", {}), ("bearer_token", {}), ("password", {"username": "u"})):
+        text = problems(hosts=["http://127.0.0.1:9200"], **{key: "SEKRIT\nPART2", **extra})
+        assert f"{key}: contains a control character" in text
+        assert "SEKRIT" not in text and "PART2" not in text
+    assert "api_key: empty" in problems(hosts=["http://127.0.0.1:9200"], api_key="\n")
+
+
+def test_repr_never_shows_secrets_or_host_credentials() -> None:
+    """repr() and rich's pretty repr mask password, api_key and bearer_token and drop user:pass@ from hosts."""
+    from rich.pretty import pretty_repr
+
+    configs = [
+        load(hosts=["https://elastic:hostpass@es.example.com:9243"], username="elastic", password="SEKRIT-pw"),
+        load(hosts=["https://es.example.com:9243"], api_key="SEKRIT-key"),
+        load(hosts=["https://es.example.com:9243"], bearer_token="SEKRIT-token"),
+    ]
+    for config in configs:
+        for text in (repr(config), pretty_repr(config), str(config)):
+            assert "SEKRIT" not in text and "hostpass" not in text
+            assert "https://es.example.com:9243" in text and "***" in text
+    assert "username='elastic'" in repr(configs[0]) and "dataset='authlog.events'" in repr(configs[0])

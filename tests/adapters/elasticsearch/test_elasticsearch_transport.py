@@ -273,3 +273,110 @@ def test_send_uses_the_injected_clock_for_retry_after_dates() -> None:
         verdict = adapter.send(request_for(adapter, numbered(1)))
     assert (verdict.kind, verdict.retry_after) == ("retry", 42.0)
     adapter.close()
+
+
+@pytest.mark.parametrize(
+    ("flavor", "keys", "expected"),
+    [
+        ("elasticsearch", {"api_key": "ZW5jb2RlZA==\n"}, "ApiKey ZW5jb2RlZA=="),
+        ("elasticsearch", {"bearer_token": " tok\r\n"}, "Bearer tok"),
+        ("opensearch", {"bearer_token": "tok\n"}, "Bearer tok"),
+        ("opensearch", {"username": "admin", "password": "pw\n"}, "Basic " + base64.b64encode(b"admin:pw").decode()),
+    ],
+)
+def test_secrets_read_from_a_file_lose_their_trailing_newline(flavor: str, keys: dict[str, Any], expected: str) -> None:
+    """A secret with surrounding whitespace (a Kubernetes secret file's newline) reaches the wire trimmed and is accepted."""
+    with CaptureServer() as server:
+        adapter = make_adapter(hosts=[server.url], flavor=flavor, **keys)
+        assert adapter.open() is None
+        ((_, _, headers, _),) = server.requests
+    assert headers["authorization"] == expected
+    adapter.close()
+
+
+@pytest.mark.parametrize(
+    ("flavor", "key"),
+    [("elasticsearch", "api_key"), ("elasticsearch", "bearer_token"), ("opensearch", "bearer_token")],
+)
+def test_a_header_the_client_refuses_is_a_sink_error_that_never_shows_the_secret(flavor: str, key: str) -> None:
+    """http.client's ValueError quoting an invalid Authorization header becomes a sink_error without the secret, on setup and send."""
+    with CaptureServer() as server:
+        adapter = make_adapter(hosts=[server.url], flavor=flavor, **{key: "placeholder"})
+        setattr(adapter.config, key, "SECRET-VALUE\n")  # past the config check, as a future key or header might be
+        opened = adapter.open()
+        sent = adapter.send(request_for(adapter, numbered(1)))
+        assert server.requests == []
+    for verdict in (opened, sent):
+        assert verdict is not None and verdict.kind == "sink_error"
+        assert "SECRET" not in verdict.reason and "ValueError" in verdict.reason and key in verdict.reason
+    adapter.close()
+
+
+def test_a_non_latin1_token_is_a_scrubbed_sink_error() -> None:
+    """A bearer_token with a character HTTP headers cannot carry is a sink_error (not an exception the core would retry forever)."""
+    with CaptureServer(product=False) as server:
+        adapter = make_adapter(hosts=[server.url], flavor="opensearch", bearer_token="tok\u2603SEKRIT", setup=False)
+        verdict = adapter.send(request_for(adapter, numbered(1)))
+        assert server.requests == []
+    assert verdict.kind == "sink_error" and "SEKRIT" not in verdict.reason and "bearer_token" in verdict.reason
+    adapter.close()
+
+
+@pytest.mark.parametrize("flavor", ["elasticsearch", "opensearch"])
+@pytest.mark.parametrize(
+    ("status", "error", "fix"),
+    [
+        (400, ("index_closed_exception", "closed"), "_open"),
+        (400, ("invalid_index_name_exception", "Invalid index name [Authlog], must be lowercase"), "index / data_stream"),
+        (
+            400,
+            ("validation_exception", "Validation Failed: 1: this action would add [2] shards, but this cluster "
+             "currently has [1000]/[1000] maximum normal shards open;"),
+            "max_shards_per_node",
+        ),
+        (403, ("cluster_block_exception", "index [authlog-events] blocked by: [FORBIDDEN/8/index write (api)];"), "index.blocks"),
+        (
+            400,
+            ("illegal_argument_exception", "no write index is defined for alias [authlog-events]. The write index may "
+             "be explicitly disabled using is_write_index=false or the alias points to multiple indices without one "
+             "being designated as a write index"),
+            "is_write_index",
+        ),
+    ],
+)  # fmt: skip
+def test_item_errors_about_the_index_keep_every_event(
+    flavor: str, status: int, error: tuple[str, str], fix: str
+) -> None:
+    """A per-item error about the index (closed, bad name, shard limit, write block, alias without a write index) is a sink_error saying what to fix, not a DLQ for the stream."""
+    with CaptureServer() as server:
+        adapter = make_adapter(hosts=[server.url], flavor=flavor, setup=False)
+        failed = {"create": {"status": status, "error": {"type": error[0], "reason": error[1]}}}
+        server.body = {"errors": True, "items": [failed, failed]}
+        verdict = adapter.send(request_for(adapter, numbered(2)))
+    assert (verdict.kind, verdict.items) == ("sink_error", ())
+    assert error[0] in verdict.reason and fix in verdict.reason and "'authlog-events'" in verdict.reason
+    adapter.close()
+
+
+@pytest.mark.parametrize("flavor", ["elasticsearch", "opensearch"])
+def test_unknown_item_statuses_retry_and_document_errors_still_reject(flavor: str) -> None:
+    """A per-item 408 (or another unknown status) retries that event; 400s about a field still go to the DLQ."""
+    with CaptureServer() as server:
+        adapter = make_adapter(hosts=[server.url], flavor=flavor, setup=False)
+
+        def failed(status: int, type_: str, reason: str) -> dict[str, Any]:
+            return {"create": {"status": status, "error": {"type": type_, "reason": reason}}}
+
+        server.body = {"errors": True, "items": [
+            failed(408, "request_timeout", "timed out"),
+            failed(418, "unknown", "?"),
+            failed(400, "document_parsing_exception", "[1:2] failed to parse field [source.ip] of type [ip]"),
+            failed(400, "mapper_parsing_exception", "failed to parse field [user.id]"),
+            failed(400, "strict_dynamic_mapping_exception", "mapping set to strict, dynamic introduction of [x]"),
+            failed(400, "illegal_argument_exception", "field [event.created] of type [date] does not support"),
+            {"create": {"status": 201}},
+        ]}  # fmt: skip
+        verdict = adapter.send(request_for(adapter, numbered(7)))
+    assert verdict.kind == "per_item"
+    assert [i.outcome for i in verdict.items] == ["retry", "retry", "reject", "reject", "reject", "reject", "delivered"]
+    adapter.close()
