@@ -54,7 +54,7 @@ class DatadogAdapter(Adapter):
             status_by_type=dict(config.status_by_type),
         )
         self.intake = intake_url(config)
-        api_key = config.api_key or os.environ.get(API_KEY_ENV) or None
+        api_key = config.api_key or os.environ.get(API_KEY_ENV, "").strip() or None  # e.g. "KEY\n" from a file
         self._transport = DatadogTransport(self.intake, api_key, config.request_timeout) if api_key else None
 
     # -- pure ----------------------------------------------------------------

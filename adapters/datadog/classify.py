@@ -1,22 +1,27 @@
 """What one attempt at ``POST /api/v2/logs`` means for the core: a pure map to a :class:`Verdict`.
 
-The transport hands over one of three plain values (never an SDK object)::
+The transport hands over one of four plain values (never an SDK object)::
 
     Reply(status, headers, body)   the intake answered
     Unreachable(reason)            no answer: connection refused/reset, timeout, TLS failure
-    Refused(reason)                the SDK would not build the request (a log failed its type checks)
+    Refused(reason)                the SDK would not build the request (a log failed its type checks),
+                                   raised before anything was sent
+    Unsendable(reason)             the request cannot be sent with these settings (e.g. an API key
+                                   that is not a valid header value); the reason holds no secret
 
 and this module decides (Logs API v2 reference; CONTRACTS.md)::
 
     2xx (202)             delivered
     408, 429, 5xx         retry, after Retry-After (seconds or HTTP date) or X-Ratelimit-Reset
     413                   split (our encoder keeps requests under 5 MB, so only a changed limit gets here)
-    400                   reject: the intake calls the payload malformed; resending cannot help
+    400                   split (to isolate the log), reject when it is alone: the SDK builds the body,
+                          so a 400 for many logs is more likely a proxy or a wrong endpoint than one bad log
     401, 403              sink_error "check the API key": every event is kept, retried after a long pause
-    404, 405              sink_error "check site/endpoint": that URL is not a Logs intake
-    other 4xx             retry: unknown to the API reference, so never a reason to drop events
+    3xx, 404, 405,        sink_error "check site/endpoint": that URL is not a Logs intake (the intake never
+      other 4xx           redirects); every event is kept
     Unreachable           retry
     Refused               split (to isolate the log), reject when it is alone
+    Unsendable            sink_error: a setting must be fixed; every event is kept
 
 Reasons never include the API key (the transport never passes it here).
 """
@@ -59,7 +64,14 @@ class Refused:
     reason: str
 
 
-Attempt = Reply | Unreachable | Refused
+@dataclass(frozen=True, slots=True)
+class Unsendable:
+    """The request cannot be sent with the sink's settings (never carries a secret)."""
+
+    reason: str
+
+
+Attempt = Reply | Unreachable | Refused | Unsendable
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -97,6 +109,10 @@ def classify(attempt: Attempt, *, now: float, item_count: int, intake: str) -> V
         if item_count > 1:
             return Verdict.split(f"the Datadog client refused the request ({attempt.reason}); isolating the log")
         return Verdict.reject(f"the Datadog client refused this log: {attempt.reason}")
+    if isinstance(attempt, Unsendable):
+        return Verdict.sink_error(
+            f"cannot send to the Datadog intake at {intake}: {attempt.reason}; events are kept", AUTH_RETRY_AFTER_SECONDS
+        )
 
     status = attempt.status
     if 200 <= status < 300:
@@ -107,15 +123,28 @@ def classify(attempt: Attempt, *, now: float, item_count: int, intake: str) -> V
     if status == 413:
         return Verdict.split(f"{_said(attempt)} (payload too large); splitting the request")
     if status == 400:
-        return Verdict.reject(f"{_said(attempt)} (bad request); Datadog will never accept this payload")
+        if item_count > 1:
+            return Verdict.split(
+                f"{_said(attempt)} (bad request for {item_count} logs; if every log is refused, check for a proxy "
+                f"or a wrong site/endpoint at {intake}); splitting to isolate the log"
+            )
+        return Verdict.reject(f"{_said(attempt)} (bad request); Datadog will never accept this log")
     if status in (401, 403):
         return Verdict.sink_error(
             f"{_said(attempt)}: check the API key (api_key or DD_API_KEY) and that it belongs to the "
             f"configured site ({intake}); events are kept and retried",
             AUTH_RETRY_AFTER_SECONDS,
         )
-    if status in (404, 405):
+    if 300 <= status < 400:
+        where = _header(attempt.headers, "Location")
+        moved = f" (redirected to {where.split('?')[0][:MAX_BODY_CHARS]})" if where else ""
         return Verdict.sink_error(
-            f"{_said(attempt)}: {intake} is not a Datadog Logs intake; check site or endpoint; events are kept"
+            f"Datadog answered {status}{moved}: the Logs intake never redirects, so {intake} is not one; "
+            "check site / endpoint; events are kept"
+        )
+    if 400 <= status < 500:
+        return Verdict.sink_error(
+            f"{_said(attempt)}: {intake} is not answering like a Datadog Logs intake; check site / endpoint "
+            "(and any proxy in between); events are kept"
         )
     return Verdict.retry(f"{_said(attempt)} (unexpected); retrying", retry_after(attempt.headers, now))

@@ -83,6 +83,13 @@ class DatadogConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         if self.api_key is not None and not self.api_key.strip():
             raise ValueError("api_key is empty; set it (e.g. \"${DD_API_KEY}\") or leave it out to read DD_API_KEY")
+        if self.api_key is not None:
+            # Why: a key read from a file (a Kubernetes secret) often ends in a newline, which
+            # http.client refuses as a header value, quoting the key in its error.
+            self.api_key = self.api_key.strip()
+            if not self.api_key.isprintable():  # never quote the key in the message
+                raise ValueError("api_key contains a control character (after trimming surrounding whitespace); "
+                                 "re-create the secret without it")
         if not _SITE.match(self.site):
             raise ValueError(f"site '{self.site}' must be a Datadog site host such as 'datadoghq.com' or 'datadoghq.eu'")
         if self.endpoint is not None and not re.match(r"^https?://[^/\s]+", self.endpoint):

@@ -2,12 +2,23 @@
 
 SDK exceptions are translated here, at the edge, into the plain values :mod:`classify` reads::
 
-    2xx                                     -> Reply(status)
+    2xx (body not read: any body counts)    -> Reply(status)
     ApiException (Unauthorized, Forbidden,  -> Reply(status, headers, body)
       Service, NotFound...) with a status
     ApiException without a status (TLS),    -> Unreachable(reason)
       urllib3 HTTPError, OSError
-    ApiTypeError / ApiValueError            -> Refused(reason)
+    ApiTypeError / ApiValueError            -> Refused(reason)   (the SDK's checks, before sending)
+    UnicodeDecodeError (an error body that  -> Unreachable(reason)
+      is not UTF-8)
+    any other ValueError (http.client:      -> Unsendable(fixed text: the message may hold the key)
+      "Invalid header value b'<KEY>\\n'")
+
+``preload_content = False``: the SDK hands back the raw response of a 2xx instead of parsing it
+as JSON. The intake's 202 body carries nothing we use, and parsing it made the SDK raise
+ApiTypeError *after* the logs were accepted (an empty or HTML body from a proxy), which read
+like a pre-send refusal: split, then dead-lettered, and duplicated. With it off, nothing of the
+SDK's runs after the request, so an ApiTypeError/ApiValueError is always a pre-send refusal.
+Error answers are still read whole by the SDK (``ApiException`` keeps status, headers, body).
 
 Retries: ``enable_retry=False`` turns off the SDK's status retries and ``retry_policy=False``
 turns off urllib3's own connection retries, so one call is exactly one request. The body is
@@ -29,7 +40,7 @@ from datadog_api_client.v2.model.content_encoding import ContentEncoding
 from datadog_api_client.v2.model.http_log import HTTPLog
 from datadog_api_client.v2.model.http_log_item import HTTPLogItem
 
-from adapters.datadog.classify import Attempt, Refused, Reply, Unreachable
+from adapters.datadog.classify import Attempt, Refused, Reply, Unreachable, Unsendable
 
 
 def to_http_log(logs: Sequence[dict[str, Any]]) -> HTTPLog:
@@ -50,6 +61,7 @@ class DatadogTransport:
         self._api_key = api_key
         config = Configuration(host=intake, enable_retry=False, request_timeout=timeout)
         config.retry_policy = False  # urllib3: no connection retries, no redirects either
+        config.preload_content = False  # a 2xx body is never parsed (see the module docstring)
         config.api_key["apiKeyAuth"] = api_key
         self._client = ApiClient(config)
         self._api = LogsApi(self._client)
@@ -58,7 +70,7 @@ class DatadogTransport:
         """POST these logs once, gzipped; whatever happens comes back as a plain value."""
         try:
             body = to_http_log(logs)
-            self._api.submit_log(body=body, content_encoding=ContentEncoding.GZIP)
+            response = self._api.submit_log(body=body, content_encoding=ContentEncoding.GZIP)
         except ApiException as exc:
             if not exc.status:
                 return Unreachable(self._scrub(f"{exc.reason}"))
@@ -66,9 +78,19 @@ class DatadogTransport:
             return Reply(int(exc.status), dict(exc.headers or {}), self._scrub(body_text))
         except (ApiTypeError, ApiValueError) as exc:
             return Refused(self._scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+        except UnicodeDecodeError:  # a ValueError too: an error answer whose body is not UTF-8 (a proxy's page)
+            return Unreachable("the intake answered with a body that is not UTF-8")
+        except ValueError as exc:  # never the text: http.client quotes the bad header value, i.e. the key
+            return Unsendable(
+                f"the Datadog client raised {type(exc).__name__} (its text is withheld, it may quote the API key); "
+                "check the API key (api_key or DD_API_KEY) for stray characters such as a trailing newline"
+            )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             return Unreachable(self._scrub(f"{type(exc).__name__}: {exc}"))
-        return Reply(202)
+        status = int(response.status)
+        response.drain_conn()  # the unread body: discard it so the connection goes back to the pool
+        response.release_conn()
+        return Reply(status)
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 import pytest
 from datadog_testkit import FIXED
 
-from adapters.datadog.classify import Refused, Reply, Unreachable, classify, retry_after
+from adapters.datadog.classify import Refused, Reply, Unreachable, Unsendable, classify, retry_after
 from adapters.datadog.config import AUTH_RETRY_AFTER_SECONDS
 
 INTAKE = "https://http-intake.logs.datadoghq.com"
@@ -22,17 +22,18 @@ def verdict_for(attempt, items: int = 10):  # type: ignore[no-untyped-def]
     ("status", "kind"),
     [
         (200, "delivered"), (202, "delivered"),
-        (400, "reject"),
+        (400, "split"),
         (401, "sink_error"), (403, "sink_error"),
         (404, "sink_error"), (405, "sink_error"),
         (408, "retry"), (429, "retry"),
         (413, "split"),
         (500, "retry"), (502, "retry"), (503, "retry"), (504, "retry"), (599, "retry"),
-        (418, "retry"), (422, "retry"),
+        (418, "sink_error"), (422, "sink_error"), (409, "sink_error"),
+        (301, "sink_error"), (302, "sink_error"), (307, "sink_error"), (308, "sink_error"),
     ],
 )
 def test_status_table(status: int, kind: str) -> None:
-    """Each HTTP status maps to the outcome the Logs API reference and DESIGN.md give it; unknown 4xx never drop events."""
+    """Each HTTP status maps to the outcome the Logs API reference and DESIGN.md give it; unknown 3xx/4xx never drop events."""
     assert verdict_for(Reply(status, {}, "")).kind == kind
 
 
@@ -74,9 +75,32 @@ def test_retryable_answers_carry_the_servers_pause(status: int) -> None:
 
 
 def test_bad_request_reason_quotes_the_body_briefly() -> None:
-    """A 400 rejects with the intake's words, cut to a readable length."""
-    verdict = verdict_for(Reply(400, {}, "bad\n  payload " + "x" * 1000))
+    """A 400 for a lone log rejects it with the intake's words, cut to a readable length."""
+    verdict = verdict_for(Reply(400, {}, "bad\n  payload " + "x" * 1000), items=1)
     assert verdict.kind == "reject" and "bad payload" in verdict.reason and len(verdict.reason) < 500
+
+
+def test_a_400_for_many_logs_splits_instead_of_dead_lettering_them() -> None:
+    """A whole-batch 400 (likely a proxy or wrong endpoint: the SDK builds the body) splits; only a lone log is rejected."""
+    many = verdict_for(Reply(400, {}, '{"errors":["Bad Request"]}'), items=1000)
+    assert many.kind == "split" and "proxy" in many.reason and INTAKE in many.reason
+    assert verdict_for(Reply(400, {}, ""), items=2).kind == "split"
+    assert verdict_for(Reply(400, {}, ""), items=1).kind == "reject"
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 409, 418, 422])
+def test_redirects_and_unknown_4xx_keep_events_and_name_the_endpoint(status: int) -> None:
+    """A 3xx or an unexpected 4xx is a sink_error saying to check site / endpoint, not an endless 'unexpected' retry."""
+    verdict = verdict_for(Reply(status, {"Location": "https://login.example/sso?token=abc"}, "<html>x</html>"))
+    assert verdict.kind == "sink_error" and "check site / endpoint" in verdict.reason and INTAKE in verdict.reason
+    assert "token=abc" not in verdict.reason
+
+
+def test_unsendable_is_a_sink_error() -> None:
+    """A request that cannot be sent with these settings keeps the events and passes the (secret-free) reason on."""
+    verdict = verdict_for(Unsendable("check the API key"))
+    assert verdict.kind == "sink_error" and "check the API key" in verdict.reason
+    assert verdict.retry_after == AUTH_RETRY_AFTER_SECONDS  # a person must fix the key: the long pause, as for 401/403
 
 
 def test_unreachable_is_retried_with_the_intake_named() -> None:

@@ -96,6 +96,22 @@ def test_api_key_from_environment_variable(monkeypatch: pytest.MonkeyPatch) -> N
     assert verdict is not None and verdict.kind == "sink_error" and "DD_API_KEY" in verdict.reason
 
 
+def test_api_key_read_from_a_file_loses_its_surrounding_whitespace() -> None:
+    """A key with a trailing newline (a Kubernetes secret mounted from a file) is trimmed, directly or via ${DD_API_KEY}."""
+    assert load(api_key=f"  {KEY}\n").api_key == KEY
+    config = config_from_dict({"sinks": {"dd": {"type": "datadog", "api_key": "${DD_API_KEY}"}}}, environ={"DD_API_KEY": KEY + "\r\n"})
+    assert config.sinks["dd"].adapter.api_key == KEY
+
+
+@pytest.mark.parametrize("bad", ["SECRETKEY\n123", "SECRETKEY\x00123", "SECRETKEY\x7f123", "SECRETKEY\t123"])
+def test_api_key_with_a_control_character_is_a_config_error_that_hides_it(bad: str) -> None:
+    """A control character inside the key fails the config load with a message naming api_key but never quoting the key."""
+    with pytest.raises(ConfigError) as caught:
+        load(api_key=bad)
+    assert "api_key" in str(caught.value) and "control character" in str(caught.value)
+    assert "SECRETKEY" not in str(caught.value) and "SECRETKEY" not in repr(caught.value)
+
+
 def test_api_key_interpolated_from_environment() -> None:
     """api_key = "${DD_API_KEY}" is filled by the loader from the environment."""
     config = config_from_dict({"sinks": {"dd": {"type": "datadog", "api_key": "${DD_API_KEY}"}}}, environ={"DD_API_KEY": KEY})
