@@ -136,17 +136,23 @@ class _Stub(BaseHTTPRequestHandler):
         self._answer("HEAD")
 
 
-@pytest.fixture
-def stub() -> Iterator[ThreadingHTTPServer]:
+@pytest.fixture(scope="session")
+def stub_server() -> Iterator[ThreadingHTTPServer]:
     """A tiny local HTTP server for answers moto and its fault injector cannot give (HTML 400s, a denied HEAD)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
-    server.answers = {}  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
     server.shutdown()
     server.server_close()
     thread.join()
+
+
+@pytest.fixture
+def stub(stub_server: ThreadingHTTPServer) -> ThreadingHTTPServer:
+    """The session's stub with no canned answers left from another test."""
+    stub_server.answers = {}  # type: ignore[attr-defined]
+    return stub_server
 
 
 def _stub_adapter(server: ThreadingHTTPServer) -> S3Adapter:
