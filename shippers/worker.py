@@ -280,7 +280,7 @@ class SinkWorker:
 
     def _giving_up(self) -> bool:
         """Shutting down and the sink just failed: stop here, the buffer keeps the rest."""
-        return self.draining.is_set() and self.status.state != "active"
+        return self.draining.is_set() and self.status.state in ("retrying", "failing")
 
     def _attempt(self, work: _Work) -> _Work:
         if self.stopping.is_set() and work.attempts:
