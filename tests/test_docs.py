@@ -81,3 +81,17 @@ def test_readme_has_exactly_the_two_setup_commands() -> None:
     assert [b.strip() for b in blocks] == ["pip install -e '.[demo]' && authlog demo", "pip install -e '.[dev]' && python -m pytest"]
     ci = (ROOT / ".ci" / "run").read_text("utf-8")
     assert "pip install --quiet --disable-pip-version-check -e '.[dev]'" in ci and "python3 -m pytest" in ci
+
+
+def test_batch_defaults_table_matches_the_adapters() -> None:
+    """The README's batch-defaults row of each built-in adapter shows the numbers its code uses."""
+    from shippers.plugins import installed_adapters
+    from shippers.units import parse_duration, parse_size
+
+    rows = {m[0]: m[1:] for m in re.findall(r"^\| `(\w+)` \| ([\d,]+) \| ([\d.]+ [KMG]i?B) \| ([\d.]+ m?s) \|", README, flags=re.MULTILINE)}
+    for name in ("file", "s3", "elasticsearch", "datadog", "cloud_logging"):
+        events, size, timeout = rows[name]
+        defaults = installed_adapters()[name].cls.batch_defaults
+        assert int(events.replace(",", "")) == defaults.max_events, name
+        assert parse_size(size.replace(" ", "")) == defaults.max_bytes, name
+        assert parse_duration(timeout.replace(" ", "")) == defaults.timeout, name
