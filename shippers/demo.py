@@ -122,6 +122,7 @@ api_key = "{DD_KEY}"
 endpoint = "{fakes.datadog.url}"
 service = "authlog-demo"
 env = "demo"
+batch = {{ timeout = "1s" }}
 
 [sinks.gcl]
 type = "cloud_logging"
