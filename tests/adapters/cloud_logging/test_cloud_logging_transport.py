@@ -16,6 +16,7 @@ from adapters.cloud_logging.classify import SinkFacts, classify
 from adapters.cloud_logging.encoder import encode_request
 from shippers.testing.fake_cloud_logging import FakeCloudLogging, RpcCode
 from shippers.testing.fake_server import FakeServer
+from shippers.testing.scripted_http import Answer, Recorded, ScriptedHTTPServer
 
 
 def adapter_for(gcl: FakeCloudLogging, **keys: Any):  # type: ignore[no-untyped-def]
@@ -259,59 +260,40 @@ def test_an_https_endpoint_still_uses_application_default_credentials(monkeypatc
 # -- answers the stand-in cannot give: redirects, non-JSON bodies, scripted per-entry codes -------
 
 
-class _Scripted(FakeServer):
-    """Answers entries:write with a scripted status, headers and body; serves a login page on GET; records methods."""
+_LOGIN_PAGE = Answer(200, {"Content-Type": "text/html"}, b"<html>Please sign in</html>")
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen: list[tuple[str, str]] = []
-        self.answer: tuple[int, dict[str, str], bytes] = (200, {"Content-Type": "application/json"}, b"{}")
 
-    def make_app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post("/v2/entries:write", self._write)
-        app.router.add_get("/login", self._login)
-        return app
-
-    async def _write(self, request: web.Request) -> web.Response:
-        await request.read()
-        with self.lock:
-            self.seen.append((request.method, request.path))
-            status, headers, body = self.answer
-        return web.Response(status=status, headers=headers, body=body)
-
-    async def _login(self, request: web.Request) -> web.Response:
-        with self.lock:
-            self.seen.append((request.method, request.path))
-        return web.Response(status=200, content_type="text/html", text="<html>Please sign in</html>")
+def _login_page_or_404(seen: Recorded) -> Answer:
+    return _LOGIN_PAGE if (seen.method, seen.path) == ("GET", "/login") else Answer(404)
 
 
 @pytest.fixture(scope="module")
-def scripted_server() -> Iterator[_Scripted]:
-    with _Scripted() as server:
+def scripted_server() -> Iterator[ScriptedHTTPServer]:
+    """Answers entries:write with what each test queues; serves a login page on GET /login; records methods and paths."""
+    with ScriptedHTTPServer(_login_page_or_404) as server:
         yield server
 
 
 @pytest.fixture
-def scripted(scripted_server: _Scripted) -> _Scripted:
-    scripted_server.seen.clear()
+def scripted(scripted_server: ScriptedHTTPServer) -> ScriptedHTTPServer:
+    scripted_server.reset()
     return scripted_server
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
-def test_a_redirect_is_not_followed_and_is_a_sink_error(scripted: _Scripted, status: int) -> None:
+def test_a_redirect_is_not_followed_and_is_a_sink_error(scripted: ScriptedHTTPServer, status: int) -> None:
     """A 3xx on the POST is a sink_error naming the endpoint, and the client never follows it to a 200 login page."""
-    scripted.answer = (status, {"Location": "/login?continue=x"}, b"")
+    scripted.queue(Answer(status, {"Location": "/login?continue=x"}))
     adapter = make_adapter(endpoint=scripted.url)
     verdict = adapter.send(make_request(adapter, events(3)))
     assert verdict.kind == "sink_error"
     assert f"HTTP {status} to /login" in verdict.reason and "sinks.gcl.endpoint" in verdict.reason
-    assert scripted.seen == [("POST", "/v2/entries:write")]
+    assert [(seen.method, seen.path) for seen in scripted.requests] == [("POST", "/v2/entries:write")]
 
 
-def test_a_2xx_that_is_not_json_is_a_sink_error(scripted: _Scripted) -> None:
+def test_a_2xx_that_is_not_json_is_a_sink_error(scripted: ScriptedHTTPServer) -> None:
     """A 200 HTML page (a proxy or captive portal) is a sink_error saying the endpoint does not answer like Cloud Logging."""
-    scripted.answer = (200, {"Content-Type": "text/html"}, b"<html>hello</html>")
+    scripted.queue(Answer(200, {"Content-Type": "text/html"}, b"<html>hello</html>"))
     adapter = make_adapter(endpoint=scripted.url)
     verdict = adapter.send(make_request(adapter, events(3)))
     assert verdict.kind == "sink_error"
@@ -321,13 +303,13 @@ def test_a_2xx_that_is_not_json_is_a_sink_error(scripted: _Scripted) -> None:
 @pytest.mark.parametrize(
     ("code", "fix"), [(5, "sinks.gcl.project"), (9, "log bucket"), (7, "roles/logging.logWriter"), (16, "credentials")]
 )
-def test_per_entry_errors_about_the_sink_keep_every_event(scripted: _Scripted, code: int, fix: str) -> None:
+def test_per_entry_errors_about_the_sink_keep_every_event(scripted: ScriptedHTTPServer, code: int, fix: str) -> None:
     """A per-entry NOT_FOUND, FAILED_PRECONDITION, PERMISSION_DENIED or UNAUTHENTICATED read through the client is a sink_error saying what to fix."""
     body = {"error": {"code": 400, "message": "one entry failed", "status": "INVALID_ARGUMENT", "details": [{
         "@type": "type.googleapis.com/google.logging.v2.WriteLogEntriesPartialErrors",
         "logEntryErrors": {"1": {"code": code, "message": "about the sink"}},
     }]}}  # fmt: skip
-    scripted.answer = (400, {"Content-Type": "application/json"}, json.dumps(body).encode())
+    scripted.queue(Answer(400, {"Content-Type": "application/json"}, json.dumps(body).encode()))
     adapter = make_adapter(endpoint=scripted.url)
     verdict = adapter.send(make_request(adapter, events(3)))
     assert (verdict.kind, verdict.items) == ("sink_error", ())

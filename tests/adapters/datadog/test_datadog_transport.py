@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from datadog_testkit import FIXED, KEY, every_type_and_reason, full_event, make_adapter, make_request
@@ -16,6 +14,7 @@ from adapters.datadog.config import AUTH_RETRY_AFTER_SECONDS, MAX_PAST_SECONDS
 from adapters.datadog.encoder import body_bytes
 from adapters.datadog.transport import DatadogTransport
 from shippers.testing.fake_datadog import FakeDatadog
+from shippers.testing.scripted_http import Answer, ScriptedHTTPServer
 
 
 def every_event() -> list:
@@ -133,50 +132,24 @@ def test_key_never_logged(intake: FakeDatadog, caplog: pytest.LogCaptureFixture)
     assert all(KEY not in v.reason for v in verdicts)
 
 
-class _Intake(BaseHTTPRequestHandler):
-    """Answers every POST with the server's canned (status, headers, body), keeping the connection alive."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        status, headers, body = self.server.answer  # type: ignore[attr-defined]
-        self.server.posts += 1  # type: ignore[attr-defined]
-        self.server.clients.add(self.client_address)  # type: ignore[attr-defined]
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 @pytest.fixture(scope="session")
-def odd_intake_server() -> Iterator[ThreadingHTTPServer]:
+def odd_intake_server() -> Iterator[ScriptedHTTPServer]:
     """A tiny local HTTP server for answers FakeDatadog never gives (junk 2xx bodies, redirects, 400s, other 4xx)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Intake)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with ScriptedHTTPServer() as server:
+        yield server
 
 
 @pytest.fixture
-def odd_intake(odd_intake_server: ThreadingHTTPServer) -> ThreadingHTTPServer:
+def odd_intake(odd_intake_server: ScriptedHTTPServer) -> ScriptedHTTPServer:
     """The session's odd intake, answering 202 with no body and with its POST count at zero."""
-    odd_intake_server.answer, odd_intake_server.posts = (202, {}, b""), 0  # type: ignore[attr-defined]
-    odd_intake_server.clients = set()  # type: ignore[attr-defined]
+    odd_intake_server.reset()
+    odd_intake_server.answer = Answer(202)
     return odd_intake_server
 
 
-def _send_to(server: ThreadingHTTPServer, answer: tuple[int, dict[str, str], bytes], logs: int = 2) -> str:
-    server.answer = answer  # type: ignore[attr-defined]
-    adapter = make_adapter(endpoint=f"http://127.0.0.1:{server.server_address[1]}")
+def _send_to(server: ScriptedHTTPServer, answer: tuple[int, dict[str, str], bytes], logs: int = 2) -> str:
+    server.answer = answer
+    adapter = make_adapter(endpoint=server.url)
     events = [full_event(t, r) for t, r in every_type_and_reason()[:logs]]
     return adapter.send(make_request(adapter, events)).kind
 
@@ -186,17 +159,17 @@ def _send_to(server: ThreadingHTTPServer, answer: tuple[int, dict[str, str], byt
     [(202, {"Content-Type": "text/html"}, b"<html>ok</html>"), (202, {"Content-Type": "application/json"}, b"not json"),
      (200, {}, b"")],
 )
-def test_a_2xx_with_any_body_is_delivered(odd_intake: ThreadingHTTPServer, answer: tuple[int, dict[str, str], bytes]) -> None:
+def test_a_2xx_with_any_body_is_delivered(odd_intake: ScriptedHTTPServer, answer: tuple[int, dict[str, str], bytes]) -> None:
     """A 2xx whose body is not JSON (or empty) is delivered, not split and dead-lettered after the logs were accepted."""
-    odd_intake.answer = answer  # type: ignore[attr-defined]
-    adapter = make_adapter(endpoint=f"http://127.0.0.1:{odd_intake.server_address[1]}")
+    odd_intake.answer = answer
+    adapter = make_adapter(endpoint=odd_intake.url)
     request = make_request(adapter, [full_event(t, r) for t, r in every_type_and_reason()[:2]])
     assert [adapter.send(request).kind for _ in range(3)] == ["delivered"] * 3
-    assert odd_intake.posts == 3  # type: ignore[attr-defined]
-    assert len(odd_intake.clients) == 1  # type: ignore[attr-defined]  # the unread body was drained: one connection, reused
+    assert len(odd_intake.requests) == 3
+    assert odd_intake.connections == 1  # the unread body was drained: one connection, reused
 
 
-def test_a_whole_batch_400_splits_and_only_a_lone_log_is_rejected(odd_intake: ThreadingHTTPServer) -> None:
+def test_a_whole_batch_400_splits_and_only_a_lone_log_is_rejected(odd_intake: ScriptedHTTPServer) -> None:
     """A 400 for a request of several logs splits it (a proxy or wrong endpoint is likelier than bad logs); one log alone is rejected."""
     answer = (400, {"Content-Type": "application/json"}, b'{"errors":["Bad Request"]}')
     assert _send_to(odd_intake, answer, logs=2) == "split"
@@ -208,10 +181,10 @@ def test_a_whole_batch_400_splits_and_only_a_lone_log_is_rejected(odd_intake: Th
     [(301, {"Location": "https://elsewhere/api/v2/logs"}, b""), (307, {"Location": "https://elsewhere/api/v2/logs"}, b""),
      (302, {"Location": "https://login.example/"}, b"<html>login</html>"), (422, {}, b""), (418, {}, b"")],
 )
-def test_redirects_and_unknown_4xx_are_sink_errors(odd_intake: ThreadingHTTPServer, answer: tuple[int, dict[str, str], bytes]) -> None:
+def test_redirects_and_unknown_4xx_are_sink_errors(odd_intake: ScriptedHTTPServer, answer: tuple[int, dict[str, str], bytes]) -> None:
     """A redirect or an unexpected 4xx from the intake URL keeps the events as a sink_error after one request, not an endless retry."""
     assert _send_to(odd_intake, answer) == "sink_error"
-    assert odd_intake.posts == 1  # type: ignore[attr-defined]
+    assert len(odd_intake.requests) == 1
 
 
 def test_key_with_a_trailing_newline_is_sent_trimmed(intake: FakeDatadog, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import msgspec
 
@@ -13,6 +13,7 @@ from adapters.contract import Request, SinkContext
 from adapters.elasticsearch import ElasticsearchAdapter, ElasticsearchConfig
 from shippers.catalog import builtin_catalog
 from shippers.event import Event, EventValidator
+from shippers.testing.scripted_http import Answer, Recorded, ScriptedHTTPServer
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "elasticsearch"
 # 2026-05-28T20:26:40Z: a fixed "now" so event times and Retry-After dates are deterministic.
@@ -67,7 +68,7 @@ def numbered(count: int, prefix: str = "ev", type_: str = "login.completed") -> 
     return [event(type_, id=f"{prefix}-{i:05d}", userId=f"u-{i}", ip="198.51.100.9") for i in range(count)]
 
 
-class CaptureServer:
+class CaptureServer(ScriptedHTTPServer):
     """A tiny HTTP server that records raw requests and answers with a scripted status and JSON body.
 
     For what the Elasticsearch stand-in does not show: the exact wire headers (auth, SigV4)
@@ -75,48 +76,17 @@ class CaptureServer:
     """
 
     def __init__(self, product: bool = True) -> None:
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
+        super().__init__(self._reply)
         self.product = product
-        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
         self.status = 200
         self.body: dict[str, Any] | None = None
         self.headers: dict[str, str] = {}
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep test output clean
-                pass
-
-            def _answer(self) -> None:
-                size = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(size) if size else b""
-                server.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, raw))
-                body = server.body
-                if body is None:
-                    body = {"acknowledged": True} if "_index_template" in self.path else {"errors": False, "items": []}
-                data = json.dumps(body).encode()
-                self.send_response(server.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in server.headers.items():
-                    self.send_header(name, value)
-                if server.product:
-                    self.send_header("X-Elastic-Product", "Elasticsearch")
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_PUT = do_POST = do_HEAD = _answer
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def _reply(self, seen: Recorded) -> Answer:
+        body = self.body
+        if body is None:
+            body = {"acknowledged": True} if "_index_template" in seen.path else {"errors": False, "items": []}
+        headers = {"Content-Type": "application/json", **self.headers}
+        if self.product:
+            headers["X-Elastic-Product"] = "Elasticsearch"
+        return Answer(self.status, headers, json.dumps(body).encode())

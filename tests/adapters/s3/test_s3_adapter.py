@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from s3_testkit import FIXED, every_type_and_reason, full_event, make_adapter, make_request, unique_bucket
@@ -16,6 +14,7 @@ from adapters.s3 import S3Adapter
 from shippers.event import encode_event
 from shippers.testing.contract import AdapterContract, closed_port
 from shippers.testing.moto_s3 import MotoS3
+from shippers.testing.scripted_http import Answer, ScriptedHTTPServer
 
 
 def _adapter(s3: MotoS3, bucket: str, **keys: object) -> S3Adapter:
@@ -111,68 +110,38 @@ def test_only_transient_409s_are_retried(s3: MotoS3, bucket: str) -> None:
     assert adapter.send(request).kind == "retry"
 
 
-class _Stub(BaseHTTPRequestHandler):
-    """Answers PUT and HEAD with the server's canned (status, content type, body); nothing is stored."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _answer(self, method: str) -> None:
-        self.rfile.read(int(self.headers.get("content-length") or 0))
-        status, content_type, body = self.server.answers[method]  # type: ignore[attr-defined]
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if method != "HEAD":
-            self.wfile.write(body)
-
-    def do_PUT(self) -> None:
-        self._answer("PUT")
-
-    def do_HEAD(self) -> None:
-        self._answer("HEAD")
-
-
 @pytest.fixture(scope="session")
-def stub_server() -> Iterator[ThreadingHTTPServer]:
+def stub_server() -> Iterator[ScriptedHTTPServer]:
     """A tiny local HTTP server for answers moto and its fault injector cannot give (HTML 400s, a denied HEAD)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with ScriptedHTTPServer(Answer(500, {"Content-Type": "text/plain"}, b"nothing scripted for this request")) as server:
+        yield server
 
 
 @pytest.fixture
-def stub(stub_server: ThreadingHTTPServer) -> ThreadingHTTPServer:
+def stub(stub_server: ScriptedHTTPServer) -> ScriptedHTTPServer:
     """The session's stub with no canned answers left from another test."""
-    stub_server.answers = {}  # type: ignore[attr-defined]
+    stub_server.reset()
     return stub_server
 
 
-def _stub_adapter(server: ThreadingHTTPServer) -> S3Adapter:
-    return make_adapter(endpoint_url=f"http://127.0.0.1:{server.server_address[1]}", region="us-east-1", force_path_style=True)
+def _stub_adapter(server: ScriptedHTTPServer) -> S3Adapter:
+    return make_adapter(endpoint_url=server.url, region="us-east-1", force_path_style=True)
 
 
-def test_a_proxys_html_400_keeps_the_events(stub: ThreadingHTTPServer) -> None:
+def test_a_proxys_html_400_keeps_the_events(stub: ScriptedHTTPServer) -> None:
     """An HTML 400 from a proxy in front of S3 is a sink_error naming the proxy and endpoint, not a DLQ of the batch."""
     page = b"<html><body><h1>400 Bad Request</h1>Request Header Or Cookie Too Large</body></html>"
-    stub.answers["PUT"] = (400, "text/html", page)  # type: ignore[attr-defined]
+    stub.queue(Answer(400, {"Content-Type": "text/html"}, page))  # the PUT
     adapter = _stub_adapter(stub)
     verdict = adapter.send(make_request(adapter, [full_event("login.completed")]))
     assert verdict.kind == "sink_error" and "proxy" in verdict.reason and "endpoint_url" in verdict.reason
 
 
-def test_a_412_whose_object_cannot_be_read_is_not_acked(stub: ThreadingHTTPServer) -> None:
+def test_a_412_whose_object_cannot_be_read_is_not_acked(stub: ScriptedHTTPServer) -> None:
     """After a 412, a HeadObject denied with 403 keeps the events (sink_error asking for s3:GetObject) instead of a duplicate."""
     error = b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>'
-    stub.answers["PUT"] = (412, "application/xml", error)  # type: ignore[attr-defined]
-    stub.answers["HEAD"] = (403, "application/xml", b"")  # type: ignore[attr-defined]
+    xml = {"Content-Type": "application/xml"}
+    stub.queue(Answer(412, xml, error), Answer(403, xml))  # the PUT, then the HEAD
     adapter = _stub_adapter(stub)
     verdict = adapter.send(make_request(adapter, [full_event("login.completed")]))
     assert verdict.kind == "sink_error" and "grant s3:GetObject" in verdict.reason
