@@ -208,6 +208,11 @@ class Adapter(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook: adapters without resources need not override it
         """Release clients and connections."""
 
+    def warnings(self) -> dict[str, int]:
+        """Counts of things delivered but worth a look (e.g. entries the destination may discard),
+        by a short camelCase name; shown under the sink's ``warnings`` in ``/v1/status``."""
+        return {}
+
 
 @dataclass
 class AdapterInfo:

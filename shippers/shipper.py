@@ -335,6 +335,10 @@ class Shipper:
                 "lastError": last_error,
                 "lastDeliveryAt": row.last_delivery_at,
             }
+            adapter = self.adapters.get(row.name)
+            warnings = adapter.warnings() if adapter is not None else {}
+            if warnings:
+                sinks[row.name]["warnings"] = warnings
         return {
             "version": __version__,
             "uptimeSeconds": round(self.clock() - self.started_at, 3),

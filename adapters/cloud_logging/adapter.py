@@ -5,7 +5,8 @@ Delivery is at-least-once; a resend carries the same ``insertId`` (the event id)
 Entries that could never be written are dead-lettered before a request is built
 (:meth:`CloudLoggingAdapter.check_item`): over 256 KiB, or more than a day in the future.
 Entries older than the default 30-day retention are sent (a bucket may keep them longer),
-counted in :attr:`CloudLoggingAdapter.stale_entries` and logged as a warning.
+counted in :attr:`CloudLoggingAdapter.stale_entries` (``warnings.olderThanRetention`` in
+``/v1/status``) and logged as a warning.
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ class CloudLoggingAdapter(Adapter):
 
     def close(self) -> None:
         self.transport.close()
+
+    def warnings(self) -> dict[str, int]:
+        return {"olderThanRetention": self.stale_entries} if self.stale_entries else {}
 
     def _note_stale(self, events: Sequence[Event], now: float) -> None:
         cutoff = now - DEFAULT_RETENTION_SECONDS

@@ -157,3 +157,17 @@ def test_the_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     assert gcl, "the example has no cloud_logging sink"
     assert gcl[0].adapter.project == "my-project-123"
 
+
+
+def test_entries_older_than_retention_show_in_status(make_shipper) -> None:  # type: ignore[no-untyped-def]
+    """Entries older than the 30-day default retention are delivered and counted under the sink's warnings in status."""
+    from shippers.testing.fake_cloud_logging import FakeCloudLogging
+
+    with FakeCloudLogging(projects=("test-project",)) as fake:
+        shipper = make_shipper({"gcl": {"type": "cloud_logging", "project": "test-project", "endpoint": fake.url}})
+        old = "2020-01-01T00:00:00.000Z"
+        shipper.ingest_raw([b'{"id":"old-1","type":"login.completed","time":"%s"}' % old.encode(), b'{"id":"new-1","type":"login.completed"}'])
+        assert shipper.flush(20)
+        sink = shipper.status()["sinks"]["gcl"]
+        assert sink["delivered"] == 2
+        assert sink["warnings"] == {"olderThanRetention": 1}
