@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import msgspec
@@ -221,4 +221,3 @@ class AdapterInfo:
     name: str
     cls: type[Adapter]
     origin: str  # the distribution that registered it
-    extra_keys: list[str] = field(default_factory=list)

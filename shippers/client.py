@@ -129,7 +129,6 @@ class Client:
         if content_type not in (NDJSON, JSON):
             raise ValueError(f"content_type must be {NDJSON} or {JSON}")
         self.url = url.rstrip("/")
-        self._scheme = parts.scheme
         self._host = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._base = parts.path.rstrip("/")

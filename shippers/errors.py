@@ -10,15 +10,11 @@
     │   ├── BufferCorruptError        unreadable / not ours: the file path and what to do
     │   ├── BufferLockedError         another process delivers from this store
     │   ├── BufferForkedError         used in a child forked after it was opened (open it after the fork)
-    │   └── BufferFullError           no room: a sink with when_full="block" is full (.retry_after)
-    └── DeliveryError                 raised by a transport for one attempt; classifiers turn it into outcomes
-        ├── RetryableError            transient (5xx, timeouts, connection reset); .retry_after may be set
-        │   └── ThrottledError        429 / SlowDown: the destination asked us to slow down
-        ├── PermanentError            this request can never succeed as is
-        └── SinkMisconfiguredError    401/403, missing bucket/index/project: fix the config, nothing is dropped
+    │   └── BufferFullError           no room: a sink with when_full="block" is full (.retry_after, .sink)
 
-Transports translate their SDK's exceptions into ``DeliveryError`` subclasses at the
-edge (like httpx's ``map_httpcore_exceptions``), so the core never imports an SDK.
+Delivery failures are not exceptions: each adapter's transport translates its SDK's
+exceptions at the edge and its classifier returns an :class:`adapters.contract.Verdict`
+(retry, split, reject, sink_error...), so the core never imports an SDK.
 """
 
 from __future__ import annotations
@@ -77,28 +73,3 @@ class BufferFullError(BufferError):
         self.retry_after = retry_after
         self.sink = sink  # the full sink, when one sink's backlog (not the whole store) is the cause
         super().__init__(message)
-
-
-class DeliveryError(AuthlogError):
-    """One transport attempt failed."""
-
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
-        self.status = status
-        self.retry_after = retry_after
-        super().__init__(message)
-
-
-class RetryableError(DeliveryError):
-    """A transient failure: try the same request again after a backoff."""
-
-
-class ThrottledError(RetryableError):
-    """The destination asked us to slow down (429, SlowDown); honour ``retry_after``."""
-
-
-class PermanentError(DeliveryError):
-    """This request can never be accepted as is: its events go to the DLQ."""
-
-
-class SinkMisconfiguredError(DeliveryError):
-    """The sink itself is wrong (key, permissions, missing bucket): keep events, mark the sink failing."""

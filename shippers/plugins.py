@@ -31,7 +31,7 @@ def _scan() -> tuple[dict[str, AdapterInfo], dict[str, str]]:
             broken[point.name] = f"{point.value} is not a subclass of adapters.contract.Adapter"
             continue
         origin = point.dist.name if point.dist else "?"
-        found[point.name] = AdapterInfo(point.name, cls, origin, list(cls.Config.__struct_fields__))
+        found[point.name] = AdapterInfo(point.name, cls, origin)
     return found, broken
 
 

@@ -50,7 +50,6 @@ class IngestResult:
 
     accepted: int
     rejected: list[tuple[int, str]] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
 
 
 @dataclass
@@ -244,11 +243,7 @@ class Shipper:
     def commit_validated(self, validated: Validated) -> IngestResult:
         """The second half of ingest_raw: commit the accepted events in one transaction."""
         self._commit(validated.accepted)
-        return IngestResult(len(validated.accepted), validated.rejected, [e for e, _ in validated.accepted])
-
-    def append(self, events: Sequence[Event]) -> None:
-        """Commit already validated events (one transaction)."""
-        self._commit([(e, encode_event(e)) for e in events])
+        return IngestResult(len(validated.accepted), validated.rejected)
 
     def _commit(self, accepted: Sequence[tuple[Event, bytes]]) -> None:
         if not accepted:

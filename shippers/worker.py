@@ -67,6 +67,11 @@ class _Work:
     extra: list[_Work] = field(default_factory=list)
 
 
+def backoff_ceiling(initial: float, cap: float, attempt: int) -> float:
+    """``initial * 2**(attempt-1)``, capped: the longest wait before retry number ``attempt``."""
+    return min(cap, initial * 2 ** min(attempt - 1, MAX_BACKOFF_EXPONENT))
+
+
 class _Backoff(tenacity.wait.wait_base):
     """Full-jitter exponential backoff, at least Retry-After; sink errors wait the cap."""
 
@@ -78,8 +83,7 @@ class _Backoff(tenacity.wait.wait_base):
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         work: _Work = retry_state.outcome.result()  # type: ignore[union-attr]
         verdict = work.verdict
-        exponent = min(retry_state.attempt_number - 1, MAX_BACKOFF_EXPONENT)
-        ceiling = min(self.cap, self.initial * 2**exponent)
+        ceiling = backoff_ceiling(self.initial, self.cap, retry_state.attempt_number)
         wait = self.rng.uniform(0, ceiling)
         if verdict is not None and verdict.kind == "sink_error":
             wait = self.rng.uniform(self.cap / 2, self.cap)
@@ -162,7 +166,8 @@ class SinkWorker:
                     log.exception("sink %r: delivery failed unexpectedly; restarting it (its events stay in the buffer)", self.name)
                     self.batcher.forget_scan()
                     self._failed(Verdict.retry(f"internal error, delivery restarted: {type(exc).__name__}: {exc}"))
-                    self._sleep(min(self.sink.common.retry.max, self.sink.common.retry.initial * 2 ** min(failures, MAX_BACKOFF_EXPONENT)))
+                    retry = self.sink.common.retry
+                    self._sleep(backoff_ceiling(retry.initial, retry.max, failures + 1))
         finally:
             self.adapter.close()
             if self._pool is not None:
@@ -215,7 +220,7 @@ class SinkWorker:
                 return True
             attempt += 1
             self._failed(verdict)
-            self._sleep(retry.max if verdict.kind == "sink_error" else min(retry.max, retry.initial * 2 ** min(attempt, MAX_BACKOFF_EXPONENT)))
+            self._sleep(retry.max if verdict.kind == "sink_error" else backoff_ceiling(retry.initial, retry.max, attempt + 1))
         return False
 
     def _idle_wait(self) -> float:

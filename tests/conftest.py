@@ -12,6 +12,7 @@ import pytest
 
 from shippers.shipper import Shipper
 from shippers.testing import chaos, memory
+from shippers.testing.fake_elasticsearch import FakeElasticsearch
 
 # boto3 must never look for real credentials or a metadata server in tests.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -62,3 +63,34 @@ def make_shipper(tmp_path: Path) -> Iterator[Callable[..., Shipper]]:
     yield build
     for shipper in made:
         shipper.close(timeout=5)
+
+
+# One Elasticsearch and one OpenSearch stand-in per session, for the adapter's and the stand-in's own tests.
+@pytest.fixture(scope="session")
+def es_server() -> Iterator[FakeElasticsearch]:
+    """A local Elasticsearch 9 stand-in for the session, on port 0."""
+    with FakeElasticsearch() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def os_server() -> Iterator[FakeElasticsearch]:
+    """A local OpenSearch 2 stand-in for the session, on port 0."""
+    with FakeElasticsearch(flavor="opensearch") as server:
+        yield server
+
+
+@pytest.fixture
+def es(es_server: FakeElasticsearch) -> Iterator[FakeElasticsearch]:
+    """The session's Elasticsearch, emptied of documents, templates, requests and faults."""
+    es_server.reset()
+    yield es_server
+    es_server.max_content_length = 100 * 1024 * 1024
+
+
+@pytest.fixture
+def opensearch(os_server: FakeElasticsearch) -> Iterator[FakeElasticsearch]:
+    """The session's OpenSearch, emptied."""
+    os_server.reset()
+    yield os_server
+    os_server.max_content_length = 100 * 1024 * 1024

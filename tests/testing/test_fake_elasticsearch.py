@@ -6,7 +6,6 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import elasticsearch
@@ -16,30 +15,6 @@ import pytest
 from shippers.testing.fake_elasticsearch import FakeElasticsearch
 
 DATA_STREAM_TEMPLATE: dict[str, Any] = {"index_patterns": ["logs-authlog-*"], "data_stream": {}, "priority": 200}
-
-
-@pytest.fixture(scope="module")
-def es_server() -> Iterator[FakeElasticsearch]:
-    with FakeElasticsearch() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def os_server() -> Iterator[FakeElasticsearch]:
-    with FakeElasticsearch(flavor="opensearch") as server:
-        yield server
-
-
-@pytest.fixture
-def es(es_server: FakeElasticsearch) -> FakeElasticsearch:
-    es_server.reset()
-    return es_server
-
-
-@pytest.fixture
-def opensearch(os_server: FakeElasticsearch) -> FakeElasticsearch:
-    os_server.reset()
-    return os_server
 
 
 def es_client(server: FakeElasticsearch, **options: Any) -> elasticsearch.Elasticsearch:
