@@ -161,6 +161,57 @@ def test_disk_full_right_after_a_rotation_rolls_back_into_an_empty_file(tmp_path
     assert ids_in(out) == Counter(e.id for e in events[:8])
 
 
+def test_a_failed_cut_back_is_finished_before_the_next_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the cut back after a disk-full write fails too, the reason says so and the next send removes the partial write before appending."""
+    out = tmp_path / "events.ndjson"
+    adapter = make(out)
+    events = sample_events()
+    assert adapter.send(request_for(adapter, events[:3])).kind == "delivered"
+    before = out.read_bytes()
+
+    full = DiskFullAfter(out, budget=100)
+    monkeypatch.setattr(os, "write", full)
+
+    def broken_ftruncate(fd: int, length: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "ftruncate", broken_ftruncate)
+    verdict = adapter.send(request_for(adapter, events[3:9], batch_id=2))
+    assert verdict.kind == "retry" and "disk full" in verdict.reason and "cut back before the next attempt" in verdict.reason
+    assert len(out.read_bytes()) == len(before) + 100  # the partial write is still there
+
+    monkeypatch.undo()
+    assert adapter.send(request_for(adapter, events[3:9], batch_id=2)).kind == "delivered"
+    assert out.read_bytes().startswith(before)
+    assert ids_in(out) == Counter(e.id for e in events[:9])
+
+
+def test_a_failed_fsync_takes_the_lines_back_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An fsync error after a complete write (the lines may never reach the disk) cuts them back out, so the retry does not double them."""
+    out = tmp_path / "events.ndjson"
+    adapter = make(out)
+    events = sample_events()
+    assert adapter.send(request_for(adapter, events[:3])).kind == "delivered"
+    before = out.read_bytes()
+    real_fsync = os.fsync
+    calls = 0
+
+    def failing_fsync(fd: int) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    verdict = adapter.send(request_for(adapter, events[3:6], batch_id=2))
+    assert verdict.kind == "retry"
+    assert out.read_bytes() == before
+    assert str(out) in verdict.reason and "as it was before this batch" in verdict.reason
+    assert adapter.send(request_for(adapter, events[3:6], batch_id=2)).kind == "delivered"
+    assert ids_in(out) == Counter(e.id for e in events[:6])
+
+
 def test_a_torn_line_left_by_a_crash_is_cut_before_the_next_write(tmp_path: Path) -> None:
     """A partial last line (a kill -9 mid-write) is removed before the resend, so no acknowledged line is glued to garbage."""
     out = tmp_path / "events.ndjson"
