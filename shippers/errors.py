@@ -54,7 +54,7 @@ class Rejection(StrEnum):
     TOO_LONG = "too_long"  # a string over its field's length limit
     TOO_LARGE = "too_large"  # `details` over its encoded-size limit
     TOO_DEEP = "too_deep"  # nested deeper than `details` allows (or than can be read at all)
-    NUMBER_OUT_OF_RANGE = "number_out_of_range"  # a number no float or 64-bit integer holds (1e999999)
+    NUMBER_OUT_OF_RANGE = "number_out_of_range"  # a number no float or 64-bit integer holds (1e999999); emit(): NaN, infinity
     UNKNOWN_TYPE = "unknown_type"  # `type` is not in the catalog
     UNKNOWN_REASON = "unknown_reason"  # `reason` is not one of the type's reasons
     INVALID_TIME = "invalid_time"  # not an RFC 3339 timestamp with an offset, or outside years 1-9999 in UTC

@@ -22,6 +22,7 @@ hypothesis tests in tests/test_event.py and tests/faults/test_hostile_input.py h
 from __future__ import annotations
 
 import logging
+import math
 import re
 import socket
 import time as _time
@@ -227,6 +228,23 @@ def _depth(value: Any, level: int) -> int:
     return level - 1
 
 
+def _has_non_finite(value: Any, level: int = 0) -> bool:
+    """Whether a Python value holds a NaN or an infinity (msgspec would encode it as null).
+
+    The walk stops past the details depth limit (deeper values are rejected anyway), so a
+    circular structure ends here too.
+    """
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if level > MAX_DETAILS_DEPTH + 1:
+        return False
+    if isinstance(value, dict):
+        return any(_has_non_finite(v, level + 1) for v in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_has_non_finite(v, level + 1) for v in value)
+    return False
+
+
 class EventValidator:
     """Turns wire documents into :class:`Event` s for one catalog and one clock."""
 
@@ -246,7 +264,15 @@ class EventValidator:
     def from_fields(self, fields: dict[str, Any], now: float | None = None) -> Event:
         """Validate an event given as Python keyword fields (``shippers.emit``); raises only ValidationError."""
         try:
+            for name, value in fields.items():
+                if _has_non_finite(value):
+                    raise ValidationError(
+                        _quote(str(name)), "holds a NaN or an infinity, which JSON cannot carry; send null or a string instead",
+                        Rejection.NUMBER_OUT_OF_RANGE,
+                    )
             document = _encoder.encode(fields)
+        except ValidationError:
+            raise
         except RecursionError:
             raise _too_deep("") from None
         except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:

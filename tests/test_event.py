@@ -148,6 +148,25 @@ def test_from_fields_uses_the_same_rules() -> None:
         VALIDATOR.from_fields({"type": "signup.completed", "user_id": "u"})
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"details": {"x": float("nan")}},
+        {"details": {"a": [1.0, {"b": float("inf")}]}},
+        {"details": {"t": (float("-inf"),)}},
+        {"userId": float("nan")},
+    ],
+    ids=["NaN in details", "Infinity nested", "-Infinity in a tuple", "NaN as userId"],
+)
+def test_from_fields_refuses_nan_and_infinity(fields: dict) -> None:
+    """NaN and Infinity in emit() fields are refused, not silently stored as null (msgspec would encode them as null)."""
+    with pytest.raises(ValidationError) as caught:
+        VALIDATOR.from_fields({"type": "login.completed", **fields})
+    assert caught.value.reason is Rejection.NUMBER_OUT_OF_RANGE
+    assert caught.value.field == next(iter(fields))
+    assert "NaN" in caught.value.message
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
