@@ -95,11 +95,15 @@ def request(port: int, method: str, path: str) -> tuple[int, bytes]:
         conn.close()
 
 
+# The child is `authlog run`, opted in to the test adapters (the memory sink is a test double).
+CHILD = "from shippers.testing import register_test_adapters; register_test_adapters(); from shippers.cli import main; main()"
+
+
 def start_sidecar(config: Path, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     log = (config.parent / "sidecar.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from shippers.cli import main; main()", "run", "-c", str(config), "--log-level", "warning"],
+        [sys.executable, "-c", CHILD, "run", "-c", str(config), "--log-level", "warning"],
         cwd=config.parent, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _measure import documents, ingest, measure
 
 from shippers.shipper import Shipper
+from shippers.testing import register_test_adapters
 
 
 def main() -> None:
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--chunk", type=int, default=1000, help="events per ingest call (one transaction each)")
     args = parser.parse_args()
+    register_test_adapters()  # the memory sink is a test double: opt in
     docs = documents(args.events, seed=42)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

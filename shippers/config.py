@@ -29,7 +29,7 @@ import msgspec
 
 from shippers import units
 from shippers.errors import ConfigError
-from shippers.plugins import broken_adapters, installed_adapters
+from shippers.plugins import broken_adapters, installed_adapters, unknown_type_hint
 
 DEFAULT_CONFIG_FILE = "authlog.toml"
 _VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -242,7 +242,10 @@ class _Loader:
             return None
         if info is None:
             names = [*adapters, *broken_adapters()]
-            self.problems.append(f"{path}.type: unknown sink type {kind!r}{_suggest(str(kind), names, 'types')}; `authlog adapters` lists the installed ones")
+            self.problems.append(
+                f"{path}.type: unknown sink type {kind!r}{_suggest(str(kind), names, 'types')}; `authlog adapters` "
+                f"lists the installed ones{unknown_type_hint(kind)}"
+            )
             common_fields = tuple(f.name for f in msgspec.structs.fields(SinkCommon))
             self.table({k: v for k, v in raw.items() if k in common_fields}, SinkCommon, path)
             return None

@@ -1,4 +1,11 @@
-"""Find adapter plugins: every entry point of the ``authlog.adapters`` group, built-ins included."""
+"""Find adapter plugins: every entry point of the ``authlog.adapters`` group, built-ins included.
+
+Test doubles (``memory``, ``chaos``) are never plugins: a process opts in with
+:func:`shippers.testing.register_test_adapters` (or ``pytest -p shippers.testing.pytest_plugin``),
+which calls :func:`register` for this process only. An entry point that names a module under
+``shippers.testing`` (left over from an older install's metadata) is ignored, so
+``type = "chaos"`` never passes ``check-config`` in production.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,16 @@ if TYPE_CHECKING:
     from shippers.config import SinkConfig
 
 ENTRY_POINT_GROUP = "authlog.adapters"
+# Why: the package of test doubles; never loaded through entry points (see the module docstring).
+TESTING_PACKAGE = "shippers.testing"
+# Why: named here (not imported from shippers.testing) so an unknown-type error can say how to opt in.
+TEST_ADAPTER_NAMES = frozenset({"memory", "chaos"})
+OPT_IN_HINT = (
+    "call shippers.testing.register_test_adapters() in your tests, or run pytest with "
+    "-p shippers.testing.pytest_plugin (or pytest_plugins = [\"shippers.testing.pytest_plugin\"] in conftest.py)"
+)
+
+_registered: dict[str, AdapterInfo] = {}  # adapters registered by this process (register()), by name
 
 
 @cache
@@ -22,6 +39,9 @@ def _scan() -> tuple[dict[str, AdapterInfo], dict[str, str]]:
     found: dict[str, AdapterInfo] = {}
     broken: dict[str, str] = {}
     for point in entry_points(group=ENTRY_POINT_GROUP):
+        module = point.value.split(":", 1)[0].strip()
+        if module == TESTING_PACKAGE or module.startswith(TESTING_PACKAGE + "."):
+            continue  # a test double: opt in with shippers.testing.register_test_adapters()
         try:
             cls = point.load()
         except Exception as exc:  # a broken third-party plugin must not take the others down
@@ -36,8 +56,27 @@ def _scan() -> tuple[dict[str, AdapterInfo], dict[str, str]]:
 
 
 def installed_adapters() -> dict[str, AdapterInfo]:
-    """Adapter name -> info for every plugin that loads, scanned once per process."""
-    return _scan()[0]
+    """Adapter name -> info for every plugin that loads (scanned once per process) and every registered one."""
+    return {**_scan()[0], **_registered}
+
+
+def register(cls: type[Adapter], origin: str) -> None:
+    """Make ``cls`` available as sink type ``cls.name`` in this process only (test doubles opt in this way)."""
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        raise TypeError(f"{cls!r} is not a subclass of adapters.contract.Adapter")
+    _registered[cls.name] = AdapterInfo(cls.name, cls, origin)
+
+
+def unregister(name: str) -> None:
+    """Forget an adapter registered with :func:`register` (entry-point plugins stay)."""
+    _registered.pop(name, None)
+
+
+def unknown_type_hint(kind: object) -> str:
+    """What to add to "unknown sink type" for a test double's name: how tests opt in."""
+    if kind in TEST_ADAPTER_NAMES:
+        return f"; {kind!r} is a test double from {TESTING_PACKAGE}, never available in production: {OPT_IN_HINT}"
+    return ""
 
 
 def broken_adapters() -> dict[str, str]:

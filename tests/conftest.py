@@ -14,6 +14,9 @@ from shippers.shipper import Shipper
 from shippers.testing import chaos, memory
 from shippers.testing.fake_elasticsearch import FakeElasticsearch
 
+# The memory and chaos test adapters are opt-in (never production plugins): this suite opts in.
+pytest_plugins = ["shippers.testing.pytest_plugin"]
+
 # boto3 must never look for real credentials or a metadata server in tests.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

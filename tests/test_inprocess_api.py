@@ -74,7 +74,8 @@ def test_app_workers_share_one_store_and_one_deliverer(tmp_path: Path) -> None:
     config = {"buffer": {"path": str(tmp_path / "buf")}, "sinks": {"m": {"type": "memory"}}}
     shipper = shippers.Shipper.from_config(config).start()
     script = (
-        "import sys, shippers; shippers.configure({'buffer': {'path': sys.argv[1]}, 'sinks': {'m': {'type': 'memory'}}});"
+        "import sys, shippers; from shippers.testing import register_test_adapters; register_test_adapters();"
+        "shippers.configure({'buffer': {'path': sys.argv[1]}, 'sinks': {'m': {'type': 'memory'}}});"
         "[shippers.emit('login.completed', id=f'{sys.argv[2]}-{i}') for i in range(40)]; shippers.shutdown(1)"
     )
     procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "buf"), f"w{n}"]) for n in range(3)]

@@ -17,8 +17,11 @@ that got no HTTP answer); :func:`classify` decides. In this order:
 
 2. Otherwise the whole request::
 
-       2xx                                    -> delivered
-       2xx whose body is not JSON, any 3xx    -> sink_error: not Cloud Logging (check endpoint)
+       200 with {} (WriteLogEntriesResponse)  -> delivered: the only answer that acknowledges a write
+       any other 2xx: 204, an empty 200, a    -> sink_error: not Cloud Logging (check endpoint); nothing
+         200 with an "error" or another body,    says the entries were written, so every one is kept
+         201/202, a body that is not JSON
+       any 3xx                                -> sink_error: not Cloud Logging (check endpoint)
        429 RESOURCE_EXHAUSTED                 -> retry (Retry-After / RetryInfo honoured)
        408, 5xx, UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, ABORTED, UNKNOWN -> retry
        400 "payload size exceeds", 413        -> split (reject when it is one entry)
@@ -75,6 +78,12 @@ _TOO_LARGE = re.compile(r"payload size exceeds|request payload size|request enti
 _CONFIG_FIELDS = re.compile(r"resource|log.?name|label|project", re.IGNORECASE)
 # Why: keep Verdict reasons (shown in status and the DLQ) readable; server messages can be long.
 MAX_MESSAGE_CHARS = 500
+# Why: entries.write answers WriteLogEntriesResponse, an empty message, i.e. HTTP 200 with "{}".
+WRITE_OK_STATUS = 200
+# Why: a false success names a few of the body's keys (never values, which could echo events).
+MAX_REPLY_KEYS = 5
+_KEY_NAME = re.compile(r"[A-Za-z0-9_.@$-]{1,40}")
+_STATUS_NAME = re.compile(r"[A-Z_]{1,40}")
 
 Failure = Literal["", "connection", "timeout", "credentials", "credentials_transient", "not_cloud_logging"]
 
@@ -89,6 +98,7 @@ class Answer:
     failure: Failure = ""  # why no usable HTTP answer arrived
     detail: str = ""  # what went wrong, for failures (no secrets)
     location: str | None = None  # the Location header of a redirect
+    reply: Any = None  # the parsed JSON body of a 2xx answer; None when it was empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +203,13 @@ def classify(answer: Answer, count: int, now: float, facts: SinkFacts) -> Verdic
     if answer.failure:
         return _no_answer(answer, facts)
     if 200 <= answer.status < 300:
-        return Verdict.delivered()
+        if answer.status == WRITE_OK_STATUS and answer.reply == {}:
+            return Verdict.delivered()
+        return Verdict.sink_error(
+            f"the endpoint answered {_what_came_back(answer)}, which is not how Cloud Logging acknowledges a write "
+            f"(HTTP 200 with {{}}); nothing says the entries were written, so they are kept; check "
+            f"sinks.{facts.sink}.endpoint ({facts.endpoint or 'the default'}) and any proxy in between"
+        )
     if 300 <= answer.status < 400:
         where = f" to {answer.location.split('?')[0]}" if answer.location else ""
         return Verdict.sink_error(
@@ -240,6 +256,28 @@ def classify(answer: Answer, count: int, now: float, facts: SinkFacts) -> Verdic
     return Verdict.sink_error(
         f"unexpected answer from Cloud Logging ({said}); check sinks.{facts.sink}.endpoint and the service status"
     )
+
+
+def _what_came_back(answer: Answer) -> str:
+    """A 2xx that is no write, described by its status and shape: key and status names, never values."""
+    reply = answer.reply
+    said = f"HTTP {answer.status}"
+    if reply is None:
+        return f"{said} with an empty body"
+    if isinstance(reply, dict) and "error" in reply:
+        error = reply["error"]
+        name = error.get("status") if isinstance(error, dict) else None
+        named = f" ({name})" if isinstance(name, str) and _STATUS_NAME.fullmatch(name) else ""
+        return f"{said} with an error object{named}"
+    if isinstance(reply, dict):
+        if not reply:
+            return f"{said} with {{}}"
+        names = sorted(k for k in reply if _KEY_NAME.fullmatch(k))
+        shown = ", ".join(names[:MAX_REPLY_KEYS]) or "unnamed"
+        more = len(reply) - min(len(names), MAX_REPLY_KEYS)
+        return f"{said} with a JSON object that is not the empty object (keys: {shown}{f' and {more} more' if more else ''})"
+    kind = {list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}.get(type(reply), "JSON")
+    return f"{said} with JSON that is not the empty object ({kind})"
 
 
 def _about_the_sink(code: str, said: str, facts: SinkFacts) -> Verdict:

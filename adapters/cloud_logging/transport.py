@@ -20,7 +20,12 @@ The client's own retries are off: the authorised session never re-sends after a 
 (``max_refresh_attempts=0``; the next attempt refreshes the token instead) and plain
 ``requests`` adapters do not retry. Nor does it follow redirects: ``requests`` would turn a
 301/302 on the POST into a GET (e.g. of a proxy's login page) whose 200 would look like a
-write; the 3xx is the answer instead (a sink_error), and so is a 2xx whose body is not JSON.
+write; the 3xx is the answer instead (a sink_error).
+
+A 2xx is passed on as it came: its real status (the session keeps the last response of each
+thread; ``api_request`` alone hides it) and its body, parsed here (``expect_json=False``).
+Only ``200`` with the empty ``WriteLogEntriesResponse`` (``{}``) acknowledges a write; the
+classifier decides that. A 2xx whose body is not JSON becomes the ``not_cloud_logging`` failure.
 Every SDK exception is translated here, at the edge, into an
 :class:`~adapters.cloud_logging.classify.Answer`; nothing escapes ``write``.
 """
@@ -56,11 +61,22 @@ _BODY_SAMPLE_CHARS = 80
 
 
 class _NoRedirectSession(AuthorizedSession):
-    """An AuthorizedSession that never follows a redirect: the 3xx itself comes back."""
+    """An AuthorizedSession that never follows a redirect and remembers each thread's last response."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._last = threading.local()
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs["allow_redirects"] = False
-        return super().request(method, url, *args, **kwargs)
+        self._last.response = None
+        response = super().request(method, url, *args, **kwargs)
+        self._last.response = response
+        return response
+
+    def last_response(self) -> requests.Response | None:
+        """The response to this thread's latest request (its status is what ``api_request`` does not return)."""
+        return getattr(self._last, "response", None)
 
 
 class CloudLoggingTransport:
@@ -71,7 +87,7 @@ class CloudLoggingTransport:
         self._lock = threading.Lock()
         self._client: Client | None = None
         self._credentials: Credentials | None = None
-        self._session: AuthorizedSession | None = None
+        self._session: _NoRedirectSession | None = None
         self._refresh_token = False
 
     # -- set-up ------------------------------------------------------------
@@ -116,21 +132,18 @@ class CloudLoggingTransport:
             if self._refresh_token and not isinstance(self._credentials, AnonymousCredentials):
                 self._refresh_token = False
                 self._credentials.refresh(AuthRequest(self._session))
-            self._client.logging_api.api_request(
+            content = self._client.logging_api.api_request(
                 method="POST",
                 path=WRITE_PATH,
                 data=body,
                 content_type="application/json",
+                expect_json=False,
                 timeout=float(self.config.request_timeout),
             )
         except api_exceptions.GoogleAPICallError as exc:
             if exc.code == 401:
                 self._refresh_token = True  # the token may have been revoked: fetch a new one next time
             return _from_api_error(exc)
-        except requests.exceptions.JSONDecodeError as exc:
-            # A 2xx whose body is not JSON: not Cloud Logging (a proxy, a captive portal), so nothing says it wrote.
-            start = " ".join(str(exc.doc or "")[:_BODY_SAMPLE_CHARS].split())
-            return Answer(status=200, failure="not_cloud_logging", detail=f"a 2xx answer that is not JSON: {start!r}")
         except requests.exceptions.Timeout as exc:
             return Answer(failure="timeout", detail=type(exc).__name__)
         except requests.exceptions.RequestException as exc:
@@ -140,7 +153,8 @@ class CloudLoggingTransport:
             return Answer(failure="credentials_transient" if transient else "credentials", detail=f"token refresh failed: {exc}")
         except google.auth.exceptions.TransportError as exc:
             return Answer(failure="credentials_transient", detail=f"token endpoint unreachable: {exc}")
-        return Answer(status=200)
+        assert self._session is not None
+        return _from_success(self._session.last_response(), content)
 
     def close(self) -> None:
         with self._lock:
@@ -177,6 +191,21 @@ def load_key_file(path: str) -> Credentials:
         f"credentials_file {path} has type {kind!r}; use a service-account key ('service_account'), "
         "'authorized_user' or 'external_account'"
     )
+
+
+def _from_success(response: requests.Response | None, content: Any) -> Answer:
+    """The status and parsed body of a 2xx answer (which the classifier may still find is no write)."""
+    status = response.status_code if response is not None else 0
+    data = content if isinstance(content, bytes) else str(content or "").encode()
+    if not data.strip():
+        return Answer(status=status, reply=None)
+    try:
+        return Answer(status=status, reply=json.loads(data))
+    except ValueError:  # not JSON (or not UTF-8): a proxy or captive portal, not Cloud Logging
+        kind = (response.headers.get("Content-Type") if response is not None else None) or "no Content-Type"
+        start = " ".join(data[:_BODY_SAMPLE_CHARS].decode("utf-8", "replace").split())
+        detail = f"HTTP {status} with a body that is not JSON ({kind.split(';')[0]}, {len(data)} bytes: {start!r})"
+        return Answer(status=status, failure="not_cloud_logging", detail=detail)
 
 
 def _from_api_error(exc: api_exceptions.GoogleAPICallError) -> Answer:

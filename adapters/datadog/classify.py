@@ -11,7 +11,9 @@ The transport hands over one of four plain values (never an SDK object)::
 
 and this module decides (Logs API v2 reference; CONTRACTS.md)::
 
-    2xx (202)             delivered
+    202                   delivered (the only success the Logs API documents; its body is not read)
+    any other 2xx         sink_error "check site/endpoint": 200, 201, 204 come from a proxy or another
+                          API (v1 intake, a gateway), never from the v2 Logs intake; every event is kept
     408, 429, 5xx         retry, after Retry-After (seconds or HTTP date) or X-Ratelimit-Reset
     413                   split (our encoder keeps requests under 5 MB, so only a changed limit gets here)
     400                   split (to isolate the log), reject when it is alone: the SDK builds the body,
@@ -39,6 +41,8 @@ from shippers.retry_after import parse_retry_after
 RETRY_STATUSES = frozenset({408, 429})
 # Why: an error body is for people; 300 characters is enough to say what went wrong.
 MAX_BODY_CHARS = 300
+# Why: the Logs API v2 reference: "202 Response from server (always 202 empty JSON)".
+ACCEPTED_STATUS = 202
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +119,14 @@ def classify(attempt: Attempt, *, now: float, item_count: int, intake: str) -> V
         )
 
     status = attempt.status
-    if 200 <= status < 300:
+    if status == ACCEPTED_STATUS:
         return Verdict.delivered()
+    if 200 <= status < 300:
+        return Verdict.sink_error(
+            f"Datadog answered HTTP {status}, but the Logs intake accepts logs with 202 only: {intake} is not a "
+            "Datadog Logs intake (a proxy, a gateway or another API?); nothing says the logs were taken, so they "
+            "are kept; check site / endpoint"
+        )
     if status in RETRY_STATUSES or 500 <= status < 600:
         what = "throttled" if status == 429 else "unavailable"
         return Verdict.retry(f"{_said(attempt)} ({what}); retrying", retry_after(attempt.headers, now))

@@ -2,7 +2,8 @@
 
 SDK exceptions are translated here, at the edge, into the plain values :mod:`classify` reads::
 
-    2xx (body not read: any body counts)    -> Reply(status)
+    2xx (body not read; classify accepts    -> Reply(status)
+      only 202)
     ApiException (Unauthorized, Forbidden,  -> Reply(status, headers, body)
       Service, NotFound...) with a status
     ApiException without a status (TLS),    -> Unreachable(reason)

@@ -11,11 +11,13 @@ Whole request (CONTRACTS.md, Elasticsearch)::
     400 / 404 / 406 / other 4xx                      -> sink_error: our bodies are always well formed,
                                                         so the request line, the media types (flavor)
                                                         or a proxy is wrong; nothing is dead-lettered
-    200                                              -> per item, in request order:
+    2xx with one item per action sent                -> per item, in request order:
+    2xx of another shape (no items, too few)         -> retry (nothing says the events were written)
 
 Per item (``{"create": {"status", "error": {"type", "reason"}}}``)::
 
-    200 / 201          delivered
+    200 / 201          delivered (``errors: false`` is not enough: each item needs its own 2xx)
+    no status          retry this item alone
     409                duplicate (this _id is already there: an earlier attempt landed it)
     429 / 5xx          retry this item alone
     4xx about the index, not the document (closed, invalid name, shard limit,
@@ -136,8 +138,8 @@ def classify_bulk(answer: Answer, n_items: int, now: float, target: str) -> Verd
     if not isinstance(items, list) or len(items) != n_items:
         got = len(items) if isinstance(items, list) else "no"
         return Verdict.retry(f"the bulk answer had {got} items for {n_items} sent")
-    if body.get("errors") is False:
-        return Verdict.delivered()
+    # No fast path on "errors": false alone: only an item's own 2xx status acknowledges it (a
+    # proxy's or a stub's answer of the right length with statusless items is not a write).
     results: list[ItemResult] = []
     for item in items:
         result: Any = next(iter(item.values()), {}) if isinstance(item, dict) else {}

@@ -3,7 +3,10 @@
 =====================================================  ==============================
 S3 answer or failure                                   verdict
 =====================================================  ==============================
-2xx                                                    delivered
+200 with an ETag (PutObject's documented success)      delivered
+any other 2xx (200 without ETag, 204, 201...)          sink_error: not S3 (a proxy, a portal):
+                                                       the batch is kept; a resend that finds
+                                                       the object is a 412 -> duplicate
 412 PreconditionFailed (``IfNoneMatch="*"``)           duplicate: the object is there
   ... then HeadObject: the same batch tag            duplicate
   ... a different (or no) batch tag                  sink_error: a key collision
@@ -55,6 +58,8 @@ SETTING_CODES = frozenset({"InvalidStorageClass", "InvalidBucketName", "InvalidA
 ITEM_CODES = frozenset({"KeyTooLongError", "MetadataTooLarge"})
 # Why: a reason is shown in status and logs; S3's messages are short, an HTML error page is not.
 MAX_MESSAGE_CHARS = 300
+# Why: the PutObject reference: success is "HTTP/1.1 200" with the object's ETag header.
+PUT_OK_STATUS = 200
 
 
 
@@ -89,7 +94,13 @@ def classify(outcome: PutOutcome, config: S3Config, sink: str, key: str, now: fl
     code = outcome.code
     said = f"S3 answered {status} {code}: {_short(outcome.message)}".rstrip(": ")
     if 200 <= status < 300:
-        return Verdict.delivered()
+        if status == PUT_OK_STATUS and outcome.headers.get("etag"):
+            return Verdict.delivered()
+        what = f"HTTP {status} without an ETag" if status == PUT_OK_STATUS else f"HTTP {status}"
+        return Verdict.sink_error(
+            f"the endpoint answered {what} to PutObject {target}, which is not how S3 acknowledges a write "
+            f"(HTTP 200 with an ETag); the batch is kept; check {where}.endpoint_url and any proxy in front of it"
+        )
     if status == 412:
         return Verdict.duplicate(f"{target} already exists (If-None-Match)")
     if code == "NotImplemented" or status == 501:

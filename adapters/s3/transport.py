@@ -11,6 +11,10 @@ stays a pure table over plain data::
                                  ├─ ConnectionError, HTTPClientError     -> kind "connection"
                                  └─ anything else botocore raises        -> kind "client"
 
+A PutObject answer keeps its status and headers: only ``200`` with an ``ETag`` is S3's
+documented success (the classifier checks), and botocore parses any 2xx (an HTML page from a
+proxy, a 204) into an empty, successful-looking response.
+
 The object is written with ``IfNoneMatch="*"``: when the key already exists S3 answers
 412 and writes nothing. Each object carries its batch tag (``x-amz-meta-authlog-batch``, a
 digest of the batch's event ids), so after a 412 one ``HeadObject`` tells "this very batch
@@ -163,7 +167,8 @@ class S3Transport:
         except (boto_errors.BotoCoreError, boto_errors.ClientError) as exc:
             return translate(exc)
         meta = response.get("ResponseMetadata", {})
-        return PutOutcome(kind="answer", status=meta.get("HTTPStatusCode", 200))
+        headers = {str(k).lower(): str(v) for k, v in meta.get("HTTPHeaders", {}).items()}
+        return PutOutcome(kind="answer", status=meta.get("HTTPStatusCode", 0), headers=headers)
 
     def head(self, key: str) -> PutOutcome:
         """One ``HeadObject``: the existing object's user metadata (needs s3:GetObject)."""

@@ -32,6 +32,9 @@ Faithful (from the v2 REST reference, ``WriteLogEntriesRequest`` and the quotas 
   requests for which no entries are written will not include per-entry
   errors": when nothing was written (no partialSuccess, or every entry failed)
   the answer has the first failure's status and message and no details.
+- Success is ``200`` with ``{}`` (the empty ``WriteLogEntriesResponse``). :meth:`answer_next`
+  sends anything else, verbatim and without writing (a ``204``, a ``200`` carrying an ``error``,
+  an HTML page), for tests of answers the service never gives.
 - Every error body is Google's JSON error shape
   ``{"error": {"code", "message", "status", "details"?}}``; throttling carries
   an ``ErrorInfo`` with reason ``RATE_LIMIT_EXCEEDED``.
@@ -151,6 +154,7 @@ class _Fault:
     status: int
     body: dict[str, Any]
     headers: dict[str, str]
+    raw: bytes | None = None  # sent as it is instead of ``body`` (answers the service never gives)
 
 
 class _ParseError(Exception):
@@ -322,6 +326,18 @@ class FakeCloudLogging(FakeServer):
         info = _error_info("ACCESS_TOKEN_EXPIRED", "googleapis.com", service="logging.googleapis.com")
         self._queue(n, _Fault(401, google_error(RpcCode.UNAUTHENTICATED, message, [info]), {}))
 
+    def answer_next(
+        self, status: int, body: bytes | dict[str, Any] = b"", headers: dict[str, str] | None = None, n: int = 1
+    ) -> None:
+        """Answer the next ``n`` requests with exactly this, writing nothing: answers the service never gives.
+
+        For what a proxy, gateway or broken middlebox might say under a 2xx: ``answer_next(204)``,
+        ``answer_next(200, {"error": {...}})``, ``answer_next(200, b"<html>", {"Content-Type": "text/html"})``.
+        A dict body is sent as JSON; bytes as they are (``Content-Type: application/json`` unless given).
+        """
+        raw = json.dumps(body).encode() if isinstance(body, dict) else bytes(body)
+        self._queue(n, _Fault(status, {}, {"Content-Type": "application/json", **(headers or {})}, raw))
+
     def reject_entries(self, *insert_ids: str, message: str = "Log entry rejected by the fake.") -> None:
         """Fail the entries with these insertIds with INVALID_ARGUMENT every time they are written."""
         with self.lock:
@@ -394,6 +410,10 @@ class FakeCloudLogging(FakeServer):
         with self.lock:
             fault = self._faults.popleft() if self._faults else None
         written, failed = 0, dict[int, RpcCode]()
+        if fault is not None and fault.raw is not None:
+            self._record(status=fault.status, error_status=None, sent_entries=sent_entries, size=body.size,
+                         partial=partial, dry_run=dry_run, written=0, failed={})  # fmt: skip
+            return web.Response(status=fault.status, body=fault.raw or None, headers=fault.headers)
         if fault is not None:
             status, payload, headers = fault.status, fault.body, fault.headers
         elif body.over_limit:
@@ -407,14 +427,22 @@ class FakeCloudLogging(FakeServer):
             headers = {}
 
         error = payload.get("error")
+        self._record(status=status, error_status=error["status"] if error else None, sent_entries=sent_entries,
+                     size=body.size, partial=partial, dry_run=dry_run, written=written, failed=failed)  # fmt: skip
+        return web.json_response(payload, status=status, headers=headers)
+
+    def _record(
+        self, *, status: int, error_status: str | None, sent_entries: list[Any] | None, size: int, partial: bool,
+        dry_run: bool, written: int, failed: dict[int, RpcCode],
+    ) -> None:  # fmt: skip
         record = CloudLoggingRequest(
             status=status,
-            error_status=error["status"] if error else None,
+            error_status=error_status,
             entry_count=None if sent_entries is None else len(sent_entries),
             insert_ids=tuple(
                 (e.get("insertId", e.get("insert_id")) if isinstance(e, dict) else None) for e in sent_entries or []
             ),
-            uncompressed_bytes=body.size,
+            uncompressed_bytes=size,
             partial_success=partial,
             dry_run=dry_run,
             written=written,
@@ -422,7 +450,6 @@ class FakeCloudLogging(FakeServer):
         )
         with self.lock:
             self._requests.append(record)
-        return web.json_response(payload, status=status, headers=headers)
 
     def _apply(
         self, raw: object, *, partial: bool, dry_run: bool

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +23,7 @@ from shippers.testing.fake_cloud_logging import (
     MAX_REQUEST_BYTES,
     PARTIAL_ERRORS_TYPE,
     REQUEST_FIELDS,
+    WRITE_PATH,
     FakeCloudLogging,
 )
 
@@ -413,3 +416,40 @@ def test_fail_next_refuses_a_status_the_service_does_not_retry(gcl: FakeCloudLog
     """fail_next only injects 500, 503 and 504."""
     with pytest.raises(ValueError, match="status must be one of"):
         gcl.fail_next(status=502)
+
+
+def _post(url: str, body: bytes) -> tuple[int, bytes]:
+    request = urllib.request.Request(url + WRITE_PATH, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.read()
+
+
+def test_success_is_200_with_an_empty_object_on_the_wire(gcl: FakeCloudLogging) -> None:
+    """The stand-in acknowledges a write the way the service does: HTTP 200 and the body {} (WriteLogEntriesResponse)."""
+    body = json.dumps({"logName": LOG, "resource": RESOURCE, "entries": [entry("a")]}).encode()
+    assert _post(gcl.url, body) == (200, b"{}")
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "wire"),
+    [(204, b"", b""), (200, {"error": {"status": "UNAVAILABLE"}}, b'{"error": {"status": "UNAVAILABLE"}}'),
+     (200, b"<html>portal</html>", b"<html>portal</html>")],
+)
+def test_answer_next_sends_exactly_that_and_writes_nothing(
+    gcl: FakeCloudLogging, client: Client, status: int, body: bytes | dict[str, Any], wire: bytes
+) -> None:
+    """answer_next puts the given status and bytes on the wire once, stores nothing, records the status; the next request is served normally."""
+    gcl.answer_next(status, body)
+    payload = json.dumps({"logName": LOG, "resource": RESOURCE, "entries": [entry("a")]}).encode()
+    assert _post(gcl.url, payload) == (status, wire)
+    assert gcl.entries() == [] and [r.status for r in gcl.requests()] == [status]
+    assert gcl.requests()[0].written == 0 and gcl.requests()[0].entry_count == 1
+    write(client, [entry("b")])
+    assert [e["insertId"] for e in gcl.entries()] == ["b"]
+
+
+def test_the_client_library_itself_takes_a_204_for_a_write(gcl: FakeCloudLogging, client: Client) -> None:
+    """google-cloud-logging's write_entries raises nothing on a 204 that wrote nothing: the adapter, not the SDK, must check the answer."""
+    gcl.answer_next(204)
+    write(client, [entry("a")])
+    assert gcl.entries() == []

@@ -34,8 +34,28 @@ def verdict_for(answer: Answer, count: int = 3):  # type: ignore[no-untyped-def]
 
 
 def test_success_is_delivered() -> None:
-    """A 200 with the empty body is a delivered request."""
-    assert verdict_for(Answer(status=200)).kind == "delivered"
+    """A 200 with the empty WriteLogEntriesResponse ({}) is a delivered request."""
+    assert verdict_for(Answer(status=200, reply={})).kind == "delivered"
+
+
+@pytest.mark.parametrize(
+    ("answer", "named"),
+    [
+        (Answer(status=204), "HTTP 204 with an empty body"),
+        (Answer(status=200), "HTTP 200 with an empty body"),
+        (Answer(status=201, reply={}), "HTTP 201 with {}"),
+        (Answer(status=200, reply={"error": {"status": "UNAVAILABLE", "message": "user u-secret"}}), "error object (UNAVAILABLE)"),
+        (Answer(status=200, reply={"error": {"status": "not a name: u-secret"}}), "HTTP 200 with an error object,"),
+        (Answer(status=200, reply={"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "u-secret value": 7}), "keys: a, b, c, d, e and 2 more"),
+        (Answer(status=200, reply=["u-secret"]), "JSON that is not the empty object (a list)"),
+    ],
+)
+def test_a_2xx_that_is_not_200_with_an_empty_object_keeps_the_entries(answer: Answer, named: str) -> None:
+    """Any other 2xx is a sink_error naming the status and the body's shape, never its values."""
+    verdict = verdict_for(answer)
+    assert verdict.kind == "sink_error"
+    assert named in verdict.reason and "sinks.gcl.endpoint" in verdict.reason
+    assert "u-secret" not in verdict.reason
 
 
 def test_partial_failure_is_classified_per_entry_by_index() -> None:

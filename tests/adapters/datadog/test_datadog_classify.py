@@ -21,7 +21,7 @@ def verdict_for(attempt, items: int = 10):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("status", "kind"),
     [
-        (200, "delivered"), (202, "delivered"),
+        (202, "delivered"), (200, "sink_error"), (201, "sink_error"), (204, "sink_error"),
         (400, "split"),
         (401, "sink_error"), (403, "sink_error"),
         (404, "sink_error"), (405, "sink_error"),

@@ -25,7 +25,8 @@ def answer(status: int, code: str = "", message: str = "", **headers: str) -> Pu
 @pytest.mark.parametrize(
     ("outcome", "kind"),
     [
-        (answer(200), "delivered"),
+        (answer(200, etag='"9b2cf535f27731c974343645a3985328"'), "delivered"),
+        (answer(200), "sink_error"), (answer(204, etag='"9b2c"'), "sink_error"), (answer(201, etag='"9b2c"'), "sink_error"),
         (answer(412, "PreconditionFailed"), "duplicate"),
         (answer(503, "SlowDown", "Please reduce your request rate."), "retry"),
         (answer(503, "ServiceUnavailable"), "retry"),
