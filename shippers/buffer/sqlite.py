@@ -82,7 +82,7 @@ INSERT INTO stats VALUES (1, 0, 0, 0, 0, 0, 0);
 CREATE TABLE events (
     seq INTEGER PRIMARY KEY, received REAL NOT NULL,
     type TEXT NOT NULL, outcome TEXT NOT NULL, tenant TEXT, only_sink TEXT,
-    cum INTEGER NOT NULL, body BLOB NOT NULL, pii TEXT
+    cum INTEGER NOT NULL, body BLOB NOT NULL
 );
 CREATE TABLE sinks (
     name TEXT PRIMARY KEY, type TEXT NOT NULL,
@@ -104,6 +104,7 @@ CREATE TABLE dead_letters (
 );
 CREATE INDEX dead_letters_by_sink ON dead_letters (sink, id);
 CREATE INDEX dead_letters_raw ON dead_letters (sink) WHERE pii IS NULL;
+CREATE TABLE replayed (seq INTEGER PRIMARY KEY, pii TEXT NOT NULL);
 """
 
 
@@ -291,7 +292,7 @@ class SqliteBuffer:
                 seq += 1
                 cum += len(body)
                 rows.append((seq, now, event.type, event.outcome, event.tenantId, only_sink, cum, body))
-            cur.executemany("INSERT INTO events (seq, received, type, outcome, tenant, only_sink, cum, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            cur.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             cur.execute("UPDATE stats SET last_seq=?, last_cum=?", (seq, cum))
         return seq
 
@@ -363,10 +364,10 @@ class SqliteBuffer:
 
     def scan(self, after_seq: int, limit: int) -> list[StoredRow]:
         rows = self._conn().execute(
-            "SELECT seq, received, type, outcome, tenant, only_sink, body, pii FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, received, type, outcome, tenant, only_sink, body, NULL FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
             (after_seq, limit),
         ).fetchall()
-        return list(map(StoredRow._make, rows))
+        return self._with_replay_tags(list(map(StoredRow._make, rows)))
 
     def read(self, seqs: Sequence[int]) -> list[StoredRow]:
         """Rows by seq, in the given order (for re-cutting a recorded batch)."""
@@ -375,9 +376,17 @@ class SqliteBuffer:
         for start in range(0, len(seqs), 500):
             chunk = seqs[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for r in conn.execute(f"SELECT seq, received, type, outcome, tenant, only_sink, body, pii FROM events WHERE seq IN ({marks})", chunk):
+            for r in conn.execute(f"SELECT seq, received, type, outcome, tenant, only_sink, body, NULL FROM events WHERE seq IN ({marks})", chunk):
                 found[r[0]] = StoredRow(*r)
-        return [found[s] for s in seqs if s in found]
+        return self._with_replay_tags([found[s] for s in seqs if s in found])
+
+    def _with_replay_tags(self, rows: list[StoredRow]) -> list[StoredRow]:
+        """Rows re-queued from a DLQ get the PII tag their body carries (table ``replayed``); others cost nothing."""
+        replays = [r.seq for r in rows if r.only_sink is not None]
+        if not replays:
+            return rows
+        tags = dict(self._conn().execute("SELECT seq, pii FROM replayed WHERE seq BETWEEN ? AND ?", (min(replays), max(replays))).fetchall())
+        return [r._replace(pii=tags[r.seq]) if r.only_sink is not None and r.seq in tags else r for r in rows]
 
     def open_batches(self, sink: str) -> list[BatchRecord]:
         rows = self._conn().execute("SELECT id, sink, partition, key, seqs FROM batches WHERE sink=? ORDER BY id", (sink,)).fetchall()
@@ -502,6 +511,7 @@ class SqliteBuffer:
             return
         cum = self._cum_at(cur, low)
         cur.execute("DELETE FROM events WHERE seq <= ?", (low,))
+        cur.execute("DELETE FROM replayed WHERE seq <= ?", (low,))
         cur.execute("UPDATE stats SET gc_seq=?, gc_cum=?", (low, cum))
 
     # -- dead letters ----------------------------------------------------------------
@@ -545,13 +555,17 @@ class SqliteBuffer:
                     break
                 last_seq, last_cum = cur.execute("SELECT last_seq, last_cum FROM stats").fetchone()
                 inserts = []
+                tags: list[tuple[int, str]] = []
                 for _, body, pii in rows:
                     event = decode_event(body)
                     last_seq += 1
                     last_cum += len(body)
                     # The body is the sink's view already: its pii tag rides along so the policy is not applied twice.
-                    inserts.append((last_seq, self.clock(), event.type, event.outcome, event.tenantId, sink, last_cum, body, pii))
-                cur.executemany("INSERT INTO events (seq, received, type, outcome, tenant, only_sink, cum, body, pii) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", inserts)
+                    inserts.append((last_seq, self.clock(), event.type, event.outcome, event.tenantId, sink, last_cum, body))
+                    if pii is not None:
+                        tags.append((last_seq, pii))
+                cur.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", inserts)
+                cur.executemany("INSERT INTO replayed VALUES (?, ?)", tags)
                 cur.execute("UPDATE stats SET last_seq=?, last_cum=?", (last_seq, last_cum))
                 self._delete_dead(cur, [r[0] for r in rows])
             done += len(rows)
@@ -584,15 +598,17 @@ class SqliteBuffer:
         """Bring an older store up to SCHEMA_VERSION inside the open's transaction (all or nothing).
 
         Schema 1 kept dead letters exactly as the producer sent them. Schema 2 adds a ``pii`` tag
-        to dead letters and events: NULL means "raw"; :meth:`convert_dead_letters` rewrites raw
-        letters once the sinks' policies are known (the store itself does not know them).
+        to dead letters (NULL means "raw") and the table ``replayed`` (the tag of each event
+        re-queued from a DLQ); :meth:`convert_dead_letters` rewrites raw letters once the sinks'
+        policies are known (the store itself does not know them). The events table is untouched,
+        so a process of the previous version still running can go on appending.
         """
         if version >= SCHEMA_VERSION:
             return
         if version < 2:
-            conn.execute("ALTER TABLE events ADD COLUMN pii TEXT")
             conn.execute("ALTER TABLE dead_letters ADD COLUMN pii TEXT")
             conn.execute("CREATE INDEX dead_letters_raw ON dead_letters (sink) WHERE pii IS NULL")
+            conn.execute("CREATE TABLE replayed (seq INTEGER PRIMARY KEY, pii TEXT NOT NULL)")
         conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
         log.info("buffer %s upgraded from schema %d to %d", self.file, version, SCHEMA_VERSION)
 
@@ -605,8 +621,9 @@ class SqliteBuffer:
         Letters of sinks without a converter (no longer configured) stay raw.
         """
         done: dict[str, int] = {}
+        pending = self.raw_dead_letters()  # a read: an open with nothing to convert takes no write lock
         for sink, convert in converters.items():
-            while True:
+            while sink in pending:
                 with self._write() as cur:
                     rows = cur.execute(
                         "SELECT id, body, reason FROM dead_letters WHERE sink=? AND pii IS NULL ORDER BY id LIMIT ?", (sink, DLQ_CHUNK)

@@ -48,16 +48,20 @@ def make_schema_1(folder: Path, extra_sql: str = "") -> Path:
     return folder / "buffer.sqlite3"
 
 
-def columns(file: Path, table: str) -> list[str]:
+def query(file: Path, sql: str) -> list[tuple]:
     db = sqlite3.connect(file)
     try:
-        return [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+        return db.execute(sql).fetchall()
     finally:
         db.close()
 
 
+def columns(file: Path, table: str) -> list[str]:
+    return [r[1] for r in query(file, f"PRAGMA table_info({table})")]
+
+
 def test_a_dead_letters_tag_is_kept_and_rides_along_on_replay(tmp_path: Path) -> None:
-    """The tag stored with a dead letter comes back on read and on the replayed event row, so the batcher knows not to apply the policy again."""
+    """A dead letter's tag comes back on read and on the replayed event row (so the batcher does not apply the policy again), and is collected with the event."""
     buffer = SqliteBuffer(tmp_path / "buf", max_bytes=10 * 1024 * 1024)
     buffer.register_sinks([SinkPolicy("a", "memory", "block", None, "tail")], remove_others=True)
     buffer.append([(EVENT, BODY)])
@@ -70,16 +74,18 @@ def test_a_dead_letters_tag_is_kept_and_rides_along_on_replay(tmp_path: Path) ->
     assert buffer.replay_dead_letters("a") == 1
     [replayed] = buffer.scan(1, 10)
     assert (replayed.only_sink, replayed.pii, replayed.body) == ("a", TAG, BODY)
+    assert buffer.read([2]) == [replayed]  # a recorded batch re-cut after a restart sees the tag too
+    [batch] = buffer.record_cut("a", [("", lambda first, last: None, [2])], [], 2)
+    buffer.settle(batch, delivered=1)
+    assert buffer.stats()["events"] == 0 and query(buffer.file, "SELECT count(*) FROM replayed") == [(0,)]  # collected with its event
 
 
 def test_schema_1_store_is_upgraded_once(tmp_path: Path) -> None:
-    """Opening a schema-1 store adds the pii columns and bumps the version; its raw letter is withheld on read until converted."""
+    """Opening a schema-1 store adds the pii column and the replayed table and bumps the version; its raw letter is withheld on read until converted."""
     file = make_schema_1(tmp_path / "buf")
     buffer = SqliteBuffer(tmp_path / "buf", max_bytes=10 * 1024 * 1024)
-    assert "pii" in columns(file, "dead_letters") and "pii" in columns(file, "events")
-    db = sqlite3.connect(file)
-    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
-    db.close()
+    assert "pii" in columns(file, "dead_letters") and columns(file, "replayed") == ["seq", "pii"]
+    assert query(file, "SELECT value FROM meta WHERE key='schema_version'") == [(str(SCHEMA_VERSION),)]
     [letter] = buffer.dead_letters()
     assert (letter.pii, letter.event.email, letter.event.ip, letter.event.userAgent) == (None, None, None, None)
     assert "ana@example.com" not in letter.reason
@@ -93,7 +99,20 @@ def test_a_failed_upgrade_leaves_schema_1_untouched(tmp_path: Path) -> None:
     file = make_schema_1(tmp_path / "buf", "CREATE TABLE dead_letters_raw (x);")  # the index name is taken: the last step fails
     with pytest.raises(BufferCorruptError):
         SqliteBuffer(tmp_path / "buf", max_bytes=10 * 1024 * 1024)
-    assert "pii" not in columns(file, "dead_letters") and "pii" not in columns(file, "events")
+    assert "pii" not in columns(file, "dead_letters") and columns(file, "replayed") == []
+    assert query(file, "SELECT value FROM meta WHERE key='schema_version'") == [("1",)]
+
+
+def test_a_process_of_the_previous_version_can_still_append(tmp_path: Path) -> None:
+    """The upgrade leaves the events table as schema 1 had it, so an older process still running keeps appending (its INSERT has 8 values)."""
+    file = make_schema_1(tmp_path / "buf")
+    SqliteBuffer(tmp_path / "buf", max_bytes=10 * 1024 * 1024).close()
+    db = sqlite3.connect(file)
+    db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (1, 1.0, "login.completed", "success", None, None, len(BODY), BODY))
+    db.commit()
+    db.close()
+    [row] = SqliteBuffer(tmp_path / "buf", max_bytes=10 * 1024 * 1024).scan(0, 10)
+    assert (row.seq, row.pii) == (1, None)
 
 
 def test_convert_rewrites_only_raw_letters_and_keeps_the_byte_count(tmp_path: Path) -> None:
