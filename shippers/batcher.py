@@ -33,7 +33,6 @@ class Mapped:
     event: Event
     doc: object
     item: bytes
-    pii: str | None = None  # the tag of the PII treatment ``event`` carries (what a dead letter of it records)
 
 
 @dataclass
@@ -75,6 +74,7 @@ class Batcher:
         self.scan_bytes = self.max_bytes * lookahead
         self.timeout = limits.timeout
         self.pii = pii or SinkPii()
+        self.transform = self.pii.transform
         self._pending: Scan | None = None
 
     def scan(self, buffer: SqliteBuffer, after_seq: int) -> Scan:
@@ -118,12 +118,15 @@ class Batcher:
 
     def map_row(self, row: StoredRow) -> Mapped:
         """Decode, apply the sink's PII policy (once: a replayed dead letter carries it already), map, encode."""
-        stored = decode_event(row.body)
-        event, tag = self.pii.view(stored, row.pii)
-        if event is stored and self.adapter.archive_line:
-            return Mapped(row, event, event, row.body, tag)  # the stored bytes are already the archive line
+        event = decode_event(row.body)
+        if row.pii is not None:  # a replayed dead letter: its body is the sink's view already
+            event = self.pii.view(event, row.pii)[0]
+        elif self.transform is not None:
+            event = self.transform(event)
+        elif self.adapter.archive_line:
+            return Mapped(row, event, event, row.body)  # the stored bytes are already the archive line
         doc = self.adapter.map(event)
-        return Mapped(row, event, doc, self.adapter.encode_item(doc), tag)
+        return Mapped(row, event, doc, self.adapter.encode_item(doc))
 
     def dead_letter(self, row: StoredRow, code: str, reason: str, mapped: Mapped | None = None) -> DeadItem:
         """A dead letter holding only what this sink may see: the mapped event, or the row with the policy applied.
@@ -132,10 +135,9 @@ class Batcher:
         error message) shows the sink's version of it instead.
         """
         stored = decode_event(row.body)
+        shown, tag = self.pii.safe_view(stored, row.pii)
         if mapped is not None:
-            shown, tag = mapped.event, mapped.pii
-        else:
-            shown, tag = self.pii.safe_view(stored, row.pii)
+            shown = mapped.event  # the same view (map_row made it), as sent
         body = row.body if shown is stored else encode_event(shown)
         return DeadItem(row.seq, code, scrub(reason, stored, shown), body, tag)
 

@@ -291,8 +291,8 @@ class Shipper:
         if converted:
             left = self.buffer.raw_dead_letters()
             log.warning(
-                "converted %d dead letter(s) stored before dead letters kept only what their sink may see (%s) to "
-                "their sink's PII policy%s", sum(converted.values()), ", ".join(f"{k}: {v}" for k, v in converted.items()),
+                "converted %d dead letter(s) stored raw by an earlier version to their sink's PII policy (%s)%s",
+                sum(converted.values()), ", ".join(f"{k}: {v}" for k, v in converted.items()),
                 f"; {sum(left.values())} of sinks no longer configured stay as stored and are shown without email, ip and userAgent"
                 if left else "",
             )
