@@ -78,7 +78,6 @@ class Sidecar(FakeServer):
         return make_app(self.shipper, [])  # type: ignore[arg-type]
 
 
-
 def views(config: Path) -> tuple[dict[str, dict[str, Any]], str]:
     """The one dead letter of 'c' as each face shows it (Shipper.dead_letters, GET /v1/dlq, `authlog dlq list --json`), and its pii tag."""
     shipper = Shipper.from_config(config)
