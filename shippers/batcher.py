@@ -7,12 +7,13 @@ full (events or bytes) or its oldest event has waited ``timeout`` (or a flush as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adapters.contract import Adapter, BatchLimits, Request
 from shippers.buffer import BatchRecord, DeadItem, SqliteBuffer, StoredRow
-from shippers.event import Event, decode_event
+from shippers.event import Event, decode_event, encode_event
+from shippers.pii import SinkPii, scrub
 from shippers.routing import Route
 
 # Why: rows are read in chunks so a sink far behind never loads its whole backlog at once.
@@ -60,7 +61,7 @@ class Batcher:
         adapter: Adapter,
         route: Route,
         limits: BatchLimits,
-        transform: Callable[[Event], Event] | None,
+        pii: SinkPii | None = None,
         lookahead: int = 1,
     ) -> None:
         self.adapter = adapter
@@ -72,7 +73,8 @@ class Batcher:
         self.scan_events = self.max_events * lookahead
         self.scan_bytes = self.max_bytes * lookahead
         self.timeout = limits.timeout
-        self.transform = transform
+        self.pii = pii or SinkPii()
+        self.transform = self.pii.transform
         self._pending: Scan | None = None
 
     def scan(self, buffer: SqliteBuffer, after_seq: int) -> Scan:
@@ -115,13 +117,29 @@ class Batcher:
         return scan.rows[0].received + self.timeout
 
     def map_row(self, row: StoredRow) -> Mapped:
+        """Decode, apply the sink's PII policy (once: a replayed dead letter carries it already), map, encode."""
         event = decode_event(row.body)
-        if self.transform is not None:
+        if row.pii is not None:  # a replayed dead letter: its body is the sink's view already
+            event = self.pii.view(event, row.pii)[0]
+        elif self.transform is not None:
             event = self.transform(event)
         elif self.adapter.archive_line:
             return Mapped(row, event, event, row.body)  # the stored bytes are already the archive line
         doc = self.adapter.map(event)
         return Mapped(row, event, doc, self.adapter.encode_item(doc))
+
+    def dead_letter(self, row: StoredRow, code: str, reason: str, mapped: Mapped | None = None) -> DeadItem:
+        """A dead letter holding only what this sink may see: the mapped event, or the row with the policy applied.
+
+        The reason is scrubbed too: a text quoting a value the policy hides (an adapter or policy
+        error message) shows the sink's version of it instead.
+        """
+        stored = decode_event(row.body)
+        shown, tag = self.pii.safe_view(stored, row.pii)
+        if mapped is not None:
+            shown = mapped.event  # the same view (map_row made it), as sent
+        body = row.body if shown is stored else encode_event(shown)
+        return DeadItem(row.seq, code, scrub(reason, stored, shown), body, tag)
 
     def cut(self, scan: Scan, now: float) -> Cut:
         """Map, check and partition the scanned rows into batches within the limits."""
@@ -133,10 +151,10 @@ class Batcher:
                 problem = self.adapter.check_item(mapped.event, mapped.item, now)
                 partition = self.adapter.partition(mapped.event) if problem is None else ""
             except Exception as exc:  # an adapter bug must cost one event, not the stream
-                dead.append(DeadItem(row.seq, CODE_INVALID, f"the adapter failed on this event: {type(exc).__name__}: {exc}", row.body))
+                dead.append(self.dead_letter(row, CODE_INVALID, f"the adapter failed on this event: {type(exc).__name__}: {exc}"))
                 continue
             if problem is not None:
-                dead.append(DeadItem(row.seq, CODE_INVALID, problem, row.body))
+                dead.append(self.dead_letter(row, CODE_INVALID, problem, mapped))
                 continue
             by_partition.setdefault(partition, []).append(mapped)
         groups: list[tuple[str, list[Mapped]]] = []
@@ -182,5 +200,5 @@ class Batcher:
             try:
                 mapped.append(self.map_row(row))
             except Exception as exc:
-                failed.append(DeadItem(row.seq, CODE_INVALID, f"the adapter failed on this event: {type(exc).__name__}: {exc}", row.body))
+                failed.append(self.dead_letter(row, CODE_INVALID, f"the adapter failed on this event: {type(exc).__name__}: {exc}"))
         return mapped, failed

@@ -3,6 +3,12 @@
 Applied by the core to the canonical event before an adapter maps it, so every destination
 gets the same treatment and no adapter has to remember it. ``hash`` uses a keyed HMAC so a
 value cannot be recovered by hashing a dictionary of candidate emails or the IPv4 space.
+
+A sink's dead letters hold the event as that sink sees it (:class:`SinkPii`), tagged with
+what was applied (``email=hash:<key id>;ip=mask;userAgent=keep``), so a replay never applies
+the policy a second time (a hash of a hash joins with nothing). When the policy changed
+between dead-lettering and replay, :meth:`SinkPii.view` lets the current policy win as far
+as it can without transforming a value twice (rules in :func:`_reconcile`).
 """
 
 from __future__ import annotations
@@ -15,13 +21,20 @@ from collections.abc import Callable
 import msgspec
 
 from shippers.config import PiiConfig
-from shippers.event import Event
+from shippers.event import Event, decode_event, encode_event
 
 # Why: keep the network, hide the host: /24 for IPv4 and /48 for IPv6 still tell an analyst
 # which provider or office a login came from.
 IPV4_MASK_PREFIX = 24
 IPV6_MASK_PREFIX = 48
 MASK = "***"
+FIELDS = ("email", "ip", "userAgent")
+# Why: 8 hex digits of HMAC(key, a constant) tell hash keys apart in a dead letter's tag
+# without revealing the key (like a key check value); a clash only hides a key change.
+KEY_ID_HEX = 8
+_KEY_ID_MESSAGE = b"authlog pii key id"
+# What a text shows instead of a value the sink's policy drops.
+WITHHELD = "[withheld]"
 
 
 def _hasher(key: str) -> Callable[[str], str]:
@@ -44,26 +57,147 @@ def mask_ip(ip: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
 
 
+def _actions(config: PiiConfig) -> dict[str, str]:
+    return {"email": config.email, "ip": config.ip, "userAgent": config.user_agent}
+
+
+def _field_functions(config: PiiConfig) -> dict[str, Callable[[str], str | None]]:
+    """One function per field that the policy changes (kept fields are absent)."""
+    hash_value = _hasher(config.hash_key or "")
+    maskers: dict[str, Callable[[str], str]] = {"email": mask_email, "ip": mask_ip, "userAgent": lambda _: MASK}
+    functions: dict[str, Callable[[str], str | None]] = {}
+    for field, action in _actions(config).items():
+        if action == "drop":
+            functions[field] = lambda _: None
+        elif action == "hash":
+            functions[field] = hash_value
+        elif action == "mask":
+            functions[field] = maskers[field]
+    return functions
+
+
 def make_policy(config: PiiConfig) -> Callable[[Event], Event] | None:
     """A function applying the policy, or None when every field is kept (the fast path)."""
-    if config.email == config.ip == config.user_agent == "keep":
+    functions = _field_functions(config)
+    if not functions:
         return None
-    hash_value = _hasher(config.hash_key or "")
-    maskers = {"email": mask_email, "ip": mask_ip, "userAgent": lambda _: MASK}
-    actions = {"email": config.email, "ip": config.ip, "userAgent": config.user_agent}
 
     def apply(event: Event) -> Event:
         changes: dict[str, str | None] = {}
-        for field, action in actions.items():
+        for field, function in functions.items():
             value = getattr(event, field)
-            if value is None or action == "keep":
-                continue
-            if action == "drop":
-                changes[field] = None
-            elif action == "hash":
-                changes[field] = hash_value(value)
-            else:
-                changes[field] = maskers[field](value)
+            if value is not None:
+                changes[field] = function(value)
         return msgspec.structs.replace(event, **changes) if changes else event
 
     return apply
+
+
+def withhold(event: Event, fields: tuple[str, ...] = FIELDS) -> Event:
+    """The event without these personal fields (when no policy can be applied to them)."""
+    changes = {f: None for f in fields if getattr(event, f) is not None}
+    return msgspec.structs.replace(event, **changes) if changes else event
+
+
+def scrub(text: str, before: Event, after: Event) -> str:
+    """``text`` with every personal value of ``before`` that ``after`` no longer shows replaced by what it shows."""
+    for field in FIELDS:
+        old, new = getattr(before, field), getattr(after, field)
+        if old is not None and old != new and old in text:
+            text = text.replace(old, WITHHELD if new is None else new)
+    return text
+
+
+def parse_tag(tag: str) -> dict[str, str]:
+    """``email=hash:1a2b3c4d;ip=mask;userAgent=keep`` -> {field: action}; a field it lacks is ``unknown``."""
+    applied = dict.fromkeys(FIELDS, "unknown")
+    for part in tag.split(";"):
+        field, _, action = part.partition("=")
+        if field in applied and action:
+            applied[field] = action
+    return applied
+
+
+def _reconcile(before: str, now: str) -> str:
+    """What a value already treated with ``before`` becomes under the policy ``now`` (``before`` != ``now``).
+
+    - ``keep`` before: the value is raw, so the current action applies (``now``);
+    - ``drop`` now, or an unknown treatment under a policy that is not ``keep``: drop;
+    - ``hash`` now over a masked value: drop (the mask shows more than a hash may, and a hash
+      of a mask would join with nothing);
+    - otherwise the value is sent as stored: a hash or mask cannot be undone for ``keep``, a
+      hash shows less than a mask, and re-hashing a hash under a new key would join with nothing.
+    """
+    if before == "keep":
+        return now
+    if now == "drop" or (before == "unknown" and now != "keep"):
+        return "drop"
+    if now.startswith("hash") and before == "mask":
+        return "drop"
+    return before
+
+
+class SinkPii:
+    """A sink's policy as the DLQ and replays need it: the view of an event, its tag, scrubbed texts."""
+
+    def __init__(self, config: PiiConfig | None = None) -> None:
+        config = config or PiiConfig()
+        self.transform = make_policy(config)
+        self._functions = _field_functions(config)
+        actions = _actions(config)
+        key_id = ""
+        if config.hash_key and "hash" in actions.values():
+            key_id = hmac.new(config.hash_key.encode(), _KEY_ID_MESSAGE, hashlib.sha256).hexdigest()[:KEY_ID_HEX]
+        self.actions = {f: f"hash:{key_id}" if a == "hash" else a for f, a in actions.items()}
+        self.tag = _tag(self.actions)
+
+    def view(self, event: Event, applied: str | None) -> tuple[Event, str]:
+        """The event as this sink may see it and the tag of what it now carries.
+
+        ``applied`` is the tag of a dead letter being replayed (None: a raw, producer-sent event).
+        """
+        if applied is None:
+            return (event if self.transform is None else self.transform(event)), self.tag
+        if applied == self.tag:
+            return event, applied
+        before = parse_tag(applied)
+        result: dict[str, str] = {}
+        changes: dict[str, str | None] = {}
+        for field in FIELDS:
+            result[field] = outcome = before[field] if before[field] == self.actions[field] else _reconcile(before[field], self.actions[field])
+            value = getattr(event, field)
+            if value is None or outcome == before[field]:
+                continue
+            changes[field] = None if outcome == "drop" else self._functions[field](value)
+        shown = msgspec.structs.replace(event, **changes) if changes else event
+        return shown, _tag(result)
+
+    def changes_since(self, applied: str) -> list[str]:
+        """Fields whose treatment differs between ``applied`` and this policy, as ``ip: mask, now hash (sent: drop)``."""
+        before = parse_tag(applied)
+        notes = []
+        for field in FIELDS:
+            old, now = before[field], self.actions[field]
+            if old != now:
+                notes.append(f"{field}: {old}, now {now} (sent: {_reconcile(old, now)})")
+        return notes
+
+    def safe_view(self, event: Event, applied: str | None) -> tuple[Event, str]:
+        """:meth:`view`, or when the policy itself fails, the event without the fields it does not keep."""
+        try:
+            return self.view(event, applied)
+        except Exception:
+            hidden = tuple(f for f in FIELDS if self.actions[f] != "keep")
+            return withhold(event, hidden), _tag({f: "drop" if f in hidden else a for f, a in self.actions.items()})
+
+    def convert_letter(self, body: bytes, reason: str) -> tuple[bytes, str, str]:
+        """A dead letter stored raw (before schema 2) as this sink may see it: (body, reason, tag)."""
+        raw = decode_event(body)
+        shown, tag = self.safe_view(raw, None)
+        if shown is raw:
+            return body, reason, tag
+        return encode_event(shown), scrub(reason, raw, shown), tag
+
+
+def _tag(actions: dict[str, str]) -> str:
+    return ";".join(f"{field}={actions[field]}" for field in FIELDS)

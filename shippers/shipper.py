@@ -30,7 +30,7 @@ from shippers.config import Config, SinkConfig, config_from_dict, load_config
 from shippers.errors import BufferFullError, ValidationError
 from shippers.event import Event, EventValidator, encode_event, unexpected_rejection
 from shippers.metrics import Metrics
-from shippers.pii import make_policy
+from shippers.pii import SinkPii
 from shippers.plugins import build_adapters
 from shippers.routing import Route
 from shippers.worker import SinkWorker
@@ -73,6 +73,8 @@ class Shipper:
         self.buffer = SqliteBuffer(config.buffer.path, max_bytes=config.buffer.max_bytes, fsync=config.buffer.fsync, clock=clock)
         self.adapters = build_adapters(config.sinks.values(), self.catalog, clock, self.buffer.store_id)
         self.buffer.register_sinks(self._policies(), remove_others=False)
+        self.pii = {s.name: SinkPii(s.common.pii) for s in config.sinks.values()}
+        self._convert_dead_letters()
         self.workers: dict[str, SinkWorker] = {}
         self.started_at = clock()
         self._delivering = False
@@ -148,7 +150,7 @@ class Shipper:
             max_bytes=overrides.max_bytes or defaults.max_bytes,
             timeout=defaults.timeout if overrides.timeout is None else overrides.timeout,
         )
-        batcher = Batcher(adapter, Route(sink.name, sink.common.route), limits, make_policy(sink.common.pii), sink.common.concurrency)
+        batcher = Batcher(adapter, Route(sink.name, sink.common.route), limits, self.pii[sink.name], sink.common.concurrency)
         return SinkWorker(sink, adapter, batcher, self.buffer, self.metrics, self.clock, self._sleep)
 
     @property
@@ -294,9 +296,30 @@ class Shipper:
     def dead_letters(self, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
         return self.buffer.dead_letters(sink, limit)
 
+    def _convert_dead_letters(self) -> None:
+        """Dead letters stored raw (schema 1) get their sink's PII policy once, with one log line."""
+        converted = self.buffer.convert_dead_letters({name: pii.convert_letter for name, pii in self.pii.items()})
+        if converted:
+            left = self.buffer.raw_dead_letters()
+            log.warning(
+                "converted %d dead letter(s) stored raw by an earlier version to their sink's PII policy (%s)%s",
+                sum(converted.values()), ", ".join(f"{k}: {v}" for k, v in converted.items()),
+                f"; {sum(left.values())} of sinks no longer configured stay as stored and are shown without email, ip and userAgent"
+                if left else "",
+            )
+
     def replay_dead_letters(self, sink: str, progress: Callable[[int, int], None] | None = None) -> int:
+        """Re-queue a sink's dead letters; they carry the policy they were stored under, which is never applied twice."""
         if sink not in self.config.sinks:
             raise KeyError(sink)
+        current = self.pii[sink]
+        changed = {tag: n for tag, n in self.buffer.dead_letter_tags(sink).items() if tag is not None and tag != current.tag}
+        for tag, n in changed.items():
+            log.warning(
+                "sink %r: %d dead letter(s) were stored under another PII policy (%s); the current policy wins where it can "
+                "without transforming a value twice (a hash or mask cannot be undone, a masked value under hash is dropped)",
+                sink, n, "; ".join(current.changes_since(tag)),
+            )
         count = self.buffer.replay_dead_letters(sink, progress)
         for worker in self.workers.values():
             worker.wake.set()

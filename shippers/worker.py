@@ -313,7 +313,7 @@ class SinkWorker:
         elif kind == "per_item":
             self._apply_items(work, verdict)
         elif kind == "reject":
-            dead = [DeadItem(m.row.seq, CODE_REQUEST_REJECTED, verdict.reason, m.row.body) for m in work.items]
+            dead = [self.batcher.dead_letter(m.row, CODE_REQUEST_REJECTED, verdict.reason, m) for m in work.items]
             if self.buffer.settle(batch, dead=dead):
                 self._count_dead(dead)
             work.items = []
@@ -337,7 +337,7 @@ class SinkWorker:
             elif item.outcome == "duplicate":
                 duplicates += 1
             elif item.outcome == "reject":
-                dead.append(DeadItem(mapped.row.seq, CODE_REJECTED, item.reason, mapped.row.body))
+                dead.append(self.batcher.dead_letter(mapped.row, CODE_REJECTED, item.reason, mapped))
             else:
                 again.append(mapped)
         remaining = [m.row.seq for m in again]
@@ -358,7 +358,7 @@ class SinkWorker:
     def _split(self, work: _Work, verdict: Verdict) -> list[_Work]:
         items = work.items
         if len(items) == 1:
-            dead = [DeadItem(items[0].row.seq, CODE_TOO_LARGE, f"too large even alone: {verdict.reason}", items[0].row.body)]
+            dead = [self.batcher.dead_letter(items[0].row, CODE_TOO_LARGE, f"too large even alone: {verdict.reason}", items[0])]
             if self.buffer.settle(work.batch, dead=dead):
                 self._count_dead(dead)
             return []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from shippers.config import PiiConfig
 from shippers.errors import BufferFullError
-from shippers.pii import make_policy, mask_email, mask_ip
+from shippers.pii import SinkPii, make_policy, mask_email, mask_ip, scrub
 from shippers.shipper import Shipper
 from shippers.testing import chaos
 from shippers.testing.events import full_event
@@ -139,3 +139,40 @@ def test_concurrency_puts_several_requests_in_flight(make_shipper: Callable[...,
     assert len(arrivals) >= 2 and not barrier.broken
     ids = delivered_ids("m")
     assert len(ids) == 1000 and len(set(ids)) == 1000
+
+
+def test_a_sinks_view_is_tagged_and_never_applied_twice() -> None:
+    """SinkPii.view applies the policy to a raw event once, tags it, and leaves an event carrying that tag unchanged (no hash of a hash)."""
+    pii = SinkPii(PiiConfig(email="hash", ip="mask", hash_key="k1"))
+    shown, tag = pii.view(EVENT, None)
+    assert tag == pii.tag and tag.startswith("email=hash:") and ";ip=mask;userAgent=keep" in tag
+    assert "k1" not in tag  # the key id is an HMAC of a constant, not the key
+    again, same = pii.view(shown, tag)
+    assert again is shown and same == tag
+    assert SinkPii(PiiConfig(email="hash", hash_key="k2")).tag != SinkPii(PiiConfig(email="hash", hash_key="k1")).tag
+
+
+def test_a_changed_policy_wins_without_transforming_twice() -> None:
+    """Replaying under another policy: raw fields get the new action, masked-under-hash and anything-under-drop are dropped, hashes stay."""
+    old = SinkPii(PiiConfig(email="hash", ip="mask", hash_key="k1"))
+    stored, tag = old.view(EVENT, None)
+    now = SinkPii(PiiConfig(email="keep", ip="hash", user_agent="mask", hash_key="k2"))
+    shown, new_tag = now.view(stored, tag)
+    assert shown.email == stored.email  # a hash cannot be undone for keep, and is never re-hashed
+    assert shown.ip is None  # a hash of a mask would join with nothing; the mask shows more than a hash may
+    assert shown.userAgent == "***"  # stored raw (keep), so the new mask applies
+    assert new_tag == f"email={old.actions['email']};ip=drop;userAgent=mask"
+    assert now.changes_since(tag) == [
+        f"email: {old.actions['email']}, now keep (sent: {old.actions['email']})",
+        f"ip: mask, now {now.actions['ip']} (sent: drop)",
+        "userAgent: keep, now mask (sent: mask)",
+    ]
+    dropped, _ = SinkPii(PiiConfig(email="drop")).view(stored, tag)
+    assert dropped.email is None
+
+
+def test_scrub_replaces_hidden_values_in_a_text() -> None:
+    """scrub swaps each value the sink's view changed for what the view shows (or [withheld] when dropped)."""
+    shown = SinkPii(PiiConfig(email="drop", ip="mask")).view(EVENT, None)[0]
+    text = scrub("refused ana@example.com from 203.0.113.7 (Mozilla)", EVENT, shown)
+    assert text == "refused [withheld] from 203.0.113.0 (Mozilla)"

@@ -21,6 +21,7 @@ class StoredRow(NamedTuple):
     tenant: str | None
     only_sink: str | None  # set on DLQ replays: only this sink takes the event
     body: bytes
+    pii: str | None = None  # set on DLQ replays: the PII treatment the body already carries (shippers.pii tag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,8 @@ class DeadItem:
     seq: int
     code: str  # low-cardinality label for metrics (e.g. "rejected_by_destination")
     reason: str  # what the destination or the adapter said, for a person
-    body: bytes
+    body: bytes  # the event as the sink may see it (its PII policy applied)
+    pii: str | None = None  # the tag of the PII treatment the body carries; None = raw, as the producer sent it
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class DeadLetter:
     reason: str
     at: float
     event: Event
+    pii: str | None = None  # the PII treatment the event carries; None = stored raw and shown without personal fields
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,8 +36,10 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+
+import msgspec
 
 from shippers.buffer.records import BatchRecord, DeadItem, DeadLetter, SinkPolicy, SinkRow, StoredRow
 from shippers.errors import BufferCorruptError, BufferForkedError, BufferFullError, BufferLockedError
@@ -45,7 +47,8 @@ from shippers.event import Event, decode_event
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+# 2: dead letters (and their replays) carry a ``pii`` tag, the body being the sink's view (see _migrate).
+SCHEMA_VERSION = 2
 DB_FILE = "buffer.sqlite3"
 LOCK_FILE = "deliver.lock"
 # Why: a writer waits this long for another process's transaction before giving up; commits
@@ -63,6 +66,9 @@ CACHE_KIB = 64 * 1024
 STORE_ID_HEX = 12
 # Why: replays and purges commit in chunks so one huge DLQ never holds the write lock long.
 DLQ_CHUNK = 1000
+# What a dead letter stored raw (schema 1, sink no longer configured) is shown without.
+PERSONAL_FIELDS = ("email", "ip", "userAgent")
+WITHHELD = "[withheld]"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -94,9 +100,11 @@ CREATE TABLE batches (
 CREATE INDEX batches_by_sink ON batches (sink, first_seq);
 CREATE TABLE dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT, sink TEXT NOT NULL, seq INTEGER NOT NULL,
-    code TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL, body BLOB NOT NULL
+    code TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL, body BLOB NOT NULL, pii TEXT
 );
 CREATE INDEX dead_letters_by_sink ON dead_letters (sink, id);
+CREATE INDEX dead_letters_raw ON dead_letters (sink) WHERE pii IS NULL;
+CREATE TABLE replayed (seq INTEGER PRIMARY KEY, pii TEXT NOT NULL);
 """
 
 
@@ -188,6 +196,7 @@ class SqliteBuffer:
                 version = int(conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
                 if version > SCHEMA_VERSION:
                     raise BufferCorruptError(f"{self.file} was written by a newer authlog (schema {version}); upgrade authlog-shipper")
+                self._migrate(conn, version)
                 row = conn.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
                 if row is None:  # a store made before store ids existed gets one now
                     row = (uuid.uuid4().hex[:STORE_ID_HEX],)
@@ -355,10 +364,10 @@ class SqliteBuffer:
 
     def scan(self, after_seq: int, limit: int) -> list[StoredRow]:
         rows = self._conn().execute(
-            "SELECT seq, received, type, outcome, tenant, only_sink, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+            "SELECT seq, received, type, outcome, tenant, only_sink, body, NULL FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
             (after_seq, limit),
         ).fetchall()
-        return list(map(StoredRow._make, rows))
+        return self._with_replay_tags(list(map(StoredRow._make, rows)))
 
     def read(self, seqs: Sequence[int]) -> list[StoredRow]:
         """Rows by seq, in the given order (for re-cutting a recorded batch)."""
@@ -367,9 +376,17 @@ class SqliteBuffer:
         for start in range(0, len(seqs), 500):
             chunk = seqs[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for r in conn.execute(f"SELECT seq, received, type, outcome, tenant, only_sink, body FROM events WHERE seq IN ({marks})", chunk):
+            for r in conn.execute(f"SELECT seq, received, type, outcome, tenant, only_sink, body, NULL FROM events WHERE seq IN ({marks})", chunk):
                 found[r[0]] = StoredRow(*r)
-        return [found[s] for s in seqs if s in found]
+        return self._with_replay_tags([found[s] for s in seqs if s in found])
+
+    def _with_replay_tags(self, rows: list[StoredRow]) -> list[StoredRow]:
+        """Rows re-queued from a DLQ get the PII tag their body carries (table ``replayed``); others cost nothing."""
+        replays = [r.seq for r in rows if r.only_sink is not None]
+        if not replays:
+            return rows
+        tags = dict(self._conn().execute("SELECT seq, pii FROM replayed WHERE seq BETWEEN ? AND ?", (min(replays), max(replays))).fetchall())
+        return [r._replace(pii=tags[r.seq]) if r.only_sink is not None and r.seq in tags else r for r in rows]
 
     def open_batches(self, sink: str) -> list[BatchRecord]:
         rows = self._conn().execute("SELECT id, sink, partition, key, seqs FROM batches WHERE sink=? ORDER BY id", (sink,)).fetchall()
@@ -461,8 +478,8 @@ class SqliteBuffer:
         if not dead:
             return
         cur.executemany(
-            "INSERT INTO dead_letters (sink, seq, code, reason, at, body) VALUES (?, ?, ?, ?, ?, ?)",
-            [(sink, d.seq, d.code, d.reason, now, d.body) for d in dead],
+            "INSERT INTO dead_letters (sink, seq, code, reason, at, body, pii) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(sink, d.seq, d.code, d.reason, now, d.body, d.pii) for d in dead],
         )
         size = sum(len(d.body) for d in dead)
         cur.execute("UPDATE stats SET dlq_bytes=dlq_bytes+?, dlq_events=dlq_events+?", (size, len(dead)))
@@ -494,11 +511,12 @@ class SqliteBuffer:
             return
         cum = self._cum_at(cur, low)
         cur.execute("DELETE FROM events WHERE seq <= ?", (low,))
+        cur.execute("DELETE FROM replayed WHERE seq <= ?", (low,))
         cur.execute("UPDATE stats SET gc_seq=?, gc_cum=?", (low, cum))
 
     # -- dead letters ----------------------------------------------------------------
     def dead_letters(self, sink: str | None = None, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:
-        query = "SELECT id, sink, seq, code, reason, at, body FROM dead_letters WHERE id > ?"
+        query = "SELECT id, sink, seq, code, reason, at, body, pii FROM dead_letters WHERE id > ?"
         args: list[object] = [after_id]
         if sink is not None:
             query += " AND sink = ?"
@@ -506,12 +524,17 @@ class SqliteBuffer:
         query += " ORDER BY id LIMIT ?"
         args.append(limit)
         rows = self._conn().execute(query, args).fetchall()
-        return [DeadLetter(r[0], r[1], r[2], r[3], r[4], r[5], decode_event(r[6])) for r in rows]
+        return [_letter(*r) for r in rows]
 
     def dead_letter_count(self, sink: str | None = None) -> int:
         if sink is None:
             return int(self._conn().execute("SELECT count(*) FROM dead_letters").fetchone()[0])
         return int(self._conn().execute("SELECT count(*) FROM dead_letters WHERE sink=?", (sink,)).fetchone()[0])
+
+    def dead_letter_tags(self, sink: str) -> dict[str | None, int]:
+        """How many of a sink's dead letters carry each PII tag (None: stored raw, not converted yet)."""
+        rows = self._conn().execute("SELECT pii, count(*) FROM dead_letters WHERE sink=? GROUP BY pii", (sink,)).fetchall()
+        return {tag: int(n) for tag, n in rows}
 
     def replay_dead_letters(self, sink: str, progress: Callable[[int, int], None] | None = None) -> int:
         """Re-queue a sink's dead letters for that sink only; they go through the normal path again.
@@ -526,18 +549,23 @@ class SqliteBuffer:
         while True:
             with self._write() as cur:
                 rows = cur.execute(
-                    "SELECT id, body FROM dead_letters WHERE sink=? AND id<=? ORDER BY id LIMIT ?", (sink, last_id, DLQ_CHUNK)
+                    "SELECT id, body, pii FROM dead_letters WHERE sink=? AND id<=? ORDER BY id LIMIT ?", (sink, last_id, DLQ_CHUNK)
                 ).fetchall()
                 if not rows:
                     break
                 last_seq, last_cum = cur.execute("SELECT last_seq, last_cum FROM stats").fetchone()
                 inserts = []
-                for _, body in rows:
+                tags: list[tuple[int, str]] = []
+                for _, body, pii in rows:
                     event = decode_event(body)
                     last_seq += 1
                     last_cum += len(body)
+                    # The body is the sink's view already: its pii tag rides along so the policy is not applied twice.
                     inserts.append((last_seq, self.clock(), event.type, event.outcome, event.tenantId, sink, last_cum, body))
+                    if pii is not None:
+                        tags.append((last_seq, pii))
                 cur.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", inserts)
+                cur.executemany("INSERT INTO replayed VALUES (?, ?)", tags)
                 cur.execute("UPDATE stats SET last_seq=?, last_cum=?", (last_seq, last_cum))
                 self._delete_dead(cur, [r[0] for r in rows])
             done += len(rows)
@@ -564,6 +592,58 @@ class SqliteBuffer:
                 self._delete_dead(cur, ids)
             purged += len(ids)
         return purged
+
+    # -- migration (schema 1 -> 2): dead letters hold the sink's view --------------------------
+    def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
+        """Bring an older store up to SCHEMA_VERSION inside the open's transaction (all or nothing).
+
+        Schema 1 kept dead letters exactly as the producer sent them. Schema 2 adds a ``pii`` tag
+        to dead letters (NULL means "raw") and the table ``replayed`` (the tag of each event
+        re-queued from a DLQ); :meth:`convert_dead_letters` rewrites raw letters once the sinks'
+        policies are known (the store itself does not know them). The events table is untouched,
+        so a process of the previous version still running can go on appending.
+        """
+        if version >= SCHEMA_VERSION:
+            return
+        if version < 2:
+            conn.execute("ALTER TABLE dead_letters ADD COLUMN pii TEXT")
+            conn.execute("CREATE INDEX dead_letters_raw ON dead_letters (sink) WHERE pii IS NULL")
+            conn.execute("CREATE TABLE replayed (seq INTEGER PRIMARY KEY, pii TEXT NOT NULL)")
+        conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+        log.info("buffer %s upgraded from schema %d to %d", self.file, version, SCHEMA_VERSION)
+
+    def convert_dead_letters(self, converters: Mapping[str, Callable[[bytes, str], tuple[bytes, str, str]]]) -> dict[str, int]:
+        """Rewrite each sink's raw dead letters (pii IS NULL) with ``converters[sink](body, reason) -> (body, reason, tag)``.
+
+        Chunks of DLQ_CHUNK, each one transaction in which a letter's body, reason and tag change
+        together, so a crash leaves every letter converted once or still raw (converted at the
+        next open); a converted letter is never selected again. Returns {sink: letters converted}.
+        Letters of sinks without a converter (no longer configured) stay raw.
+        """
+        done: dict[str, int] = {}
+        pending = self.raw_dead_letters()  # a read: an open with nothing to convert takes no write lock
+        for sink, convert in converters.items():
+            while sink in pending:
+                with self._write() as cur:
+                    rows = cur.execute(
+                        "SELECT id, body, reason FROM dead_letters WHERE sink=? AND pii IS NULL ORDER BY id LIMIT ?", (sink, DLQ_CHUNK)
+                    ).fetchall()
+                    if not rows:
+                        break
+                    updates = []
+                    grown = 0
+                    for letter_id, body, reason in rows:
+                        new_body, new_reason, tag = convert(bytes(body), reason)
+                        grown += len(new_body) - len(body)
+                        updates.append((new_body, new_reason, tag, letter_id))
+                    cur.executemany("UPDATE dead_letters SET body=?, reason=?, pii=? WHERE id=?", updates)
+                    cur.execute("UPDATE stats SET dlq_bytes=dlq_bytes+?", (grown,))
+                done[sink] = done.get(sink, 0) + len(rows)
+        return done
+
+    def raw_dead_letters(self) -> dict[str, int]:
+        """Dead letters still stored raw, by sink (those of sinks no converter knew)."""
+        return {s: int(n) for s, n in self._conn().execute("SELECT sink, count(*) FROM dead_letters WHERE pii IS NULL GROUP BY sink")}
 
     def _delete_dead(self, cur: sqlite3.Cursor, ids: Sequence[int]) -> None:
         marks = ",".join("?" * len(ids))
@@ -601,6 +681,16 @@ class SqliteBuffer:
             )
             for r in rows
         ]
+
+
+def _letter(letter_id: int, sink: str, seq: int, code: str, reason: str, at: float, body: bytes, pii: str | None) -> DeadLetter:
+    """A dead letter as read; one still stored raw (its sink's policy unknown) is shown without personal fields."""
+    event = decode_event(body)
+    if pii is None:
+        for value in filter(None, (getattr(event, f) for f in PERSONAL_FIELDS)):
+            reason = reason.replace(value, WITHHELD)
+        event = msgspec.structs.replace(event, **dict.fromkeys(PERSONAL_FIELDS))
+    return DeadLetter(letter_id, sink, seq, code, reason, at, event, pii)
 
 
 class _Txn:

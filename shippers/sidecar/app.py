@@ -251,7 +251,11 @@ async def status(request: web.Request) -> web.Response:
 
 
 def dead_letter_json(letter: Any) -> dict[str, Any]:
-    """One DLQ entry as JSON: where it was, why, when, and the event itself."""
+    """One DLQ entry as JSON: where it was, why, when, and the event as its sink may see it.
+
+    ``pii`` names the treatment the event carries (``email=hash:<key id>;ip=mask;userAgent=keep``);
+    null for a letter stored before that existed whose sink is gone: its personal fields are withheld.
+    """
     return {
         "id": letter.id,
         "sink": letter.sink,
@@ -259,6 +263,7 @@ def dead_letter_json(letter: Any) -> dict[str, Any]:
         "code": getattr(letter, "code", None),
         "reason": letter.reason,
         "at": letter.at,
+        "pii": getattr(letter, "pii", None),
         "event": msgspec.to_builtins(letter.event),
     }
 
