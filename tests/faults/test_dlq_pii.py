@@ -291,6 +291,8 @@ def test_conversion_killed_midway_resumes_without_converting_twice(tmp_path: Pat
         "        os._exit(9)\n"
         "    return real(self, body, reason)\n"
         "p.SinkPii.convert_letter = dying\n"
+        "from shippers.testing import register_test_adapters\n"
+        "register_test_adapters()\n"
         "from shippers.shipper import Shipper\n"
         "Shipper.from_config(sys.argv[1])\n"
     )
