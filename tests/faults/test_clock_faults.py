@@ -224,3 +224,16 @@ def test_status_shows_wall_times_and_measures_uptime_on_the_monotonic_clock(make
     assert status["sinks"]["c"]["lastDeliveryAt"] == stepped_wall
     [dead] = shipper.dead_letters("c")
     assert dead.at == stepped_wall
+
+
+def test_events_queued_behind_a_throttled_batch_are_not_held_another_timeout(make_shipper: Callable[..., Shipper]) -> None:
+    """Events already stored behind a full batch that waits out a 30 s Retry-After are sent right after it, not 10 s later."""
+    clocks = Clocks()
+    sleep = SteppingSleep(clocks)
+    chaos.script("c").throttle(retry_after=30)
+    sinks = {"c": {"type": "chaos", "batch": {"timeout": f"{TIMEOUT}s", "max_events": 2}}}
+    shipper = make_shipper(sinks, clock=clocks.wall, monotonic=clocks.mono, sleep=sleep)
+    ids = ingest(shipper, 5, "q")  # two full batches and a tail of one
+    wait_for(lambda: len(chaos.delivered["c"]) == 5, "the tail, due since it was stored behind the first batch")
+    assert sorted(e.id for e in chaos.delivered["c"]) == sorted(ids)
+    assert sleep.waits == [30.0]
