@@ -183,9 +183,10 @@ def _from_api_error(exc: api_exceptions.GoogleAPICallError) -> Answer:
     """The status, error body and Retry-After of a non-2xx answer."""
     response = exc.response
     error: dict[str, Any] | None = None
-    retry_after = None
+    retry_after = date = None
     if response is not None:
         retry_after = response.headers.get("Retry-After")
+        date = response.headers.get("Date")
         try:
             payload = json.loads(response.content or b"null")
         except ValueError:
@@ -195,7 +196,7 @@ def _from_api_error(exc: api_exceptions.GoogleAPICallError) -> Answer:
     if error is None:
         error = {"message": exc.message, "details": list(exc.details or [])}
     location = response.headers.get("Location") if response is not None else None
-    return Answer(status=int(exc.code or 0), error=error, retry_after=retry_after, location=location)
+    return Answer(status=int(exc.code or 0), error=error, retry_after=retry_after, date=date, location=location)
 
 
 def _connection_detail(exc: requests.exceptions.RequestException) -> str:

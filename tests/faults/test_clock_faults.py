@@ -12,10 +12,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from email.utils import formatdate
 
 from shippers.shipper import Shipper
 from shippers.testing import chaos, memory
 from shippers.testing.memory import delivered_ids
+from shippers.testing.scripted_http import Answer, ScriptedHTTPServer
 from shippers.worker import backoff_ceiling
 
 WALL_START = 1_795_000_000.0  # 2026-11-18, seconds since the epoch
@@ -237,3 +239,22 @@ def test_events_queued_behind_a_throttled_batch_are_not_held_another_timeout(mak
     wait_for(lambda: len(chaos.delivered["c"]) == 5, "the tail, due since it was stored behind the first batch")
     assert sorted(e.id for e in chaos.delivered["c"]) == sorted(ids)
     assert sleep.waits == [30.0]
+
+
+def test_a_retry_after_date_is_measured_on_the_servers_clock_not_our_stepped_one(make_shipper: Callable[..., Shipper]) -> None:
+    """Our wall clock an hour behind the intake's, a 429 'Retry-After: <its now + 20 s>' makes the worker wait 20 s, not the 300 s cap."""
+    clocks = Clocks()
+    sleep = SteppingSleep(clocks)
+    server_now = clocks.wall()
+    clocks.step_wall(-HOUR)
+    throttled = Answer(429, {"Retry-After": formatdate(server_now + 20, usegmt=True), "Date": formatdate(server_now, usegmt=True)})
+    with ScriptedHTTPServer(Answer(202, {"Content-Type": "application/json"}, b"{}")) as intake:
+        intake.queue(throttled)
+        sink = {"type": "datadog", "api_key": "dd-test-key-0123456789abcdef", "endpoint": intake.url, "hostname": "web-1",
+                "batch": {"timeout": "0s"}}
+        shipper = make_shipper({"dd": sink}, clock=clocks.wall, monotonic=clocks.mono, sleep=sleep)
+        ingest(shipper, 3, "d")
+        wait_for(lambda: shipper.status()["sinks"]["dd"]["delivered"] == 3, "delivery after the throttle")
+        shipper.close(timeout=5)
+        assert [r.method for r in intake.requests] == ["POST", "POST"]
+    assert sleep.waits == [20.0]
