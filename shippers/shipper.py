@@ -84,7 +84,7 @@ class Shipper:
         self.validator = EventValidator(self.catalog, clock)
         self.metrics = Metrics()
         self.buffer = SqliteBuffer(config.buffer.path, max_bytes=config.buffer.max_bytes, fsync=config.buffer.fsync, clock=clock)
-        self.adapters = build_adapters(config.sinks.values(), self.catalog, clock, self.buffer.store_id)
+        self.adapters = build_adapters(config.sinks.values(), self.catalog, clock, self.buffer.store_id, monotonic)
         self.buffer.register_sinks(self._policies(), remove_others=False)
         self.workers: dict[str, SinkWorker] = {}
         self.started_at = clock()  # wall, for display
