@@ -28,8 +28,9 @@ TIMEOUT = 10.0  # the batch timeout of the sinks below
 # Why: how long (real time) a test waits for a worker thread to get somewhere before failing.
 POLL_LIMIT_SECONDS = 10.0
 # Why: reads of the monotonic clock by the sink thread after a change that prove a whole cycle
-# (cut decision and any delivery) used the changed clocks: the first read may end a cycle that
-# decided earlier, the second starts a fresh one, the third comes only after that one finished.
+# (cut decision and any delivery) used the changed clocks. A worker with events waiting reads it
+# once as a cycle starts and once for its idle wait: the first read may end a cycle that decided
+# earlier, the second starts a fresh one, the third comes only after that one finished.
 READS_PER_CYCLE = 3
 
 
