@@ -30,6 +30,7 @@ holds every adapter to them):
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -149,6 +150,8 @@ class SinkContext:
     # A random id made when the buffer was created: buffer seqs restart at 1 in a new buffer, so
     # destination keys built from seqs (S3) add it to stay unique across instances and rebuilds.
     store_id: str = ""
+    # For durations (token lifetimes): unlike ``clock`` it never steps when the wall clock is set.
+    monotonic: Callable[[], float] = time.monotonic
 
 
 class NoConfig(msgspec.Struct, forbid_unknown_fields=True):

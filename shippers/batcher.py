@@ -3,10 +3,20 @@
 Pure over what it is given (rows, an adapter, limits, now) except for the buffer reads in
 :meth:`Batcher.scan`; recording the cut is the worker's job. A cut happens when a batch is
 full (events or bytes) or its oldest event has waited ``timeout`` (or a flush asks for it).
+
+The wait is measured on the monotonic clock from when this process first saw the event, never
+from its stored ``received`` wall time: a wall clock stepped an hour back would otherwise hold a
+batch for an hour, and a day forward would cut every waiting batch at once. An event is "seen"
+when a scan reads it, or earlier when a full scan found the store already holding it (the
+backlog behind a full batch). Events already stored when this worker started (a restart, a
+standby taking over) count as seen long ago: they have waited at least the downtime, so they are
+due at once rather than ``timeout`` after the restart.
 """
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,6 +52,7 @@ class Scan:
     full: bool
     start: int = 0  # the cut_through this scan started from
     size: int = 0  # stored bytes of the rows
+    first_seen: float = math.inf  # monotonic time this process first saw rows[0] (inf: no rows)
 
 
 @dataclass
@@ -76,18 +87,35 @@ class Batcher:
         self.pii = pii or SinkPii()
         self.transform = self.pii.transform
         self._pending: Scan | None = None
+        # (seq, monotonic time): every seq <= seq was in the store by then; ascending seqs.
+        self._seen: list[tuple[int, float]] = []
 
-    def scan(self, buffer: SqliteBuffer, after_seq: int) -> Scan:
+    def note_backlog(self, last_seq: int) -> None:
+        """Events up to ``last_seq`` were stored before this worker started: due at once (module docstring)."""
+        self._note_seen(last_seq, -math.inf)
+
+    def _note_seen(self, seq: int, now: float) -> None:
+        if not self._seen or seq > self._seen[-1][0]:
+            self._seen.append((seq, now))
+
+    def _seen_at(self, seq: int, now: float) -> float:
+        """When this process first knew ``seq`` was stored; ``now`` when it is being read for the first time."""
+        index = bisect.bisect_left(self._seen, seq, key=lambda entry: entry[0])
+        return self._seen[index][1] if index < len(self._seen) else now
+
+    def scan(self, buffer: SqliteBuffer, after_seq: int, now: float) -> Scan:
         """Routed rows after the cursor, up to one batch's worth (bytes estimated from stored size).
 
         A scan that was not due yet is kept and extended by the next call, so a large batch
-        filling up slowly (S3: 100k events, 60 s) is read once, not once per wake-up.
+        filling up slowly (S3: 100k events, 60 s) is read once, not once per wake-up. ``now`` is
+        the monotonic time of this look, the "first seen" of rows read for the first time.
         """
         pending = self._pending
         if pending is not None and pending.start == after_seq:
-            rows, size, cursor = pending.rows, pending.size, pending.scanned_through
+            rows, size, cursor, first_seen = pending.rows, pending.size, pending.scanned_through, pending.first_seen
         else:
-            rows, size, cursor = [], 0, after_seq
+            rows, size, cursor, first_seen = [], 0, after_seq, math.inf
+        del self._seen[: bisect.bisect_right(self._seen, after_seq, key=lambda entry: entry[0])]  # cut already
         full = False
         while not full:
             chunk = buffer.scan(cursor, SCAN_CHUNK)
@@ -102,7 +130,11 @@ class Batcher:
                 if len(rows) >= self.scan_events or size >= self.scan_bytes:
                     full = True
                     break
-        self._pending = Scan(rows, cursor, full, after_seq, size)
+        if full:  # rows past a full batch are stored already: their wait starts now, not when a later scan reads them
+            self._note_seen(buffer.last_seq(), now)
+        if rows and first_seen == math.inf:
+            first_seen = self._seen_at(rows[0].seq, now)
+        self._pending = Scan(rows, cursor, full, after_seq, size, first_seen)
         return self._pending
 
     def forget_scan(self) -> None:
@@ -110,11 +142,12 @@ class Batcher:
         self._pending = None
 
     def due(self, scan: Scan, now: float, flush: bool) -> bool:
-        """Whether to cut now; otherwise wait until the oldest row's timeout (``deadline``)."""
+        """Whether to cut at monotonic time ``now``; otherwise wait until ``deadline``."""
         return scan.full or flush or (bool(scan.rows) and self.deadline(scan) <= now)
 
     def deadline(self, scan: Scan) -> float:
-        return scan.rows[0].received + self.timeout
+        """Monotonic time at which the oldest row has waited ``timeout`` since this process first saw it."""
+        return scan.first_seen + self.timeout
 
     def map_row(self, row: StoredRow) -> Mapped:
         """Decode, apply the sink's PII policy (once: a replayed dead letter carries it already), map, encode."""

@@ -241,7 +241,7 @@ class Client:
             return status, response_headers, payload
         message = _error_message(payload, status)
         if status in RETRYABLE_STATUSES:
-            raise _Transient(message, status, parse_retry_after(response_headers.get("retry-after"), time.time()))
+            raise _Transient(message, status, parse_retry_after(response_headers.get("retry-after"), time.time(), response_headers.get("date")))
         raise RequestRejected(f"{method} {path}: {status} {message}", status)
 
     def _once(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:

@@ -9,6 +9,7 @@ which calls :func:`register` for this process only. An entry point that names a 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from functools import cache
 from importlib.metadata import entry_points
@@ -89,7 +90,13 @@ def adapter_class(name: str) -> type[Adapter] | None:
     return info.cls if info else None
 
 
-def build_adapters(sinks: Iterable[SinkConfig], catalog: Catalog, clock: Callable[[], float], store_id: str = "") -> dict[str, Adapter]:
+def build_adapters(
+    sinks: Iterable[SinkConfig],
+    catalog: Catalog,
+    clock: Callable[[], float],
+    store_id: str = "",
+    monotonic: Callable[[], float] = time.monotonic,
+) -> dict[str, Adapter]:
     """Construct every sink's adapter; problems adapters find in their config (they may need the
     catalog, e.g. a per-type table naming an unknown type) are collected into one ConfigError."""
     built: dict[str, Adapter] = {}
@@ -100,7 +107,7 @@ def build_adapters(sinks: Iterable[SinkConfig], catalog: Catalog, clock: Callabl
             problems.append(f"sinks.{sink.name}.type: adapter {sink.common.type!r} is not installed")
             continue
         try:
-            built[sink.name] = cls(SinkContext(sink.name, catalog, clock, store_id), sink.adapter)
+            built[sink.name] = cls(SinkContext(sink.name, catalog, clock, store_id, monotonic), sink.adapter)
         except ConfigError as exc:
             problems += exc.problems
     if problems:

@@ -8,6 +8,11 @@ Several processes of one app may open the same buffer: all of them append, exact
 (the holder of the buffer's delivery lock) runs the sink workers. ``start()`` insists on
 the lock (the sidecar); ``start(standby=True)`` delivers if it can get the lock and keeps
 trying in the background otherwise (app workers).
+
+Two injected clocks: ``clock`` is wall time, for what is shown and stored (receipt times,
+lastDeliveryAt, DLQ times, event-time checks); ``monotonic`` measures every timeout and deadline
+(batch timeouts, flush/close/emit deadlines, uptime), so a wall clock stepped by NTP or an
+operator never stalls, hurries or stretches delivery.
 """
 
 from __future__ import annotations
@@ -63,20 +68,29 @@ class Validated:
 class Shipper:
     """A configured pipeline; see the module docstring."""
 
-    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time, sleep: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
         self.clock = clock
+        self.monotonic = monotonic
         self._sleep = sleep
         self.catalog: Catalog = load_catalog(Path(config.catalog.extra) if config.catalog.extra else None)
         self.validator = EventValidator(self.catalog, clock)
         self.metrics = Metrics()
         self.buffer = SqliteBuffer(config.buffer.path, max_bytes=config.buffer.max_bytes, fsync=config.buffer.fsync, clock=clock)
-        self.adapters = build_adapters(config.sinks.values(), self.catalog, clock, self.buffer.store_id)
+        self.adapters = build_adapters(config.sinks.values(), self.catalog, clock, self.buffer.store_id, monotonic)
         self.buffer.register_sinks(self._policies(), remove_others=False)
         self.pii = {s.name: SinkPii(s.common.pii) for s in config.sinks.values()}
         self._convert_dead_letters()
         self.workers: dict[str, SinkWorker] = {}
-        self.started_at = clock()
+        self.started_at = clock()  # wall, for display
+        self._started_mono = monotonic()  # uptime
         self._delivering = False
         self._closed = threading.Event()
         self._standby: threading.Thread | None = None
@@ -91,6 +105,7 @@ class Shipper:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] | None = None,
         deliver: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> Shipper:
         """Build from a Config, a dict with the TOML's keys, or a path to a TOML file.
 
@@ -103,7 +118,7 @@ class Shipper:
             config = config_from_dict(source)
         else:
             config = load_config(source)
-        shipper = cls(config, clock=clock, sleep=sleep)
+        shipper = cls(config, clock=clock, sleep=sleep, monotonic=monotonic)
         return shipper.start() if deliver else shipper
 
     def _policies(self) -> list[SinkPolicy]:
@@ -151,7 +166,7 @@ class Shipper:
             timeout=defaults.timeout if overrides.timeout is None else overrides.timeout,
         )
         batcher = Batcher(adapter, Route(sink.name, sink.common.route), limits, self.pii[sink.name], sink.common.concurrency)
-        return SinkWorker(sink, adapter, batcher, self.buffer, self.metrics, self.clock, self._sleep)
+        return SinkWorker(sink, adapter, batcher, self.buffer, self.metrics, self.clock, self._sleep, monotonic=self.monotonic)
 
     @property
     def delivering(self) -> bool:
@@ -167,8 +182,8 @@ class Shipper:
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Cut every waiting batch now and wait until each sink is caught up; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        deadline = self.monotonic() + timeout
+        while self.monotonic() < deadline:
             last = self.buffer.last_seq()
             if all(row.watermark >= last for row in self.buffer.sinks()):
                 return True
@@ -184,7 +199,7 @@ class Shipper:
         Returns True when every worker finished within the deadline; whatever was not delivered
         stays in the buffer and is resent at the next start.
         """
-        deadline = time.monotonic() + timeout
+        deadline = self.monotonic() + timeout
         self._closed.set()
         # 1. drain: workers cut what is waiting (ignoring batch timeouts) and deliver it, one
         #    attempt per batch (a backoff sleep in progress is cut short; nothing is retried).
@@ -194,14 +209,14 @@ class Shipper:
             worker.wake.set()
         clean = True
         for worker in self.workers.values():
-            clean = worker.join(max(0.0, deadline - time.monotonic())) and clean
+            clean = worker.join(max(0.0, deadline - self.monotonic())) and clean
         # 2. stop: interrupt backoff sleeps of the workers that are still retrying.
         for worker in self.workers.values():
             worker.stopping.set()
             worker.interrupt.set()
             worker.wake.set()
         for worker in self.workers.values():
-            worker.join(max(0.1, deadline - time.monotonic()))
+            worker.join(max(0.1, deadline - self.monotonic()))
         # 3. close the store. A worker still stuck in a send keeps the delivery lock until this
         #    process exits, so no other process can take over and send its batch a second time.
         if any(worker.alive for worker in self.workers.values()):
@@ -281,13 +296,13 @@ class Shipper:
             failure = unexpected_rejection(exc)
             self.metrics.count_rejected(failure.reason)
             raise failure from None
-        deadline = time.monotonic() + self.config.buffer.emit_timeout
+        deadline = self.monotonic() + self.config.buffer.emit_timeout
         while True:
             try:
                 self._commit([(event, line)])
                 return event
             except BufferFullError as exc:
-                remaining = deadline - time.monotonic()
+                remaining = deadline - self.monotonic()
                 if remaining <= 0:
                     raise
                 (self._sleep or time.sleep)(min(remaining, exc.retry_after, 0.1))
@@ -370,7 +385,7 @@ class Shipper:
                 sinks[row.name]["warnings"] = warnings
         return {
             "version": __version__,
-            "uptimeSeconds": round(self.clock() - self.started_at, 3),
+            "uptimeSeconds": round(self.monotonic() - self._started_mono, 3),
             "delivering": self._delivering,
             "buffer": {"events": stats["events"], "bytes": stats["bytes"], "maxBytes": stats["maxBytes"]},
             "sinks": sinks,

@@ -14,6 +14,9 @@ The loop, for one sink::
 Retries use tenacity: exponential backoff with full jitter from ``retry.initial`` up to
 ``retry.max``, at least ``Retry-After``, and a sleep that wakes up on shutdown. A sink that
 keeps failing is marked ``failing``; its backlog stays in the buffer.
+
+Two clocks: ``monotonic`` for every wait and deadline (batch timeouts; sleeps are monotonic
+too), ``clock`` (wall) only for what adapters compare with event times and what is stored.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -108,6 +112,7 @@ class SinkWorker:
         clock: Callable[[], float],
         sleep: Callable[[float], None] | None = None,
         rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = sink.name
         self.sink = sink
@@ -115,7 +120,8 @@ class SinkWorker:
         self.batcher = batcher
         self.buffer = buffer
         self.metrics = metrics
-        self.clock = clock
+        self.clock = clock  # wall: adapters' checks of event times (the buffer stamps with its own)
+        self.monotonic = monotonic  # batch deadlines
         self.status = SinkState()
         self.wake = threading.Event()
         self.stopping = threading.Event()  # interrupts backoff sleeps: stop now
@@ -138,6 +144,7 @@ class SinkWorker:
 
     # -- life cycle ----------------------------------------------------------
     def start(self) -> None:
+        self.batcher.note_backlog(self.buffer.last_seq())  # stored before this start: due at once
         self.metrics.up.labels(self.name).set(1)
         self.metrics.dropped.labels(self.name)  # export 0 from the start, not only after a first drop
         self._thread = threading.Thread(target=self._run, name=f"sink-{self.name}", daemon=True)
@@ -227,13 +234,14 @@ class SinkWorker:
         """Until the oldest waiting event's batch timeout, or the idle poll, whichever is sooner."""
         if self._next_deadline is None:
             return IDLE_POLL_SECONDS
-        return max(0.0, min(IDLE_POLL_SECONDS, self._next_deadline - self.clock()))
+        return max(0.0, min(IDLE_POLL_SECONDS, self._next_deadline - self.monotonic()))
 
     # -- cutting -----------------------------------------------------------------
     def _cycle(self) -> bool:
         """Cut and deliver one round; False when there was nothing due."""
         _, cut_through = self.buffer.position(self.name)
-        scan = self.batcher.scan(self.buffer, cut_through)
+        seen = self.monotonic()
+        scan = self.batcher.scan(self.buffer, cut_through, seen)
         now = self.clock()
         flush = self.flush_requested.is_set() or self.draining.is_set()
         if not scan.rows:
@@ -244,7 +252,7 @@ class SinkWorker:
                 self.flush_requested.clear()
             self._next_deadline = None
             return False
-        if not self.batcher.due(scan, now, flush):
+        if not self.batcher.due(scan, seen, flush):
             self._next_deadline = self.batcher.deadline(scan)
             return False
         self.batcher.forget_scan()

@@ -53,7 +53,7 @@ class CloudLoggingAdapter(Adapter):
             )
         self.template = EntryTemplate.build(config, context.catalog)
         self.facts = SinkFacts(sink=context.name, project=config.project, endpoint=config.endpoint)
-        self.transport = CloudLoggingTransport(config)
+        self.transport = CloudLoggingTransport(config, context.monotonic)
         self.stale_entries = 0  # entries sent older than the default retention (may be dropped by Cloud Logging)
 
     # -- pure ------------------------------------------------------------------

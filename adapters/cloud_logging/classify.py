@@ -95,6 +95,7 @@ class Answer:
     status: int = 0  # the HTTP status; 0 when no HTTP answer arrived
     error: dict[str, Any] | None = None  # the "error" object of Google's JSON error body
     retry_after: str | None = None  # the Retry-After header, as sent
+    date: str | None = None  # the Date header (an HTTP-date Retry-After is measured from it)
     failure: Failure = ""  # why no usable HTTP answer arrived
     detail: str = ""  # what went wrong, for failures (no secrets)
     location: str | None = None  # the Location header of a redirect
@@ -160,7 +161,7 @@ def _retry_info(error: dict[str, Any] | None) -> float | None:
 
 
 def _wait(answer: Answer, now: float) -> float | None:
-    header = parse_retry_after(answer.retry_after, now)
+    header = parse_retry_after(answer.retry_after, now, answer.date)
     return header if header is not None else _retry_info(answer.error)
 
 

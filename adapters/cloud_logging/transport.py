@@ -16,6 +16,11 @@ Credentials (first match wins)::
     otherwise                 Application Default Credentials (google.auth.default), also for an
                               https:// endpoint (a proxy, Private Service Connect)
 
+google-auth judges a token's age on the wall clock, so a wall clock stepped back would keep
+sending a token the service already considers expired (a 401, read as a credentials error). The
+transport also times each token's lifetime on the monotonic clock and refreshes it when that
+runs out, whatever the wall clock says.
+
 The client's own retries are off: the authorised session never re-sends after a 401
 (``max_refresh_attempts=0``; the next attempt refreshes the token instead) and plain
 ``requests`` adapters do not retry. Nor does it follow redirects: ``requests`` would turn a
@@ -33,10 +38,15 @@ Every SDK exception is translated here, at the edge, into an
 from __future__ import annotations
 
 import json
+import math
 import threading
+import time
+from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 import google.auth
+import google.auth._helpers
 import google.auth.exceptions
 import requests
 from google.api_core import exceptions as api_exceptions
@@ -56,6 +66,9 @@ WRITE_SCOPES = ("https://www.googleapis.com/auth/logging.write",)
 WRITE_PATH = "/entries:write"
 # Why: fetching a token is one small HTTPS call; 30 s matches the client library's own refresh timeout.
 TOKEN_REFRESH_TIMEOUT = 30.0
+# Why: a token is refreshed this long before its lifetime ends on the monotonic clock: google-auth's
+# own margin on the wall clock (REFRESH_THRESHOLD, 3 min 45 s), so neither clock sends a stale one.
+TOKEN_EARLY_REFRESH_SECONDS = 225.0
 # Why: enough of an unexpected body to recognise it (an HTML title, a proxy's name) in a status line.
 _BODY_SAMPLE_CHARS = 80
 
@@ -82,13 +95,16 @@ class _NoRedirectSession(AuthorizedSession):
 class CloudLoggingTransport:
     """Owns the client; :meth:`write` makes one attempt and returns an Answer."""
 
-    def __init__(self, config: CloudLoggingConfig) -> None:
+    def __init__(self, config: CloudLoggingConfig, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.config = config
+        self._monotonic = monotonic
         self._lock = threading.Lock()
         self._client: Client | None = None
         self._credentials: Credentials | None = None
         self._session: _NoRedirectSession | None = None
         self._refresh_token = False
+        self._token: str | None = None  # the token whose lifetime is timed below
+        self._token_stale_at = math.inf  # monotonic time to refresh it by
 
     # -- set-up ------------------------------------------------------------
     def _build_credentials(self) -> Credentials:
@@ -129,17 +145,21 @@ class CloudLoggingTransport:
             return problem
         assert self._client is not None and self._credentials is not None
         try:
-            if self._refresh_token and not isinstance(self._credentials, AnonymousCredentials):
+            stale = self._refresh_token or self._monotonic() >= self._token_stale_at
+            if stale and not isinstance(self._credentials, AnonymousCredentials):
                 self._refresh_token = False
                 self._credentials.refresh(AuthRequest(self._session))
-            content = self._client.logging_api.api_request(
-                method="POST",
-                path=WRITE_PATH,
-                data=body,
-                content_type="application/json",
-                expect_json=False,
-                timeout=float(self.config.request_timeout),
-            )
+            try:
+                content = self._client.logging_api.api_request(
+                    method="POST",
+                    path=WRITE_PATH,
+                    data=body,
+                    content_type="application/json",
+                    expect_json=False,
+                    timeout=float(self.config.request_timeout),
+                )
+            finally:
+                self._time_token()
         except api_exceptions.GoogleAPICallError as exc:
             if exc.code == 401:
                 self._refresh_token = True  # the token may have been revoked: fetch a new one next time
@@ -156,6 +176,19 @@ class CloudLoggingTransport:
         assert self._session is not None
         return _from_success(self._session.last_response(), content)
 
+    def _time_token(self) -> None:
+        """A token seen for the first time: note when its lifetime ends on the monotonic clock."""
+        token = getattr(self._credentials, "token", None)
+        expiry = getattr(self._credentials, "expiry", None)
+        if token is None or token == self._token or expiry is None:
+            return
+        self._token = token
+        if expiry.tzinfo is not None:  # google-auth's expiries are naive UTC; be safe with any other
+            expiry = expiry.astimezone(UTC).replace(tzinfo=None)
+        # The wall clock google-auth stamped the expiry with, read right after it fetched the token.
+        lifetime = (expiry - google.auth._helpers.utcnow()).total_seconds()
+        self._token_stale_at = self._monotonic() + lifetime - TOKEN_EARLY_REFRESH_SECONDS
+
     def close(self) -> None:
         with self._lock:
             if self._session is not None:
@@ -163,6 +196,7 @@ class CloudLoggingTransport:
             self._client = None
             self._session = None
             self._credentials = None
+            self._token, self._token_stale_at = None, math.inf
 
 
 def load_key_file(path: str) -> Credentials:
@@ -212,9 +246,10 @@ def _from_api_error(exc: api_exceptions.GoogleAPICallError) -> Answer:
     """The status, error body and Retry-After of a non-2xx answer."""
     response = exc.response
     error: dict[str, Any] | None = None
-    retry_after = None
+    retry_after = date = None
     if response is not None:
         retry_after = response.headers.get("Retry-After")
+        date = response.headers.get("Date")
         try:
             payload = json.loads(response.content or b"null")
         except ValueError:
@@ -224,7 +259,7 @@ def _from_api_error(exc: api_exceptions.GoogleAPICallError) -> Answer:
     if error is None:
         error = {"message": exc.message, "details": list(exc.details or [])}
     location = response.headers.get("Location") if response is not None else None
-    return Answer(status=int(exc.code or 0), error=error, retry_after=retry_after, location=location)
+    return Answer(status=int(exc.code or 0), error=error, retry_after=retry_after, date=date, location=location)
 
 
 def _connection_detail(exc: requests.exceptions.RequestException) -> str:

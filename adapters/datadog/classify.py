@@ -88,7 +88,7 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 def retry_after(headers: Mapping[str, str], now: float) -> float | None:
     """Seconds to wait: ``Retry-After`` (seconds or HTTP date), else ``X-Ratelimit-Reset`` (seconds)."""
-    hinted = parse_retry_after(_header(headers, "Retry-After"), now)
+    hinted = parse_retry_after(_header(headers, "Retry-After"), now, _header(headers, "Date"))
     if hinted is not None:
         return hinted
     reset = _header(headers, "X-Ratelimit-Reset")

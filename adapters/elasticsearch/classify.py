@@ -108,7 +108,7 @@ def _request_error(answer: Answer, n_items: int, now: float, target: str, privil
     """The Verdict for a whole-request error status (anything but 2xx)."""
     status = answer.status
     why = f"{status} {server_reason(answer.body)}"
-    wait = parse_retry_after(answer.retry_after, now)
+    wait = parse_retry_after(answer.retry_after, now, answer.date)
     if status in RETRY_STATUSES or (status is not None and status >= 500):
         return Verdict.retry(why, wait)
     if status == 413:

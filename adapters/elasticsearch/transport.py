@@ -62,6 +62,7 @@ class Answer:
     status: int | None  # the HTTP status; None when no HTTP answer arrived
     body: Any = None  # the parsed JSON answer (a dict), text, or None
     retry_after: str | None = None  # the Retry-After header as sent
+    date: str | None = None  # the Date header (an HTTP-date Retry-After is measured from it)
     failure: Failure | None = None  # why there is no usable answer
     detail: str = ""  # the SDK's message for a failure
 
@@ -83,7 +84,7 @@ def _attempt(call: Callable[[], Any]) -> Answer:
     except UnsupportedProductError as exc:
         return Answer(exc.meta.status, failure="product", detail=_short(exc))
     except elastic_transport.ApiError as exc:
-        return Answer(exc.meta.status, exc.body, exc.meta.headers.get("retry-after"))
+        return Answer(exc.meta.status, exc.body, exc.meta.headers.get("retry-after"), date=exc.meta.headers.get("date"))
     except elastic_transport.TlsError as exc:
         return Answer(None, failure="tls", detail=_short(exc))
     except elastic_transport.ConnectionTimeout as exc:
@@ -94,7 +95,7 @@ def _attempt(call: Callable[[], Any]) -> Answer:
         return Answer(None, failure="connection", detail=_short(exc))
     except (ValueError, TypeError) as exc:  # elastic_transport re-raises these unwrapped (e.g. an invalid header)
         return Answer(None, failure="request", detail=type(exc).__name__)  # never str(exc): it may quote a secret
-    return Answer(meta.status, body, meta.headers.get("retry-after"))
+    return Answer(meta.status, body, meta.headers.get("retry-after"), date=meta.headers.get("date"))
 
 
 def _short(exc: BaseException) -> str:

@@ -109,7 +109,7 @@ def classify(outcome: PutOutcome, config: S3Config, sink: str, key: str, now: fl
             f"sse, checksum or storage_class): check {where}"
         )
     if code in RETRY_CODES or status in RETRY_STATUSES or status >= 500:
-        return Verdict.retry(said, parse_retry_after(outcome.headers.get("retry-after"), now))
+        return Verdict.retry(said, parse_retry_after(outcome.headers.get("retry-after"), now, outcome.headers.get("date")))
     if code == "EntityTooLarge":
         return Verdict.split(said)
     if code == "NoSuchBucket":

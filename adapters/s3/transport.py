@@ -140,6 +140,13 @@ def translate(exc: Exception) -> PutOutcome:
     return PutOutcome(kind="client", code=name, message=str(exc))
 
 
+# S3's codes for credentials that have expired. botocore judges a refreshable credential's age on
+# the wall clock, so after the wall clock steps back it may keep presenting one S3 calls expired
+# until the clock catches up: on these the client is dropped and the next attempt resolves the
+# credentials afresh (the role, the instance profile, the environment).
+EXPIRED_CREDENTIAL_CODES = frozenset({"ExpiredToken", "TokenRefreshRequired"})
+
+
 class S3Transport:
     """Owns one boto3 S3 client (created on first use; clients are thread-safe once built)."""
 
@@ -165,7 +172,7 @@ class S3Transport:
         try:
             response = self._get_client().put_object(**put_arguments(self.config, key, body, batch_tag))
         except (boto_errors.BotoCoreError, boto_errors.ClientError) as exc:
-            return translate(exc)
+            return self._failed(exc)
         meta = response.get("ResponseMetadata", {})
         headers = {str(k).lower(): str(v) for k, v in meta.get("HTTPHeaders", {}).items()}
         return PutOutcome(kind="answer", status=meta.get("HTTPStatusCode", 0), headers=headers)
@@ -175,10 +182,17 @@ class S3Transport:
         try:
             response = self._get_client().head_object(Bucket=self.config.bucket, Key=key)
         except (boto_errors.BotoCoreError, boto_errors.ClientError) as exc:
-            return translate(exc)
+            return self._failed(exc)
         meta = response.get("ResponseMetadata", {})
         metadata = {str(k).lower(): str(v) for k, v in response.get("Metadata", {}).items()}
         return PutOutcome(kind="answer", status=meta.get("HTTPStatusCode", 200), metadata=metadata)
+
+    def _failed(self, exc: Exception) -> PutOutcome:
+        outcome = translate(exc)
+        if outcome.code in EXPIRED_CREDENTIAL_CODES:
+            with self._lock:  # the next attempt builds a client with freshly resolved credentials; not
+                self._client = None  # closed here: with concurrency > 1 another send may still be using it
+        return outcome
 
     def close(self) -> None:
         with self._lock:

@@ -147,7 +147,10 @@ def _handler_for(owner: ScriptedHTTPServer) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             headers = {name.lower(): value for name, value in self.headers.items()}
             status, answer_headers, answer_body = owner._respond(Recorded(self.command, self.path, headers, body))
-            self.send_response(status)
+            self.send_response_only(status)
+            self.send_header("Server", self.version_string())
+            if not any(name.lower() == "date" for name in answer_headers):  # a scripted Date replaces the real one
+                self.send_header("Date", self.date_time_string())
             for name, value in answer_headers.items():
                 self.send_header(name, value)
             if not any(name.lower() == "content-length" for name in answer_headers):

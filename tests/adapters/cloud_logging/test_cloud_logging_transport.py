@@ -5,15 +5,31 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import google.auth._helpers
 import pytest
 from aiohttp import web
-from gcl_testkit import PROJECT, case_id, event, every_type_and_reason, full_event, make_adapter, make_request
+from gcl_testkit import (
+    FIXED,
+    PROJECT,
+    case_id,
+    event,
+    every_type_and_reason,
+    full_event,
+    make_adapter,
+    make_config,
+    make_request,
+)
 
+from adapters.cloud_logging import CloudLoggingAdapter
 from adapters.cloud_logging.classify import SinkFacts, classify
 from adapters.cloud_logging.encoder import encode_request
+from adapters.cloud_logging.transport import TOKEN_EARLY_REFRESH_SECONDS
+from adapters.contract import SinkContext
+from shippers.catalog import builtin_catalog
 from shippers.testing.fake_cloud_logging import FakeCloudLogging, RpcCode
 from shippers.testing.fake_server import FakeServer
 from shippers.testing.scripted_http import Answer, Recorded, ScriptedHTTPServer
@@ -323,3 +339,26 @@ def test_per_entry_permission_denied_from_the_stand_in_is_a_sink_error(gcl: Fake
     verdict = adapter.send(make_request(adapter, events(3)))
     assert gcl.requests()[0].failed == {1: "PERMISSION_DENIED"}
     assert verdict.kind == "sink_error" and "roles/logging.logWriter" in verdict.reason
+
+
+def test_a_token_expires_on_the_monotonic_clock_though_the_wall_clock_stepped_back(
+    token_server: _TokenAndWrite, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the wall clock steps an hour back google-auth still thinks the first token fresh; once its 3600 s pass on the
+    monotonic clock (less the refresh margin) the next write fetches a new token instead of sending an expired one."""
+    key = _service_account_key(tmp_path / "sa.json", f"{token_server.url}/token")
+    mono = [1_000.0]
+    context = SinkContext(name="gcl", catalog=builtin_catalog(), clock=lambda: FIXED, monotonic=lambda: mono[0])
+    adapter = CloudLoggingAdapter(context, make_config(endpoint=token_server.url, credentials_file=str(key)))
+    issued, seen = token_server.tokens_issued, len(token_server.authorizations)
+    request = make_request(adapter, events(1))
+    assert adapter.send(request).kind == "delivered"
+    wall_now = google.auth._helpers.utcnow
+    monkeypatch.setattr(google.auth._helpers, "utcnow", lambda: wall_now() - timedelta(hours=1))
+    mono[0] += 3600 - TOKEN_EARLY_REFRESH_SECONDS - 10  # still fresh by either clock
+    assert adapter.send(request).kind == "delivered"
+    mono[0] += 20  # stale by the monotonic clock; by the stepped wall clock google-auth sees an hour more
+    assert adapter.send(request).kind == "delivered"
+    first, second = f"Bearer token-{issued + 1}", f"Bearer token-{issued + 2}"
+    assert token_server.authorizations[seen:] == [first, first, second]
+    adapter.close()

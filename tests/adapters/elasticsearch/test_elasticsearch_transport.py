@@ -263,13 +263,15 @@ def test_sigv4_without_credentials_is_a_sink_error(monkeypatch: pytest.MonkeyPat
     adapter.close()
 
 
-def test_send_uses_the_injected_clock_for_retry_after_dates() -> None:
-    """A Retry-After HTTP date read through the real client is measured against the sink's injected clock."""
+@pytest.mark.parametrize(("date", "server_now"), [(formatdate(FIXED + 3600, usegmt=True), FIXED + 3600), ("not a date", FIXED)])
+def test_send_measures_retry_after_dates_from_the_answer_date_else_the_injected_clock(date: str, server_now: float) -> None:
+    """A Retry-After HTTP date read through the real client is measured from the answer's Date (the server's clock, here an
+    hour ahead of ours) or, when that Date is unreadable, from the sink's injected clock."""
     with CaptureServer() as server:
         adapter = make_adapter(clock=lambda: FIXED, hosts=[server.url], setup=False)
         server.status = 429
         server.body = {"error": {"type": "es_rejected_execution_exception", "reason": "busy"}, "status": 429}
-        server.headers = {"Retry-After": formatdate(FIXED + 42, usegmt=True)}
+        server.headers = {"Retry-After": formatdate(server_now + 42, usegmt=True), "Date": date}
         verdict = adapter.send(request_for(adapter, numbered(1)))
     assert (verdict.kind, verdict.retry_after) == ("retry", 42.0)
     adapter.close()

@@ -239,3 +239,21 @@ def test_batch_recorded_under_an_old_prefix_not_there_goes_to_the_new_key(s3: Mo
     old_key = _adapter(s3, bucket, prefix="old/").object_key("dt=2026-11-25/hour=19", 1, 1)
     assert new.send(make_request(new, events, key=old_key)).kind == "delivered"
     assert s3.keys(bucket) == [new.object_key("dt=2026-11-25/hour=19", 1, 1)]
+
+
+def test_expired_credentials_are_resolved_afresh_on_the_next_attempt(stub: ScriptedHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After S3 answers ExpiredToken (a wall clock stepped back keeps botocore trusting an expired credential), the next
+    attempt signs with freshly resolved credentials instead of the cached ones."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDBEFORESTEP")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-before")
+    expired = b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>'
+    stub.queue(Answer(400, {"Content-Type": "application/xml"}, expired), Answer(200, {"ETag": '"abc"'}))
+    adapter = _stub_adapter(stub)
+    request = make_request(adapter, [full_event("login.completed")])
+    assert adapter.send(request).kind == "sink_error"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDREFRESHED")  # what the role / instance profile hands out now
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-refreshed")
+    assert adapter.send(request).kind == "delivered"
+    signed = [r.headers.get("authorization", "") for r in stub.requests]
+    assert "Credential=AKIDBEFORESTEP/" in signed[0] and "Credential=AKIDREFRESHED/" in signed[1]
+    adapter.close()
