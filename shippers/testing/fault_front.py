@@ -51,6 +51,8 @@ class Fault(NamedTuple):
     kind: str  # pass | status | drop | lose | cut | hold
     status: int = 0  # for kind "status"
     retry_after: float | None = None  # sent as Retry-After with a "status" answer
+    body: bytes = b""  # the "status" answer's body (default: a proxy's HTML page)
+    content_type: str = "text/html"
 
 
 PASS = Fault("pass")  # forward and answer what the destination answered
@@ -60,9 +62,15 @@ CUT = Fault("cut")  # forward, send the status line, headers and half the body, 
 HOLD = Fault("hold")  # forward, then keep the answer until release()
 
 
-def status(code: int, retry_after: float | None = None) -> Fault:
-    """Answer ``code`` without forwarding (a 429 storm, a 503 outage), with ``Retry-After`` if given."""
-    return Fault("status", code, retry_after)
+def status(code: int, retry_after: float | None = None, body: bytes | None = None, content_type: str = "text/html") -> Fault:
+    """Answer ``code`` without forwarding (a 429 storm, a 503 outage), with ``Retry-After`` if given.
+
+    The body is by default the HTML page a proxy in front of the destination sends (nginx's shape);
+    pass the destination's own error body to imitate the destination itself.
+    """
+    if body is None:
+        body = f"<html><head><title>{code}</title></head><body><center><h1>{code}</h1></center></body></html>".encode()
+    return Fault("status", code, retry_after, body, content_type)
 
 
 class Seen(NamedTuple):
@@ -179,7 +187,7 @@ class FaultFront(FakeServer):
             return self._close(request)
         if fault.kind == "status":
             headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
-            return web.json_response({"error": f"injected {fault.status}"}, status=fault.status, headers=headers)
+            return web.Response(status=fault.status, headers=headers, body=fault.body, content_type=fault.content_type)
         answer_status, answer_headers, answer_body = await self._forward(request, body)
         if fault.kind == "lose":
             return self._close(request)
