@@ -27,6 +27,8 @@ from shippers.testing.fault_front import CUT, DROP, LOSE, PASS, Fault, FaultFron
 KILLS = 9
 # Why: a lifetime long enough to ingest, cut, send and meet a fault or two; short enough for CI.
 LIFETIME_SECONDS = (0.5, 3.0)
+# Why: the first lifetime outlasts the opening storm (two 1 s Retry-Afters plus the first cut).
+FIRST_LIFETIME_SECONDS = 4.0
 # Why: small requests at a steady pace: ~1000 events/s keeps the backlog bounded under faults.
 CHUNK = 20
 PRODUCER_PAUSE_SECONDS = 0.02
@@ -44,8 +46,12 @@ INDEX = "authlog-chaos"
 
 
 def fault_plan(rng: random.Random, length: int) -> list[Fault]:
-    """Phases, by bulk-request number: 429 storms, 503 outages, dropped / lost / cut answers, calm."""
-    plan: list[Fault] = []
+    """Phases, by bulk-request number: 429 storms, 503 outages, dropped / lost / cut answers, calm.
+
+    It opens with a storm of two, which the long first lifetime always sees retried, so every run
+    compares at least two retries with their Retry-After.
+    """
+    plan: list[Fault] = [status(429, RETRY_AFTER_SECONDS)] * 2
     while len(plan) < length:
         phase = rng.choice(("storm", "outage", "outage_hinted", "drop", "lose", "cut", "calm", "calm"))
         if phase == "storm":
@@ -139,7 +145,8 @@ def test_kill_9_under_destination_faults_loses_nothing_and_honours_retry_after(t
                 sidecar.start()
                 if kill == 0:
                     producer.start()
-                time.sleep(rng.uniform(*LIFETIME_SECONDS))  # the random kill point, not a wait for a condition
+                lifetime = FIRST_LIFETIME_SECONDS if kill == 0 else rng.uniform(*LIFETIME_SECONDS)
+                time.sleep(lifetime)  # the random kill point, not a wait for a condition
                 sidecar.kill()
                 lifetimes.append((began, time.monotonic()))
             front.clear()  # calm: let the last lifetime catch up
@@ -181,7 +188,7 @@ def test_kill_9_under_destination_faults_loses_nothing_and_honours_retry_after(t
     assert len(lifetimes) - 1 >= 8
     assert acked, "the producer got no 202 at all"
     assert not lost, f"{len(lost)} acknowledged events never reached Elasticsearch, e.g. {sorted(lost)[:5]}"
-    assert compared, "no Retry-After was followed by a retry within one lifetime: the test proved nothing about it"
+    assert len(compared) >= 2, "the opening storm's retries were not seen within the first lifetime"
     assert not early, "retries before their Retry-After: " + "; ".join(
         f"told {h.fault.retry_after}s, came after {a.at - h.at:.3f}s" for h, a in early[:5]
     )

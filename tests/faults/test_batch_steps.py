@@ -149,3 +149,53 @@ def test_stopped_at_a_step_of_a_batch_delivers_every_event_under_its_recorded_ke
         assert at_stop, f"no batch was recorded at {step}: the pause is not where this test thinks"
     if step == "cut":
         assert not at_stop, "a batch was recorded before the cut's transaction committed"
+
+
+class QuickGraceSidecar(LiveSidecar):
+    grace = "2s"
+
+
+# Why: --grace 2s plus the time a Python process needs to exit; past this the shutdown is stuck.
+EXIT_WITHIN_SECONDS = 2 + 10.0
+
+
+def test_sigterm_while_the_destination_never_answers_exits_within_grace_and_loses_nothing(
+    tmp_path: Path, s3_front: tuple[MotoS3, FaultFront]
+) -> None:
+    """SIGTERM while S3 holds its answer forever: the child still exits within its grace, and after a
+    restart the batch it was sending is delivered under its recorded key (once: S3 has it already)."""
+    s3, front = s3_front
+    front.clear()
+    bucket = f"steps-{next(_buckets)}"
+    s3.make_bucket(bucket)
+    port = free_port()
+    config = write_config(tmp_path, port, bucket, s3, front.url)
+    events = list(sample_events(EVENTS, seed=99))
+    front.hold_next()
+    child = QuickGraceSidecar(config, port).start()
+    try:
+        assert child.client().send(events).accepted == EVENTS
+        assert front.wait_held(READY_TIMEOUT_SECONDS), "S3 never received the held PUT"
+        at_stop = recorded_batches(tmp_path)
+        assert child.proc is not None
+        child.proc.send_signal(signal.SIGTERM)
+        try:
+            exit_code = child.proc.wait(EXIT_WITHIN_SECONDS)
+        except Exception:
+            exit_code = None
+    finally:
+        front.release()
+        child.kill()
+    assert exit_code is not None, f"SIGTERM with a hung destination: still running after {EXIT_WITHIN_SECONDS}s\n{child.log_text()}"
+    with LiveSidecar(config, port) as restarted:
+        restarted.wait_caught_up(SINK)
+        restarted.terminate()
+    keys_by_id: dict[str, set[str]] = {}
+    for key, lines in s3.read_lines(bucket).items():
+        for line in lines:
+            keys_by_id.setdefault(line.get("metadata", {}).get("uid") or line.get("id"), set()).add(key)
+    assert {e["id"] for e in events} <= set(keys_by_id)
+    assert all(len(k) == 1 for k in keys_by_id.values())
+    for key, ids in at_stop.items():
+        assert ids <= {i for i, k in keys_by_id.items() if key in k}
+    print(f"\nSIGTERM with a hung destination: exit code {exit_code}")
