@@ -59,6 +59,10 @@ def output_ids(folder: Path) -> list[str]:
 class LiveSidecar:
     """``authlog run -c CONFIG`` as a child process."""
 
+    # The child's program (``python -c``); a subclass may start the CLI another way (a test launcher).
+    program = "from shippers.cli import main; main()"
+    grace = "10s"  # --grace: how long a SIGTERM may take to drain
+
     def __init__(self, config: Path, port: int, token: str | None = None, ca_file: Path | None = None) -> None:
         self.config = config
         self.url = f"{'https' if ca_file else 'http'}://127.0.0.1:{port}"
@@ -71,7 +75,7 @@ class LiveSidecar:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from shippers.cli import main; main()", "run", "-c", str(self.config), "--grace", "10s"],
+                [sys.executable, "-c", self.program, "run", "-c", str(self.config), "--grace", self.grace],
                 cwd=self.config.parent, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         probe = self.client(retry=NO_RETRY, timeout=2)
