@@ -43,6 +43,7 @@ from shippers.errors import AuthlogError, BufferError, BufferFullError
 from shippers.metrics import Metrics
 from shippers.sidecar.auth import check_request
 from shippers.sidecar.body import BodyError, BodyLimits, split_body
+from shippers.sidecar.query import QueryError, check_query, echo, whole_number
 
 log = logging.getLogger("authlog.sidecar")
 
@@ -129,6 +130,20 @@ async def auth_middleware(request: web.Request, handler: Callable[[web.Request],
     problem = check_request(request.path, request.headers.get(hdrs.AUTHORIZATION), state.tokens)
     if problem is not None:
         return error_response(401, problem, {hdrs.WWW_AUTHENTICATE: 'Bearer realm="authlog"'})
+    return await handler(request)
+
+
+@web.middleware
+async def query_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Refuse (400) a query parameter the matched route does not take, or one given twice (query.py)."""
+    resource = request.match_info.route.resource
+    if resource is not None:  # None: no route matched; the 404/405 answer comes from the handler
+        try:
+            check_query(resource.canonical, [name for name, _ in request.query.items()])
+        except QueryError as exc:
+            return error_response(400, exc.message)
+        except UnicodeDecodeError:
+            return error_response(400, "the query string is not UTF-8 once percent-decoded; percent-encode UTF-8 text")
     return await handler(request)
 
 
@@ -265,16 +280,15 @@ def dead_letter_json(letter: Any) -> dict[str, Any]:
 
 async def dead_letters(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    sink = request.query.get("sink") or None
+    sink = request.query.get("sink")
     if sink is not None and sink not in state.shipper.config.sinks:
         known = ", ".join(sorted(state.shipper.config.sinks))
-        return error_response(400, f"unknown sink '{sink[:64]}'; configured sinks: {known}")
-    raw_limit = request.query.get("limit", str(DEFAULT_DLQ_LIMIT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_DLQ_LIMIT:
-        return error_response(400, f"limit must be a whole number from 1 to {MAX_DLQ_LIMIT}")
-    letters = await asyncio.get_running_loop().run_in_executor(
-        None, lambda: state.shipper.dead_letters(sink, int(raw_limit))
-    )
+        return error_response(400, f"query parameter 'sink': unknown sink '{echo(sink)}'; configured sinks: {known} (leave sink out for all)")
+    try:
+        limit = whole_number("limit", request.query.get("limit", str(DEFAULT_DLQ_LIMIT)), 1, MAX_DLQ_LIMIT)
+    except QueryError as exc:
+        return error_response(400, exc.message)
+    letters = await asyncio.get_running_loop().run_in_executor(None, lambda: state.shipper.dead_letters(sink, limit))
     return json_response(200, {"deadLetters": [dead_letter_json(letter) for letter in letters]})
 
 
@@ -290,7 +304,7 @@ def make_app(shipper: ShipperLike, tokens: list[str]) -> web.Application:
     server = shipper.config.server
     limits = BodyLimits(max_body_bytes=int(server.max_body_bytes), max_events=server.max_events_per_request)
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        middlewares=[error_middleware, auth_middleware, query_middleware],
         # The body is read by read_capped with our own cap and message; aiohttp's is the backstop.
         client_max_size=limits.max_body_bytes + GZIP_OVERHEAD_BYTES + 1,
         # body.py decompresses with a cap (gzip bombs are a 413) and owns the 400/415 answers;
