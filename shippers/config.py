@@ -62,6 +62,12 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_body_bytes: ByteSize = ByteSize(10 * 1024 * 1024)
     # Why: bounds the memory one request can pin while it is validated and committed.
     max_events_per_request: int = 50_000
+    # Why: a connection with no request in progress (never sent one, or idle between two) holds
+    # a file descriptor; 30 s outlasts any client's keep-alive reuse gap, and frees the fd of a
+    # client that opens sockets and sends nothing.
+    idle_timeout: Duration = Duration(30.0)
+    # None: derived at start-up from RLIMIT_NOFILE minus what the store, sinks and logs need.
+    max_connections: int | None = None
 
 
 class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -310,6 +316,10 @@ def _check_server(server: ServerConfig, problems: list[str]) -> None:
         problems.append(f"server.listen: '{server.listen}' must be HOST:PORT, e.g. '127.0.0.1:8787'")
     if (server.tls_cert is None) != (server.tls_key is None):
         problems.append("server.tls_cert: tls_cert and tls_key go together; set both or neither")
+    if server.idle_timeout <= 0:
+        problems.append("server.idle_timeout: must be more than 0 (idle connections are closed after it), e.g. \"30s\"")
+    if server.max_connections is not None and server.max_connections < 1:
+        problems.append("server.max_connections: must be at least 1; leave it out to derive it from the file-descriptor limit")
     # An empty token must never mean "no authentication": `token = "${AUTHLOG_TOKEN}"` with the
     # variable set but empty would otherwise turn auth off silently on loopback.
     named = [("server.token", server.token)] if server.token is not None else []

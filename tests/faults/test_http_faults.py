@@ -197,3 +197,78 @@ def test_slow_bodies_never_delay_a_fast_producer(tmp_path: Path) -> None:
         shipper.close(1.0)  # type: ignore[attr-defined]
     assert fast == 202
     assert slow_statuses == [202] * slow_count
+
+
+# -- descriptor exhaustion ---------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+# Why: the finding's setting: a sidecar with few descriptors, so idle sockets can exhaust them.
+CHILD_FD_LIMIT = 64
+# Why: well past what a 64-descriptor process can hold open.
+IDLE_SOCKETS = 150
+# Why: a cold `authlog run` imports the adapter SDKs; 60 s covers a loaded CI box.
+START_TIMEOUT_SECONDS = 60.0
+# Why: the sidecar's log for this whole scenario: start-up, one rate-limited refusal warning,
+# shutdown. Unbounded logging (a traceback per refused accept) blows far past it.
+MAX_LOG_LINES = 40
+
+
+def _limit_fds() -> None:  # runs in the child between fork and exec
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (CHILD_FD_LIMIT, CHILD_FD_LIMIT))
+
+
+def test_idle_sockets_past_the_fd_limit_cannot_lock_out_a_producer(tmp_path: Path) -> None:
+    """A sidecar limited to 64 fds, flooded with 150 idle sockets, still takes a normal producer's event (idle ones time out) and its log stays small."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from shippers.client import NO_RETRY, Client, RetryPolicy
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "authlog.toml"
+    config.write_text(
+        f'[server]\nlisten = "127.0.0.1:{port}"\nidle_timeout = "1s"\n\n[buffer]\npath = "./var/buf"\n\n'
+        '[sinks.local]\ntype = "file"\npath = "./var/out/events.ndjson"\n'
+    )
+    log_path = tmp_path / "sidecar.log"
+    with log_path.open("wb") as log_file:
+        child = subprocess.Popen(
+            [sys.executable, "-c", "from shippers.cli import main; main()", "run", "-c", str(config), "--grace", "5s"],
+            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log_file, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, preexec_fn=_limit_fds,
+        )
+    url = f"http://127.0.0.1:{port}"
+    idle: list[socket.socket] = []
+    try:
+        probe_client = Client(url, retry=NO_RETRY, timeout=2)
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not probe_client.ready():
+            assert child.poll() is None, log_path.read_text(errors="replace")
+            assert time.monotonic() < deadline, log_path.read_text(errors="replace")
+            time.sleep(POLL_SECONDS * 5)
+        for _ in range(IDLE_SOCKETS):
+            idle.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+        producer = Client(url, retry=RetryPolicy(attempts=20, initial=0.2, max=1.0), timeout=10)
+        result = producer.send([{"type": "login.completed", "userId": "u-1"}])
+        assert result.accepted == 1
+    finally:
+        for sock in idle:
+            sock.close()
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(START_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(START_TIMEOUT_SECONDS)
+    lines = log_path.read_text(errors="replace").splitlines()
+    assert len(lines) <= MAX_LOG_LINES, "\n".join(lines[:60])
+    assert any("refusing a connection" in line for line in lines)
+    assert not any("Too many open files" in line for line in lines)  # the cap kept accepts below the fd limit
