@@ -213,12 +213,13 @@ class _Listener:
             except ConnectionAbortedError:
                 continue  # the client gave up while queued
             except OSError as exc:
-                if exc.errno not in _OUT_OF_RESOURCES:
-                    raise
-                log.error(
-                    "cannot accept connections: %s; pausing accepts for %gs (server.max_connections is %d; "
-                    "raise the file-descriptor limit or lower it)", exc.strerror, ACCEPT_RETRY_SECONDS, self._guard.max_connections,
+                # Out of descriptors (or memory), or anything else the kernel says: pause, log once
+                # (rate-limited by the caller's filter), never a traceback per attempt.
+                hint = (
+                    f"server.max_connections is {self._guard.max_connections}: raise the file-descriptor limit or lower it"
+                    if exc.errno in _OUT_OF_RESOURCES else "see the error"
                 )
+                log.error("cannot accept connections: %s; pausing accepts for %gs (%s)", exc.strerror or exc, ACCEPT_RETRY_SECONDS, hint)
                 self._loop.remove_reader(sock.fileno())
                 self._loop.call_later(ACCEPT_RETRY_SECONDS, self._resume, sock)
                 return

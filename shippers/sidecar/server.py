@@ -162,7 +162,7 @@ async def _serve_guarded(shipper: ShipperLike, plan: ListenPlan, grace: float, o
             ssl_context=plan.ssl_context, backlog=LISTEN_BACKLOG, access_log=None, shutdown_timeout=grace * HTTP_DRAIN_SHARE,
         )
     except OSError as exc:
-        reason = (exc.strerror or str(exc)).rsplit(": ", 1)[-1]
+        reason = (exc.strerror or str(exc)).rsplit(": ", 1)[-1].lower()
         raise OSError(f"cannot listen on {plan.host}:{plan.port} ({reason}); change server.listen or stop what uses the port") from None
     port = _bound_port(site) or plan.port
     url = ListenPlan(plan.host, port, plan.tokens, plan.ssl_context).url

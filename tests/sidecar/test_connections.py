@@ -132,3 +132,16 @@ def test_the_default_cap_is_the_fd_limit_minus_what_is_open_and_a_reserve() -> N
     assert derived_max_connections(1024, 20, 2) == 1024 - 20 - FD_RESERVE_BASE - 2 * FD_RESERVE_PER_SINK_SLOT
     assert derived_max_connections(64, 60, 1) == 1
     assert derived_max_connections(None, 20, 1) == MAX_DERIVED_CONNECTIONS
+
+
+def test_bad_idle_timeout_and_max_connections_are_config_errors(tmp_path: Path) -> None:
+    """idle_timeout = 0 and max_connections = 0 are config errors naming their keys."""
+    import pytest
+
+    from shippers.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        make_config(tmp_path, idle_timeout="0s", max_connections=0)
+    problems = caught.value.problems
+    assert any(p.startswith("server.idle_timeout:") for p in problems)
+    assert any(p.startswith("server.max_connections:") for p in problems)
