@@ -44,6 +44,11 @@ def _events_ndjson(size: int) -> bytes:
     return b"".join(lines)
 
 
+def _rejected_ndjson(size: int) -> bytes:
+    line = b'{"type": "login.complete", "userId": "' + b"u" * 150 + b'"}\n'  # a typo: each earns a rejection message
+    return line * min(size // len(line), 50_000)
+
+
 def _many_empty_members(size: int) -> bytes:
     member = gzip.compress(b"")
     return member * (size // len(member))
@@ -57,6 +62,7 @@ SHAPES: dict[str, Callable[[], tuple[bytes, dict[str, str]]]] = {
     "10 MiB JSON array of empty objects": lambda: (b"[" + b",".join([b"{}"] * (10 * MiB // 3)) + b"]", {}),
     "10 MiB of NDJSON blank lines": lambda: (b"\n" * (10 * MiB), {"Content-Type": "application/x-ndjson"}),
     "10 MiB NDJSON of events": lambda: (_events_ndjson(10 * MiB), {"Content-Type": "application/x-ndjson"}),
+    "10 MiB NDJSON of events that are all rejected": lambda: (_rejected_ndjson(10 * MiB), {"Content-Type": "application/x-ndjson"}),
     "deep nesting": lambda: (b"[" * (10 * MiB), {}),
     "deep nesting inside an item": lambda: (b'[{"type": "login.completed", "x": ' + b"[" * (10 * MiB - 64) + b"}]", {}),
 }
