@@ -237,6 +237,11 @@ async def post_events(request: web.Request) -> web.Response:
                 validated = await loop.run_in_executor(state.validators, state.shipper.validate_raw, items)
                 del items
                 result = await loop.run_in_executor(state.writer, state.shipper.commit_validated, validated)
+            except RecursionError:
+                # A safety net: the validator should reject such an item alone (see the report of issue 10).
+                return error_response(
+                    400, "an event is nested too deeply to validate (in 'details'?); nothing was stored: flatten it and resend"
+                )
             except BufferFullError as exc:
                 retry_after = max(MIN_RETRY_AFTER_SECONDS, math.ceil(exc.retry_after))
                 return error_response(
