@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from sidecar_fakes import FakeShipper, make_config
 
@@ -42,8 +43,9 @@ def _run(tmp_path: Path, scenario: Callable[[web.Application], Awaitable[object]
     return asyncio.run(scenario(make_app(shipper, [])))
 
 
-def test_a_connection_that_never_sends_a_request_is_closed_by_the_guard(tmp_path: Path) -> None:
-    """With aiohttp's own keep-alive timer out of the way (1 h), the guard still closes a silent connection after idle_timeout."""
+@pytest.mark.parametrize("sent", [b"", b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-"], ids=["nothing", "half the headers"])
+def test_a_connection_that_never_sends_a_request_is_closed_by_the_guard(tmp_path: Path, sent: bytes) -> None:
+    """With aiohttp's own keep-alive timer out of the way (1 h), the guard still closes a connection that sent no whole request head."""
 
     async def scenario(app: web.Application) -> bytes:
         guard = ConnectionGuard(max_connections=10, idle_timeout=SHORT_IDLE_SECONDS)
@@ -55,6 +57,7 @@ def test_a_connection_that_never_sends_a_request_is_closed_by_the_guard(tmp_path
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(sent)
             answer = await _closed(reader)
             writer.close()
             return answer
@@ -136,8 +139,6 @@ def test_the_default_cap_is_the_fd_limit_minus_what_is_open_and_a_reserve() -> N
 
 def test_bad_idle_timeout_and_max_connections_are_config_errors(tmp_path: Path) -> None:
     """idle_timeout = 0 and max_connections = 0 are config errors naming their keys."""
-    import pytest
-
     from shippers.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
