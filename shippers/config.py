@@ -62,6 +62,12 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_body_bytes: ByteSize = ByteSize(10 * 1024 * 1024)
     # Why: bounds the memory one request can pin while it is validated and committed.
     max_events_per_request: int = 50_000
+    # Why: a connection with no request in progress (never sent one, or idle between two) holds
+    # a file descriptor; 30 s outlasts any client's keep-alive reuse gap, and frees the fd of a
+    # client that opens sockets and sends nothing.
+    idle_timeout: Duration = Duration(30.0)
+    # None: derived at start-up from RLIMIT_NOFILE minus what the store, sinks and logs need.
+    max_connections: int | None = None
 
 
 class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -313,6 +319,19 @@ def _check_server(server: ServerConfig, problems: list[str]) -> None:
         problems.append(f"server.listen: '{server.listen}' must be HOST:PORT, e.g. '127.0.0.1:8787'")
     if (server.tls_cert is None) != (server.tls_key is None):
         problems.append("server.tls_cert: tls_cert and tls_key go together; set both or neither")
+    if server.idle_timeout <= 0:
+        problems.append("server.idle_timeout: must be more than 0 (idle connections are closed after it), e.g. \"30s\"")
+    if server.max_connections is not None and server.max_connections < 1:
+        problems.append("server.max_connections: must be at least 1; leave it out to derive it from the file-descriptor limit")
+    # An empty token must never mean "no authentication": `token = "${AUTHLOG_TOKEN}"` with the
+    # variable set but empty would otherwise turn auth off silently on loopback.
+    named = [("server.token", server.token)] if server.token is not None else []
+    named += [(f"server.tokens[{i}]", token) for i, token in enumerate(server.tokens)]
+    for key, token in named:
+        if not token.strip():
+            problems.append(
+                f"{key}: is empty (is its ${{VAR}} set but empty?); set a secret, or remove the key to run without a token"
+            )
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
@@ -332,11 +351,23 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
 
 
 def resolve_tokens(server: ServerConfig) -> list[str]:
-    """Every accepted ingest token: token, tokens and the token file's lines."""
+    """Every accepted ingest token: token, tokens and the token file's lines.
+
+    A token file that holds no token (empty, or only blank lines) is a :class:`ConfigError`:
+    an emptied secret must stop the sidecar, not turn authentication off.
+    """
     tokens = [t for t in [server.token, *server.tokens] if t]
     if server.token_file:
         try:
-            tokens += [line.strip() for line in Path(server.token_file).read_text("utf-8").splitlines() if line.strip()]
+            lines = [line.strip() for line in Path(server.token_file).read_text("utf-8").splitlines() if line.strip()]
         except OSError as exc:
             raise ConfigError([f"server.token_file: cannot read {server.token_file} ({exc.strerror})"]) from None
+        except UnicodeDecodeError:
+            raise ConfigError([f"server.token_file: {server.token_file} is not UTF-8 text; write one token per line"]) from None
+        if not lines:
+            raise ConfigError([
+                f"server.token_file: {server.token_file} holds no token (it is empty or blank); "
+                "write one token per line, or remove token_file to run without a token"
+            ])
+        tokens += lines
     return tokens

@@ -15,10 +15,15 @@
 
 Commits go through a single dedicated writer thread: SQLite takes one writer at a time
 anyway, and a single thread keeps commits in arrival order without lock contention.
-Validation runs on its own thread, so one request is validated while the previous one
-commits (SQLite releases the GIL while it writes): ~57k events/s instead of ~48k here.
-``MAX_INGESTS_IN_FLIGHT`` requests may hold a body in memory at once; the rest wait
-before their body is read, so TCP pushes back on producers instead of the heap growing.
+Splitting and validation run on their own thread (never on the event loop: a hostile body
+must not stall other producers or the probes), so one request is validated while the
+previous one commits (SQLite releases the GIL while it writes): ~57k events/s instead of ~48k.
+
+A body is read *before* the request takes one of the ``MAX_INGESTS_IN_FLIGHT`` ingest slots
+(split + validate + commit), so a producer that trickles its body only delays itself.
+Memory is bounded by a byte budget instead (budget.py): every chunk read reserves its size,
+so bodies in memory never exceed ``MAX_INGESTS_IN_FLIGHT`` full bodies; when the budget is
+full a request waits up to ``BODY_BUDGET_WAIT_SECONDS`` and is then told to retry (503).
 
 Nothing here logs a token or an event's contents. The shipper counts rejected events in
 ``authlog_events_rejected_total{reason}`` by a closed-set reason (errors.Rejection), never by field name or value.
@@ -43,14 +48,21 @@ from shippers.errors import AuthlogError, BufferError, BufferFullError
 from shippers.metrics import Metrics
 from shippers.sidecar.auth import check_request
 from shippers.sidecar.body import BodyError, BodyLimits, split_body
+from shippers.sidecar.budget import BodyAccount, BudgetExhausted, ByteBudget
+from shippers.sidecar.query import QueryError, check_query, echo, whole_number
 
 log = logging.getLogger("authlog.sidecar")
 
-# Why: each in-flight request may pin up to max_body_bytes (10 MiB) of body plus its items;
-# 8 keeps the worst case near 200 MiB while keeping the writer thread busy.
+# Why: each request being split/validated/committed may pin up to max_body_bytes (10 MiB) of
+# body plus its items; 8 keeps the worst case near 200 MiB while keeping the writer thread busy.
 MAX_INGESTS_IN_FLIGHT = 8
-# Why: a producer that trickles its body must not hold an ingest slot forever.
+# Why: a producer that trickles its body is cut off (408) after this; it holds no slot meanwhile.
 BODY_READ_TIMEOUT_SECONDS = 30.0
+# Why: bodies being read may hold, together, as much memory as this many whole bodies.
+BODIES_IN_MEMORY = MAX_INGESTS_IN_FLIGHT
+# Why: when the bodies in memory fill the budget, a new one waits this long, then gets a 503:
+# long enough to ride out a burst, short enough that the producer retries rather than hangs.
+BODY_BUDGET_WAIT_SECONDS = 5.0
 # Why: a gzip stream of incompressible data is slightly larger than its input; allow the
 # compressed body that much beyond max_body_bytes before refusing it unread.
 GZIP_OVERHEAD_BYTES = 64 * 1024
@@ -94,6 +106,7 @@ class SidecarState:
     limits: BodyLimits
     writer: ThreadPoolExecutor
     validators: ThreadPoolExecutor
+    budget: ByteBudget
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_INGESTS_IN_FLIGHT))
     closing: bool = False  # set by server.py when SIGTERM arrives: ingest answers 503
 
@@ -133,6 +146,20 @@ async def auth_middleware(request: web.Request, handler: Callable[[web.Request],
 
 
 @web.middleware
+async def query_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Refuse (400) a query parameter the matched route does not take, or one given twice (query.py)."""
+    resource = request.match_info.route.resource
+    if resource is not None:  # None: no route matched; the 404/405 answer comes from the handler
+        try:
+            check_query(resource.canonical, [name for name, _ in request.query.items()])
+        except QueryError as exc:
+            return error_response(400, exc.message)
+        except UnicodeDecodeError:
+            return error_response(400, "the query string is not UTF-8 once percent-decoded; percent-encode UTF-8 text")
+    return await handler(request)
+
+
+@web.middleware
 async def error_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     """Answer every error as ``{"error": ...}``: aiohttp's own 404/405 included, and never a traceback."""
     try:
@@ -153,8 +180,12 @@ async def error_middleware(request: web.Request, handler: Callable[[web.Request]
 # -- ingest -----------------------------------------------------------------------------------
 
 
-async def read_capped(request: web.Request, cap: int) -> bytes:
-    """The request body, refusing (413) past ``cap`` bytes without reading the rest."""
+async def read_capped(request: web.Request, cap: int, account: BodyAccount | None = None) -> bytes:
+    """The request body, refusing (413) past ``cap`` bytes without reading the rest.
+
+    With ``account``, every chunk read is reserved from the shared body budget (it may wait
+    for room, then raise :class:`BudgetExhausted`).
+    """
     if request.content_length is not None and request.content_length > cap:
         raise BodyError(413, f"the body is {request.content_length} bytes, over server.max_body_bytes; send fewer events per request")
     body = bytearray()
@@ -162,6 +193,8 @@ async def read_capped(request: web.Request, cap: int) -> bytes:
         chunk = await request.content.read(_READ_STEP)
         if not chunk:
             return bytes(body)
+        if account is not None:
+            await account.reserve(len(chunk), BODY_BUDGET_WAIT_SECONDS)
         body += chunk
         if len(body) > cap:
             raise BodyError(413, f"the body is over server.max_body_bytes ({cap} bytes); send fewer events per request")
@@ -171,38 +204,56 @@ async def post_events(request: web.Request) -> web.Response:
     state = request.app[STATE]
     if state.closing:
         return _shutting_down()
-    async with state.slots:
-        if state.closing:
-            return _shutting_down()
-        gzipped = "gzip" in request.headers.get(hdrs.CONTENT_ENCODING, "").lower()
-        cap = state.limits.max_body_bytes + (GZIP_OVERHEAD_BYTES if gzipped else 0)
+    content_type = request.headers.get(hdrs.CONTENT_TYPE)
+    content_encoding = request.headers.get(hdrs.CONTENT_ENCODING)
+    gzipped = "gzip" in (content_encoding or "").lower()
+    cap = state.limits.max_body_bytes + (GZIP_OVERHEAD_BYTES if gzipped else 0)
+    async with state.budget.hold() as account:
+        # 1. read the body, holding no slot: a slow producer delays only itself.
         try:
             async with asyncio.timeout(BODY_READ_TIMEOUT_SECONDS):
-                raw = await read_capped(request, cap)
-            items = split_body(
-                raw, request.headers.get(hdrs.CONTENT_TYPE), request.headers.get(hdrs.CONTENT_ENCODING), state.limits
-            )
+                raw = await read_capped(request, cap, account)
         except BodyError as exc:
             return error_response(exc.status, exc.message)
         except TimeoutError:
             return error_response(408, f"the body did not arrive within {BODY_READ_TIMEOUT_SECONDS:.0f}s; send it in one go")
-        del raw
-        loop = asyncio.get_running_loop()
-        try:
-            validated = await loop.run_in_executor(state.validators, state.shipper.validate_raw, items)
-            result = await loop.run_in_executor(state.writer, state.shipper.commit_validated, validated)
-        except BufferFullError as exc:
-            retry_after = max(MIN_RETRY_AFTER_SECONDS, math.ceil(exc.retry_after))
+        except BudgetExhausted as exc:
+            log.warning("ingest: request bodies fill the memory budget (%s); answering 503", exc)
             return error_response(
-                503, f"{exc}; nothing was stored: retry the whole request after {retry_after}s",
-                {hdrs.RETRY_AFTER: str(retry_after)},
-            )
-        except BufferError as exc:
-            log.error("the store refused a commit: %s", exc)
-            return error_response(
-                503, f"the store cannot take events right now ({exc}); nothing was stored: retry later",
+                503, "the sidecar holds too many request bodies right now; nothing was stored: retry the request shortly",
                 {hdrs.RETRY_AFTER: str(SHUTDOWN_RETRY_AFTER_SECONDS)},
             )
+        # 2. split, validate and commit in a slot, on worker threads (never on the event loop).
+        async with state.slots:
+            if state.closing:
+                return _shutting_down()
+            loop = asyncio.get_running_loop()
+            try:
+                items = await loop.run_in_executor(state.validators, split_body, raw, content_type, content_encoding, state.limits)
+            except BodyError as exc:
+                return error_response(exc.status, exc.message)
+            del raw
+            try:
+                validated = await loop.run_in_executor(state.validators, state.shipper.validate_raw, items)
+                del items
+                result = await loop.run_in_executor(state.writer, state.shipper.commit_validated, validated)
+            except RecursionError:
+                # A safety net: the validator should reject such an item alone (see the report of issue 10).
+                return error_response(
+                    400, "an event is nested too deeply to validate (in 'details'?); nothing was stored: flatten it and resend"
+                )
+            except BufferFullError as exc:
+                retry_after = max(MIN_RETRY_AFTER_SECONDS, math.ceil(exc.retry_after))
+                return error_response(
+                    503, f"{exc}; nothing was stored: retry the whole request after {retry_after}s",
+                    {hdrs.RETRY_AFTER: str(retry_after)},
+                )
+            except BufferError as exc:
+                log.error("the store refused a commit: %s", exc)
+                return error_response(
+                    503, f"the store cannot take events right now ({exc}); nothing was stored: retry later",
+                    {hdrs.RETRY_AFTER: str(SHUTDOWN_RETRY_AFTER_SECONDS)},
+                )
     # The shipper counts rejections (authlog_events_rejected_total{reason=<Rejection>}) as it validates.
     rejected = [{"index": index, "error": message} for index, message in result.rejected]
     log.debug("ingest: %d accepted, %d rejected", result.accepted, len(rejected))
@@ -270,16 +321,15 @@ def dead_letter_json(letter: Any) -> dict[str, Any]:
 
 async def dead_letters(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    sink = request.query.get("sink") or None
+    sink = request.query.get("sink")
     if sink is not None and sink not in state.shipper.config.sinks:
         known = ", ".join(sorted(state.shipper.config.sinks))
-        return error_response(400, f"unknown sink '{sink[:64]}'; configured sinks: {known}")
-    raw_limit = request.query.get("limit", str(DEFAULT_DLQ_LIMIT))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_DLQ_LIMIT:
-        return error_response(400, f"limit must be a whole number from 1 to {MAX_DLQ_LIMIT}")
-    letters = await asyncio.get_running_loop().run_in_executor(
-        None, lambda: state.shipper.dead_letters(sink, int(raw_limit))
-    )
+        return error_response(400, f"query parameter 'sink': unknown sink '{echo(sink)}'; configured sinks: {known} (leave sink out for all)")
+    try:
+        limit = whole_number("limit", request.query.get("limit", str(DEFAULT_DLQ_LIMIT)), 1, MAX_DLQ_LIMIT)
+    except QueryError as exc:
+        return error_response(400, exc.message)
+    letters = await asyncio.get_running_loop().run_in_executor(None, lambda: state.shipper.dead_letters(sink, limit))
     return json_response(200, {"deadLetters": [dead_letter_json(letter) for letter in letters]})
 
 
@@ -295,7 +345,7 @@ def make_app(shipper: ShipperLike, tokens: list[str]) -> web.Application:
     server = shipper.config.server
     limits = BodyLimits(max_body_bytes=int(server.max_body_bytes), max_events=server.max_events_per_request)
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        middlewares=[error_middleware, auth_middleware, query_middleware],
         # The body is read by read_capped with our own cap and message; aiohttp's is the backstop.
         client_max_size=limits.max_body_bytes + GZIP_OVERHEAD_BYTES + 1,
         # body.py decompresses with a cap (gzip bombs are a 413) and owns the 400/415 answers;
@@ -304,7 +354,10 @@ def make_app(shipper: ShipperLike, tokens: list[str]) -> web.Application:
     )
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="authlog-ingest-writer")
     validators = ThreadPoolExecutor(max_workers=1, thread_name_prefix="authlog-ingest-validator")
-    app[STATE] = SidecarState(shipper=shipper, tokens=list(tokens), limits=limits, writer=writer, validators=validators)
+    budget = ByteBudget(BODIES_IN_MEMORY * (limits.max_body_bytes + GZIP_OVERHEAD_BYTES))
+    app[STATE] = SidecarState(
+        shipper=shipper, tokens=list(tokens), limits=limits, writer=writer, validators=validators, budget=budget
+    )
     app.router.add_post("/v1/events", post_events)
     app.router.add_get("/v1/status", status)
     app.router.add_get("/v1/dlq", dead_letters)

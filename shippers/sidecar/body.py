@@ -1,11 +1,12 @@
 """Turn one ``POST /v1/events`` body into the bytes of its items, or say precisely why not.
 
 Pure functions, no I/O: the handler reads the (size-capped) body and calls
-:func:`split_body`, which
+:func:`split_body` on a worker thread (never on the event loop), which
 
 1. checks ``Content-Encoding`` (identity or gzip) and ``Content-Type`` (JSON or NDJSON) -> 415,
 2. gunzips with a hard output cap (:func:`gunzip_capped`): ``max_body_bytes`` is counted
-   *after* decompression, so a gzip bomb is a 413 long before it fills memory,
+   *after* decompression, so a gzip bomb is a 413 long before it fills memory; at most
+   ``MAX_GZIP_MEMBERS`` members, each handed only the input near it (linear work),
 3. splits the document into items without validating them:
 
    - ``application/json`` starting with ``[``: an array; each element is one item (msgspec
@@ -15,12 +16,18 @@ Pure functions, no I/O: the handler reads the (size-capped) body and calls
      among non-blank lines. A line that is not JSON is *not* a 400: it stays an item and the
      validator rejects it alone.
 
+   Splitting stops as soon as there are more than ``max_events`` items (a 413), and no single
+   C call (which holds the GIL, so the event loop waits for it) handles more than a bounded
+   amount: blank runs are skipped in steps, and an array dense with commas is counted
+   element by element before it is decoded (:func:`_count_array_items`).
+
 Every failure is a :class:`BodyError` carrying the HTTP status and a message saying what
 was wrong and what to do. Item *validation* is not done here: it is the shipper's job.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 
@@ -37,10 +44,25 @@ IDENTITY_ENCODINGS = frozenset({"", "identity"})
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
 # Why: decompress in 256 KiB steps so the cap is checked often without a call per byte.
 _GUNZIP_STEP = 256 * 1024
+# Why: a member is first handed this much input, doubling up to _GUNZIP_STEP: what zlib copies
+# back as unused_data after a member ends is then at most twice that member's size, so a body
+# of many tiny members costs linear work, not members x body (issue 10, finding 6).
+_GUNZIP_FIRST_INPUT = 64
+# Why: concatenated gzip members are legal (RFC 1952) and some writers emit one per batch;
+# thousands of them are a body built to burn CPU (a member costs a decompressor each).
+MAX_GZIP_MEMBERS = 1000
+# Why: msgspec decodes an array in one call that holds the GIL (the event loop waits for it):
+# ~35 ns per element, so up to this many commas (elements) stays well under 100 ms.
+DIRECT_DECODE_MAX_COMMAS = 500_000
+# Why: blank runs are searched this much at a time, so one regex call stays short (GIL again).
+_SCAN_STEP = 256 * 1024
 _WHITESPACE = b" \t\r\n"
+_NOT_BLANK = re.compile(rb"[^ \t\r\n]")
+_BLANKS = re.compile(rb"[ \t\r\n]*")
+# msgspec says where a value ended when bytes follow it: "... trailing characters (byte N)",
+# N being one past the first byte after the value (a changed wording only costs the fast count).
+_TRAILING_AT = re.compile(r"trailing characters \(byte (\d+)\)")
 
-# msgspec raises RecursionError past Python's recursion limit (~1000 levels); no event is that deep.
-_TOO_DEEP = "the body is nested too deeply to read; an event is a flat object ('details' at most 8 levels deep)"
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 _raw_one = msgspec.json.Decoder(msgspec.Raw)
 
@@ -96,34 +118,50 @@ def check_headers(content_type: str | None, content_encoding: str | None) -> tup
 
 
 def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
-    """Decompress a gzip body (several members allowed) without ever producing more than ``max_bytes``."""
+    """Decompress a gzip body (several members allowed) without ever producing more than ``max_bytes``.
+
+    Linear in ``len(data)``: the input is handed to zlib in windows that start small for each
+    member, so the remainder zlib copies back when a member ends is never the whole body.
+    Zero bytes after the last member (padding some writers add) end the body; anything else
+    after it is a 400, more than :data:`MAX_GZIP_MEMBERS` members a 413.
+    """
+    view = memoryview(data)
     out = bytearray()
-    rest = data
+    pos = 0  # the first input byte no decompressor has been handed yet
+    members = 0
     while True:
+        members += 1
+        if members > MAX_GZIP_MEMBERS:
+            raise BodyError(
+                413, f"the gzip body has more than {MAX_GZIP_MEMBERS} gzip members; compress the whole body as one gzip stream"
+            )
         inflater = zlib.decompressobj(_GZIP_WBITS)
-        pending = rest
+        window = _GUNZIP_FIRST_INPUT
+        pending: bytes | memoryview = b""
         try:
-            while pending and not inflater.eof:
-                room = max_bytes + 1 - len(out)
-                out += inflater.decompress(pending, min(room, _GUNZIP_STEP))
-                if len(out) > max_bytes:
-                    raise _too_large(max_bytes, after_gunzip=True)
-                pending = inflater.unconsumed_tail
             while not inflater.eof:
-                # Input is exhausted; drain what zlib still buffers, a step at a time.
-                chunk = inflater.decompress(b"", min(max_bytes + 1 - len(out), _GUNZIP_STEP))
+                if not pending and pos < len(data):
+                    pending = view[pos : pos + window]
+                    pos += len(pending)
+                    window = min(window * 2, _GUNZIP_STEP)
+                chunk = inflater.decompress(pending, min(max_bytes + 1 - len(out), _GUNZIP_STEP))
                 out += chunk
                 if len(out) > max_bytes:
                     raise _too_large(max_bytes, after_gunzip=True)
-                if not chunk:
-                    break
+                pending = inflater.unconsumed_tail
+                if not chunk and not pending and pos >= len(data) and not inflater.eof:
+                    break  # input exhausted and nothing buffered: truncated
         except zlib.error as exc:
             raise BodyError(400, f"the gzip body is corrupt ({exc}); compress it with gzip or drop Content-Encoding") from None
         if not inflater.eof:
             raise BodyError(400, "the gzip body is truncated; send the whole compressed body")
-        rest = inflater.unused_data
-        if not rest.strip(b"\x00"):  # some writers pad the last member with zeros
+        pos -= len(inflater.unused_data)  # what this member was handed beyond its end
+        if pos >= len(data):
             return bytes(out)
+        if data[pos] == 0:  # some writers pad the last member with zeros
+            if data.count(0, pos) == len(data) - pos:
+                return bytes(out)
+            raise BodyError(400, "the gzip body has bytes after its zero padding; send only the compressed body")
 
 
 def _too_large(max_bytes: int, after_gunzip: bool = False) -> BodyError:
@@ -133,18 +171,29 @@ def _too_large(max_bytes: int, after_gunzip: bool = False) -> BodyError:
     )
 
 
-def split_json(body: bytes) -> list[bytes]:
-    """Items of an ``application/json`` body: an array's elements, or the one document."""
+def split_json(body: bytes, max_events: int | None = None) -> list[bytes]:
+    """Items of an ``application/json`` body: an array's elements, or the one document.
+
+    With ``max_events``, an array of more elements than that is a 413 found without decoding
+    them all (see :func:`_count_array_items`).
+    """
     start = body.lstrip(_WHITESPACE)[:1]
     if not start:
         raise BodyError(400, "the body is empty; send one event object, an array of them, or NDJSON")
     if start == b"[":
+        if max_events is not None and body.count(b",") > DIRECT_DECODE_MAX_COMMAS:
+            counted = _count_array_items(body, max_events)
+            if counted is not None and counted > max_events:
+                raise _too_many(f"more than {max_events}", max_events)
         try:
-            return [bytes(raw) for raw in _raw_list.decode(body)]
+            raws = _raw_list.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise BodyError(400, f"the body is not a valid JSON array ({exc}); fix the JSON or send NDJSON") from None
         except RecursionError:
-            raise BodyError(400, _TOO_DEEP) from None
+            raise _too_deep() from None
+        if max_events is not None and len(raws) > max_events:
+            raise _too_many(str(len(raws)), max_events)
+        return [bytes(raw) for raw in raws]
     try:
         return [bytes(_raw_one.decode(body))]
     except msgspec.DecodeError as exc:
@@ -155,17 +204,77 @@ def split_json(body: bytes) -> list[bytes]:
         )
         raise BodyError(400, f"the body is not valid JSON ({exc}){hint}") from None
     except RecursionError:
-        raise BodyError(400, _TOO_DEEP) from None
+        raise _too_deep() from None
 
 
-def split_ndjson(body: bytes) -> list[bytes]:
-    """Items of an NDJSON body: every non-blank line, stripped; its index is its place among them."""
-    items = []
-    for line in body.split(b"\n"):
-        item = line.strip(_WHITESPACE)
-        if item:
-            items.append(item)
+def _too_deep() -> BodyError:
+    # msgspec raises RecursionError (not DecodeError) past Python's recursion limit (~1000 levels): a client
+    # error, not a 500; no event is that deep.
+    return BodyError(400, "the body is nested too deeply to read; an event is a flat object ('details' at most 8 levels deep)")
+
+
+def _count_array_items(body: bytes, limit: int) -> int | None:
+    """The top-level elements of the JSON array in ``body``, counting no further than ``limit + 1``.
+
+    One msgspec call per element (it skips a nested value without building it), so the GIL
+    is released between elements and the work stops at ``limit + 1`` whatever the body holds.
+    None when the array is malformed before that point: the full decode then says why.
+    """
+    view = memoryview(body)
+    pos = _BLANKS.match(body, body.index(b"[") + 1).end()
+    if body[pos : pos + 1] == b"]":
+        return 0
+    count = 0
+    while count <= limit:
+        try:
+            _raw_one.decode(view[pos:])
+            return None  # the element runs to the end of the body: the array is not closed
+        except RecursionError:
+            return None  # the full decode reports it
+        except msgspec.DecodeError as exc:
+            ended = _TRAILING_AT.search(str(exc))
+            if ended is None:
+                return None  # the element itself is malformed
+            # msgspec counts the offending byte itself: byte N is the one at index N - 1.
+            end = _BLANKS.match(body, pos + int(ended.group(1)) - 1).end()
+        count += 1
+        separator = body[end : end + 1]
+        if separator == b"]":
+            return count
+        if separator != b",":
+            return None
+        pos = _BLANKS.match(body, end + 1).end()
+    return count
+
+
+def split_ndjson(body: bytes, max_events: int | None = None) -> list[bytes]:
+    """Items of an NDJSON body: every non-blank line, stripped; its index is its place among them.
+
+    With ``max_events``, stops (413) at the first item past it. Blank runs are skipped a
+    bounded step at a time, so neither memory nor one C call grows with the blank lines.
+    """
+    items: list[bytes] = []
+    pos, size = 0, len(body)
+    while pos < size:
+        found = _NOT_BLANK.search(body, pos, min(pos + _SCAN_STEP, size))
+        if found is None:
+            pos = min(pos + _SCAN_STEP, size)
+            continue
+        start = found.start()
+        end = body.find(b"\n", start)
+        end = size if end < 0 else end
+        items.append(body[start:end].rstrip(_WHITESPACE))
+        if max_events is not None and len(items) > max_events:
+            raise _too_many(f"more than {max_events}", max_events)
+        pos = end + 1
     return items
+
+
+def _too_many(count: str, max_events: int) -> BodyError:
+    return BodyError(
+        413,
+        f"{count} events in one request; server.max_events_per_request is {max_events}: split the batch into smaller requests",
+    )
 
 
 def split_body(raw: bytes, content_type: str | None, content_encoding: str | None, limits: BodyLimits) -> list[bytes]:
@@ -177,13 +286,9 @@ def split_body(raw: bytes, content_type: str | None, content_encoding: str | Non
         raise _too_large(limits.max_body_bytes)
     else:
         body = raw
-    items = split_ndjson(body) if ndjson else split_json(body)
+    items = split_ndjson(body, limits.max_events) if ndjson else split_json(body, limits.max_events)
     if not items:
         raise BodyError(400, "the body holds no events; send at least one event object")
     if len(items) > limits.max_events:
-        raise BodyError(
-            413,
-            f"{len(items)} events in one request; server.max_events_per_request is {limits.max_events}: "
-            "split the batch into smaller requests",
-        )
+        raise _too_many(str(len(items)), limits.max_events)
     return items

@@ -4,6 +4,10 @@
 opened (exit 2 in the CLI): the listen address, the tokens, the TLS files. :func:`serve`
 then opens the shipper, serves until SIGTERM/SIGINT and shuts down within ``grace``
 seconds, in the order written where it happens (:func:`_serve`), then returns 0.
+
+While it serves, connections are guarded (connections.py: ``idle_timeout``, and
+``max_connections`` derived from the descriptor limit once the store and sinks are open),
+and the log lines a client can trigger repeatedly are rate-limited (log_throttle.py).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from shippers.config import Config, resolve_tokens
 from shippers.errors import ConfigError
 from shippers.sidecar.app import STATE, ShipperLike, make_app
 from shippers.sidecar.auth import is_loopback
+from shippers.sidecar.connections import derived_max_connections, fd_soft_limit, open_fd_count, start_guarded
+from shippers.sidecar.log_throttle import throttled
 
 log = logging.getLogger("authlog.sidecar")
 
@@ -126,20 +132,45 @@ def serve(
 
 async def _serve(shipper: ShipperLike, plan: ListenPlan, grace: float, on_listening: Callable[[str], None] | None) -> float:
     """Serve until a signal; returns the monotonic deadline by which the shutdown must end."""
+    with throttled():
+        return await _serve_guarded(shipper, plan, grace, on_listening)
+
+
+def connection_cap(config: Config) -> int:
+    """``[server] max_connections``, or the default derived from RLIMIT_NOFILE (call once the store and sinks are open)."""
+    soft = fd_soft_limit()
+    slots = sum(sink.common.concurrency for sink in config.sinks.values())
+    derived = derived_max_connections(soft, open_fd_count(), slots)
+    chosen = config.server.max_connections
+    if chosen is None:
+        return derived
+    if chosen > derived:
+        log.warning(
+            "server.max_connections is %d but the file-descriptor limit (%s) leaves room for about %d; "
+            "raise the limit (ulimit -n) or lower max_connections", chosen, soft, derived,
+        )
+    return chosen
+
+
+async def _serve_guarded(shipper: ShipperLike, plan: ListenPlan, grace: float, on_listening: Callable[[str], None] | None) -> float:
     app = make_app(shipper, plan.tokens)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace * HTTP_DRAIN_SHARE)
-    await runner.setup()
-    site = web.TCPSite(runner, plan.host, plan.port, ssl_context=plan.ssl_context, backlog=LISTEN_BACKLOG)
+    server_config = shipper.config.server
+    max_connections = connection_cap(shipper.config)
     try:
-        await site.start()
+        runner, site = await start_guarded(
+            app, plan.host, plan.port, max_connections=max_connections, idle_timeout=float(server_config.idle_timeout),
+            ssl_context=plan.ssl_context, backlog=LISTEN_BACKLOG, access_log=None, shutdown_timeout=grace * HTTP_DRAIN_SHARE,
+        )
     except OSError as exc:
-        await runner.cleanup()
-        reason = (exc.strerror or str(exc)).rsplit(": ", 1)[-1]
+        reason = (exc.strerror or str(exc)).rsplit(": ", 1)[-1].lower()
         raise OSError(f"cannot listen on {plan.host}:{plan.port} ({reason}); change server.listen or stop what uses the port") from None
     port = _bound_port(site) or plan.port
     url = ListenPlan(plan.host, port, plan.tokens, plan.ssl_context).url
     sinks = ", ".join(f"{name} ({sink.common.type})" for name, sink in shipper.config.sinks.items())
-    log.info("listening on %s; sinks: %s; token %s", url, sinks, "required" if plan.tokens else "not required (loopback)")
+    log.info(
+        "listening on %s; sinks: %s; token %s; at most %d connections, idle ones closed after %gs", url, sinks,
+        "required" if plan.tokens else "not required (loopback)", max_connections, float(server_config.idle_timeout),
+    )
     if on_listening is not None:
         on_listening(url)
 
@@ -166,7 +197,7 @@ async def _serve(shipper: ShipperLike, plan: ListenPlan, grace: float, on_listen
     return deadline
 
 
-def _bound_port(site: web.TCPSite) -> int | None:
+def _bound_port(site: web.BaseSite) -> int | None:
     server = getattr(site, "_server", None)
     sockets = getattr(server, "sockets", None) or []
     return int(sockets[0].getsockname()[1]) if sockets else None

@@ -84,3 +84,30 @@ def test_tls_files_that_do_not_exist_are_a_config_error(tmp_path: Path) -> None:
     """Missing TLS files are reported as a config error on server.tls_cert."""
     with pytest.raises(ConfigError, match="server.tls_cert"):
         prepare(make_config(tmp_path, tls_cert="nope.pem", tls_key="nope.key"))
+
+
+@pytest.mark.parametrize(
+    ("server", "key"),
+    [
+        ({"token": "${AUTHLOG_TOKEN}"}, "server.token"),
+        ({"token": "   "}, "server.token"),
+        ({"tokens": ["good-token", "${AUTHLOG_TOKEN}"]}, "server.tokens[1]"),
+    ],
+)
+def test_a_token_that_resolves_to_empty_is_a_config_error(tmp_path: Path, server: dict[str, object], key: str) -> None:
+    """A token key whose value is empty once ${VAR} is read (set but empty) is a config error naming the key, never auth off."""
+    from shippers.config import config_from_dict
+
+    raw = {"server": server, "sinks": {"local": {"type": "file", "path": str(tmp_path / "out")}}}
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict(raw, base_dir=tmp_path, environ={"AUTHLOG_TOKEN": ""})
+    assert any(problem.startswith(f"{key}:") and "empty" in problem for problem in caught.value.problems), caught.value.problems
+
+
+@pytest.mark.parametrize("content", ["", "\n  \n\t\n"])
+def test_a_token_file_without_a_token_is_a_config_error(tmp_path: Path, content: str) -> None:
+    """An empty or whitespace-only token_file is a config error naming server.token_file, not a sidecar without auth."""
+    (tmp_path / "tokens").write_text(content)
+    with pytest.raises(ConfigError) as caught:
+        prepare(make_config(tmp_path, token_file="tokens"))
+    assert "server.token_file" in str(caught.value) and "no token" in str(caught.value)

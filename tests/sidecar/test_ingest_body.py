@@ -106,3 +106,112 @@ def test_too_many_items_is_413_with_the_limit() -> None:
     with pytest.raises(BodyError, match="max_events_per_request is 5") as caught:
         split_body(b"\n".join([b"{}"] * 6), "application/x-ndjson", None, LIMITS)
     assert caught.value.status == 413
+
+
+class _FeedSpy:
+    """A zlib decompressobj that records how many input bytes each decompress() call was handed."""
+
+    fed: list[int] = []
+
+    def __init__(self, wbits: int) -> None:
+        self._inner = _REAL_DECOMPRESSOBJ(wbits)
+
+    def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+        _FeedSpy.fed.append(len(data))
+        return self._inner.decompress(data, max_length)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+_REAL_DECOMPRESSOBJ = zlib.decompressobj
+
+
+def test_many_gzip_members_are_decompressed_in_linear_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each gzip member is handed only the input near it, so the bytes zlib is handed stay proportional to the body (not members x body)."""
+    from shippers.sidecar.body import MAX_GZIP_MEMBERS
+
+    body = gzip.compress(b'{"type": "login.completed"}\n') * (MAX_GZIP_MEMBERS - 1)
+    _FeedSpy.fed = []
+    monkeypatch.setattr(zlib, "decompressobj", _FeedSpy)
+    out = gunzip_capped(body, 10 * 1024 * 1024)
+    assert out == b'{"type": "login.completed"}\n' * (MAX_GZIP_MEMBERS - 1)
+    assert sum(_FeedSpy.fed) <= 4 * len(body), (sum(_FeedSpy.fed), len(body))
+
+
+def test_more_gzip_members_than_the_cap_is_413() -> None:
+    """A body of more gzip members than MAX_GZIP_MEMBERS (e.g. a flood of empty ones) is a 413 naming the cap."""
+    from shippers.sidecar.body import MAX_GZIP_MEMBERS
+
+    with pytest.raises(BodyError) as caught:
+        gunzip_capped(gzip.compress(b"") * (MAX_GZIP_MEMBERS + 1), 10 * 1024 * 1024)
+    assert caught.value.status == 413 and f"{MAX_GZIP_MEMBERS} gzip members" in caught.value.message
+
+
+def test_zero_padding_after_the_last_member_is_ignored() -> None:
+    """Zero bytes after the last member (some writers pad) end the body; other trailing bytes are a 400."""
+    member = gzip.compress(b'{"a":1}')
+    assert gunzip_capped(member + b"\x00" * 100, 1024) == b'{"a":1}'
+    with pytest.raises(BodyError) as caught:
+        gunzip_capped(member + b"\x00junk", 1024)
+    assert caught.value.status == 400
+
+
+def test_huge_array_of_tiny_items_is_413_without_materialising_them() -> None:
+    """An array of far more tiny items than max_events (a million zeros) is a 413 naming the limit, like a short one."""
+    limits = BodyLimits(max_body_bytes=4 * 1024 * 1024, max_events=50_000)
+    with pytest.raises(BodyError, match="max_events_per_request is 50000") as caught:
+        split_body(b"[" + b",".join([b"0"] * 1_000_000) + b"]", "application/json", None, limits)
+    assert caught.value.status == 413
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'[{"a": [1, 2, 3]}, {"b": {"c": [4, 5]}}, 7, "x,y"]', [b'{"a": [1, 2, 3]}', b'{"b": {"c": [4, 5]}}', b"7", b'"x,y"']),
+        (b" [ ] ", []),
+    ],
+)
+def test_arrays_with_many_commas_split_the_same(monkeypatch: pytest.MonkeyPatch, raw: bytes, expected: list[bytes]) -> None:
+    """The careful path taken for comma-dense arrays splits exactly like the direct one (nested commas, strings)."""
+    from shippers.sidecar import body as body_module
+
+    monkeypatch.setattr(body_module, "DIRECT_DECODE_MAX_COMMAS", 0)
+    assert body_module.split_json(raw, max_events=100) == expected
+
+
+@pytest.mark.parametrize("raw", [b"[1, 2", b"[1 2]", b"[1,]", b"[,1]"])
+def test_malformed_comma_dense_arrays_are_400(monkeypatch: pytest.MonkeyPatch, raw: bytes) -> None:
+    """On the careful path a malformed array is still the 400 of the JSON decoder."""
+    from shippers.sidecar import body as body_module
+
+    monkeypatch.setattr(body_module, "DIRECT_DECODE_MAX_COMMAS", 0)
+    with pytest.raises(BodyError) as caught:
+        body_module.split_json(raw, max_events=100)
+    assert caught.value.status == 400 and "not a valid JSON array" in caught.value.message
+
+
+def test_ndjson_lines_keep_inner_spaces_and_skip_long_blank_runs() -> None:
+    """NDJSON items are the lines stripped of blanks at both ends; long runs of blank lines and spaces cost no item."""
+    from shippers.sidecar.body import split_ndjson
+
+    body = b"\r\n \t" + b"\n" * 1_000_000 + b' {"a": 1}  \r\n' + b" " * 1_000_000 + b'\nx y\n\n'
+    assert split_ndjson(body) == [b'{"a": 1}', b"x y"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "limit", "expected"),
+    [
+        (b'[{"a": [1, 2, 3]}, {"b": {"c": [4, 5]}}, 7, "x,y"]', 100, 4),
+        (b"[ 1 , 2 ,3]", 100, 3),
+        (b"[]", 100, 0),
+        (b"[" + b",".join([b"{}"] * 50) + b"]", 10, 11),
+        (b"[1, 2", 100, None),
+        (b"[1 2]", 100, None),
+    ],
+)
+def test_array_items_are_counted_one_by_one_up_to_the_limit(raw: bytes, limit: int, expected: int | None) -> None:
+    """The careful count sees top-level elements only (not nested commas), stops at limit + 1, and says None when malformed."""
+    from shippers.sidecar.body import _count_array_items
+
+    assert _count_array_items(raw, limit) == expected

@@ -140,3 +140,12 @@ def test_status_and_dlq(served: ServedApp, fake_shipper: FakeShipper) -> None:
     assert served.request("GET", "/v1/dlq?sink=nope")[0] == 400
     assert served.request("GET", "/v1/dlq?limit=0")[0] == 400
     assert served.request("GET", "/v1/dlq?limit=abc")[0] == 400
+
+
+def test_an_event_nested_too_deeply_is_never_a_5xx(served: ServedApp, fake_shipper: FakeShipper) -> None:
+    """An item whose details nest past the decoder's depth limit is rejected alone, naming the problem; its neighbour is kept."""
+    body = GOOD + b'\n{"type": "login.completed", "details": ' + b"[" * 10_000 + b"\n"
+    status, answer, _ = served.post(body, "application/x-ndjson")
+    assert status == 202 and answer["accepted"] == 1
+    assert [r["index"] for r in answer["rejected"]] == [1]
+    assert "deep" in answer["rejected"][0]["error"]
