@@ -173,6 +173,13 @@ class CloudLoggingTransport:
             return Answer(failure="credentials_transient" if transient else "credentials", detail=f"token refresh failed: {exc}")
         except google.auth.exceptions.TransportError as exc:
             return Answer(failure="credentials_transient", detail=f"token endpoint unreachable: {exc}")
+        except (AttributeError, TypeError, KeyError, ValueError):
+            # google-api-core fails while reading an error body it did not expect (a gateway's
+            # {"error": "rate limited"}): the answer itself is still here, status and Retry-After included.
+            response = self._session.last_response() if self._session is not None else None
+            if response is None or response.ok:
+                raise
+            return _from_error_response(response, message=None)
         assert self._session is not None
         return _from_success(self._session.last_response(), content)
 
@@ -243,23 +250,33 @@ def _from_success(response: requests.Response | None, content: Any) -> Answer:
 
 
 def _from_api_error(exc: api_exceptions.GoogleAPICallError) -> Answer:
-    """The status, error body and Retry-After of a non-2xx answer."""
-    response = exc.response
-    error: dict[str, Any] | None = None
-    retry_after = date = None
-    if response is not None:
-        retry_after = response.headers.get("Retry-After")
-        date = response.headers.get("Date")
-        try:
-            payload = json.loads(response.content or b"null")
-        except ValueError:
-            payload = None
-        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-            error = payload["error"]
-    if error is None:
-        error = {"message": exc.message, "details": list(exc.details or [])}
-    location = response.headers.get("Location") if response is not None else None
-    return Answer(status=int(exc.code or 0), error=error, retry_after=retry_after, date=date, location=location)
+    """The status, error body and Retry-After of a non-2xx answer the client library raised for."""
+    if exc.response is not None:
+        return _from_error_response(exc.response, message=exc.message, details=list(exc.details or []), status=exc.code)
+    return Answer(status=int(exc.code or 0), error={"message": exc.message, "details": list(exc.details or [])})
+
+
+def _from_error_response(
+    response: requests.Response, *, message: str | None, details: list[Any] | None = None, status: int | None = None
+) -> Answer:
+    """The status, error object and Retry-After of a non-2xx answer, whatever shape its body has."""
+    try:
+        payload = json.loads(response.content or b"null")
+    except ValueError:
+        payload = None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict):
+        if message is None:  # a gateway's own shape ({"error": "rate limited"}, a list, HTML): say what it was, briefly
+            sample = error if isinstance(error, str) else " ".join((response.text or "")[:_BODY_SAMPLE_CHARS].split())
+            message = f"HTTP {response.status_code} ({sample[:_BODY_SAMPLE_CHARS]!r})"
+        error = {"message": message, "details": details or []}
+    return Answer(
+        status=int(status or response.status_code or 0),
+        error=error,
+        retry_after=response.headers.get("Retry-After"),
+        date=response.headers.get("Date"),
+        location=response.headers.get("Location"),
+    )
 
 
 def _connection_detail(exc: requests.exceptions.RequestException) -> str:
