@@ -23,7 +23,9 @@ subtraction, not a scan.
 Failures: every SQLite error leaves as a store error that names the file and what to do
 (:mod:`shippers.buffer.faults`: a full disk is a BufferFullError, read-only / I/O / locked a
 BufferUnavailableError); the last write failure is kept in ``fault`` (``/readyz`` reports it) until a
-write commits again.
+write commits again. A lost store (zero-byte file, file gone beside its traces) is refused, never
+recreated (:mod:`shippers.buffer.presence`); a new store is built in a side file and linked into
+place, so a crash while creating it never leaves a zero-byte store behind.
 
 Processes: any number may append (gunicorn workers calling ``emit``); exactly one delivers,
 the holder of the ``flock`` on ``deliver.lock``. One request (or one ``emit``) is one
@@ -47,6 +49,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from shippers.buffer.faults import store_fault
+from shippers.buffer.presence import DB_FILE, LOCK_FILE, check_folder
 from shippers.buffer.records import BatchRecord, DeadItem, DeadLetter, SinkPolicy, SinkRow, StoredRow
 from shippers.errors import BufferCorruptError, BufferError, BufferForkedError, BufferFullError, BufferLockedError
 from shippers.event import Event, decode_event
@@ -54,8 +57,6 @@ from shippers.event import Event, decode_event
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-DB_FILE = "buffer.sqlite3"
-LOCK_FILE = "deliver.lock"
 # Why: a writer waits this long for another process's transaction before giving up; commits
 # take milliseconds, so 10 s only expires when something is badly wrong.
 BUSY_TIMEOUT_MS = 10_000
@@ -166,11 +167,47 @@ class SqliteBuffer:
     def _prepare_files(self) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not self.file.exists():
-                # Why 0600: the store holds emails and IPs; only the shipper's user may read it.
-                os.close(os.open(self.file, os.O_CREAT | os.O_WRONLY, 0o600))
+            if check_folder(self.folder):
+                self._create_store()
         except OSError as exc:
             raise BufferCorruptError(f"cannot create the buffer at {self.file}: {exc.strerror}; check [buffer] path and its permissions") from exc
+
+    def _create_store(self) -> None:
+        """Build the schema in a side file, then link it into place: the store appears whole or not at all."""
+        side = self.folder / f"{DB_FILE}.{os.getpid()}.{uuid.uuid4().hex[:8]}.creating"
+        # Why 0600: the store holds emails and IPs; only the shipper's user may read it.
+        os.close(os.open(side, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        try:
+            conn = sqlite3.connect(side, isolation_level=None)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                conn.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex[:STORE_ID_HEX],))
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+            fd = os.open(side, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(side, self.file)  # never replaces: a process that got there first keeps its store
+            except FileExistsError:
+                pass
+            dir_fd = os.open(self.folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except sqlite3.Error as exc:
+            raise self._fault(exc) from exc
+        finally:
+            for leftover in (side, side.with_name(side.name + "-journal")):
+                leftover.unlink(missing_ok=True)
 
     def _conn(self) -> sqlite3.Connection:
         if self._pid != os.getpid():
@@ -265,18 +302,17 @@ class SqliteBuffer:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
-                if not has_meta:
-                    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                    if tables:
-                        raise BufferCorruptError(f"{self.file} is an SQLite database but not an authlog buffer; point [buffer] path elsewhere")
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                    conn.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex[:STORE_ID_HEX],))
+                if not has_meta:  # every store is created whole (see _create_store): this one is not ours
+                    raise BufferCorruptError(
+                        f"{self.file} is an SQLite database but not an authlog buffer; point [buffer] path elsewhere "
+                        "(if it is an empty database left by an interrupted first start, `authlog run --new-store` moves it aside)"
+                    )
                 version = int(conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
                 if version > SCHEMA_VERSION:
-                    raise BufferCorruptError(f"{self.file} was written by a newer authlog (schema {version}); upgrade authlog-shipper")
+                    raise BufferCorruptError(
+                        f"{self.file} was written by a newer authlog (schema {version}, this one reads up to {SCHEMA_VERSION}); "
+                        "upgrade authlog-shipper, or point [buffer] path elsewhere; the store is left as it is"
+                    )
                 row = conn.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
                 if row is None:  # a store made before store ids existed gets one now
                     row = (uuid.uuid4().hex[:STORE_ID_HEX],)
