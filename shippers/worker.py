@@ -471,7 +471,5 @@ class SinkWorker:
         """Record the sink's state in the store for `authlog status`; a store that refuses is no reason to stop."""
         try:
             self.buffer.note_attempt(self.name, state=state, error=error, retried=retried)
-        except Exception as exc:
-            if not is_store_error(exc):
-                raise
-            log.debug("sink %r: could not record its state in the store: %s", self.name, exc)
+        except Exception as exc:  # the error handlers call this: it must not raise what they handle
+            log.debug("sink %r: could not record its state in the store: %s", self.name, exc, exc_info=not is_store_error(exc))
