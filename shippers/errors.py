@@ -10,7 +10,9 @@
     │   ├── BufferCorruptError        unreadable / not ours: the file path and what to do
     │   ├── BufferLockedError         another process delivers from this store
     │   ├── BufferForkedError         used in a child forked after it was opened (open it after the fork)
-    │   └── BufferFullError           no room: a sink with when_full="block" is full (.retry_after, .sink)
+    │   ├── BufferUnavailableError    cannot take writes now: read-only, I/O error, locked (.retry_after, .kind)
+    │   └── BufferFullError           no room: a full sink (when_full="block"), [buffer] max_bytes, or the
+    │                                 store's disk (.retry_after, .sink, .kind)
 
 Delivery failures are not exceptions: each adapter's transport translates its SDK's
 exceptions at the edge and its classifier returns an :class:`adapters.contract.Verdict`
@@ -96,10 +98,24 @@ class BufferForkedError(BufferError):
     """The store was opened before this process forked; SQLite handles must not cross a fork."""
 
 
-class BufferFullError(BufferError):
-    """No room in the store for a sink with ``when_full = "block"``."""
+class BufferUnavailableError(BufferError):
+    """The store cannot take writes right now (read-only, I/O error, locked); retrying later may work.
 
-    def __init__(self, message: str, retry_after: float = 1.0, sink: str | None = None) -> None:
+    ``kind`` is a low-cardinality label for metrics: ``read_only``, ``io_error``, ``locked``, ...
+    """
+
+    def __init__(self, message: str, retry_after: float = 1.0, kind: str = "unavailable") -> None:
+        self.retry_after = retry_after
+        self.kind = kind
+        super().__init__(message)
+
+
+class BufferFullError(BufferError):
+    """No room in the store: a sink with ``when_full = "block"`` is full, the store is at
+    ``[buffer] max_bytes``, or its disk is full (``kind = "disk_full"``)."""
+
+    def __init__(self, message: str, retry_after: float = 1.0, sink: str | None = None, kind: str = "full") -> None:
         self.retry_after = retry_after
         self.sink = sink  # the full sink, when one sink's backlog (not the whole store) is the cause
+        self.kind = kind
         super().__init__(message)

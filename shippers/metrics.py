@@ -34,6 +34,10 @@ class Metrics:
         self.up = Gauge("authlog_sink_up", "1 when the sink's last attempt succeeded or it is idle, else 0.", ["sink"], registry=r)
         self.buffer_bytes = Gauge("authlog_buffer_bytes", "Bytes held by the durable buffer (events and dead letters).", registry=r)
         self.buffer_events = Gauge("authlog_buffer_events", "Events held by the durable buffer.", registry=r)
+        self.store_errors = Counter(
+            "authlog_store_errors", "Store operations the disk or file system refused, by kind (disk_full, read_only, io_error, locked...).",
+            ["kind"], registry=r,
+        )
 
     def count_rejected(self, reason: str, n: int = 1) -> None:
         """Count ``n`` rejections; a value outside :class:`Rejection` is counted as ``invalid``, never as a new series."""

@@ -32,7 +32,7 @@ from shippers.batcher import Batcher
 from shippers.buffer import DeadLetter, SinkPolicy, SqliteBuffer
 from shippers.catalog import Catalog, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
-from shippers.errors import BufferFullError, ValidationError
+from shippers.errors import AuthlogError, BufferFullError, BufferUnavailableError, ValidationError
 from shippers.event import Event, EventValidator, encode_event, unexpected_rejection
 from shippers.metrics import Metrics
 from shippers.pii import SinkPii
@@ -84,6 +84,7 @@ class Shipper:
         self.validator = EventValidator(self.catalog, clock)
         self.metrics = Metrics()
         self.buffer = SqliteBuffer(config.buffer.path, max_bytes=config.buffer.max_bytes, fsync=config.buffer.fsync, clock=clock)
+        self.buffer.on_fault = lambda kind: self.metrics.store_errors.labels(kind).inc()
         self.adapters = build_adapters(config.sinks.values(), self.catalog, clock, self.buffer.store_id, monotonic)
         self.buffer.register_sinks(self._policies(), remove_others=False)
         self.pii = {s.name: SinkPii(s.common.pii) for s in config.sinks.values()}
@@ -173,12 +174,27 @@ class Shipper:
         return self._delivering
 
     def ready(self) -> bool:
-        """The store answers and, when this process delivers, every worker is running."""
+        """The store answers and takes writes and, when this process delivers, every worker is running."""
+        return self.not_ready() is None
+
+    def not_ready(self) -> str | None:
+        """Why this shipper is not ready (``/readyz`` says it), or None when it is.
+
+        A store whose last write failed (full disk, read-only...) is probed with a small write, so
+        readiness comes back by itself once the store takes writes, with or without ingest traffic.
+        """
         try:
             self.buffer.stats()
-        except Exception:
-            return False
-        return all(w.alive for w in self.workers.values()) if self._delivering else True
+            if self.buffer.fault is not None:
+                self.buffer.probe_write()
+        except AuthlogError as exc:
+            return str(exc)
+        except Exception as exc:
+            return f"the store {self.buffer.file} does not answer: {type(exc).__name__}: {exc}"
+        stopped = sorted(name for name, worker in self.workers.items() if not worker.alive) if self._delivering else []
+        if stopped:
+            return f"the delivery of sink(s) {', '.join(stopped)} stopped; see the log"
+        return None
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Cut every waiting batch now and wait until each sink is caught up; False on timeout."""
@@ -285,7 +301,8 @@ class Shipper:
             worker.wake.set()
 
     def emit(self, type: str, **fields: Any) -> Event:
-        """Validate and durably append one event; raise ValidationError or, after emit_timeout, BufferFullError."""
+        """Validate and durably append one event; raise ValidationError or, after emit_timeout, BufferFullError
+        (no room: a full sink, the store's cap, or its disk) or BufferUnavailableError (read-only, I/O error)."""
         try:
             event = self.validator.from_fields({"type": type, **fields})
             line = encode_event(event)
@@ -301,7 +318,7 @@ class Shipper:
             try:
                 self._commit([(event, line)])
                 return event
-            except BufferFullError as exc:
+            except (BufferFullError, BufferUnavailableError) as exc:  # a full sink or disk, a read-only store...
                 remaining = deadline - self.monotonic()
                 if remaining <= 0:
                     raise

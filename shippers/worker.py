@@ -17,6 +17,12 @@ keeps failing is marked ``failing``; its backlog stays in the buffer.
 
 Two clocks: ``monotonic`` for every wait and deadline (batch timeouts; sleeps are monotonic
 too), ``clock`` (wall) only for what adapters compare with event times and what is stored.
+
+An error no Verdict covers (the store refusing a write: full disk, read-only, I/O error, locked;
+or a bug) restarts delivery, never ends the thread: the worker backs off (bounded by
+``retry.max``), and after a store error waits until the store takes a write again (recording the
+failed attempt is that write) before it resends its recorded batches. Each restart counts as a
+retry; the log says it once per kind of error and then at most every STORE_ERROR_LOG_SECONDS.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import tenacity
 from adapters.contract import Adapter, Request, Verdict
 from shippers.batcher import CODE_REJECTED, CODE_REQUEST_REJECTED, CODE_TOO_LARGE, Batcher, Mapped
 from shippers.buffer import BatchRecord, DeadItem, SqliteBuffer
+from shippers.buffer.faults import is_store_error
 from shippers.config import SinkConfig
 from shippers.metrics import Metrics
 
@@ -49,6 +56,8 @@ FAILING_AFTER_ATTEMPTS = 5
 RETRY_AFTER_CEILING_SECONDS = 300.0
 # Why: 2**32 x any sane initial delay is far past every cap; stops float overflow on long outages.
 MAX_BACKOFF_EXPONENT = 32
+# Why: a full disk can last hours; one log line per minute says it is still so without flooding the log.
+STORE_ERROR_LOG_SECONDS = 60.0
 
 
 @dataclass
@@ -132,6 +141,10 @@ class SinkWorker:
         self._rng = rng or random.Random()
         self._thread: threading.Thread | None = None
         self._next_deadline: float | None = None
+        self._restarts = 0  # restarts in a row without the watermark moving (sets the backoff)
+        self._resumed_at: int | None = None  # the watermark when delivery last resumed after an error
+        self._logged: tuple[str, float] | None = None  # (what, when) of the last restart logged
+        self._unlogged = 0  # restarts since then that were not logged
         self._pool = ThreadPoolExecutor(sink.common.concurrency, f"sink-{sink.name}") if sink.common.concurrency > 1 else None
         retry = sink.common.retry
         self._retrying = tenacity.Retrying(
@@ -162,23 +175,80 @@ class SinkWorker:
 
     def _run(self) -> None:
         """Deliver until stopped; an unexpected error restarts delivery (after a backoff), never ends it."""
-        failures = 0
         try:
             while not self.stopping.is_set():
                 try:
                     self._deliver_forever()
                     return
                 except Exception as exc:  # the store or an adapter failed in a way no Verdict covers
-                    failures += 1
-                    log.exception("sink %r: delivery failed unexpectedly; restarting it (its events stay in the buffer)", self.name)
-                    self.batcher.forget_scan()
-                    self._failed(Verdict.retry(f"internal error, delivery restarted: {type(exc).__name__}: {exc}"))
-                    retry = self.sink.common.retry
-                    self._sleep(backoff_ceiling(retry.initial, retry.max, failures + 1))
+                    if not self._recover(exc):
+                        return
         finally:
             self.adapter.close()
             if self._pool is not None:
                 self._pool.shutdown(wait=False)
+
+    def _recover(self, exc: Exception, /) -> bool:
+        """After an error no Verdict covers: back off, and after a store error wait until it takes writes.
+
+        Nothing here may raise: the store that failed is likely to fail again while we record that
+        it did. False when shutdown came first (what is recorded is resent at the next start).
+        """
+        store = is_store_error(exc)
+        if self._progressed():
+            self._restarts = 0
+        self._restarts += 1
+        self.batcher.forget_scan()
+        reason = f"{exc}" if store else f"internal error, delivery restarted: {type(exc).__name__}: {exc}"
+        self._log_restart(exc, reason, store)
+        self._failed(Verdict.retry(reason), persist=not store, quiet=True)  # logged above, rate-limited
+        self.metrics.retries.labels(self.name).inc()
+        retry = self.sink.common.retry
+        while not self.stopping.is_set() and not self.draining.is_set():
+            self._sleep(backoff_ceiling(retry.initial, retry.max, self._restarts + 1))
+            if self.stopping.is_set() or self.draining.is_set():
+                break  # shutdown: a store that fails gets no drain
+            if store:
+                try:  # a probe, then recording the failed attempt: the writes that show the store works again
+                    self.buffer.probe_write()
+                    self.buffer.note_attempt(self.name, state=self.status.state, error=self.status.last_error, retried=True)
+                except Exception as again:
+                    self._restarts += 1
+                    self._log_restart(again, str(again), True)
+                    continue
+                log.info("sink %r: the store takes writes again; delivery resumes", self.name)
+            self._resumed_at = self._watermark()
+            return True
+        return False
+
+    def _watermark(self) -> int | None:
+        try:
+            return self.buffer.position(self.name)[0]
+        except Exception:
+            return None
+
+    def _progressed(self) -> bool:
+        """Whether the watermark moved since delivery last resumed (then the backoff starts over)."""
+        if self._resumed_at is None:
+            return False
+        now = self._watermark()
+        return now is not None and now > self._resumed_at
+
+    def _log_restart(self, exc: Exception, reason: str, store: bool) -> None:
+        """Log the first restart of a kind in full, then at most every STORE_ERROR_LOG_SECONDS."""
+        now = time.monotonic()
+        what = f"{type(exc).__name__}:{getattr(exc, 'kind', '')}"
+        if self._logged is not None and self._logged[0] == what and now - self._logged[1] < STORE_ERROR_LOG_SECONDS:
+            self._unlogged += 1
+            return
+        more = f" ({self._unlogged} more restarts since the last report)" if self._unlogged else ""
+        self._logged, self._unlogged = (what, now), 0
+        if store:
+            log.error("sink %r: the store failed (%s); delivery pauses and resumes by itself once the store takes writes, "
+                      "its events stay in the buffer (restart %d in a row)%s", self.name, reason, self._restarts, more)
+        else:
+            log.error("sink %r: delivery failed unexpectedly; restarting it, its events stay in the buffer (restart %d in a row)%s",
+                      self.name, self._restarts, more, exc_info=exc)
 
     def _deliver_forever(self) -> None:
         if not self._open():
@@ -382,7 +452,7 @@ class SinkWorker:
 
     def _succeeded(self) -> None:
         if self.status.state != "active":
-            self.buffer.note_attempt(self.name, state="active", error=None, retried=False)
+            self._persist(state="active", error=None, retried=False)
         self.status.state = "active"
         self.status.consecutive_failures = 0
         self.metrics.up.labels(self.name).set(1)
@@ -392,12 +462,21 @@ class SinkWorker:
         self.status.state = "blocked"
         self.status.last_error = reason
 
-    def _failed(self, verdict: Verdict) -> None:
+    def _failed(self, verdict: Verdict, *, persist: bool = True, quiet: bool = False) -> None:
         status = self.status
         status.consecutive_failures += 1
         status.last_error = verdict.reason
         failing = verdict.kind == "sink_error" or status.consecutive_failures >= FAILING_AFTER_ATTEMPTS
         status.state = "failing" if failing else "retrying"
         self.metrics.up.labels(self.name).set(0)
-        self.buffer.note_attempt(self.name, state=status.state, error=verdict.reason, retried=True)
-        log.warning("sink %r: %s (%s, attempt %d in a row)", self.name, verdict.reason, verdict.kind, status.consecutive_failures)
+        if persist:
+            self._persist(state=status.state, error=verdict.reason, retried=True)
+        if not quiet:
+            log.warning("sink %r: %s (%s, attempt %d in a row)", self.name, verdict.reason, verdict.kind, status.consecutive_failures)
+
+    def _persist(self, *, state: str, error: str | None, retried: bool) -> None:
+        """Record the sink's state in the store for `authlog status`; a store that refuses is no reason to stop."""
+        try:
+            self.buffer.note_attempt(self.name, state=state, error=error, retried=retried)
+        except Exception as exc:  # the error handlers call this: it must not raise what they handle
+            log.debug("sink %r: could not record its state in the store: %s", self.name, exc, exc_info=not is_store_error(exc))

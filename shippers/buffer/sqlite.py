@@ -20,6 +20,13 @@ they are contiguous and commit in order: a reader never sees seq N+1 without N. 
 carries ``cum``, the running total of bytes appended, so a sink's backlog in bytes is a
 subtraction, not a scan.
 
+Failures: every SQLite error leaves as a store error that names the file and what to do
+(:mod:`shippers.buffer.faults`: a full disk is a BufferFullError, read-only / I/O / locked a
+BufferUnavailableError); the last write failure is kept in ``fault`` (``/readyz`` reports it) until a
+write commits again. A lost store (zero-byte file, file gone beside its traces) is refused, never
+recreated (:mod:`shippers.buffer.presence`); a new store is built in a side file and linked into
+place, so a crash while creating it never leaves a zero-byte store behind.
+
 Processes: any number may append (gunicorn workers calling ``emit``); exactly one delivers,
 the holder of the ``flock`` on ``deliver.lock``. One request (or one ``emit``) is one
 transaction. ``fsync = "batch"`` (synchronous=NORMAL) survives ``kill -9``; ``"always"``
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import array
 import fcntl
+import functools
 import logging
 import os
 import sqlite3
@@ -38,19 +46,20 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import msgspec
 
+from shippers.buffer.faults import store_fault
+from shippers.buffer.presence import DB_FILE, LOCK_FILE, check_folder
 from shippers.buffer.records import BatchRecord, DeadItem, DeadLetter, SinkPolicy, SinkRow, StoredRow
-from shippers.errors import BufferCorruptError, BufferForkedError, BufferFullError, BufferLockedError
+from shippers.errors import BufferCorruptError, BufferError, BufferForkedError, BufferFullError, BufferLockedError
 from shippers.event import Event, decode_event
 
 log = logging.getLogger(__name__)
 
 # 2: dead letters (and their replays) carry a ``pii`` tag, the body being the sink's view (see _migrate).
 SCHEMA_VERSION = 2
-DB_FILE = "buffer.sqlite3"
-LOCK_FILE = "deliver.lock"
 # Why: a writer waits this long for another process's transaction before giving up; commits
 # take milliseconds, so 10 s only expires when something is badly wrong.
 BUSY_TIMEOUT_MS = 10_000
@@ -69,6 +78,12 @@ DLQ_CHUNK = 1000
 # What a dead letter stored raw (schema 1, sink no longer configured) is shown without.
 PERSONAL_FIELDS = ("email", "ip", "userAgent")
 WITHHELD = "[withheld]"
+# Why: the readiness probe of a store that failed a write commits this much (then deletes it): an
+# append of a typical request fits where 64 KiB fit, so "ready" is rarely said of a still-full disk.
+PROBE_BYTES = 64 * 1024
+# Why: on a full disk each failed write tries to give back the WAL's space (a checkpoint), at most
+# this often, so a flood of refused requests does not become a flood of checkpoints.
+RECLAIM_EVERY_SECONDS = 1.0
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -108,6 +123,25 @@ CREATE TABLE replayed (seq INTEGER PRIMARY KEY, pii TEXT NOT NULL);
 """
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _translated(method: _F) -> _F:
+    """Let no raw sqlite3 error out of a public method: each becomes the store error that says what to do."""
+
+    @functools.wraps(method)
+    def call(self: SqliteBuffer, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            error = self._fault(exc)
+            if getattr(error, "kind", None) == "disk_full":
+                self._reclaim(throttled=True)
+            raise error from exc
+
+    return call  # type: ignore[return-value]
+
+
 def _pack(seqs: Sequence[int]) -> bytes:
     return array.array("q", seqs).tobytes()
 
@@ -130,6 +164,10 @@ class SqliteBuffer:
         self._local = threading.local()
         self._lock_fd: int | None = None
         self._pid = os.getpid()
+        self.fault: BufferError | None = None  # the last write failure, until a write commits again
+        self.on_fault: Callable[[str], None] | None = None  # called with the kind of each failure (metrics)
+        self._fault_lock = threading.Lock()
+        self._reclaimed_at = float("-inf")  # time.monotonic() of the last checkpoint after a full disk
         self._prepare_files()
         self._init_schema()
 
@@ -137,11 +175,47 @@ class SqliteBuffer:
     def _prepare_files(self) -> None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if not self.file.exists():
-                # Why 0600: the store holds emails and IPs; only the shipper's user may read it.
-                os.close(os.open(self.file, os.O_CREAT | os.O_WRONLY, 0o600))
+            if check_folder(self.folder):
+                self._create_store()
         except OSError as exc:
             raise BufferCorruptError(f"cannot create the buffer at {self.file}: {exc.strerror}; check [buffer] path and its permissions") from exc
+
+    def _create_store(self) -> None:
+        """Build the schema in a side file, then link it into place: the store appears whole or not at all."""
+        side = self.folder / f"{DB_FILE}.{os.getpid()}.{uuid.uuid4().hex[:8]}.creating"
+        # Why 0600: the store holds emails and IPs; only the shipper's user may read it.
+        os.close(os.open(side, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        try:
+            conn = sqlite3.connect(side, isolation_level=None)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                conn.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex[:STORE_ID_HEX],))
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+            fd = os.open(side, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(side, self.file)  # never replaces: a process that got there first keeps its store
+            except FileExistsError:
+                pass
+            dir_fd = os.open(self.folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except sqlite3.Error as exc:
+            raise self._fault(exc) from exc
+        finally:
+            for leftover in (side, side.with_name(side.name + "-journal")):
+                leftover.unlink(missing_ok=True)
 
     def _conn(self) -> sqlite3.Connection:
         if self._pid != os.getpid():
@@ -155,8 +229,8 @@ class SqliteBuffer:
                 conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
                 conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
                 conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            except sqlite3.DatabaseError as exc:
-                raise self._corrupt(exc) from exc
+            except sqlite3.Error as exc:
+                raise self._fault(exc) from exc
             self._local.conn = conn
         return conn
 
@@ -172,11 +246,63 @@ class SqliteBuffer:
             "process after the fork: call shippers.configure() in gunicorn's post_fork hook (or drop --preload)"
         )
 
-    def _corrupt(self, exc: Exception) -> BufferCorruptError:
-        return BufferCorruptError(
-            f"the buffer {self.file} cannot be read ({exc}); it is not recreated automatically. "
-            "Move the folder aside to start with an empty buffer, or restore it from a backup."
-        )
+    def _fault(self, exc: sqlite3.Error) -> BufferError:
+        """The store error for ``exc``; remembered (and logged once) as the store's fault, counted."""
+        error = store_fault(exc, self.file)
+        if isinstance(error, BufferCorruptError):
+            return error
+        kind = str(getattr(error, "kind", "other"))
+        with self._fault_lock:
+            previous, self.fault = self.fault, error
+        if previous is None or getattr(previous, "kind", None) != kind:
+            log.error("%s", error)
+        if self.on_fault is not None:
+            self.on_fault(kind)
+        return error
+
+    def _wrote(self) -> None:
+        """A write committed: whatever failed before is over."""
+        if self.fault is None:
+            return
+        with self._fault_lock:
+            previous, self.fault = self.fault, None
+        if previous is not None:
+            log.warning("the store %s takes writes again", self.file)
+
+    def _reclaim(self, *, throttled: bool = False) -> None:
+        """Give back the WAL's disk space (checkpoint it into the database, truncate it); never waits, never raises.
+
+        The WAL only restarts at the front after a checkpoint (every WAL_CHECKPOINT_PAGES), so on a
+        disk with less room than that it is what fills the disk: most of its frames are pages
+        already rewritten or deleted since, and truncating it frees their space.
+        """
+        now = time.monotonic()
+        if throttled and now - self._reclaimed_at < RECLAIM_EVERY_SECONDS:
+            return
+        self._reclaimed_at = now
+        try:
+            conn = self._conn()
+            if conn.in_transaction:
+                return
+            conn.execute("PRAGMA busy_timeout=0")  # a reader in the way: try again later rather than wait
+            try:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except (sqlite3.Error, BufferError) as exc:
+            log.debug("checkpoint after a full disk failed: %s", exc)
+
+    @_translated
+    def probe_write(self) -> None:
+        """Commit (then delete) PROBE_BYTES to see whether a store that failed a write takes writes again.
+
+        After a full disk it first gives back the WAL's space (see ``_reclaim``).
+        """
+        if getattr(self.fault, "kind", None) == "disk_full":
+            self._reclaim()
+        with self._write() as cur:
+            cur.execute("INSERT OR REPLACE INTO meta VALUES ('write_probe', hex(zeroblob(?)))", (PROBE_BYTES // 2,))
+            cur.execute("DELETE FROM meta WHERE key='write_probe'")
 
     def _init_schema(self) -> None:
         conn = self._conn()
@@ -184,19 +310,27 @@ class SqliteBuffer:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
-                if not has_meta:
-                    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-                    if tables:
-                        raise BufferCorruptError(f"{self.file} is an SQLite database but not an authlog buffer; point [buffer] path elsewhere")
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                    conn.execute("INSERT INTO meta VALUES ('store_id', ?)", (uuid.uuid4().hex[:STORE_ID_HEX],))
+                if not has_meta:  # every store is created whole (see _create_store): this one is not ours
+                    raise BufferCorruptError(
+                        f"{self.file} is an SQLite database but not an authlog buffer; point [buffer] path elsewhere "
+                        "(if it is an empty database left by an interrupted first start, `authlog run --new-store` moves it aside)"
+                    )
                 version = int(conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
                 if version > SCHEMA_VERSION:
-                    raise BufferCorruptError(f"{self.file} was written by a newer authlog (schema {version}); upgrade authlog-shipper")
-                self._migrate(conn, version)
+                    raise BufferCorruptError(
+                        f"{self.file} was written by a newer authlog (schema {version}, this one reads up to {SCHEMA_VERSION}); "
+                        "upgrade authlog-shipper, or point [buffer] path elsewhere; the store is left as it is"
+                    )
+                try:
+                    self._migrate(conn, version)
+                except sqlite3.Error as exc:
+                    fault = store_fault(exc, self.file)
+                    if getattr(fault, "kind", None) != "other":
+                        raise  # a full disk or a read-only file: the store is fine, retry when it takes writes
+                    raise BufferCorruptError(
+                        f"{self.file}: upgrading it from schema {version} to {SCHEMA_VERSION} failed ({exc}); the store "
+                        "is left as it was (the upgrade is one transaction): report this, or run the previous authlog on it"
+                    ) from exc
                 row = conn.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
                 if row is None:  # a store made before store ids existed gets one now
                     row = (uuid.uuid4().hex[:STORE_ID_HEX],)
@@ -207,11 +341,11 @@ class SqliteBuffer:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        except sqlite3.DatabaseError as exc:
-            raise self._corrupt(exc) from exc
+        except sqlite3.Error as exc:
+            raise self._fault(exc) from exc
 
     def _write(self) -> _Txn:
-        return _Txn(self._conn())
+        return _Txn(self._conn(), self._wrote)
 
     # -- delivery lock -----------------------------------------------------------
     def acquire_delivery_lock(self) -> bool:
@@ -249,6 +383,7 @@ class SqliteBuffer:
         self.release_delivery_lock()
 
     # -- sinks -----------------------------------------------------------------
+    @_translated
     def register_sinks(self, policies: Iterable[SinkPolicy], *, remove_others: bool) -> list[str]:
         """Create missing sink positions, update policies; the deliverer also drops removed sinks."""
         policies = list(policies)
@@ -276,6 +411,7 @@ class SqliteBuffer:
         return removed
 
     # -- append ------------------------------------------------------------------
+    @_translated
     def append(self, events: Sequence[tuple[Event, bytes]], *, only_sink: str | None = None) -> int:
         """Durably commit events (one transaction); return the last seq. Raises BufferFullError."""
         if not events:
@@ -352,6 +488,7 @@ class SqliteBuffer:
         log.warning("sink %r is full (when_full = drop_oldest): dropped %d of its oldest events", sink, dropped)
 
     # -- delivery: scan, cut, ack ---------------------------------------------------
+    @_translated
     def position(self, sink: str) -> tuple[int, int]:
         """(watermark, cut_through) of a sink."""
         row = self._conn().execute("SELECT watermark, cut_through FROM sinks WHERE name=?", (sink,)).fetchone()
@@ -359,9 +496,11 @@ class SqliteBuffer:
             raise KeyError(sink)
         return row[0], row[1]
 
+    @_translated
     def last_seq(self) -> int:
         return self._conn().execute("SELECT last_seq FROM stats").fetchone()[0]
 
+    @_translated
     def scan(self, after_seq: int, limit: int) -> list[StoredRow]:
         rows = self._conn().execute(
             "SELECT seq, received, type, outcome, tenant, only_sink, body, NULL FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -369,6 +508,7 @@ class SqliteBuffer:
         ).fetchall()
         return self._with_replay_tags(list(map(StoredRow._make, rows)))
 
+    @_translated
     def read(self, seqs: Sequence[int]) -> list[StoredRow]:
         """Rows by seq, in the given order (for re-cutting a recorded batch)."""
         conn = self._conn()
@@ -388,10 +528,12 @@ class SqliteBuffer:
         tags = dict(self._conn().execute("SELECT seq, pii FROM replayed WHERE seq BETWEEN ? AND ?", (min(replays), max(replays))).fetchall())
         return [r._replace(pii=tags[r.seq]) if r.only_sink is not None and r.seq in tags else r for r in rows]
 
+    @_translated
     def open_batches(self, sink: str) -> list[BatchRecord]:
         rows = self._conn().execute("SELECT id, sink, partition, key, seqs FROM batches WHERE sink=? ORDER BY id", (sink,)).fetchall()
         return [BatchRecord(r[0], r[1], r[2], r[3], _unpack(r[4])) for r in rows]
 
+    @_translated
     def record_cut(
         self,
         sink: str,
@@ -418,6 +560,7 @@ class SqliteBuffer:
             self._advance(cur, sink)
         return records
 
+    @_translated
     def replace_batch(self, batch: BatchRecord, parts: Sequence[Sequence[int]], key_for: Callable[[int, int], str | None]) -> list[BatchRecord]:
         """Split a recorded batch into smaller recorded batches (after a 'split' verdict)."""
         now = self.clock()
@@ -434,6 +577,7 @@ class SqliteBuffer:
                 records.append(BatchRecord(int(cur.lastrowid or 0), batch.sink, batch.partition, key, tuple(seqs)))
         return records
 
+    @_translated
     def settle(
         self,
         batch: BatchRecord,
@@ -466,6 +610,7 @@ class SqliteBuffer:
             self._advance(cur, batch.sink)
         return True
 
+    @_translated
     def note_attempt(self, sink: str, *, state: str, error: str | None, retried: bool) -> None:
         """Persist the sink's state after an attempt (what `authlog status` shows without a sidecar)."""
         with self._write() as cur:
@@ -515,6 +660,7 @@ class SqliteBuffer:
         cur.execute("UPDATE stats SET gc_seq=?, gc_cum=?", (low, cum))
 
     # -- dead letters ----------------------------------------------------------------
+    @_translated
     def dead_letters(self, sink: str | None = None, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:
         query = "SELECT id, sink, seq, code, reason, at, body, pii FROM dead_letters WHERE id > ?"
         args: list[object] = [after_id]
@@ -526,16 +672,19 @@ class SqliteBuffer:
         rows = self._conn().execute(query, args).fetchall()
         return [_letter(*r) for r in rows]
 
+    @_translated
     def dead_letter_count(self, sink: str | None = None) -> int:
         if sink is None:
             return int(self._conn().execute("SELECT count(*) FROM dead_letters").fetchone()[0])
         return int(self._conn().execute("SELECT count(*) FROM dead_letters WHERE sink=?", (sink,)).fetchone()[0])
 
+    @_translated
     def dead_letter_tags(self, sink: str) -> dict[str | None, int]:
         """How many of a sink's dead letters carry each PII tag (None: stored raw, not converted yet)."""
         rows = self._conn().execute("SELECT pii, count(*) FROM dead_letters WHERE sink=? GROUP BY pii", (sink,)).fetchall()
         return {tag: int(n) for tag, n in rows}
 
+    @_translated
     def replay_dead_letters(self, sink: str, progress: Callable[[int, int], None] | None = None) -> int:
         """Re-queue a sink's dead letters for that sink only; they go through the normal path again.
 
@@ -573,6 +722,7 @@ class SqliteBuffer:
                 progress(done, total)
         return done
 
+    @_translated
     def purge_dead_letters(self, sink: str | None = None, older_than: float | None = None) -> int:
         cutoff = self.clock() - older_than if older_than is not None else None
         purged = 0
@@ -652,6 +802,7 @@ class SqliteBuffer:
         cur.execute("UPDATE stats SET dlq_bytes=dlq_bytes-?, dlq_events=dlq_events-?", (int(size), count))
 
     # -- stats -------------------------------------------------------------------------
+    @_translated
     def stats(self) -> dict[str, int]:
         last_seq, last_cum, gc_seq, gc_cum, dlq_bytes, dlq_events = self._conn().execute(
             "SELECT last_seq, last_cum, gc_seq, gc_cum, dlq_bytes, dlq_events FROM stats"
@@ -664,6 +815,7 @@ class SqliteBuffer:
             "lastSeq": last_seq,
         }
 
+    @_translated
     def sinks(self) -> list[SinkRow]:
         conn = self._conn()
         last_seq, last_cum = conn.execute("SELECT last_seq, last_cum FROM stats").fetchone()
@@ -694,10 +846,11 @@ def _letter(letter_id: int, sink: str, seq: int, code: str, reason: str, at: flo
 
 
 class _Txn:
-    """``with buffer._write() as cur:`` = BEGIN IMMEDIATE ... COMMIT, ROLLBACK on any exception."""
+    """``with buffer._write() as cur:`` = BEGIN IMMEDIATE ... COMMIT (then ``committed()``), ROLLBACK on any exception."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, committed: Callable[[], None]) -> None:
         self.conn = conn
+        self.committed = committed
 
     def __enter__(self) -> sqlite3.Cursor:
         self.conn.execute("BEGIN IMMEDIATE")
@@ -710,8 +863,16 @@ class _Txn:
             except sqlite3.Error:
                 # A failed COMMIT (disk full, I/O error) may leave the transaction open and holding
                 # the write lock: roll it back so other writers are not stuck, then report the error.
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
-        elif self.conn.in_transaction:  # SQLite may already have rolled back on its own
+            self.committed()
+        else:
+            self._rollback()
+
+    def _rollback(self) -> None:
+        if not self.conn.in_transaction:  # SQLite may already have rolled back on its own
+            return
+        try:
             self.conn.execute("ROLLBACK")
+        except sqlite3.Error:  # a failing disk may refuse even this: the error that led here is the one to report
+            log.debug("ROLLBACK failed", exc_info=True)

@@ -143,7 +143,10 @@ def _cut(text: str | None) -> str:
 @click.option("--grace", default=f"{DEFAULT_GRACE_SECONDS:g}s", show_default=True,
               help="On SIGTERM/SIGINT: time allowed to finish in-flight requests and batches.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True)
-def run(config_path: Path, grace: str, log_level: str) -> None:
+@click.option("--new-store", is_flag=True,
+              help="Start with an empty store when the one at [buffer] path is lost (0 bytes, or gone beside its "
+                   "files): move what is left aside first. Refused when the store holds events or dead letters.")
+def run(config_path: Path, grace: str, log_level: str, new_store: bool) -> None:
     """Run the sidecar: the HTTP ingest API in front of the durable buffer and the sink workers."""
     try:
         grace_seconds = units.parse_duration(grace)
@@ -151,6 +154,16 @@ def run(config_path: Path, grace: str, log_level: str) -> None:
         raise click.BadParameter(str(exc), param_hint="--grace") from None
     config = read_config(config_path)
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    if new_store:
+        from shippers.buffer.presence import start_fresh
+
+        try:
+            aside = start_fresh(Path(config.buffer.path))
+        except (AuthlogError, OSError) as exc:
+            fail(str(exc))
+        if aside is not None:
+            errors.print(f"--new-store: what was left of the store is in {aside}; starting with an empty store",
+                         highlight=False, markup=False, soft_wrap=True)
     try:
         code = serve(config, grace=grace_seconds)
     except ConfigError as exc:

@@ -275,14 +275,24 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    """200 when ready; else 503 with the reason (``{"status": "not ready", "reason": "the store's disk is full: ..."}``)."""
     state = request.app[STATE]
     if state.closing:
         return json_response(503, {"status": "shutting down"})
     try:
-        ready = await asyncio.get_running_loop().run_in_executor(None, state.shipper.ready)
+        reason = await asyncio.get_running_loop().run_in_executor(None, _not_ready_reason, state.shipper)
     except AuthlogError as exc:
-        return json_response(503, {"status": "not ready", "error": str(exc)})
-    return json_response(200 if ready else 503, {"status": "ready" if ready else "not ready"})
+        reason = str(exc)
+    if reason is None:
+        return json_response(200, {"status": "ready"})
+    return json_response(503, {"status": "not ready", "reason": reason})
+
+
+def _not_ready_reason(shipper: ShipperLike) -> str | None:
+    explain = getattr(shipper, "not_ready", None)  # a Shipper says why; a bare ShipperLike (test fakes) only ready()
+    if callable(explain):
+        return explain()
+    return None if shipper.ready() else "not ready; see the sidecar's log"
 
 
 async def metrics(request: web.Request) -> web.Response:
