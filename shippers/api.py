@@ -8,8 +8,10 @@
     shippers.emit("login.completed", userId=user.id, ip=request.remote_addr)
 
 ``emit`` validates and appends to the durable buffer before it returns (so an event the app
-has seen succeed survives a crash); it raises ``ValidationError`` for a bad event and
-``BufferFullError`` when the buffer stays full for ``[buffer] emit_timeout``. Every process
+has seen succeed survives a crash); it raises ``ValidationError`` for a bad event, whatever
+the fields hold (``.reason`` is one of :class:`shippers.errors.Rejection`, the message says
+which field and what to do), and ``BufferFullError`` when the buffer stays full for
+``[buffer] emit_timeout``. Every process
 of the app (gunicorn workers...) may call ``configure`` with the same config: all append,
 one delivers (the others stand by and take over if it exits).
 """

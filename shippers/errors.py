@@ -5,7 +5,7 @@
     AuthlogError                      base of everything below
     ├── ConfigError                   bad configuration; .problems lists every one (key path + what to do)
     │   └── CatalogError              bad catalog extension file
-    ├── ValidationError               one event failed validation (.field, .message)
+    ├── ValidationError               one event failed validation (.field, .message, .reason: a Rejection)
     ├── BufferError                   the durable store
     │   ├── BufferCorruptError        unreadable / not ours: the file path and what to do
     │   ├── BufferLockedError         another process delivers from this store
@@ -18,6 +18,8 @@ exceptions at the edge and its classifier returns an :class:`adapters.contract.V
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 
 class AuthlogError(Exception):
@@ -36,18 +38,46 @@ class CatalogError(ConfigError):
     """A catalog file (built-in or extension) is invalid."""
 
 
-class ValidationError(AuthlogError):
-    """One event is invalid. ``field`` names the offending field ('' for the whole event)."""
+class Rejection(StrEnum):
+    """Why an event was rejected: the closed set of ``authlog_events_rejected_total{reason}`` values.
 
-    def __init__(self, field: str, message: str) -> None:
+    A label value is never producer text (a field name, a type, a value): that goes in the
+    4xx answer only. README.md ("Rejection reasons") lists these; a test keeps the two equal.
+    """
+
+    INVALID_JSON = "invalid_json"  # not JSON: malformed, NaN/Infinity literals, a lone surrogate escape
+    NOT_AN_OBJECT = "not_an_object"  # an array or a scalar where one event object belongs
+    UNKNOWN_FIELD = "unknown_field"  # a top-level field outside the wire format
+    MISSING_FIELD = "missing_field"  # `type` is absent
+    WRONG_TYPE = "wrong_type"  # a field of the wrong JSON type (`"userId": 7`, `"details": [1]`)
+    EMPTY_FIELD = "empty_field"  # an empty string
+    TOO_LONG = "too_long"  # a string over its field's length limit
+    TOO_LARGE = "too_large"  # `details` over its encoded-size limit
+    TOO_DEEP = "too_deep"  # nested deeper than `details` allows (or than can be read at all)
+    NUMBER_OUT_OF_RANGE = "number_out_of_range"  # a number no float or 64-bit integer holds (1e999999); emit(): NaN, infinity
+    UNKNOWN_TYPE = "unknown_type"  # `type` is not in the catalog
+    UNKNOWN_REASON = "unknown_reason"  # `reason` is not one of the type's reasons
+    INVALID_TIME = "invalid_time"  # not an RFC 3339 timestamp with an offset, or outside years 1-9999 in UTC
+    FUTURE_TIME = "future_time"  # more than 24 h ahead of the shipper's clock
+    INVALID_ID = "invalid_id"  # `id` holds control characters
+    INVALID_EMAIL = "invalid_email"  # `email` is not shaped like an address
+    INVALID_IP = "invalid_ip"  # `ip` is not an IPv4 or IPv6 address
+    NOT_SERIALISABLE = "not_serialisable"  # emit(): a field value that cannot be JSON
+    INVALID = "invalid"  # last resort: the validator failed on this item unexpectedly (logged by type)
+
+
+class ValidationError(AuthlogError):
+    """One event is invalid. ``field`` names the offending field ('' for the whole event).
+
+    ``reason`` is the metrics label (a :class:`Rejection`, never the field's name or value);
+    ``field`` and ``message`` may hold producer text and belong in the answer to the producer only.
+    """
+
+    def __init__(self, field: str, message: str, reason: Rejection = Rejection.INVALID) -> None:
         self.field = field
         self.message = message
+        self.reason = reason
         super().__init__(f"{field}: {message}" if field else message)
-
-    @property
-    def reason(self) -> str:
-        """A low-cardinality label for metrics: which field failed (never its value)."""
-        return self.field or "event"
 
 
 class BufferError(AuthlogError):

@@ -11,23 +11,33 @@ catalog's ``action``, ``outcome`` and ``description`` and ``schemaVersion``. Tha
 encoded, *is* the archive line the file and S3 sinks write, and the record the durable
 buffer stores, so enrichment happens here and nowhere else.
 
-Every problem raises :class:`shippers.errors.ValidationError` naming the field and
-saying what to do; nothing else escapes (a hypothesis test holds us to that).
+Every problem raises :class:`shippers.errors.ValidationError` naming the field, saying
+what to do, and carrying a :class:`~shippers.errors.Rejection` (the closed set of reasons
+metrics count by). Nothing else escapes: deep nesting, out-of-range numbers and times UTC
+cannot hold are rejections like any other, and a last-resort catch turns an exception nobody
+foresaw into a rejection with reason ``invalid`` (logged by type, never with the item). The
+hypothesis tests in tests/test_event.py and tests/faults/test_hostile_input.py hold us to that.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 import socket
 import time as _time
+import traceback
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
 import uuid_utils
 
 from shippers.catalog import Catalog
-from shippers.errors import ValidationError
+from shippers.errors import Rejection, ValidationError
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 # Why: ids become Elasticsearch _ids (512-byte cap) and S3/Cloud Logging keys; 128 is
@@ -58,6 +68,10 @@ _FIELD_IN_PATH = re.compile(r"`\$\.(\w+)")
 # What format_time() writes for millisecond precision: a timestamp already in it is kept as sent.
 _CANONICAL_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 _LENGTH = re.compile(r"of length ([<>])= (\d+)")
+# RFC 3339 allows second 60 (a leap second); Python's datetime cannot hold it.
+_LEAP_SECOND = re.compile(r"^(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:)60(?:\.\d+)?(.*)$")
+# Why: a producer's text quoted back in an error stays readable and the answer small.
+MAX_QUOTED_CHARS = 64
 
 
 def _text(limit: int) -> Any:
@@ -138,27 +152,59 @@ def format_time(moment: datetime) -> str:
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
+def _quote(text: str) -> str:
+    """A producer's text, cut to MAX_QUOTED_CHARS, for an error message (never for a log or a metric)."""
+    return text if len(text) <= MAX_QUOTED_CHARS else f"{text[:MAX_QUOTED_CHARS]}..."
+
+
 def _translate_msgspec_error(exc: msgspec.ValidationError) -> ValidationError:
     text = str(exc)
     if text.startswith("Object contains unknown field"):
-        name = text.split("`")[1]
+        name = _quote(text.split("`")[1])
         return ValidationError(
-            name, f"unknown field '{name}'; allowed fields are {', '.join(WIRE_FIELDS)} (put extra context in 'details')"
+            name,
+            f"unknown field '{name}'; allowed fields are {', '.join(WIRE_FIELDS)} (put extra context in 'details')",
+            Rejection.UNKNOWN_FIELD,
         )
     match = _FIELD_IN_PATH.search(text)
     length = _LENGTH.search(text)
     if match and length:
         field = match.group(1)
         if length.group(1) == ">":
-            return ValidationError(field, "is empty; leave the field out instead")
-        return ValidationError(field, f"is longer than the limit of {length.group(2)} characters")
+            return ValidationError(field, "is empty; leave the field out instead", Rejection.EMPTY_FIELD)
+        return ValidationError(field, f"is longer than the limit of {length.group(2)} characters", Rejection.TOO_LONG)
     if match:
         field = match.group(1)
         kind = "a JSON object" if field == "details" else "a string"
-        return ValidationError(field, f"must be {kind} ({text.split(' - ')[0]})")
+        return ValidationError(field, f"must be {kind} ({text.split(' - ')[0]})", Rejection.WRONG_TYPE)
     if text.startswith("Expected `object`"):
-        return ValidationError("", f"an event must be a JSON object ({text})")
-    return ValidationError("", text)
+        return ValidationError("", f"an event must be a JSON object ({text})", Rejection.NOT_AN_OBJECT)
+    if "out of range" in text:
+        return ValidationError("", f"holds a number out of range ({text})", Rejection.NUMBER_OUT_OF_RANGE)
+    return ValidationError("", text, Rejection.INVALID_JSON)
+
+
+def _too_deep(field: str) -> ValidationError:
+    """msgspec hit Python's recursion limit: far deeper than any field allows."""
+    what = "is nested" if field else "the event is nested"
+    return ValidationError(
+        field, f"{what} too deeply to read; flatten it ('details' may be {MAX_DETAILS_DEPTH} levels deep)", Rejection.TOO_DEEP
+    )
+
+
+def unexpected_rejection(exc: Exception) -> ValidationError:
+    """Last resort: an exception validation did not foresee rejects its item as ``invalid``.
+
+    The log names the exception type and where it was raised, never its message or the item
+    (both may hold producer text); the producer is told the item could not be validated.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    log.error("validation failed unexpectedly with %s%s; the item was rejected as 'invalid' (its content is not logged)",
+              type(exc).__name__, where)
+    return ValidationError(
+        "", f"could not be validated ({type(exc).__name__}); the event was rejected: please report this", Rejection.INVALID
+    )
 
 
 def _normalise_ip(value: str) -> str:
@@ -168,7 +214,7 @@ def _normalise_ip(value: str) -> str:
             return socket.inet_ntop(family, socket.inet_pton(family, value))
         except (OSError, ValueError):
             continue
-    raise ValidationError("ip", f"'{value[:64]}' is not an IPv4 or IPv6 address")
+    raise ValidationError("ip", f"'{_quote(value)}' is not an IPv4 or IPv6 address", Rejection.INVALID_IP)
 
 
 def _depth(value: Any, level: int) -> int:
@@ -182,6 +228,23 @@ def _depth(value: Any, level: int) -> int:
     return level - 1
 
 
+def _has_non_finite(value: Any, level: int = 0) -> bool:
+    """Whether a Python value holds a NaN or an infinity (msgspec would encode it as null).
+
+    The walk stops past the details depth limit (deeper values are rejected anyway), so a
+    circular structure ends here too.
+    """
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if level > MAX_DETAILS_DEPTH + 1:
+        return False
+    if isinstance(value, dict):
+        return any(_has_non_finite(v, level + 1) for v in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_has_non_finite(v, level + 1) for v in value)
+    return False
+
+
 class EventValidator:
     """Turns wire documents into :class:`Event` s for one catalog and one clock."""
 
@@ -190,47 +253,76 @@ class EventValidator:
         self.clock = clock
 
     def decode(self, document: bytes | str, now: float | None = None) -> Event:
-        """Validate one JSON document (bytes of a single event object)."""
+        """Validate one JSON document (bytes of a single event object); raises only ValidationError."""
+        try:
+            return self._decode(document, now)
+        except ValidationError:
+            raise
+        except Exception as exc:  # last resort: whatever this item causes costs this item only
+            raise unexpected_rejection(exc) from None
+
+    def from_fields(self, fields: dict[str, Any], now: float | None = None) -> Event:
+        """Validate an event given as Python keyword fields (``shippers.emit``); raises only ValidationError."""
+        try:
+            for name, value in fields.items():
+                if _has_non_finite(value):
+                    raise ValidationError(
+                        _quote(str(name)), "holds a NaN or an infinity, which JSON cannot carry; send null or a string instead",
+                        Rejection.NUMBER_OUT_OF_RANGE,
+                    )
+            document = _encoder.encode(fields)
+        except ValidationError:
+            raise
+        except RecursionError:
+            raise _too_deep("") from None
+        except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
+            # ValueError covers UnicodeEncodeError: a str holding a lone surrogate.
+            raise ValidationError("", f"fields must be JSON-serialisable ({exc})", Rejection.NOT_SERIALISABLE) from None
+        except Exception as exc:  # last resort, as in decode()
+            raise unexpected_rejection(exc) from None
+        return self.decode(document, now)
+
+    def _decode(self, document: bytes | str, now: float | None) -> Event:
         try:
             wire = _wire_decoder.decode(document)
         except msgspec.ValidationError as exc:
             raise _translate_msgspec_error(exc) from None
         except msgspec.DecodeError as exc:
-            raise ValidationError("", f"not valid JSON ({exc})") from None
+            raise ValidationError("", f"not valid JSON ({exc})", Rejection.INVALID_JSON) from None
+        except RecursionError:
+            raise _too_deep("") from None
         return self.validate(wire, self.clock() if now is None else now)
-
-    def from_fields(self, fields: dict[str, Any], now: float | None = None) -> Event:
-        """Validate an event given as Python keyword fields (``shippers.emit``)."""
-        try:
-            document = _encoder.encode(fields)
-        except (TypeError, msgspec.EncodeError) as exc:
-            raise ValidationError("", f"fields must be JSON-serialisable ({exc})") from None
-        return self.decode(document, now)
 
     def validate(self, wire: WireEvent, now: float) -> Event:
         if wire.type is None:
-            raise ValidationError("type", "required; name the event type, e.g. 'login.completed' (see `authlog catalog`)")
+            raise ValidationError(
+                "type", "required; name the event type, e.g. 'login.completed' (see `authlog catalog`)", Rejection.MISSING_FIELD
+            )
         kind = self.catalog.get(wire.type)
         if kind is None:
             hint = self.catalog.closest(wire.type)
             suggestion = f"; did you mean '{hint}'?" if hint else "; `authlog catalog` lists the known types"
-            raise ValidationError("type", f"unknown event type '{wire.type}'{suggestion}")
+            raise ValidationError("type", f"unknown event type '{_quote(wire.type)}'{suggestion}", Rejection.UNKNOWN_TYPE)
         if wire.reason is not None and wire.reason not in kind.reasons:
             allowed = ", ".join(f"'{r}'" for r in kind.reasons)
             where = f"one of {allowed}" if allowed else "left out: this type has no reasons"
-            raise ValidationError("reason", f"'{wire.reason}' is not a reason of {kind.name}; it must be {where}")
+            raise ValidationError(
+                "reason", f"'{_quote(wire.reason)}' is not a reason of {kind.name}; it must be {where}", Rejection.UNKNOWN_REASON
+            )
 
         event_id = wire.id
         if event_id is None:
             event_id = str(uuid_utils.uuid7())
         elif _CONTROL.search(event_id):
-            raise ValidationError("id", "contains control characters")
+            raise ValidationError("id", "contains control characters", Rejection.INVALID_ID)
 
         when = self._time(wire.time, now)
 
         email = wire.email
         if email is not None and not _EMAIL.match(email):
-            raise ValidationError("email", f"'{email[:64]}' is not shaped like an email address (name@domain.tld)")
+            raise ValidationError(
+                "email", f"'{_quote(email)}' is not shaped like an email address (name@domain.tld)", Rejection.INVALID_EMAIL
+            )
 
         ip = wire.ip
         if ip is not None:
@@ -260,29 +352,50 @@ class EventValidator:
     def _time(value: str | None, now: float) -> str:
         if value is None:
             return format_time(datetime.fromtimestamp(now, UTC))
+        leap = _LEAP_SECOND.match(value) if ":60" in value else None
+        # A leap second is kept as the last millisecond of its minute (datetime has no second 60).
+        text = f"{leap.group(1)}59.999{leap.group(2)}" if leap else value
         try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
+            moment = datetime.fromisoformat(text)
+        except ValueError as exc:
+            why = "" if str(exc).startswith("Invalid isoformat") else f" ({exc})"
             raise ValidationError(
-                "time", f"'{value}' is not an RFC 3339 timestamp; send e.g. '2026-11-25T19:34:33.123Z'"
+                "time", f"'{_quote(value)}' is not an RFC 3339 timestamp{why}; send e.g. '2026-11-25T19:34:33.123Z'",
+                Rejection.INVALID_TIME,
             ) from None
         if moment.tzinfo is None or "T" not in value.upper() and " " not in value:
-            raise ValidationError("time", f"'{value}' has no UTC offset; add 'Z' or '+HH:MM'")
+            raise ValidationError("time", f"'{_quote(value)}' has no UTC offset; add 'Z' or '+HH:MM'", Rejection.INVALID_TIME)
         if moment.timestamp() - now > MAX_FUTURE_SECONDS:
-            raise ValidationError("time", f"'{value}' is more than 24 h in the future; check the producer's clock")
-        return value if _CANONICAL_TIME.match(value) else format_time(moment)
+            raise ValidationError(
+                "time", f"'{_quote(value)}' is more than 24 h in the future; check the producer's clock", Rejection.FUTURE_TIME
+            )
+        if not leap and _CANONICAL_TIME.match(value):
+            return value
+        try:
+            return format_time(moment)
+        except OverflowError:
+            raise ValidationError(
+                "time", f"'{_quote(value)}' is outside the years 0001-9999 once converted to UTC; send the time in UTC",
+                Rejection.INVALID_TIME,
+            ) from None
 
     @staticmethod
     def _details(raw: msgspec.Raw | msgspec.UnsetType) -> dict[str, Any] | None:
         if raw is msgspec.UNSET:
             return None
         if len(raw) > MAX_DETAILS_BYTES:
-            raise ValidationError("details", f"is {len(raw)} bytes encoded; the limit is {MAX_DETAILS_BYTES}")
-        value = _any_decoder.decode(raw)
+            raise ValidationError("details", f"is {len(raw)} bytes encoded; the limit is {MAX_DETAILS_BYTES}", Rejection.TOO_LARGE)
+        try:
+            value = _any_decoder.decode(raw)
+        except RecursionError:
+            raise _too_deep("details") from None
+        except msgspec.DecodeError as exc:  # msgspec.ValidationError too: "Number out of range"
+            reason = Rejection.NUMBER_OUT_OF_RANGE if "out of range" in str(exc) else Rejection.INVALID_JSON
+            raise ValidationError("details", f"cannot be read ({exc})", reason) from None
         if value is None:
             return None
         if not isinstance(value, dict):
-            raise ValidationError("details", "must be a JSON object")
+            raise ValidationError("details", "must be a JSON object", Rejection.WRONG_TYPE)
         if _depth(value, 1) > MAX_DETAILS_DEPTH:
-            raise ValidationError("details", f"is nested more than {MAX_DETAILS_DEPTH} levels deep; flatten it")
+            raise ValidationError("details", f"is nested more than {MAX_DETAILS_DEPTH} levels deep; flatten it", Rejection.TOO_DEEP)
         return value

@@ -1,12 +1,18 @@
 """Prometheus metrics (``authlog_*``), one registry per :class:`~shippers.shipper.Shipper`.
 
-Labels carry only low-cardinality values: sink names, event types, outcomes and reason
-codes. Never a tenant, user, email or IP (DESIGN.md).
+Labels carry only closed sets: sink names (from the config), event types and outcomes (from
+the catalog), dead-letter codes (``shippers.batcher.CODE_*``) and rejection reasons
+(:class:`~shippers.errors.Rejection`). Never producer text (a tenant, user, email, IP, field
+name or value) and never a destination's answer: those go in 4xx answers and the DLQ (DESIGN.md).
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+from shippers.errors import Rejection
+
+_REASONS = frozenset(r.value for r in Rejection)
 
 
 class Metrics:
@@ -16,7 +22,9 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.received = Counter("authlog_events_received", "Events accepted into the buffer.", ["type", "outcome"], registry=r)
-        self.rejected = Counter("authlog_events_rejected", "Events rejected at ingest, by the field that failed.", ["reason"], registry=r)
+        self.rejected = Counter("authlog_events_rejected", "Events rejected at ingest, by reason (a closed set).", ["reason"], registry=r)
+        for reason in Rejection:
+            self.rejected.labels(reason.value)  # every reason exported from the start (0), and no others
         self.delivered = Counter("authlog_sink_delivered", "Events a destination accepted.", ["sink"], registry=r)
         self.duplicates = Counter("authlog_sink_duplicates", "Events a destination already had (409, 412).", ["sink"], registry=r)
         self.retries = Counter("authlog_sink_retries", "Attempts that will be retried.", ["sink"], registry=r)
@@ -26,6 +34,11 @@ class Metrics:
         self.up = Gauge("authlog_sink_up", "1 when the sink's last attempt succeeded or it is idle, else 0.", ["sink"], registry=r)
         self.buffer_bytes = Gauge("authlog_buffer_bytes", "Bytes held by the durable buffer (events and dead letters).", registry=r)
         self.buffer_events = Gauge("authlog_buffer_events", "Events held by the durable buffer.", registry=r)
+
+    def count_rejected(self, reason: str, n: int = 1) -> None:
+        """Count ``n`` rejections; a value outside :class:`Rejection` is counted as ``invalid``, never as a new series."""
+        label = reason if reason in _REASONS else Rejection.INVALID.value
+        self.rejected.labels(label).inc(n)
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric."""

@@ -28,7 +28,7 @@ from shippers.buffer import DeadLetter, SinkPolicy, SqliteBuffer
 from shippers.catalog import Catalog, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
 from shippers.errors import BufferFullError, ValidationError
-from shippers.event import Event, EventValidator, encode_event
+from shippers.event import Event, EventValidator, encode_event, unexpected_rejection
 from shippers.metrics import Metrics
 from shippers.pii import make_policy
 from shippers.plugins import build_adapters
@@ -231,13 +231,19 @@ class Shipper:
         for index, item in enumerate(items):
             try:
                 event = decode(item, now)
+                line = encode_event(event)
             except ValidationError as exc:
                 rejected.append((index, str(exc)))
                 reasons[exc.reason] += 1
                 continue
-            accepted.append((event, encode_event(event)))
+            except Exception as exc:  # last resort: one item never costs the request (logged by type only)
+                failure = unexpected_rejection(exc)
+                rejected.append((index, str(failure)))
+                reasons[failure.reason] += 1
+                continue
+            accepted.append((event, line))
         for reason, n in reasons.items():
-            self.metrics.rejected.labels(reason).inc(n)
+            self.metrics.count_rejected(reason, n)
         return Validated(accepted, rejected)
 
     def commit_validated(self, validated: Validated) -> IngestResult:
@@ -265,13 +271,18 @@ class Shipper:
         """Validate and durably append one event; raise ValidationError or, after emit_timeout, BufferFullError."""
         try:
             event = self.validator.from_fields({"type": type, **fields})
+            line = encode_event(event)
         except ValidationError as exc:
-            self.metrics.rejected.labels(exc.reason).inc()
+            self.metrics.count_rejected(exc.reason)
             raise
+        except Exception as exc:  # last resort, as in validate_raw: emit() raises only ValidationError for an event
+            failure = unexpected_rejection(exc)
+            self.metrics.count_rejected(failure.reason)
+            raise failure from None
         deadline = time.monotonic() + self.config.buffer.emit_timeout
         while True:
             try:
-                self._commit([(event, encode_event(event))])
+                self._commit([(event, line)])
                 return event
             except BufferFullError as exc:
                 remaining = deadline - time.monotonic()

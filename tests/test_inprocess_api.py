@@ -35,7 +35,7 @@ def test_emit_raises_validation_error(configured: shippers.Shipper) -> None:
     """A bad event raises ValidationError naming the field, and is counted as rejected."""
     with pytest.raises(ValidationError, match="did you mean 'login.completed'"):
         shippers.emit("login.complete")
-    assert b'authlog_events_rejected_total{reason="type"} 1.0' in configured.metrics.render()
+    assert b'authlog_events_rejected_total{reason="unknown_type"} 1.0' in configured.metrics.render()
 
 
 def test_emit_raises_buffer_full_after_emit_timeout(tmp_path: Path) -> None:

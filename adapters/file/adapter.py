@@ -3,18 +3,19 @@
 The line is exactly what the S3 sink archives, so a file sink is also the cheapest way to
 see what the pipeline produces. Rotation renames ``events.ndjson`` to
 ``events.ndjson.<N>`` (N counting up) when the next batch would pass ``max_file_bytes``;
-rotated files are kept unless ``max_files`` says otherwise. Delivery is at-least-once:
-a crash between the write and the ack repeats that batch's lines.
+rotated files are kept unless ``max_files`` says otherwise. :mod:`adapters.file.output` makes
+each batch's append all or nothing and serialises the senders of one path. Delivery is
+at-least-once: a crash between the write and the ack repeats that batch's lines.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import errno
 
 import msgspec
 
-from adapters.contract import Adapter, BatchLimits, HardLimits, Request, Verdict
+from adapters.contract import Adapter, BatchLimits, HardLimits, Request, SinkContext, Verdict
+from adapters.file.output import AppendError, OtherWriterError, OutputFile
 from shippers.config import ByteSize, FilePath
 from shippers.event import Event
 
@@ -22,6 +23,8 @@ from shippers.event import Event
 BATCH_DEFAULTS = BatchLimits(max_events=5000, max_bytes=4 * 1024 * 1024, timeout=0.2)
 # Why: the same per-request ceiling as the S3 archive keeps the two sinks interchangeable.
 HARD_LIMITS = HardLimits(max_events=100_000, max_bytes=64 * 1024 * 1024, max_item_bytes=1024 * 1024)
+# Why: these say "no room": a retry succeeds once space (or quota) is freed, so they are not config errors.
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class FileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -40,33 +43,46 @@ class FileAdapter(Adapter):
     hard_limits = HARD_LIMITS
     archive_line = True
 
+    def __init__(self, context: SinkContext, config: FileConfig) -> None:
+        super().__init__(context, config)
+        self._output: OutputFile | None = OutputFile.claim(config.path)  # shared by every sender of this path in the process
+
     def map(self, event: Event) -> Event:
         return event
 
     def send(self, request: Request) -> Verdict:
-        path = Path(self.config.path)
+        path = self.config.path
         payload = b"".join(item + b"\n" for item in request.items)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if path.exists() and path.stat().st_size + len(payload) > self.config.max_file_bytes:
-                self._rotate(path)
-            with path.open("ab") as out:
-                out.write(payload)
-                out.flush()
-                if self.config.fsync:
-                    os.fsync(out.fileno())
-        except PermissionError as exc:
-            return Verdict.sink_error(f"cannot write {path}: {exc.strerror}; fix the folder's permissions or sinks.{self.context.name}.path")
+            if self._output is None:
+                return Verdict.retry(f"the {path} sink is closed")
+            self._output.append(
+                payload,
+                max_file_bytes=self.config.max_file_bytes,
+                max_files=self.config.max_files,
+                fsync=self.config.fsync,
+                max_line=self.hard_limits.max_item_bytes + 1,
+            )
+        except OtherWriterError as exc:
+            return Verdict.sink_error(f"cannot write {path}: {exc}; give each shipper its own sinks.{self.context.name}.path")
+        except AppendError as exc:
+            state = "the file is as it was before this batch" if exc.rolled_back else "the partial write is cut back before the next attempt"
+            return self._os_error(path, exc.cause, f"; {state}")
         except OSError as exc:
-            return Verdict.retry(f"cannot write {path}: {exc.strerror}")
+            return self._os_error(path, exc, "")
         return Verdict.delivered()
 
-    def _rotate(self, path: Path) -> None:
-        rotated = sorted(
-            (int(p.suffix[1:]) for p in path.parent.glob(path.name + ".*") if p.suffix[1:].isdigit()),
-        )
-        next_index = (rotated[-1] + 1) if rotated else 1
-        path.rename(path.with_name(f"{path.name}.{next_index}"))
-        if self.config.max_files > 0:
-            for index in [*rotated, next_index][: -self.config.max_files]:
-                path.with_name(f"{path.name}.{index}").unlink(missing_ok=True)
+    def _os_error(self, path: str, exc: OSError, state: str) -> Verdict:
+        sink = self.context.name
+        if isinstance(exc, PermissionError):
+            return Verdict.sink_error(f"cannot write {path}: {exc.strerror}{state}; fix the folder's permissions or sinks.{sink}.path")
+        if exc.errno in DISK_FULL_ERRNOS:
+            return Verdict.retry(f"disk full writing {path} ({exc.strerror}){state}; free space there and the batch is sent again")
+        if exc.errno == errno.EFBIG:
+            return Verdict.sink_error(f"cannot write {path}: {exc.strerror}{state}; lower sinks.{sink}.max_file_bytes below the file size limit")
+        return Verdict.retry(f"cannot write {path}: {exc.strerror}{state}")
+
+    def close(self) -> None:
+        if self._output is not None:
+            self._output.release()
+            self._output = None

@@ -21,7 +21,7 @@ commits (SQLite releases the GIL while it writes): ~57k events/s instead of ~48k
 before their body is read, so TCP pushes back on producers instead of the heap growing.
 
 Nothing here logs a token or an event's contents. The shipper counts rejected events in
-``authlog_events_rejected_total{reason}`` by the *field* that failed, never by value.
+``authlog_events_rejected_total{reason}`` by a closed-set reason (errors.Rejection), never by field name or value.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ async def post_events(request: web.Request) -> web.Response:
                 503, f"the store cannot take events right now ({exc}); nothing was stored: retry later",
                 {hdrs.RETRY_AFTER: str(SHUTDOWN_RETRY_AFTER_SECONDS)},
             )
-    # The shipper counts rejections (authlog_events_rejected_total{reason=<field>}) as it validates.
+    # The shipper counts rejections (authlog_events_rejected_total{reason=<Rejection>}) as it validates.
     rejected = [{"index": index, "error": message} for index, message in result.rejected]
     log.debug("ingest: %d accepted, %d rejected", result.accepted, len(rejected))
     return json_response(202 if result.accepted else 422, {"accepted": result.accepted, "rejected": rejected})

@@ -39,6 +39,8 @@ _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _GUNZIP_STEP = 256 * 1024
 _WHITESPACE = b" \t\r\n"
 
+# msgspec raises RecursionError past Python's recursion limit (~1000 levels); no event is that deep.
+_TOO_DEEP = "the body is nested too deeply to read; an event is a flat object ('details' at most 8 levels deep)"
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 _raw_one = msgspec.json.Decoder(msgspec.Raw)
 
@@ -141,6 +143,8 @@ def split_json(body: bytes) -> list[bytes]:
             return [bytes(raw) for raw in _raw_list.decode(body)]
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise BodyError(400, f"the body is not a valid JSON array ({exc}); fix the JSON or send NDJSON") from None
+        except RecursionError:
+            raise BodyError(400, _TOO_DEEP) from None
     try:
         return [bytes(_raw_one.decode(body))]
     except msgspec.DecodeError as exc:
@@ -150,6 +154,8 @@ def split_json(body: bytes) -> list[bytes]:
             else ""
         )
         raise BodyError(400, f"the body is not valid JSON ({exc}){hint}") from None
+    except RecursionError:
+        raise BodyError(400, _TOO_DEEP) from None
 
 
 def split_ndjson(body: bytes) -> list[bytes]:

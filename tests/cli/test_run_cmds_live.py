@@ -45,7 +45,7 @@ def test_send_samples_reach_the_sink_and_status_shows_them(tmp_path: Path, runne
 
 
 def test_send_file_reports_rejected_lines_and_exits_1(tmp_path: Path, runner: CliRunner) -> None:
-    """A file with bad lines: each is reported by line number, counted in metrics by field only, and the exit code is 1."""
+    """A file with bad lines: each is reported by line number, counted in metrics by reason only, and the exit code is 1."""
     port = free_port()
     config = write_config(tmp_path, port)
     events = tmp_path / "events.ndjson"
@@ -54,8 +54,8 @@ def test_send_file_reports_rejected_lines_and_exits_1(tmp_path: Path, runner: Cl
         result = runner.invoke(cli, ["send", "-c", str(config), str(events)])
         with urllib.request.urlopen(f"{sidecar.url}/metrics", timeout=10) as response:
             metrics = response.read().decode()
-    assert 'authlog_events_rejected_total{reason="type"} 1.0' in metrics
-    assert 'authlog_events_rejected_total{reason="event"} 1.0' in metrics
+    assert 'authlog_events_rejected_total{reason="unknown_type"} 1.0' in metrics
+    assert 'authlog_events_rejected_total{reason="invalid_json"} 1.0' in metrics
     assert "login.complete\"" not in metrics  # the offending value never becomes a label
     assert result.exit_code == 1
     assert "line 3: not valid JSON" in result.output
