@@ -1,0 +1,170 @@
+"""Coverage-guided fuzzing of the ingest path: body splitter, gzip, validator, archive line.
+
+    python bench/fuzz_ingest.py --runs 1000000        # a fixed number of executions
+    python bench/fuzz_ingest.py --seconds 30          # a bounded run (what CI does)
+    python bench/fuzz_ingest.py --runs 200000 --keep fuzz-out   # keep the corpus and any crash files
+
+One execution feeds one fuzzer-made input through what ``POST /v1/events`` does with a body:
+the first byte picks the content type and encoding, the rest is the body (gzipped by us
+half of the time, so the fuzzer reaches the JSON paths behind gzip too, and fed raw the
+other half, so it attacks the gunzip itself). Then every item goes through the validator,
+and every accepted event's archive line must decode back to the same event.
+
+What counts as a crash: any exception other than ``BodyError`` (the body is refused with a
+4xx) or ``ValidationError`` (one item is refused), a ``BodyError`` carrying a 5xx, an accepted
+event whose archive line does not read back, or an item count past the cap. The fuzzer runs
+in a child process (libFuzzer ends its process when it stops); this parent reads its figures
+and prints one summary line: ``executions=N coverage=C features=F crashes=K``. The exit code
+is 0 only when the run finished with no crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Why: small caps make the fuzzer reach the 413 paths (too many events, body too large,
+# gzip bomb) with inputs of a few KiB instead of megabytes.
+FUZZ_MAX_BODY_BYTES = 64 * 1024
+FUZZ_MAX_EVENTS = 64
+# Why: libFuzzer's default input cap (4 KiB) is too small for a gzip body of several members or
+# a deep nest; 16 KiB reaches both and keeps an execution cheap (the body cap above still bites via gzip).
+FUZZ_MAX_INPUT_BYTES = 16 * 1024
+# Why: a fixed clock keeps the validator's "future time" check deterministic between runs.
+FUZZ_NOW = 1_780_000_000.0
+
+CONTENT_TYPES = ("application/json", "application/x-ndjson", None, "application/json; charset=utf-8", "text/plain")
+ENCODINGS = (None, "gzip", "identity", "x-gzip", "br")
+
+SEEDS = [
+    b'{"type":"login.completed","userId":"u-1","ip":"203.0.113.7"}',
+    b'[{"type":"login.completed"},{"type":"login.invalid_password","email":"a@example.com","reason":"x"}]',
+    b'{"type":"login.completed","time":"0001-01-01T00:59:00+01:00"}\n{"type":"login.completed"}',
+    b'{"type":"login.completed","details":' + b"[" * 2000 + b"]" * 2000 + b"}",
+    b"[" * 5000 + b"]" * 5000,
+    b'{"type":"login.completed","details":{"n":1e999999}}',
+    b'{"type":"signup.completed","time":"9999-12-31T23:59:60-23:59","email":"x@y.z","ip":"::ffff:1.2.3.4"}',
+    b'{"type":"login.completed","unknownField\\u0000":1}',
+]
+
+
+def _setup_target():
+    """Import the code under test with coverage instrumentation; return the one-input function."""
+    import atheris
+
+    with atheris.instrument_imports():
+        from shippers.catalog import builtin_catalog
+        from shippers.errors import ValidationError
+        from shippers.event import EventValidator, decode_event, encode_event
+        from shippers.sidecar.body import BodyError, BodyLimits, split_body
+
+    validator = EventValidator(builtin_catalog(), clock=lambda: FUZZ_NOW)
+    limits = BodyLimits(max_body_bytes=FUZZ_MAX_BODY_BYTES, max_events=FUZZ_MAX_EVENTS)
+
+    def one_input(data: bytes) -> None:
+        if not data:
+            return
+        selector, body = data[0], data[1:]
+        content_type = CONTENT_TYPES[selector % len(CONTENT_TYPES)]
+        encoding = ENCODINGS[(selector // len(CONTENT_TYPES)) % len(ENCODINGS)]
+        if encoding in ("gzip", "x-gzip") and selector & 0x80:
+            body = gzip.compress(body, compresslevel=1)
+        try:
+            items = split_body(body, content_type, encoding, limits)
+        except BodyError as exc:
+            if not 400 <= exc.status < 500:
+                raise AssertionError(f"BodyError with status {exc.status}: {exc.message}") from None
+            return
+        if len(items) > FUZZ_MAX_EVENTS:
+            raise AssertionError(f"{len(items)} items passed a cap of {FUZZ_MAX_EVENTS}")
+        for item in items:
+            try:
+                event = validator.decode(item, FUZZ_NOW)
+            except ValidationError:
+                continue
+            line = encode_event(event)
+            if decode_event(line) != event:
+                raise AssertionError("an accepted event's archive line does not read back as the same event")
+
+    return one_input
+
+
+def _child(argv: list[str]) -> None:
+    """Run libFuzzer in this process (it exits when done); argv are libFuzzer's flags and corpus dirs."""
+    import atheris
+
+    sys.path.insert(0, str(ROOT))
+    one_input = _setup_target()
+    atheris.Setup([sys.argv[0], *argv], one_input)
+    atheris.Fuzz()
+
+
+_DONE = re.compile(r"Done (\d+) runs")
+_EXECUTED = re.compile(r"stat::number_of_executed_units:\s*(\d+)")
+_STAT = re.compile(r"#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+)")
+_CRASH = re.compile(r"(Uncaught Python exception|==\d+== ERROR|deadly signal|Test unit written to)")
+
+
+def summarise(output: str) -> dict[str, int]:
+    """executions, coverage, features and crashes read from libFuzzer's output."""
+    stats = _STAT.findall(output)
+    done = _DONE.findall(output)
+    executed = _EXECUTED.findall(output)
+    if executed:
+        executions = int(executed[-1])
+    else:
+        executions = int(done[-1]) if done else (int(stats[-1][0]) if stats else 0)
+    coverage, features = (int(stats[-1][1]), int(stats[-1][2])) if stats else (0, 0)
+    crashes = len(re.findall(r"Test unit written to", output)) or (1 if _CRASH.search(output) else 0)
+    return {"executions": executions, "coverage": coverage, "features": features, "crashes": crashes}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    bound = parser.add_mutually_exclusive_group(required=True)
+    bound.add_argument("--runs", type=int, help="stop after this many executions")
+    bound.add_argument("--seconds", type=int, help="stop after this many seconds")
+    parser.add_argument("--keep", type=Path, help="a folder for the corpus and any crash files (default: a temporary one)")
+    parser.add_argument("--seed", type=int, default=1, help="libFuzzer's random seed (default 1, so runs repeat)")
+    parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        _child(args.child)
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="authlog-fuzz-") as scratch:
+        out = args.keep or Path(scratch)
+        corpus = out / "corpus"
+        corpus.mkdir(parents=True, exist_ok=True)
+        for index, seed in enumerate(SEEDS):
+            for selector in (0, 1, 0x80 | 5):  # json, ndjson, gzipped json
+                (corpus / f"seed-{index}-{selector}").write_bytes(bytes([selector]) + seed)
+        bound_flag = f"-runs={args.runs}" if args.runs is not None else f"-max_total_time={args.seconds}"
+        flags = [
+            bound_flag, f"-seed={args.seed}", f"-max_len={FUZZ_MAX_INPUT_BYTES}",
+            f"-artifact_prefix={out}{os.sep}", "-print_final_stats=1", str(corpus),
+        ]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        child = subprocess.run(
+            [sys.executable, __file__, "--runs", "0", "--child", *flags],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+        )
+        figures = summarise(child.stdout)
+        if child.returncode != 0 and figures["crashes"] == 0:
+            figures["crashes"] = 1  # the child died some other way: a crash all the same
+        if figures["crashes"]:
+            print(child.stdout[-6000:], file=sys.stderr)
+    print(" ".join(f"{key}={value}" for key, value in figures.items()))
+    return 1 if figures["crashes"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
