@@ -78,6 +78,10 @@ _CLOSE_RUN = re.compile(rb"[\]}]+")
 # (unrolled, so no backtracking: linear in the string).
 _STRING_BODY = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
 _CLOSER = bytes.maketrans(b"[{", b"]}")
+# Why: inside an element too deep for msgspec each bracket run or string is one Python step
+# (~1.5 us); no event is that deep, so such an element is hostile, and past this many steps
+# (~0.3 s of the validator thread) the body is refused rather than scanned on (a 400).
+MAX_DEEP_SCAN_STEPS = 200_000
 _QUOTE, _COMMA, _CLOSE_ARRAY = ord('"'), ord(","), ord("]")
 
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
@@ -234,12 +238,13 @@ def _not_an_array(problem: str) -> BodyError:
 def scan_array(body: bytes, max_events: int | None = None) -> list[bytes]:
     """The elements of the JSON array ``body``, split without recursion (for arrays too deep for msgspec).
 
-    One pass over the bytes: strings are skipped (escapes included), the brackets of the
-    current element are tracked on a stack (so a ``]`` that closes a ``{`` is caught), and a
-    comma at the array's own level ends an element. Each element is then checked alone with
-    msgspec; one too deep even for that is kept whole (the validator rejects it as
-    ``too_deep``). Linear in ``len(body)``: every regex call covers at most ``_SCAN_STEP``
-    bytes (a bounded hold on the GIL) and a run of brackets is one step. Stops (413) at the
+    One pass over the bytes: msgspec skips each shallow element in one call; inside a deep
+    one, strings are skipped (escapes included), its brackets are tracked on a stack (so a
+    ``]`` that closes a ``{`` is caught), and a comma at the array's own level ends an element.
+    Each element is then checked alone with msgspec; one too deep even for that is kept whole
+    (the validator rejects it alone). Linear in ``len(body)``: every regex call covers at most
+    ``_SCAN_STEP`` bytes (a bounded hold on the GIL) and a run of brackets is one step; past
+    ``MAX_DEEP_SCAN_STEPS`` steps inside deep elements the body is refused. Stops (413) at the
     element past ``max_events``. Anything malformed around the elements is a 400 that says
     what and where (byte offset or element index).
     """
@@ -248,12 +253,28 @@ def scan_array(body: bytes, max_events: int | None = None) -> list[bytes]:
     if body[pos : pos + 1] != b"[":
         raise _not_an_array("it does not start with '['")
     pos += 1
+    view = memoryview(body)
     items: list[bytes] = []
     start = pos  # where the current element begins
+    fresh = True  # nothing of the current element has been looked at yet
     opened = bytearray()  # the current element's open brackets, innermost last
+    steps = 0  # steps taken inside elements (bounded by MAX_DEEP_SCAN_STEPS)
     while True:
         if pos >= size:
             raise _not_an_array(f"the array (or element {len(items)}) is not closed: the body ends at byte {size}")
+        if fresh:  # let msgspec skip a shallow element in one call; only a deep one is scanned
+            fresh = False
+            skipped = _skip_value(body, view, pos)
+            if skipped is not None:
+                pos = skipped
+                continue
+        if opened:
+            steps += 1
+            if steps > MAX_DEEP_SCAN_STEPS:
+                raise _not_an_array(
+                    f"element {len(items)} is nested too deeply to read and holds too many brackets and strings to "
+                    "split safely; no event is nested past 8 levels: flatten it"
+                )
         end = min(pos + _SCAN_STEP, size)
         found = (_IN_ELEMENT if opened else _AT_TOP).search(body, pos, end)
         if found is None:
@@ -266,6 +287,7 @@ def scan_array(body: bytes, max_events: int | None = None) -> list[bytes]:
         elif char == _COMMA:
             _add_element(items, body[start:at], max_events)
             start = pos = at + 1
+            fresh = True
         elif char in b"[{":
             pos = _OPEN_RUN.match(body, at, end).end()  # type: ignore[union-attr]
             opened += body[at:pos]
@@ -284,6 +306,26 @@ def scan_array(body: bytes, max_events: int | None = None) -> list[bytes]:
             return items
         else:
             raise _not_an_array(f"a '}}' at byte {at} closes nothing")
+
+
+def _skip_value(body: bytes, view: memoryview, pos: int) -> int | None:
+    """The index just past the JSON value that starts (after blanks) at ``pos``, found by msgspec in one call.
+
+    None when msgspec cannot say: the value is too deep for it, malformed, or runs to the end
+    of the body (the scan then finds out which, and says so).
+    """
+    first = _next_non_blank(body, pos)
+    if first is None:
+        return None
+    try:
+        _raw_one.decode(view[first:])
+        return None
+    except RecursionError:
+        return None
+    except msgspec.DecodeError as exc:
+        ended = _TRAILING_AT.search(str(exc))
+        # msgspec counts the offending byte itself: byte N is the one at index N - 1.
+        return None if ended is None else first + int(ended.group(1)) - 1
 
 
 def _skip_string(body: bytes, pos: int, index: int) -> int:

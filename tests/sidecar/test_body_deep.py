@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from unittest import mock
 
 import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shippers.sidecar import body as body_module
 from shippers.sidecar.body import BodyError, BodyLimits, scan_array, split_body, split_json
 
 GOOD = b'{"type": "login.completed", "userId": "u-1"}'
@@ -110,6 +112,8 @@ def test_the_scanning_splitter_agrees_with_msgspec(body: bytes) -> None:
     except msgspec.DecodeError:  # e.g. a lone surrogate hypothesis drew: not an array msgspec can decode
         return
     assert scan_array(body) == expected
+    with mock.patch.object(body_module, "_skip_value", lambda *_: None):  # every element through the byte scanner
+        assert scan_array(body) == expected
 
 
 @settings(max_examples=200, deadline=None)
@@ -121,9 +125,18 @@ def test_the_scanning_splitter_never_accepts_a_truncated_array(body: bytes, cut:
         expected: list[bytes] | None = [bytes(raw) for raw in _raw_list.decode(prefix)]
     except msgspec.DecodeError:
         expected = None
-    if expected is not None:
-        assert scan_array(prefix) == expected
-    else:
-        with pytest.raises(BodyError) as caught:
-            scan_array(prefix)
-        assert caught.value.status == 400
+    for skip in (body_module._skip_value, lambda *_: None):  # msgspec's skip, then the byte scanner alone
+        with mock.patch.object(body_module, "_skip_value", skip):
+            if expected is not None:
+                assert scan_array(prefix) == expected
+            else:
+                with pytest.raises(BodyError) as caught:
+                    scan_array(prefix)
+                assert caught.value.status == 400
+
+
+def test_a_deep_element_dense_with_brackets_is_refused_after_a_bounded_scan() -> None:
+    """A deep element holding millions of tiny brackets is a 400 after MAX_DEEP_SCAN_STEPS steps, not seconds of scanning."""
+    body = b"[" + GOOD + b", [" + b"{}," * 1_000_000 + DEEP_ARRAY + b"]]"
+    error = _error(body, BodyLimits(max_body_bytes=8 * 1024 * 1024, max_events=5))
+    assert error.status == 400 and "element 1 is nested too deeply" in error.message
