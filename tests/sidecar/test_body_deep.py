@@ -140,3 +140,9 @@ def test_a_deep_element_dense_with_brackets_is_refused_after_a_bounded_scan() ->
     body = b"[" + GOOD + b", [" + b"{}," * 1_000_000 + DEEP_ARRAY + b"]]"
     error = _error(body, BodyLimits(max_body_bytes=8 * 1024 * 1024, max_events=5))
     assert error.status == 400 and "element 1 is nested too deeply" in error.message
+
+
+def test_a_comma_dense_array_with_a_deep_element_is_scanned_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the careful path for comma-dense arrays, a deep element also falls back to the scan instead of a 400."""
+    monkeypatch.setattr(body_module, "DIRECT_DECODE_MAX_COMMAS", 0)
+    assert split_json(b"[" + GOOD + b"," + DEEP_ARRAY + b"]", max_events=5) == [GOOD, DEEP_ARRAY]
