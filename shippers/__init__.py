@@ -23,6 +23,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 _EXPORTS = {
     "AuthEventHandler": "shippers.logging_handler",
     "BufferFullError": "shippers.errors",
+    "BufferUnavailableError": "shippers.errors",
     "ValidationError": "shippers.errors",
     "Shipper": "shippers.shipper",
     "configure": "shippers.api",

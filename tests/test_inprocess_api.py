@@ -83,3 +83,12 @@ def test_app_workers_share_one_store_and_one_deliverer(tmp_path: Path) -> None:
     assert shipper.flush(20)
     assert sorted(delivered_ids("m")) == sorted(f"w{n}-{i}" for n in range(3) for i in range(40))
     shipper.close(5)
+
+
+@pytest.mark.parametrize("name", ["BufferFullError", "BufferUnavailableError", "ValidationError"])
+def test_every_error_emit_raises_is_exported(name: str) -> None:
+    """Each error emit() can raise is importable from the package itself and listed in __all__."""
+    from shippers import errors
+
+    assert getattr(shippers, name) is getattr(errors, name)
+    assert name in shippers.__all__

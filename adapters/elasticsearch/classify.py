@@ -44,6 +44,9 @@ RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 ITEM_RETRY_STATUSES = frozenset({429})
 # Why: a server reason can quote a whole document; the DLQ and status page need the gist.
 MAX_REASON_CHARS = 1000
+# Why: an answer that is not Elasticsearch's JSON (a proxy's HTML page, a gateway's text) is
+# quoted this far, whitespace folded: enough to recognise it, short enough for a status line.
+MAX_QUOTED_CHARS = 200
 
 _FLAVOR_HINT = 'if the server is OpenSearch, set flavor = "opensearch"'
 # Why: per-item errors about the target index, not the document (Elasticsearch's exception
@@ -62,8 +65,25 @@ _ALIAS_WITHOUT_WRITE_INDEX = re.compile(r"write index", re.IGNORECASE)
 
 
 
-def server_reason(body: Any) -> str:
+def quoted(text: str) -> str:
+    """``text`` with its whitespace folded, cut to MAX_QUOTED_CHARS (an ellipsis says it was cut)."""
+    folded = " ".join(text.split())
+    return folded if len(folded) <= MAX_QUOTED_CHARS else folded[: MAX_QUOTED_CHARS - 1] + "…"
+
+
+def describe_answer(body: Any, content_type: str | None) -> str:
+    """What came back when it is not Elasticsearch's JSON: its type, its size and its start, briefly."""
+    if isinstance(body, bytes | bytearray):
+        body = bytes(body).decode("utf-8", "replace")
+    text = body if isinstance(body, str) else repr(body)
+    what = content_type.split(";", 1)[0].strip() if content_type else "non-JSON"
+    return f"a {what or 'non-JSON'} answer of {len(text)} characters, not Elasticsearch's JSON: {quoted(text)!r}"
+
+
+def server_reason(body: Any, content_type: str | None = None) -> str:
     """``type: reason`` of an Elasticsearch error body (or what the body says, briefly)."""
+    if isinstance(body, str | bytes | bytearray) and body:  # not JSON at all: a proxy's page, a gateway's text
+        return describe_answer(body, content_type)
     error = body.get("error", body) if isinstance(body, dict) else body
     if isinstance(error, dict):
         root = error.get("root_cause")
@@ -74,8 +94,8 @@ def server_reason(body: Any) -> str:
             text = str(error.get("message") or body)
     elif error in (None, ""):
         text = "(empty answer)"
-    else:
-        text = str(error)
+    else:  # {"error": "some text"} from a gateway, or JSON that is not an object
+        text = quoted(str(error))
     return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
 
 
@@ -107,7 +127,7 @@ def no_answer(answer: Answer) -> Verdict:
 def _request_error(answer: Answer, n_items: int, now: float, target: str, privilege: str) -> Verdict:
     """The Verdict for a whole-request error status (anything but 2xx)."""
     status = answer.status
-    why = f"{status} {server_reason(answer.body)}"
+    why = f"{status} {server_reason(answer.body, answer.content_type)}"
     wait = parse_retry_after(answer.retry_after, now, answer.date)
     if status in RETRY_STATUSES or (status is not None and status >= 500):
         return Verdict.retry(why, wait)
@@ -137,7 +157,8 @@ def classify_bulk(answer: Answer, n_items: int, now: float, target: str) -> Verd
     items = body.get("items") if isinstance(body, dict) else None
     if not isinstance(items, list) or len(items) != n_items:
         got = len(items) if isinstance(items, list) else "no"
-        return Verdict.retry(f"the bulk answer had {got} items for {n_items} sent")
+        came = "" if isinstance(body, dict) else f" ({describe_answer(body, answer.content_type)})"
+        return Verdict.retry(f"the bulk answer had {got} items for {n_items} sent{came}")
     # No fast path on "errors": false alone: only an item's own 2xx status acknowledges it (a
     # proxy's or a stub's answer of the right length with statusless items is not a write).
     results: list[ItemResult] = []

@@ -52,7 +52,7 @@ _NDJSON = {"content-type": "application/x-ndjson", "accept": "application/json"}
 # answer from ~250 KB to ~20 KB to download and parse.
 BULK_FILTER_PATH = "errors,items.*.status,items.*.error"
 # Why: keeps an SDK's error text (which may quote a long answer) readable in a status line.
-_MAX_DETAIL_CHARS = 300
+_MAX_DETAIL_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,7 @@ class Answer:
     date: str | None = None  # the Date header (an HTTP-date Retry-After is measured from it)
     failure: Failure | None = None  # why there is no usable answer
     detail: str = ""  # the SDK's message for a failure
+    content_type: str | None = None  # the answer's Content-Type (says what a non-JSON body is)
 
 
 class BulkTransport(Protocol):
@@ -84,7 +85,9 @@ def _attempt(call: Callable[[], Any]) -> Answer:
     except UnsupportedProductError as exc:
         return Answer(exc.meta.status, failure="product", detail=_short(exc))
     except elastic_transport.ApiError as exc:
-        return Answer(exc.meta.status, exc.body, exc.meta.headers.get("retry-after"), date=exc.meta.headers.get("date"))
+        headers = exc.meta.headers
+        return Answer(exc.meta.status, exc.body, headers.get("retry-after"), date=headers.get("date"),
+                      content_type=headers.get("content-type"))
     except elastic_transport.TlsError as exc:
         return Answer(None, failure="tls", detail=_short(exc))
     except elastic_transport.ConnectionTimeout as exc:
@@ -95,12 +98,13 @@ def _attempt(call: Callable[[], Any]) -> Answer:
         return Answer(None, failure="connection", detail=_short(exc))
     except (ValueError, TypeError) as exc:  # elastic_transport re-raises these unwrapped (e.g. an invalid header)
         return Answer(None, failure="request", detail=type(exc).__name__)  # never str(exc): it may quote a secret
-    return Answer(meta.status, body, meta.headers.get("retry-after"), date=meta.headers.get("date"))
+    return Answer(meta.status, body, meta.headers.get("retry-after"), date=meta.headers.get("date"),
+                  content_type=meta.headers.get("content-type"))
 
 
 def _short(exc: BaseException) -> str:
     message = getattr(exc, "message", None)  # elastic_transport's str() is only "Connection error"
-    text = str(message) if message else str(exc) or type(exc).__name__
+    text = " ".join((str(message) if message else str(exc) or type(exc).__name__).split())
     return text if len(text) <= _MAX_DETAIL_CHARS else text[: _MAX_DETAIL_CHARS - 1] + "…"
 
 

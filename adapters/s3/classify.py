@@ -58,15 +58,17 @@ SETTING_CODES = frozenset({"InvalidStorageClass", "InvalidBucketName", "InvalidA
 ITEM_CODES = frozenset({"KeyTooLongError", "MetadataTooLarge"})
 # Why: a reason is shown in status and logs; S3's messages are short, an HTML error page is not.
 MAX_MESSAGE_CHARS = 300
+# Why: S3's error codes are one word (AccessDenied); a store that sends more is quoted this far.
+MAX_CODE_CHARS = 64
 # Why: the PutObject reference: success is "HTTP/1.1 200" with the object's ETag header.
 PUT_OK_STATUS = 200
 
 
 
 
-def _short(text: str) -> str:
+def _short(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def classify(outcome: PutOutcome, config: S3Config, sink: str, key: str, now: float) -> Verdict:
@@ -92,7 +94,7 @@ def classify(outcome: PutOutcome, config: S3Config, sink: str, key: str, now: fl
 
     status = outcome.status or 0
     code = outcome.code
-    said = f"S3 answered {status} {code}: {_short(outcome.message)}".rstrip(": ")
+    said = f"S3 answered {status} {_short(code, MAX_CODE_CHARS)}: {_short(outcome.message)}".rstrip(": ")
     if 200 <= status < 300:
         if status == PUT_OK_STATUS and outcome.headers.get("etag"):
             return Verdict.delivered()
@@ -133,7 +135,7 @@ def classify(outcome: PutOutcome, config: S3Config, sink: str, key: str, now: fl
         )
     if code in PERMISSION_CODES or status == 403:
         return Verdict.sink_error(
-            f"access denied writing {target} ({code or status}); grant the shipper's AWS identity "
+            f"access denied writing {target} ({_short(code, MAX_CODE_CHARS) or status}); grant the shipper's AWS identity "
             f"s3:PutObject on arn:aws:s3:::{config.bucket}/{config.prefix}* and check {where}.bucket / region"
         )
     if code in SETTING_CODES:
@@ -176,5 +178,5 @@ def classify_existing(head: PutOutcome, expected_tag: str, config: S3Config, sin
         return Verdict.retry(f"{target} answered 412 but is gone now; writing it again")
     verdict = classify(head, config, sink, key, now)
     if verdict.kind in ("delivered", "duplicate", "reject", "split"):  # cannot happen for a failed HEAD
-        return Verdict.retry(f"cannot check {target} after a 412 ({head.status} {head.code})")
+        return Verdict.retry(f"cannot check {target} after a 412 ({head.status} {_short(head.code, MAX_CODE_CHARS)})")
     return verdict

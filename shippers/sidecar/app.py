@@ -49,6 +49,7 @@ from shippers.metrics import Metrics
 from shippers.sidecar.auth import check_request
 from shippers.sidecar.body import BodyError, BodyLimits, split_body
 from shippers.sidecar.budget import BodyAccount, BudgetExhausted, ByteBudget
+from shippers.sidecar.log_throttle import RepeatFilter
 from shippers.sidecar.query import QueryError, check_query, echo, whole_number
 
 log = logging.getLogger("authlog.sidecar")
@@ -73,6 +74,9 @@ DEFAULT_DLQ_LIMIT = 100
 MIN_RETRY_AFTER_SECONDS = 1
 # Why: when draining for shutdown, a producer should retry soon against the restarted sidecar.
 SHUTDOWN_RETRY_AFTER_SECONDS = 2
+# Why: a store error that names no wait (corrupt, locked by another process) needs a person:
+# the same gentle pace the store asks for when it is read-only (buffer/faults.py).
+STORE_REFUSED_RETRY_AFTER_SECONDS = 5
 # Why: prometheus_client's generate_latest() writes the 0.0.4 text format.
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _READ_STEP = 256 * 1024
@@ -109,6 +113,8 @@ class SidecarState:
     budget: ByteBudget
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_INGESTS_IN_FLIGHT))
     closing: bool = False  # set by server.py when SIGTERM arrives: ingest answers 503
+    # "the store refused a commit" once a minute (with a count), not once per refused request.
+    store_refusals: RepeatFilter = field(default_factory=RepeatFilter)
 
 
 STATE = web.AppKey("authlog_sidecar_state", SidecarState)
@@ -243,21 +249,39 @@ async def post_events(request: web.Request) -> web.Response:
                     400, "an event is nested too deeply to validate (in 'details'?); nothing was stored: flatten it and resend"
                 )
             except BufferFullError as exc:
-                retry_after = max(MIN_RETRY_AFTER_SECONDS, math.ceil(exc.retry_after))
+                retry_after = _whole_seconds(exc.retry_after)
                 return error_response(
                     503, f"{exc}; nothing was stored: retry the whole request after {retry_after}s",
                     {hdrs.RETRY_AFTER: str(retry_after)},
                 )
             except BufferError as exc:
-                log.error("the store refused a commit: %s", exc)
+                retry_after = _whole_seconds(getattr(exc, "retry_after", STORE_REFUSED_RETRY_AFTER_SECONDS))
+                _log_refusal(state, exc, retry_after)
                 return error_response(
-                    503, f"the store cannot take events right now ({exc}); nothing was stored: retry later",
-                    {hdrs.RETRY_AFTER: str(SHUTDOWN_RETRY_AFTER_SECONDS)},
+                    503, f"the store cannot take events right now ({exc}); nothing was stored: retry after {retry_after}s",
+                    {hdrs.RETRY_AFTER: str(retry_after)},
                 )
     # The shipper counts rejections (authlog_events_rejected_total{reason=<Rejection>}) as it validates.
     rejected = [{"index": index, "error": message} for index, message in result.rejected]
     log.debug("ingest: %d accepted, %d rejected", result.accepted, len(rejected))
     return json_response(202 if result.accepted else 422, {"accepted": result.accepted, "rejected": rejected})
+
+
+def _whole_seconds(seconds: float) -> int:
+    """A Retry-After value: whole seconds, rounded up, at least MIN_RETRY_AFTER_SECONDS."""
+    return max(MIN_RETRY_AFTER_SECONDS, math.ceil(seconds))
+
+
+def _log_refusal(state: SidecarState, exc: BufferError, retry_after: int) -> None:
+    """Log a refused commit through the app's repeat filter: a read-only store would otherwise log every request."""
+    if not log.isEnabledFor(logging.WARNING):
+        return
+    record = log.makeRecord(
+        log.name, logging.WARNING, __file__, 0,
+        "ingest: the store refused a commit, answering 503 with Retry-After %ds: %s", (retry_after, exc), None,
+    )
+    if state.store_refusals.filter(record):
+        log.handle(record)
 
 
 def _shutting_down() -> web.Response:

@@ -10,8 +10,13 @@ Pure functions, no I/O: the handler reads the (size-capped) body and calls
 3. splits the document into items without validating them:
 
    - ``application/json`` starting with ``[``: an array; each element is one item (msgspec
-     decodes it as ``list[Raw]``, so elements are sliced, not parsed into Python objects),
-   - ``application/json`` otherwise: one item (a JSON object, or a scalar the validator rejects),
+     decodes it as ``list[Raw]``, so elements are sliced, not parsed into Python objects).
+     msgspec recurses, so an element nested past Python's recursion limit (~1000 levels)
+     makes it give up on the whole array: the array is then split by :func:`scan_array`,
+     which does not recurse, and the deep element becomes one item the validator rejects
+     alone (``too_deep``); its neighbours are kept,
+   - ``application/json`` otherwise: one item (a JSON object, or a scalar the validator
+     rejects; an object too deep to read too),
    - ``application/x-ndjson``: each non-blank line is one item; its index is its position
      among non-blank lines. A line that is not JSON is *not* a 400: it stays an item and the
      validator rejects it alone.
@@ -62,6 +67,22 @@ _BLANKS = re.compile(rb"[ \t\r\n]*")
 # msgspec says where a value ended when bytes follow it: "... trailing characters (byte N)",
 # N being one past the first byte after the value (a changed wording only costs the fast count).
 _TRAILING_AT = re.compile(r"trailing characters \(byte (\d+)\)")
+
+# scan_array's view of the bytes between strings: at the array's own level a comma ends an
+# element; inside an element only brackets and strings matter (its commas are its own).
+_AT_TOP = re.compile(rb'[\[\]{},"]')
+_IN_ELEMENT = re.compile(rb'[\[\]{}"]')
+_OPEN_RUN = re.compile(rb"[\[{]+")
+_CLOSE_RUN = re.compile(rb"[\]}]+")
+# The inside of a JSON string up to its closing quote: plain bytes and backslash escapes
+# (unrolled, so no backtracking: linear in the string).
+_STRING_BODY = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
+_CLOSER = bytes.maketrans(b"[{", b"]}")
+# Why: inside an element too deep for msgspec each bracket run or string is one Python step
+# (~1.5 us); no event is that deep, so such an element is hostile, and past this many steps
+# (~0.3 s of the validator thread) the body is refused rather than scanned on (a 400).
+MAX_DEEP_SCAN_STEPS = 200_000
+_QUOTE, _COMMA, _CLOSE_ARRAY = ord('"'), ord(","), ord("]")
 
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 _raw_one = msgspec.json.Decoder(msgspec.Raw)
@@ -181,16 +202,18 @@ def split_json(body: bytes, max_events: int | None = None) -> list[bytes]:
     if not start:
         raise BodyError(400, "the body is empty; send one event object, an array of them, or NDJSON")
     if start == b"[":
-        if max_events is not None and body.count(b",") > DIRECT_DECODE_MAX_COMMAS:
-            counted = _count_array_items(body, max_events)
-            if counted is not None and counted > max_events:
-                raise _too_many(f"more than {max_events}", max_events)
         try:
+            if max_events is not None and body.count(b",") > DIRECT_DECODE_MAX_COMMAS:
+                counted = _count_array_items(body, max_events)
+                if counted is not None and counted > max_events:
+                    raise _too_many(f"more than {max_events}", max_events)
             raws = _raw_list.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise BodyError(400, f"the body is not a valid JSON array ({exc}); fix the JSON or send NDJSON") from None
+            raise _not_an_array(str(exc)) from None
         except RecursionError:
-            raise _too_deep() from None
+            # msgspec raises RecursionError (not DecodeError) past Python's recursion limit: one
+            # element that deep must not cost the others, so split without recursing.
+            return scan_array(body, max_events)
         if max_events is not None and len(raws) > max_events:
             raise _too_many(str(len(raws)), max_events)
         return [bytes(raw) for raw in raws]
@@ -204,13 +227,147 @@ def split_json(body: bytes, max_events: int | None = None) -> list[bytes]:
         )
         raise BodyError(400, f"the body is not valid JSON ({exc}){hint}") from None
     except RecursionError:
-        raise _too_deep() from None
+        # Too deep to read: still one item, which the validator rejects as too_deep (a 422 saying so).
+        return [body.strip(_WHITESPACE)]
 
 
-def _too_deep() -> BodyError:
-    # msgspec raises RecursionError (not DecodeError) past Python's recursion limit (~1000 levels): a client
-    # error, not a 500; no event is that deep.
-    return BodyError(400, "the body is nested too deeply to read; an event is a flat object ('details' at most 8 levels deep)")
+def _not_an_array(problem: str) -> BodyError:
+    return BodyError(400, f"the body is not a valid JSON array ({problem}); fix the JSON or send NDJSON")
+
+
+def scan_array(body: bytes, max_events: int | None = None) -> list[bytes]:
+    """The elements of the JSON array ``body``, split without recursion (for arrays too deep for msgspec).
+
+    One pass over the bytes: msgspec skips each shallow element in one call; inside a deep
+    one, strings are skipped (escapes included), its brackets are tracked on a stack (so a
+    ``]`` that closes a ``{`` is caught), and a comma at the array's own level ends an element.
+    Each element is then checked alone with msgspec; one too deep even for that is kept whole
+    (the validator rejects it alone). Linear in ``len(body)``: every regex call covers at most
+    ``_SCAN_STEP`` bytes (a bounded hold on the GIL) and a run of brackets is one step; past
+    ``MAX_DEEP_SCAN_STEPS`` steps inside deep elements the body is refused. Stops (413) at the
+    element past ``max_events``. Anything malformed around the elements is a 400 that says
+    what and where (byte offset or element index).
+    """
+    size = len(body)
+    pos = _BLANKS.match(body).end()
+    if body[pos : pos + 1] != b"[":
+        raise _not_an_array("it does not start with '['")
+    pos += 1
+    view = memoryview(body)
+    items: list[bytes] = []
+    start = pos  # where the current element begins
+    fresh = True  # nothing of the current element has been looked at yet
+    opened = bytearray()  # the current element's open brackets, innermost last
+    steps = 0  # steps taken inside elements (bounded by MAX_DEEP_SCAN_STEPS)
+    while True:
+        if pos >= size:
+            raise _not_an_array(f"the array (or element {len(items)}) is not closed: the body ends at byte {size}")
+        if fresh:  # let msgspec skip a shallow element in one call; only a deep one is scanned
+            fresh = False
+            skipped = _skip_value(body, view, pos)
+            if skipped is not None:
+                pos = skipped
+                continue
+        if opened:
+            steps += 1
+            if steps > MAX_DEEP_SCAN_STEPS:
+                raise _not_an_array(
+                    f"element {len(items)} is nested too deeply to read and holds too many brackets and strings to "
+                    "split safely; no event is nested past 8 levels: flatten it"
+                )
+        end = min(pos + _SCAN_STEP, size)
+        found = (_IN_ELEMENT if opened else _AT_TOP).search(body, pos, end)
+        if found is None:
+            pos = end
+            continue
+        at = found.start()
+        char = body[at]
+        if char == _QUOTE:
+            pos = _skip_string(body, at + 1, len(items))
+        elif char == _COMMA:
+            _add_element(items, body[start:at], max_events)
+            start = pos = at + 1
+            fresh = True
+        elif char in b"[{":
+            pos = _OPEN_RUN.match(body, at, end).end()  # type: ignore[union-attr]
+            opened += body[at:pos]
+        elif opened:  # a run of closing brackets, at most as many as are open
+            pos = _CLOSE_RUN.match(body, at, min(end, at + len(opened))).end()  # type: ignore[union-attr]
+            closing = body[at:pos]
+            if closing != opened[len(opened) - len(closing) :][::-1].translate(_CLOSER):
+                raise _not_an_array(f"element {len(items)}: a bracket at byte {at}..{pos} does not close the one it should")
+            del opened[len(opened) - len(closing) :]
+        elif char == _CLOSE_ARRAY:  # the array's own end
+            if items or body[start:at].strip(_WHITESPACE):
+                _add_element(items, body[start:at], max_events)
+            rest = _next_non_blank(body, at + 1)
+            if rest is not None:
+                raise _not_an_array(f"text after the array at byte {rest}; send one array per request")
+            return items
+        else:
+            raise _not_an_array(f"a '}}' at byte {at} closes nothing")
+
+
+def _skip_value(body: bytes, view: memoryview, pos: int) -> int | None:
+    """The index just past the JSON value that starts (after blanks) at ``pos``, found by msgspec in one call.
+
+    None when msgspec cannot say: the value is too deep for it, malformed, or runs to the end
+    of the body (the scan then finds out which, and says so).
+    """
+    first = _next_non_blank(body, pos)
+    if first is None:
+        return None
+    try:
+        _raw_one.decode(view[first:])
+        return None
+    except RecursionError:
+        return None
+    except msgspec.DecodeError as exc:
+        ended = _TRAILING_AT.search(str(exc))
+        # msgspec counts the offending byte itself: byte N is the one at index N - 1.
+        return None if ended is None else first + int(ended.group(1)) - 1
+
+
+def _skip_string(body: bytes, pos: int, index: int) -> int:
+    """The index just past the closing quote of the string whose contents start at ``pos``."""
+    size = len(body)
+    while True:
+        end = min(pos + _SCAN_STEP, size)
+        stop = _STRING_BODY.match(body, pos, end).end()  # type: ignore[union-attr]
+        if stop < end and body[stop] == _QUOTE:
+            return stop + 1
+        if end >= size:
+            raise _not_an_array(f"element {index}: a string is not closed: the body ends at byte {size}")
+        pos = stop  # the window ended (maybe between a backslash and the byte it escapes): go on from there
+
+
+def _add_element(items: list[bytes], raw: bytes, max_events: int | None) -> None:
+    """Append one element (blanks stripped) after checking it alone; 400 when it is missing or not JSON."""
+    element = raw.strip(_WHITESPACE)
+    index = len(items)
+    if not element:
+        raise _not_an_array(f"element {index} is missing (a comma with nothing before it, or before ']')")
+    try:
+        _raw_one.decode(element)
+    except msgspec.DecodeError as exc:
+        raise _not_an_array(f"element {index}: {exc}") from None
+    except RecursionError:
+        pass  # too deep to check: one item, which the validator rejects as too_deep
+    items.append(element)
+    if max_events is not None and len(items) > max_events:
+        raise _too_many(f"more than {max_events}", max_events)
+
+
+def _next_non_blank(body: bytes, pos: int) -> int | None:
+    """The index of the first non-blank byte at or after ``pos`` (searched a bounded step at a time), or None."""
+    size = len(body)
+    while pos < size:
+        end = min(pos + _SCAN_STEP, size)
+        found = _NOT_BLANK.search(body, pos, end)
+        if found is not None:
+            return found.start()
+        pos = end
+    return None
 
 
 def _count_array_items(body: bytes, limit: int) -> int | None:
@@ -219,6 +376,7 @@ def _count_array_items(body: bytes, limit: int) -> int | None:
     One msgspec call per element (it skips a nested value without building it), so the GIL
     is released between elements and the work stops at ``limit + 1`` whatever the body holds.
     None when the array is malformed before that point: the full decode then says why.
+    RecursionError (an element too deep for msgspec) goes to the caller, which scans instead.
     """
     view = memoryview(body)
     pos = _BLANKS.match(body, body.index(b"[") + 1).end()
@@ -229,8 +387,6 @@ def _count_array_items(body: bytes, limit: int) -> int | None:
         try:
             _raw_one.decode(view[pos:])
             return None  # the element runs to the end of the body: the array is not closed
-        except RecursionError:
-            return None  # the full decode reports it
         except msgspec.DecodeError as exc:
             ended = _TRAILING_AT.search(str(exc))
             if ended is None:

@@ -175,10 +175,38 @@ def test_deep_and_out_of_range_ndjson_lines_are_rejected_one_by_one(served: Serv
     ids=["array with a deep element", "top-level array nested deep", "one object nested deep"],
 )
 def test_a_deep_body_is_never_a_500(served: Served, body: bytes) -> None:
-    """A JSON body nested thousands of levels deep is answered with a 4xx and an error message, never a 500."""
+    """A JSON body nested thousands of levels deep is answered with an error or a rejection, never a 500."""
     status, raw = served.request("POST", "/v1/events", body)
-    assert 400 <= status < 500, raw
+    assert status < 500, raw
     assert json.loads(raw)["error" if status == 400 else "rejected"]
+
+
+@pytest.mark.parametrize(
+    ("deep", "reason"),
+    [(b"[" * DEEP + b"]" * DEEP, "not_an_object"), (nested(DEEP), "unknown_field"), (item("details", nested(DEEP)), "too_deep")],
+    ids=["an array nested 5000 deep", "an object nested 5000 deep", "details nested 5000 deep"],
+)
+def test_a_deep_element_of_an_array_costs_only_itself(served: Served, shipper: Shipper, deep: bytes, reason: str) -> None:
+    """A JSON array with one element nested 5000 deep is a 202: its neighbours are stored, the deep one alone is rejected."""
+    after = GOOD.replace(b"good-neighbour", b"good-after")
+    status, raw = served.request("POST", "/v1/events", b"[" + GOOD + b", " + deep + b", " + after + b"]")
+    assert status == 202, raw
+    answer = json.loads(raw)
+    assert answer["accepted"] == 2
+    assert [r["index"] for r in answer["rejected"]] == [1]
+    assert rejected_counts(shipper.metrics.render().decode()) == {reason: 1}
+    assert shipper.buffer.stats()["lastSeq"] == 2
+
+
+@pytest.mark.parametrize("deep", [item("details", nested(DEEP)), item("details", b"[" * DEEP + b"]" * DEEP)], ids=["object", "array"])
+def test_one_deep_object_is_a_422_too_deep(served: Served, shipper: Shipper, deep: bytes) -> None:
+    """A body that is a single event with 'details' nested 5000 deep is one item rejected as too_deep (422), not a 400 for the body."""
+    status, raw = served.request("POST", "/v1/events", deep)
+    assert status == 422, raw
+    answer = json.loads(raw)
+    assert answer["accepted"] == 0 and [r["index"] for r in answer["rejected"]] == [0]
+    assert "deep" in answer["rejected"][0]["error"]
+    assert rejected_counts(shipper.metrics.render().decode()) == {"too_deep": 1}
 
 
 def test_an_unexpected_validator_failure_rejects_only_that_item(shipper: Shipper, monkeypatch: pytest.MonkeyPatch,
