@@ -209,7 +209,15 @@ def split_json(body: bytes, max_events: int | None = None) -> list[bytes]:
                     raise _too_many(f"more than {max_events}", max_events)
             raws = _raw_list.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise _not_an_array(str(exc)) from None
+            # One element msgspec cannot read (a lone surrogate "\ud800", invalid UTF-8, `{bad}`) must
+            # not cost the others, as in NDJSON: when the array itself is well formed (brackets,
+            # strings, commas), each element is an item and the validator rejects the bad one alone.
+            try:
+                return scan_array(body, max_events)
+            except BodyError as structural:
+                if structural.status != 400:
+                    raise
+                raise _not_an_array(f"{exc}; {structural.message}") from None
         except RecursionError:
             # msgspec raises RecursionError (not DecodeError) past Python's recursion limit: one
             # element that deep must not cost the others, so split without recursing.
@@ -342,17 +350,15 @@ def _skip_string(body: bytes, pos: int, index: int) -> int:
 
 
 def _add_element(items: list[bytes], raw: bytes, max_events: int | None) -> None:
-    """Append one element (blanks stripped) after checking it alone; 400 when it is missing or not JSON."""
+    """Append one element (blanks stripped); 400 when it is missing.
+
+    An element that is not JSON (``1 2``, a lone surrogate) is still an item, as an NDJSON line
+    is: the validator rejects it alone with its reason, and its neighbours are kept.
+    """
     element = raw.strip(_WHITESPACE)
     index = len(items)
     if not element:
         raise _not_an_array(f"element {index} is missing (a comma with nothing before it, or before ']')")
-    try:
-        _raw_one.decode(element)
-    except msgspec.DecodeError as exc:
-        raise _not_an_array(f"element {index}: {exc}") from None
-    except RecursionError:
-        pass  # too deep to check: one item, which the validator rejects as too_deep
     items.append(element)
     if max_events is not None and len(items) > max_events:
         raise _too_many(f"more than {max_events}", max_events)

@@ -198,6 +198,21 @@ def test_a_deep_element_of_an_array_costs_only_itself(served: Served, shipper: S
     assert shipper.buffer.stats()["lastSeq"] == 2
 
 
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [(item("userId", b'"\\ud800"'), "invalid_json"), (b"{bad json}", "invalid_json")],
+    ids=["a lone surrogate escape", "an element that is not JSON"],
+)
+def test_an_unreadable_element_of_an_array_costs_only_itself(served: Served, shipper: Shipper, bad: bytes, reason: str) -> None:
+    """A JSON array with one element msgspec cannot read is a 202, as the same items in NDJSON are: the bad one alone is rejected."""
+    after = GOOD.replace(b"good-neighbour", b"good-after")
+    status, raw = served.request("POST", "/v1/events", b"[" + GOOD + b", " + bad + b", " + after + b"]")
+    assert status == 202, raw
+    answer = json.loads(raw)
+    assert answer["accepted"] == 2 and [r["index"] for r in answer["rejected"]] == [1]
+    assert rejected_counts(shipper.metrics.render().decode()) == {reason: 1}
+
+
 @pytest.mark.parametrize("deep", [item("details", nested(DEEP)), item("details", b"[" * DEEP + b"]" * DEEP)], ids=["object", "array"])
 def test_one_deep_object_is_a_422_too_deep(served: Served, shipper: Shipper, deep: bytes) -> None:
     """A body that is a single event with 'details' nested 5000 deep is one item rejected as too_deep (422), not a 400 for the body."""
