@@ -297,7 +297,8 @@ class SinkWorker:
                 return True
             attempt += 1
             self._failed(verdict)
-            self._sleep(retry.max if verdict.kind == "sink_error" else backoff_ceiling(retry.initial, retry.max, attempt + 1))
+            wait = retry.max if verdict.kind == "sink_error" else backoff_ceiling(retry.initial, retry.max, attempt + 1)
+            self._sleep(max(wait, min(verdict.retry_after or 0.0, RETRY_AFTER_CEILING_SECONDS)))
         return False
 
     def _idle_wait(self) -> float:
