@@ -236,7 +236,7 @@ class SinkWorker:
 
     def _log_restart(self, exc: Exception, reason: str, store: bool) -> None:
         """Log the first restart of a kind in full, then at most every STORE_ERROR_LOG_SECONDS."""
-        now = time.monotonic()
+        now = self.monotonic()
         what = f"{type(exc).__name__}:{getattr(exc, 'kind', '')}"
         if self._logged is not None and self._logged[0] == what and now - self._logged[1] < STORE_ERROR_LOG_SECONDS:
             self._unlogged += 1

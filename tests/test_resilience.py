@@ -1,11 +1,15 @@
 """Failure paths of the core: a sink keeps delivering after unexpected errors, poison events cost only themselves,
-a DLQ replay ends, drop_oldest loses only what it counts, and a process forked after configure() is told so instead of hanging."""
+a DLQ replay ends, drop_oldest loses only what it counts, a process forked after configure() is told so instead of hanging,
+and the store-error log's rate limit runs on the injected clock."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -13,6 +17,18 @@ from shippers.shipper import Shipper
 from shippers.testing import chaos
 from shippers.testing.chaos import ChaosAdapter
 from shippers.testing.memory import delivered_ids
+from shippers.worker import STORE_ERROR_LOG_SECONDS
+
+# Why: bounded waits (real time) for worker threads to get somewhere; 20 s means they never will.
+POLL_DEADLINE_SECONDS = 20.0
+POLL_SECONDS = 0.005
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + POLL_DEADLINE_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting (real time) for: {what}"
+        time.sleep(POLL_SECONDS)
 
 
 def NO_KEY(first: int, last: int) -> None:
@@ -130,3 +146,34 @@ def test_a_child_forked_after_configure_gets_a_clear_error_not_a_hang(make_shipp
     assert os.waitstatus_to_exitcode(status) == 0
     assert shipper.flush(10)
     assert delivered_ids("m") == ["parent"]
+
+
+def test_the_store_error_log_rate_limit_runs_on_the_injected_monotonic_clock(
+    make_shipper: Callable[..., Shipper], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two store errors a (fake) minute and more apart are both logged: the rate limit reads the worker's injected clock, not time.monotonic()."""
+    from shippers.buffer.faults import store_fault
+
+    mono = {"now": 5_000.0}
+
+    def sleep(seconds: float) -> None:  # time passes only when the worker waits
+        mono["now"] += seconds
+        time.sleep(0.001)
+
+    retry = {"initial": f"{STORE_ERROR_LOG_SECONDS + 1:g}s", "max": f"{STORE_ERROR_LOG_SECONDS + 1:g}s"}
+    shipper = make_shipper({"m": {"type": "memory", "retry": retry}}, sleep=sleep, monotonic=lambda: mono["now"], start=False)
+    shipper.ingest_raw(events(10))
+    real_cut = shipper.buffer.record_cut
+    failures = [sqlite3.OperationalError("database is locked"), sqlite3.OperationalError("database is locked")]
+
+    def cut(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise store_fault(failures.pop(0), shipper.buffer.file)
+        return real_cut(*args, **kwargs)
+
+    shipper.buffer.record_cut = cut  # type: ignore[method-assign]
+    caplog.set_level(logging.ERROR, "shippers.worker")
+    shipper.start()
+    wait_for(lambda: len(delivered_ids("m")) == 10, "delivery after two store errors")
+    said = [r.getMessage() for r in caplog.records if r.name == "shippers.worker" and "the store failed" in r.getMessage()]
+    assert len(said) == 2, said
