@@ -375,8 +375,8 @@ class Shipper:
             if row.name not in self.config.sinks:
                 continue
             worker = self.workers.get(row.name)
-            state = worker.status.state if worker else row.state
-            last_error = (worker.status.last_error if worker else None) or row.last_error
+            state, live_error = worker.status_snapshot() if worker else (row.state, None)
+            last_error = live_error or row.last_error
             self.metrics.lag.labels(row.name).set(row.lag_events)
             new_drops = row.dropped - self._dropped_seen.get(row.name, row.dropped if not self._delivering else 0)
             if new_drops > 0:

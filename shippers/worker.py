@@ -13,7 +13,8 @@ The loop, for one sink::
 
 Retries use tenacity: exponential backoff with full jitter from ``retry.initial`` up to
 ``retry.max``, at least ``Retry-After``, and a sleep that wakes up on shutdown. A sink that
-keeps failing is marked ``failing``; its backlog stays in the buffer.
+keeps failing is marked ``failing``; its backlog stays in the buffer. The sink's status is
+updated under a lock (pool threads).
 
 Two clocks: ``monotonic`` for every wait and deadline (batch timeouts; sleeps are monotonic
 too), ``clock`` (wall) only for what adapters compare with event times and what is stored.
@@ -132,6 +133,7 @@ class SinkWorker:
         self.clock = clock  # wall: adapters' checks of event times (the buffer stamps with its own)
         self.monotonic = monotonic  # batch deadlines
         self.status = SinkState()
+        self._status_lock = threading.Lock()  # status is updated from pool threads (concurrency > 1) and ingest
         self.wake = threading.Event()
         self.stopping = threading.Event()  # interrupts backoff sleeps: stop now
         self.flush_requested = threading.Event()  # cut regardless of batch timeout
@@ -451,29 +453,38 @@ class SinkWorker:
         for item in dead:
             self.metrics.dead_lettered.labels(self.name, item.code).inc()
 
+    def status_snapshot(self) -> tuple[str, str | None]:
+        """(state, last_error), read together."""
+        with self._status_lock:
+            return self.status.state, self.status.last_error
+
     def _succeeded(self) -> None:
-        if self.status.state != "active":
-            self._persist(state="active", error=None, retried=False)
-        self.status.state = "active"
-        self.status.consecutive_failures = 0
-        self.metrics.up.labels(self.name).set(1)
+        with self._status_lock:  # pool threads: the check, the record and the reset are one step
+            if self.status.state != "active":
+                self._persist(state="active", error=None, retried=False)
+            self.status.state = "active"
+            self.status.consecutive_failures = 0
+            self.metrics.up.labels(self.name).set(1)
 
     def mark_blocked(self, reason: str) -> None:
         """The buffer refused producers because this sink is full (when_full = "block")."""
-        self.status.state = "blocked"
-        self.status.last_error = reason
+        with self._status_lock:
+            self.status.state = "blocked"
+            self.status.last_error = reason
 
     def _failed(self, verdict: Verdict, *, persist: bool = True, quiet: bool = False) -> None:
-        status = self.status
-        status.consecutive_failures += 1
-        status.last_error = verdict.reason
-        failing = verdict.kind == "sink_error" or status.consecutive_failures >= FAILING_AFTER_ATTEMPTS
-        status.state = "failing" if failing else "retrying"
-        self.metrics.up.labels(self.name).set(0)
-        if persist:
-            self._persist(state=status.state, error=verdict.reason, retried=True)
+        with self._status_lock:  # pool threads: count, state and record change together
+            status = self.status
+            status.consecutive_failures += 1
+            attempts = status.consecutive_failures
+            status.last_error = verdict.reason
+            failing = verdict.kind == "sink_error" or attempts >= FAILING_AFTER_ATTEMPTS
+            status.state = "failing" if failing else "retrying"
+            self.metrics.up.labels(self.name).set(0)
+            if persist:
+                self._persist(state=status.state, error=verdict.reason, retried=True)
         if not quiet:
-            log.warning("sink %r: %s (%s, attempt %d in a row)", self.name, verdict.reason, verdict.kind, status.consecutive_failures)
+            log.warning("sink %r: %s (%s, attempt %d in a row)", self.name, verdict.reason, verdict.kind, attempts)
 
     def _persist(self, *, state: str, error: str | None, retried: bool) -> None:
         """Record the sink's state in the store for `authlog status`; a store that refuses is no reason to stop."""

@@ -1,27 +1,32 @@
 """Failure paths of the core: a sink keeps delivering after unexpected errors, poison events cost only themselves,
 a DLQ replay ends, drop_oldest loses only what it counts, a process forked after configure() is told so instead of hanging,
-and the store-error log's rate limit runs on the injected clock."""
+a sink's status counts every failure of batches in flight at once, and the store-error log's rate limit runs on the injected clock."""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from adapters.contract import Request, Verdict
 from shippers.shipper import Shipper
 from shippers.testing import chaos
 from shippers.testing.chaos import ChaosAdapter
 from shippers.testing.memory import delivered_ids
-from shippers.worker import STORE_ERROR_LOG_SECONDS
+from shippers.worker import FAILING_AFTER_ATTEMPTS, STORE_ERROR_LOG_SECONDS
 
 # Why: bounded waits (real time) for worker threads to get somewhere; 20 s means they never will.
 POLL_DEADLINE_SECONDS = 20.0
 POLL_SECONDS = 0.005
+# Why: four batches in flight at once, one per pool thread.
+IN_FLIGHT = 4
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:
@@ -146,6 +151,47 @@ def test_a_child_forked_after_configure_gets_a_clear_error_not_a_hang(make_shipp
     assert os.waitstatus_to_exitcode(status) == 0
     assert shipper.flush(10)
     assert delivered_ids("m") == ["parent"]
+
+
+def test_failing_after_n_attempts_counts_every_failure_of_batches_in_flight(
+    make_shipper: Callable[..., Shipper], fake_sleep: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Four batches failing at the same instant on four pool threads, then one more failure: the sink is 'failing' with exactly N in a row, each log line numbered 1..N once."""
+    answered = threading.Barrier(IN_FLIGHT)
+    release = threading.Event()
+    lock = threading.Lock()
+    calls = {"sent": 0, "parked": 0}
+
+    def send(self: ChaosAdapter, request: Request) -> Verdict:
+        with lock:
+            calls["sent"] += 1
+            n = calls["sent"]
+        if n <= IN_FLIGHT:
+            answered.wait(POLL_DEADLINE_SECONDS)  # the four answers come back together
+        if n <= FAILING_AFTER_ATTEMPTS:
+            return Verdict.retry("503 busy")
+        with lock:
+            calls["parked"] += 1  # this thread is done with every failure it had
+        release.wait(POLL_DEADLINE_SECONDS)
+        return Verdict.delivered()
+
+    monkeypatch.setattr(ChaosAdapter, "send", send)
+    shipper = make_shipper({"c": {"type": "chaos", "concurrency": IN_FLIGHT, "batch": {"max_events": 5, "timeout": "0s"}}},
+                           sleep=fake_sleep, start=False)
+    shipper.ingest_raw(events(5 * IN_FLIGHT))
+    caplog.set_level(logging.WARNING, "shippers.worker")
+    shipper.start()
+    try:
+        wait_for(lambda: calls["parked"] == IN_FLIGHT, "every pool thread past its failures")
+        status = shipper.workers["c"].status
+        numbers = sorted(int(m.group(1)) for r in caplog.records if (m := re.search(r"attempt (\d+) in a row", r.getMessage())))
+        assert numbers == list(range(1, FAILING_AFTER_ATTEMPTS + 1)), numbers
+        assert (status.state, status.consecutive_failures) == ("failing", FAILING_AFTER_ATTEMPTS)
+        assert shipper.status()["sinks"]["c"]["state"] == "failing"
+    finally:
+        release.set()
+    assert shipper.flush(POLL_DEADLINE_SECONDS)
+    assert shipper.workers["c"].status.state == "active"
 
 
 def test_the_store_error_log_rate_limit_runs_on_the_injected_monotonic_clock(
