@@ -1,18 +1,28 @@
 """Faults at shutdown: the SIGTERM drain never sends to a destination inside the Retry-After or backoff it gave
-(those batches stay recorded and go after the restart)."""
+(those batches stay recorded and go after the restart), and a shutdown that ends with a send still in flight
+says what it left for the restart instead of "stopped cleanly"."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import signal
+import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from adapters.contract import Request, Verdict
+from shippers.config import config_from_dict
 from shippers.shipper import Shipper
+from shippers.sidecar.server import serve
 from shippers.testing import chaos
+from shippers.testing.chaos import ChaosAdapter
 from shippers.testing.fake_elasticsearch import FakeElasticsearch
 from shippers.testing.fault_front import FaultFront, status
 
@@ -25,6 +35,8 @@ POLL_DEADLINE_SECONDS = 20.0
 POLL_SECONDS = 0.005
 # Why: the shutdown budget of the tests; a drain that skips what it must skip ends in milliseconds.
 CLOSE_TIMEOUT_SECONDS = 5.0
+# Why: the sidecar's shutdown budget when a send hangs on purpose: it must run out, and quickly.
+SHORT_GRACE_SECONDS = 0.5
 
 
 def wait_for(condition: Callable[[], bool], what: str) -> None:
@@ -81,3 +93,47 @@ def test_the_drain_never_resends_a_batch_inside_its_backoff(make_shipper: Callab
     again = make_shipper(sink)
     assert again.flush(POLL_DEADLINE_SECONDS)
     assert sorted(e.id for e in chaos.delivered["c"]) == sorted(f"drain-{i:03d}" for i in range(EVENTS))
+
+
+def test_a_shutdown_with_a_send_in_flight_says_what_it_left_for_the_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the grace period ends with a send still in flight, the sidecar warns what stays recorded and logs "stopped (1 batch left for the restart)", not "stopped cleanly"; exit code 0."""
+    entered = threading.Event()
+    release = threading.Event()
+
+    def hanging_send(self: ChaosAdapter, request: Request) -> Verdict:
+        entered.set()
+        release.wait(POLL_DEADLINE_SECONDS)
+        return Verdict.retry("503 after the shutdown")
+
+    monkeypatch.setattr(ChaosAdapter, "send", hanging_send)
+    config = config_from_dict({
+        "server": {"listen": "127.0.0.1:0"},
+        "buffer": {"path": str(tmp_path / "buffer")},
+        "sinks": {"c": {"type": "chaos", "batch": {"timeout": "0s"}}},
+    })
+    shipper = Shipper.from_config(config)
+    shipper.ingest_raw(wire(EVENTS))
+
+    def on_listening(url: str) -> None:  # once the send hangs, SIGTERM (delivered after the handlers are installed)
+        loop = asyncio.get_running_loop()
+
+        def terminate_when_in_flight() -> None:
+            if entered.wait(POLL_DEADLINE_SECONDS):
+                loop.call_soon_threadsafe(os.kill, os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=terminate_when_in_flight, daemon=True).start()
+
+    caplog.set_level(logging.INFO)
+    try:
+        assert serve(config, grace=SHORT_GRACE_SECONDS, shipper_factory=lambda _: shipper, on_listening=on_listening) == 0
+        messages = [r.getMessage() for r in caplog.records]
+        assert not any("stopped cleanly" in m for m in messages), messages
+        assert any(m == "stopped (1 batch left for the restart)" for m in messages), messages
+        [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "in flight" in r.getMessage()]
+        assert "'c'" in warning and "1 batch" in warning and "resent" in warning, warning
+        assert len(shipper.buffer.open_batches("c")) == 1
+    finally:
+        release.set()
+        shipper.close(CLOSE_TIMEOUT_SECONDS)
