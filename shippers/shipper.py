@@ -65,6 +65,10 @@ class Validated:
     rejected: list[tuple[int, str]]
 
 
+def _batches(n: int) -> str:
+    return f"{n} batch" if n == 1 else f"{n} batches"
+
+
 class Shipper:
     """A configured pipeline; see the module docstring."""
 
@@ -97,6 +101,7 @@ class Shipper:
         self._standby: threading.Thread | None = None
         self._dropped_seen: dict[str, int] = {}  # drops are counted in the store (by any appender)
         self._status_lock = threading.Lock()  # status() runs on several sidecar threads at once
+        self.left_for_restart: int | None = 0  # recorded batches close() left for the next start (None: unknown)
 
     @classmethod
     def from_config(
@@ -213,12 +218,14 @@ class Shipper:
         """Shut down in order: stop accepting, drain in-flight batches within the deadline, stop, close.
 
         Returns True when every worker finished within the deadline; whatever was not delivered
-        stays in the buffer and is resent at the next start.
+        stays in the buffer and is resent at the next start (``left_for_restart`` batches of it
+        were recorded: cut, and perhaps in flight).
         """
         deadline = self.monotonic() + timeout
         self._closed.set()
         # 1. drain: workers cut what is waiting (ignoring batch timeouts) and deliver it, one
-        #    attempt per batch (a backoff sleep in progress is cut short; nothing is retried).
+        #    attempt per batch (a backoff sleep in progress is cut short; nothing is retried, and
+        #    nothing is sent inside a Retry-After or backoff deadline: those batches stay recorded).
         for worker in self.workers.values():
             worker.draining.set()
             worker.interrupt.set()
@@ -235,13 +242,30 @@ class Shipper:
             worker.join(max(0.1, deadline - self.monotonic()))
         # 3. close the store. A worker still stuck in a send keeps the delivery lock until this
         #    process exits, so no other process can take over and send its batch a second time.
-        if any(worker.alive for worker in self.workers.values()):
-            log.warning("shutdown deadline passed with a send still in flight; the delivery lock is kept until exit")
+        self.left_for_restart = self._batches_left()
+        stuck = [name for name, worker in self.workers.items() if worker.alive]
+        if stuck:
+            left = "an unknown number of batches" if self.left_for_restart is None else _batches(self.left_for_restart)
+            log.warning(
+                "shutdown deadline passed with a send still in flight (sink %s); left for the restart: %s, recorded in "
+                "the store and resent at the next start (one in flight may then reach its destination twice); "
+                "the delivery lock is kept until exit", ", ".join(repr(n) for n in stuck), left,
+            )
             clean = False
         else:
             self.buffer.close()
         self._delivering = False
         return clean
+
+    def _batches_left(self) -> int | None:
+        """Recorded, unsettled batches of every sink (they are resent at the next start); None if the store does not answer."""
+        if not self._delivering:
+            return 0  # another process delivers: its batches are its own to report
+        try:
+            return sum(len(self.buffer.open_batches(name)) for name in self.config.sinks)
+        except Exception as exc:
+            log.debug("could not count the batches left for the restart: %s", exc)
+            return None
 
     def __enter__(self) -> Shipper:
         return self
@@ -375,8 +399,8 @@ class Shipper:
             if row.name not in self.config.sinks:
                 continue
             worker = self.workers.get(row.name)
-            state = worker.status.state if worker else row.state
-            last_error = (worker.status.last_error if worker else None) or row.last_error
+            state, live_error = worker.status_snapshot() if worker else (row.state, None)
+            last_error = live_error or row.last_error
             self.metrics.lag.labels(row.name).set(row.lag_events)
             new_drops = row.dropped - self._dropped_seen.get(row.name, row.dropped if not self._delivering else 0)
             if new_drops > 0:

@@ -13,7 +13,13 @@ The loop, for one sink::
 
 Retries use tenacity: exponential backoff with full jitter from ``retry.initial`` up to
 ``retry.max``, at least ``Retry-After``, and a sleep that wakes up on shutdown. A sink that
-keeps failing is marked ``failing``; its backlog stays in the buffer.
+keeps failing is marked ``failing``; its backlog stays in the buffer. A Retry-After (429/503)
+on one batch pauses the whole sink: at concurrency > 1 every pool thread waits until that
+deadline before its next send. The sink's status is updated under a lock (pool threads).
+
+On shutdown (drain) each batch gets at most one more attempt, and none inside a Retry-After
+or backoff deadline: "not before T" holds during the drain too. Such batches (and a sink
+still paused) stay recorded and are sent at the next start; the log says how many.
 
 Two clocks: ``monotonic`` for every wait and deadline (batch timeouts; sleeps are monotonic
 too), ``clock`` (wall) only for what adapters compare with event times and what is stored.
@@ -78,6 +84,8 @@ class _Work:
     verdict: Verdict | None = None
     attempts: int = 0
     extra: list[_Work] = field(default_factory=list)
+    not_before: float = float("-inf")  # monotonic end of its backoff / Retry-After: the drain does not send before
+    pause_waited: int = 0  # the last sink-wide pause (generation) this batch has waited out
 
 
 def backoff_ceiling(initial: float, cap: float, attempt: int) -> float:
@@ -88,10 +96,11 @@ def backoff_ceiling(initial: float, cap: float, attempt: int) -> float:
 class _Backoff(tenacity.wait.wait_base):
     """Full-jitter exponential backoff, at least Retry-After; sink errors wait the cap."""
 
-    def __init__(self, initial: float, cap: float, rng: random.Random) -> None:
+    def __init__(self, initial: float, cap: float, rng: random.Random, monotonic: Callable[[], float]) -> None:
         self.initial = initial
         self.cap = cap
         self.rng = rng
+        self.monotonic = monotonic
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         work: _Work = retry_state.outcome.result()  # type: ignore[union-attr]
@@ -100,12 +109,22 @@ class _Backoff(tenacity.wait.wait_base):
         wait = self.rng.uniform(0, ceiling)
         if verdict is not None and verdict.kind == "sink_error":
             wait = self.rng.uniform(self.cap / 2, self.cap)
-        hinted = verdict.retry_after if verdict is not None else None
-        if verdict is not None and verdict.kind == "per_item":
-            hinted = max((i.retry_after or 0.0 for i in verdict.items if i.outcome == "retry"), default=0.0) or None
+        hinted = hinted_retry_after(verdict) if verdict is not None else None
         if hinted:
             wait = max(wait, min(hinted, RETRY_AFTER_CEILING_SECONDS))
+        work.not_before = self.monotonic() + wait
         return wait
+
+
+def hinted_retry_after(verdict: Verdict) -> float | None:
+    """The Retry-After a Verdict carries (for per-item answers, the longest of the items to retry)."""
+    if verdict.kind == "per_item":
+        return max((i.retry_after or 0.0 for i in verdict.items if i.outcome == "retry"), default=0.0) or None
+    return verdict.retry_after
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else many or word + 's'}"
 
 
 class SinkWorker:
@@ -132,6 +151,11 @@ class SinkWorker:
         self.clock = clock  # wall: adapters' checks of event times (the buffer stamps with its own)
         self.monotonic = monotonic  # batch deadlines
         self.status = SinkState()
+        self._status_lock = threading.Lock()  # status is updated from pool threads (concurrency > 1) and ingest
+        self._pause_lock = threading.Lock()  # the sink-wide pause and the drain's skip count, from pool threads
+        self._paused_until = float("-inf")  # monotonic: no send of this sink before (a Retry-After)
+        self._pause_generation = 0  # bumped whenever the deadline moves later
+        self._skipped = 0  # drain: batches not sent because of a Retry-After or backoff deadline
         self.wake = threading.Event()
         self.stopping = threading.Event()  # interrupts backoff sleeps: stop now
         self.flush_requested = threading.Event()  # cut regardless of batch timeout
@@ -149,7 +173,7 @@ class SinkWorker:
         retry = sink.common.retry
         self._retrying = tenacity.Retrying(
             sleep=self._sleep,
-            wait=_Backoff(retry.initial, retry.max, self._rng),
+            wait=_Backoff(retry.initial, retry.max, self._rng, monotonic),
             stop=tenacity.stop_when_event_set(self.stopping),
             retry=tenacity.retry_if_result(self._needs_retry),
             retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
@@ -184,6 +208,8 @@ class SinkWorker:
                     if not self._recover(exc):
                         return
         finally:
+            if self.draining.is_set():
+                self._report_left()
             self.adapter.close()
             if self._pool is not None:
                 self._pool.shutdown(wait=False)
@@ -221,6 +247,19 @@ class SinkWorker:
             return True
         return False
 
+    def _report_left(self) -> None:
+        """At shutdown: say how many recorded batches wait for the next start (never raises)."""
+        try:
+            left = self.buffer.open_batches(self.name)
+        except Exception as exc:
+            log.debug("sink %r: could not count the batches left for the restart: %s", self.name, exc)
+            return
+        if not left:
+            return
+        skipped = f"; {self._skipped} not sent inside a Retry-After or backoff deadline" if self._skipped else ""
+        log.warning("sink %r: shutdown: %s (%s) left recorded for the restart%s; the next start sends them",
+                    self.name, plural(len(left), "batch", "batches"), plural(sum(len(b.seqs) for b in left), "event"), skipped)
+
     def _watermark(self) -> int | None:
         try:
             return self.buffer.position(self.name)[0]
@@ -236,7 +275,7 @@ class SinkWorker:
 
     def _log_restart(self, exc: Exception, reason: str, store: bool) -> None:
         """Log the first restart of a kind in full, then at most every STORE_ERROR_LOG_SECONDS."""
-        now = time.monotonic()
+        now = self.monotonic()
         what = f"{type(exc).__name__}:{getattr(exc, 'kind', '')}"
         if self._logged is not None and self._logged[0] == what and now - self._logged[1] < STORE_ERROR_LOG_SECONDS:
             self._unlogged += 1
@@ -297,7 +336,8 @@ class SinkWorker:
                 return True
             attempt += 1
             self._failed(verdict)
-            self._sleep(retry.max if verdict.kind == "sink_error" else backoff_ceiling(retry.initial, retry.max, attempt + 1))
+            wait = retry.max if verdict.kind == "sink_error" else backoff_ceiling(retry.initial, retry.max, attempt + 1)
+            self._sleep(max(wait, min(verdict.retry_after or 0.0, RETRY_AFTER_CEILING_SECONDS)))
         return False
 
     def _idle_wait(self) -> float:
@@ -362,13 +402,58 @@ class SinkWorker:
         return work.verdict.kind in ("retry", "sink_error", "per_item")
 
     def _giving_up(self) -> bool:
-        """Shutting down and the sink just failed: stop here, the buffer keeps the rest."""
-        return self.draining.is_set() and self.status.state in ("retrying", "failing")
+        """Shutting down and the sink just failed or is paused by a Retry-After: stop here, the buffer keeps the rest."""
+        return self.draining.is_set() and (self.status.state in ("retrying", "failing") or self._paused_for() > 0)
+
+    def _paused_for(self) -> float:
+        """Seconds left of the sink-wide Retry-After pause (0 or less: none)."""
+        with self._pause_lock:
+            until = self._paused_until
+        return until - self.monotonic()
+
+    def _pause(self, work: _Work, retry_after: float | None) -> None:
+        """A 429/503 with Retry-After on this batch: no thread of the sink sends before that deadline."""
+        if not retry_after:
+            return
+        until = self.monotonic() + min(retry_after, RETRY_AFTER_CEILING_SECONDS)
+        with self._pause_lock:
+            if until > self._paused_until:
+                self._paused_until = until
+                self._pause_generation += 1
+            if until >= self._paused_until:
+                work.pause_waited = self._pause_generation  # its own backoff waits at least this long
+
+    def _wait_out_pause(self, work: _Work) -> bool:
+        """Before a send: wait until the sink-wide Retry-After deadline; False when shutdown came first (do not send).
+
+        Each pause is waited out once per batch (the sleep may be injected and return early in tests).
+        """
+        while True:
+            with self._pause_lock:
+                until, generation = self._paused_until, self._pause_generation
+            remaining = until - self.monotonic()
+            if remaining <= 0:
+                return True
+            if self.draining.is_set() or self.stopping.is_set():
+                return False  # not before T, also while shutting down: the batch stays recorded
+            if work.pause_waited >= generation:
+                return True
+            self._sleep(remaining)
+            work.pause_waited = generation
+
+    def _skip(self, work: _Work) -> _Work:
+        work.verdict = None  # no send now; the batch stays recorded for the next start
+        with self._pause_lock:
+            self._skipped += 1
+        return work
 
     def _attempt(self, work: _Work) -> _Work:
-        if self.stopping.is_set() and work.attempts:
-            work.verdict = None  # shutdown cut the backoff short: no further send, the batch stays recorded
-            return work
+        if work.attempts and (self.stopping.is_set() or (self.draining.is_set() and self.monotonic() < work.not_before)):
+            # shutdown cut the backoff short: no send inside it (a destination that said "not before T" is
+            # not hit before T); the batch stays recorded for the next start
+            return self._skip(work)
+        if not self._wait_out_pause(work):
+            return self._skip(work)
         request = self.batcher.request(work.batch, work.items)
         work.attempts += 1
         try:
@@ -399,6 +484,7 @@ class SinkWorker:
             work.extra = self._split(work, verdict)
             work.items = []
         else:  # retry | sink_error: the whole request again, after a backoff
+            self._pause(work, verdict.retry_after)
             self._failed(verdict)
             self.metrics.retries.labels(self.name).inc()
 
@@ -427,6 +513,7 @@ class SinkWorker:
         self._count_dead(dead)
         work.items = again
         if again:
+            self._pause(work, hinted_retry_after(verdict))
             reason = next(i.reason for i in verdict.items if i.outcome == "retry")
             self._failed(Verdict.retry(f"{len(again)} items to retry: {reason}"))
             self.metrics.retries.labels(self.name).inc()
@@ -450,29 +537,38 @@ class SinkWorker:
         for item in dead:
             self.metrics.dead_lettered.labels(self.name, item.code).inc()
 
+    def status_snapshot(self) -> tuple[str, str | None]:
+        """(state, last_error), read together."""
+        with self._status_lock:
+            return self.status.state, self.status.last_error
+
     def _succeeded(self) -> None:
-        if self.status.state != "active":
-            self._persist(state="active", error=None, retried=False)
-        self.status.state = "active"
-        self.status.consecutive_failures = 0
-        self.metrics.up.labels(self.name).set(1)
+        with self._status_lock:  # pool threads: the check, the record and the reset are one step
+            if self.status.state != "active":
+                self._persist(state="active", error=None, retried=False)
+            self.status.state = "active"
+            self.status.consecutive_failures = 0
+            self.metrics.up.labels(self.name).set(1)
 
     def mark_blocked(self, reason: str) -> None:
         """The buffer refused producers because this sink is full (when_full = "block")."""
-        self.status.state = "blocked"
-        self.status.last_error = reason
+        with self._status_lock:
+            self.status.state = "blocked"
+            self.status.last_error = reason
 
     def _failed(self, verdict: Verdict, *, persist: bool = True, quiet: bool = False) -> None:
-        status = self.status
-        status.consecutive_failures += 1
-        status.last_error = verdict.reason
-        failing = verdict.kind == "sink_error" or status.consecutive_failures >= FAILING_AFTER_ATTEMPTS
-        status.state = "failing" if failing else "retrying"
-        self.metrics.up.labels(self.name).set(0)
-        if persist:
-            self._persist(state=status.state, error=verdict.reason, retried=True)
+        with self._status_lock:  # pool threads: count, state and record change together
+            status = self.status
+            status.consecutive_failures += 1
+            attempts = status.consecutive_failures
+            status.last_error = verdict.reason
+            failing = verdict.kind == "sink_error" or attempts >= FAILING_AFTER_ATTEMPTS
+            status.state = "failing" if failing else "retrying"
+            self.metrics.up.labels(self.name).set(0)
+            if persist:
+                self._persist(state=status.state, error=verdict.reason, retried=True)
         if not quiet:
-            log.warning("sink %r: %s (%s, attempt %d in a row)", self.name, verdict.reason, verdict.kind, status.consecutive_failures)
+            log.warning("sink %r: %s (%s, attempt %d in a row)", self.name, verdict.reason, verdict.kind, attempts)
 
     def _persist(self, *, state: str, error: str | None, retried: bool) -> None:
         """Record the sink's state in the store for `authlog status`; a store that refuses is no reason to stop."""

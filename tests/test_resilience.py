@@ -1,18 +1,39 @@
 """Failure paths of the core: a sink keeps delivering after unexpected errors, poison events cost only themselves,
-a DLQ replay ends, drop_oldest loses only what it counts, and a process forked after configure() is told so instead of hanging."""
+a DLQ replay ends, drop_oldest loses only what it counts, a process forked after configure() is told so instead of hanging,
+a sink's status counts every failure of batches in flight at once, and the store-error log's rate limit runs on the injected clock."""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sqlite3
+import threading
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from adapters.contract import Request, Verdict
 from shippers.shipper import Shipper
 from shippers.testing import chaos
 from shippers.testing.chaos import ChaosAdapter
 from shippers.testing.memory import delivered_ids
+from shippers.worker import FAILING_AFTER_ATTEMPTS, STORE_ERROR_LOG_SECONDS
+
+# Why: bounded waits (real time) for worker threads to get somewhere; 20 s means they never will.
+POLL_DEADLINE_SECONDS = 20.0
+POLL_SECONDS = 0.005
+# Why: four batches in flight at once, one per pool thread.
+IN_FLIGHT = 4
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + POLL_DEADLINE_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting (real time) for: {what}"
+        time.sleep(POLL_SECONDS)
 
 
 def NO_KEY(first: int, last: int) -> None:
@@ -130,3 +151,75 @@ def test_a_child_forked_after_configure_gets_a_clear_error_not_a_hang(make_shipp
     assert os.waitstatus_to_exitcode(status) == 0
     assert shipper.flush(10)
     assert delivered_ids("m") == ["parent"]
+
+
+def test_failing_after_n_attempts_counts_every_failure_of_batches_in_flight(
+    make_shipper: Callable[..., Shipper], fake_sleep: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Four batches failing at the same instant on four pool threads, then one more failure: the sink is 'failing' with exactly N in a row, each log line numbered 1..N once."""
+    answered = threading.Barrier(IN_FLIGHT)
+    release = threading.Event()
+    lock = threading.Lock()
+    calls = {"sent": 0, "parked": 0}
+
+    def send(self: ChaosAdapter, request: Request) -> Verdict:
+        with lock:
+            calls["sent"] += 1
+            n = calls["sent"]
+        if n <= IN_FLIGHT:
+            answered.wait(POLL_DEADLINE_SECONDS)  # the four answers come back together
+        if n <= FAILING_AFTER_ATTEMPTS:
+            return Verdict.retry("503 busy")
+        with lock:
+            calls["parked"] += 1  # this thread is done with every failure it had
+        release.wait(POLL_DEADLINE_SECONDS)
+        return Verdict.delivered()
+
+    monkeypatch.setattr(ChaosAdapter, "send", send)
+    shipper = make_shipper({"c": {"type": "chaos", "concurrency": IN_FLIGHT, "batch": {"max_events": 5, "timeout": "0s"}}},
+                           sleep=fake_sleep, start=False)
+    shipper.ingest_raw(events(5 * IN_FLIGHT))
+    caplog.set_level(logging.WARNING, "shippers.worker")
+    shipper.start()
+    try:
+        wait_for(lambda: calls["parked"] == IN_FLIGHT, "every pool thread past its failures")
+        status = shipper.workers["c"].status
+        numbers = sorted(int(m.group(1)) for r in caplog.records if (m := re.search(r"attempt (\d+) in a row", r.getMessage())))
+        assert numbers == list(range(1, FAILING_AFTER_ATTEMPTS + 1)), numbers
+        assert (status.state, status.consecutive_failures) == ("failing", FAILING_AFTER_ATTEMPTS)
+        assert shipper.status()["sinks"]["c"]["state"] == "failing"
+    finally:
+        release.set()
+    assert shipper.flush(POLL_DEADLINE_SECONDS)
+    assert shipper.workers["c"].status.state == "active"
+
+
+def test_the_store_error_log_rate_limit_runs_on_the_injected_monotonic_clock(
+    make_shipper: Callable[..., Shipper], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two store errors a (fake) minute and more apart are both logged: the rate limit reads the worker's injected clock, not time.monotonic()."""
+    from shippers.buffer.faults import store_fault
+
+    mono = {"now": 5_000.0}
+
+    def sleep(seconds: float) -> None:  # time passes only when the worker waits
+        mono["now"] += seconds
+        time.sleep(0.001)
+
+    retry = {"initial": f"{STORE_ERROR_LOG_SECONDS + 1:g}s", "max": f"{STORE_ERROR_LOG_SECONDS + 1:g}s"}
+    shipper = make_shipper({"m": {"type": "memory", "retry": retry}}, sleep=sleep, monotonic=lambda: mono["now"], start=False)
+    shipper.ingest_raw(events(10))
+    real_cut = shipper.buffer.record_cut
+    failures = [sqlite3.OperationalError("database is locked"), sqlite3.OperationalError("database is locked")]
+
+    def cut(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise store_fault(failures.pop(0), shipper.buffer.file)
+        return real_cut(*args, **kwargs)
+
+    shipper.buffer.record_cut = cut  # type: ignore[method-assign]
+    caplog.set_level(logging.ERROR, "shippers.worker")
+    shipper.start()
+    wait_for(lambda: len(delivered_ids("m")) == 10, "delivery after two store errors")
+    said = [r.getMessage() for r in caplog.records if r.name == "shippers.worker" and "the store failed" in r.getMessage()]
+    assert len(said) == 2, said

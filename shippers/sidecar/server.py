@@ -3,7 +3,8 @@
 :func:`prepare` does every check that can fail on configuration *before* the store is
 opened (exit 2 in the CLI): the listen address, the tokens, the TLS files. :func:`serve`
 then opens the shipper, serves until SIGTERM/SIGINT and shuts down within ``grace``
-seconds, in the order written where it happens (:func:`_serve`), then returns 0.
+seconds, in the order written where it happens (:func:`_serve`), then returns 0 (also when batches
+were left for the restart: they are recorded and resent; the last log line says how many).
 
 While it serves, connections are guarded (connections.py: ``idle_timeout``, and
 ``max_connections`` derived from the descriptor limit once the store and sinks are open),
@@ -121,12 +122,19 @@ def serve(
         #    already cut (acked ones advance the cursors); the rest is resent after a restart.
         remaining = max(0.0, deadline - time.monotonic())
         log.info("flushing in-flight batches (up to %.1fs)", remaining)
-        shipper.close(remaining)
+        clean = shipper.close(remaining)
         closed = True
     finally:
         if not closed:
             shipper.close(0.0)
-    log.info("stopped cleanly")
+    # Exit 0 either way: what was not delivered is recorded in the store and resent at the next start.
+    left = getattr(shipper, "left_for_restart", 0)
+    if clean and left == 0:
+        log.info("stopped cleanly")
+    elif left is None:
+        log.info("stopped (batches may be left for the restart: the store did not say how many)")
+    else:
+        log.info("stopped (%d %s left for the restart)", left, "batch" if left == 1 else "batches")
     return 0
 
 

@@ -7,8 +7,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from shippers.shipper import Shipper
 from shippers.testing.fake_elasticsearch import FakeElasticsearch
 from shippers.testing.fault_front import CUT, DROP, LOSE, FaultFront, status
@@ -41,7 +39,6 @@ def test_setup_through_dropped_cut_lost_and_refused_answers_then_delivers_everyt
         assert [s.fault.kind for s in front.seen][:5] == ["drop", "cut", "lose", "status", "pass"]
 
 
-@pytest.mark.xfail(strict=True, reason="NEW bug: SinkWorker._open sleeps backoff_ceiling and ignores the setup Verdict's retry_after")
 def test_throttled_setup_waits_out_its_retry_after(make_shipper: Callable[..., Shipper], fake_sleep: Any) -> None:
     """A 429 with Retry-After: 7 on the template PUT makes the worker wait at least 7 s before it tries again."""
     with FakeElasticsearch() as es, FaultFront(es.url, lambda m, p: p.startswith("/_index_template")) as front:
