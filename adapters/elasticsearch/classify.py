@@ -218,7 +218,17 @@ def classify_setup(answer: Answer, target: str, now: float) -> Verdict | None:
     if answer.failure is not None or answer.status is None:
         verdict = no_answer(answer)
     elif 200 <= answer.status < 300:
-        return None
+        if isinstance(answer.body, dict) and answer.body.get("acknowledged") is True:
+            return None
+        # Both flavors acknowledge a template with {"acknowledged": true}; any other 2xx (a proxy's
+        # page, a gateway's "OK") installed nothing, so the sink would write without ECS mappings.
+        shown = describe_answer(answer.body, answer.content_type) if not isinstance(answer.body, dict) else (
+            f"a JSON answer without \"acknowledged\": true (keys: {', '.join(sorted(map(str, answer.body))[:5]) or 'none'})"
+        )
+        return Verdict.sink_error(
+            f"index template for {target!r}: HTTP {answer.status} with {shown}; that is not how Elasticsearch or "
+            "OpenSearch acknowledges a template: check hosts / cloud_id (a proxy may be answering)"
+        )
     else:
         privilege = (
             "the 'manage_index_templates' cluster privilege (or set setup = false and install the template yourself)"

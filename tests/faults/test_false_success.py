@@ -212,3 +212,21 @@ def test_elasticsearch_200_with_item_errors_is_per_item(scripted: ScriptedHTTPSe
     verdict = send_one(build("elasticsearch", hosts=[scripted.url], setup=False))
     assert verdict.kind == "per_item"
     assert [i.outcome for i in verdict.items] == ["delivered", "retry"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(Answer(200, {"Content-Type": "text/html", "X-Elastic-Product": "Elasticsearch"}, b"<html>proxy</html>"), id="200-html"),
+        pytest.param(Answer(200, _PRODUCT, b"{}"), id="200-empty-object"),
+        pytest.param(Answer(200, _PRODUCT, b'{"acknowledged": false}'), id="200-not-acknowledged"),
+    ],
+)
+def test_elasticsearch_template_2xx_without_acknowledged_is_not_installed(scripted: ScriptedHTTPServer, answer: Answer) -> None:
+    """A template PUT answered 2xx without {"acknowledged": true} installed nothing: a sink_error, and no _bulk is sent."""
+    scripted.queue(answer)
+    adapter = build("elasticsearch", hosts=[scripted.url], setup=True)
+    verdict = adapter.open()
+    assert verdict is not None and verdict.kind == "sink_error", verdict
+    assert "acknowledges a template" in verdict.reason
+    assert len(scripted.requests) == 1 and "_index_template" in scripted.requests[0].path
