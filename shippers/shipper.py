@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 STANDBY_RETRY_SECONDS = 5.0
 # Why: flush() checks progress this often; it returns as soon as the sinks are caught up.
 FLUSH_POLL_SECONDS = 0.02
+# Why: after close() gave up on a hung send, its watcher looks this often whether the send returned,
+# so the delivery lock is handed over within a second of it.
+RELEASE_POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -143,7 +146,8 @@ class Shipper:
     def _wait_for_lock(self) -> None:
         while not self._closed.wait(STANDBY_RETRY_SECONDS):
             if self.buffer.acquire_delivery_lock():
-                if self._closed.is_set():  # close() ran meanwhile: do not start delivering
+                if self._closed.is_set():  # close() ran meanwhile: give the lock back, do not start delivering
+                    self.buffer.release_delivery_lock()
                     return
                 log.info("took over delivery from %s", self.config.buffer.path)
                 self._start_workers()
@@ -217,6 +221,8 @@ class Shipper:
         """
         deadline = self.monotonic() + timeout
         self._closed.set()
+        if self._standby is not None:  # a standby taking over right now finishes starting its workers first
+            self._standby.join(max(0.0, deadline - self.monotonic()))
         # 1. drain: workers cut what is waiting (ignoring batch timeouts) and deliver it, one
         #    attempt per batch (a backoff sleep in progress is cut short; nothing is retried).
         for worker in self.workers.values():
@@ -233,15 +239,25 @@ class Shipper:
             worker.wake.set()
         for worker in self.workers.values():
             worker.join(max(0.1, deadline - self.monotonic()))
-        # 3. close the store. A worker still stuck in a send keeps the delivery lock until this
-        #    process exits, so no other process can take over and send its batch a second time.
-        if any(worker.alive for worker in self.workers.values()):
-            log.warning("shutdown deadline passed with a send still in flight; the delivery lock is kept until exit")
+        # 3. close the store. A worker still stuck in a send keeps the delivery lock until that send
+        #    returns (so no other deliverer sends its batch a second time); a watcher then releases it.
+        stuck = [worker for worker in self.workers.values() if worker.alive]
+        if stuck:
+            log.warning("shutdown deadline passed with a send still in flight; the delivery lock is released when it returns")
+            threading.Thread(target=self._release_when_done, args=(stuck,), name="authlog-release", daemon=True).start()
             clean = False
         else:
             self.buffer.close()
         self._delivering = False
         return clean
+
+    def _release_when_done(self, stuck: list[SinkWorker]) -> None:
+        """After close(): once the last stuck worker is out (its send returned), give the delivery lock back."""
+        for worker in stuck:
+            while not worker.join(RELEASE_POLL_SECONDS):
+                pass
+        self.buffer.release_delivery_lock()
+        log.info("the send in flight at shutdown returned; the delivery lock of %s is released", self.config.buffer.path)
 
     def __enter__(self) -> Shipper:
         return self
