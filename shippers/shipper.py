@@ -30,6 +30,7 @@ from adapters.contract import BatchLimits
 from shippers import __version__
 from shippers.batcher import Batcher
 from shippers.buffer import DeadLetter, SinkPolicy, SqliteBuffer
+from shippers.buffer.records import UNDECODABLE_TAG
 from shippers.catalog import Catalog, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
 from shippers.errors import AuthlogError, BufferFullError, BufferUnavailableError, ValidationError
@@ -361,7 +362,9 @@ class Shipper:
         if sink not in self.config.sinks:
             raise KeyError(sink)
         current = self.pii[sink]
-        changed = {tag: n for tag, n in self.buffer.dead_letter_tags(sink).items() if tag is not None and tag != current.tag}
+        changed = {
+            tag: n for tag, n in self.buffer.dead_letter_tags(sink).items() if tag not in (None, current.tag, UNDECODABLE_TAG)
+        }
         for tag, n in changed.items():
             log.warning(
                 "sink %r: %d dead letter(s) were stored under another PII policy (%s); the current policy wins where it can "

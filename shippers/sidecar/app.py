@@ -316,8 +316,9 @@ def dead_letter_json(letter: Any) -> dict[str, Any]:
 
     ``pii`` names the treatment the event carries (``email=hash:<key id>;ip=mask;userAgent=keep``);
     null for a letter stored before that existed whose sink is gone: its personal fields are withheld.
+    A letter whose stored body does not decode has ``"event": null`` and ``withheld`` (its length and hash).
     """
-    return {
+    shown = {
         "id": letter.id,
         "sink": letter.sink,
         "seq": letter.seq,
@@ -327,6 +328,10 @@ def dead_letter_json(letter: Any) -> dict[str, Any]:
         "pii": getattr(letter, "pii", None),
         "event": msgspec.to_builtins(letter.event),
     }
+    withheld = getattr(letter, "withheld", None)
+    if withheld is not None:
+        shown["withheld"] = withheld
+    return shown
 
 
 async def dead_letters(request: web.Request) -> web.Response:
