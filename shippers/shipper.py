@@ -94,6 +94,7 @@ class Shipper:
         self.pii = {s.name: SinkPii(s.common.pii) for s in config.sinks.values()}
         self._convert_dead_letters()
         self.workers: dict[str, SinkWorker] = {}
+        self.buffer.routes = {s.name: Route(s.name, s.common.route).takes for s in config.sinks.values()}  # exact drop counts
         self.started_at = clock()  # wall, for display
         self._started_mono = monotonic()  # uptime
         self._delivering = False

@@ -175,6 +175,9 @@ class SqliteBuffer:
         self._pid = os.getpid()
         self.fault: BufferError | None = None  # the last write failure, until a write commits again
         self.on_fault: Callable[[str], None] | None = None  # called with the kind of each failure (metrics)
+        # Each sink's route filter (set by the Shipper), so drop_oldest counts only events the sink routes;
+        # a sink without one (a process that does not know its config) counts every event it passes.
+        self.routes: dict[str, Callable[[StoredRow], bool]] = {}
         self._fault_lock = threading.Lock()
         self._reclaimed_at = float("-inf")  # time.monotonic() of the last checkpoint after a full disk
         self._prepare_files()
@@ -487,14 +490,25 @@ class SqliteBuffer:
             target = max(straddling)
         doomed = [(bid, seqs) for bid, seqs in batches if seqs[0] <= target]
         cut_through = cur.execute("SELECT cut_through FROM sinks WHERE name=?", (sink,)).fetchone()[0]
-        # Lost: the items still pending in dropped batches, plus rows the sink had not even scanned.
-        dropped = sum(len(seqs) for _, seqs in doomed) + max(0, target - cut_through)
+        # Lost: the items still pending in dropped batches, plus the rows it routes that it had not even scanned.
+        dropped = sum(len(seqs) for _, seqs in doomed) + self._routed_between(cur, sink, cut_through, target)
         cur.executemany("DELETE FROM batches WHERE id=?", [(bid,) for bid, _ in doomed])
         cur.execute(
             "UPDATE sinks SET watermark=?, watermark_cum=?, cut_through=max(cut_through, ?), dropped=dropped+? WHERE name=?",
             (target, self._cum_at(cur, target), target, dropped, sink),
         )
-        log.warning("sink %r is full (when_full = drop_oldest): dropped %d of its oldest events", sink, dropped)
+        if dropped:  # passing only events it does not route loses nothing
+            log.warning("sink %r is full (when_full = drop_oldest): dropped %d of its oldest events", sink, dropped)
+
+    def _routed_between(self, cur: sqlite3.Cursor, sink: str, after: int, through: int) -> int:
+        """How many rows in (after, through] the sink routes (from the routing columns; bodies are not read)."""
+        if through <= after:
+            return 0
+        takes = self.routes.get(sink)
+        if takes is None:
+            return through - after
+        rows = cur.execute("SELECT type, outcome, tenant, only_sink FROM events WHERE seq > ? AND seq <= ?", (after, through))
+        return sum(1 for kind, outcome, tenant, only in rows if takes(StoredRow(0, 0.0, kind, outcome, tenant, only, b"")))
 
     # -- delivery: scan, cut, ack ---------------------------------------------------
     @_translated
