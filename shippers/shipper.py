@@ -33,9 +33,9 @@ from shippers.buffer import DeadLetter, SinkPolicy, SqliteBuffer
 from shippers.buffer.records import UNDECODABLE_TAG
 from shippers.catalog import Catalog, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
-from shippers.errors import AuthlogError, BufferFullError, BufferUnavailableError, ValidationError
+from shippers.errors import AuthlogError, BufferError, BufferFullError, BufferUnavailableError, ValidationError
 from shippers.event import Event, EventValidator, encode_event, unexpected_rejection
-from shippers.metrics import Metrics
+from shippers.metrics import Metrics, refusal_reason
 from shippers.pii import SinkPii
 from shippers.plugins import build_adapters
 from shippers.routing import Route
@@ -298,8 +298,12 @@ class Shipper:
         return Validated(accepted, rejected)
 
     def commit_validated(self, validated: Validated) -> IngestResult:
-        """The second half of ingest_raw: commit the accepted events in one transaction."""
-        self._commit(validated.accepted)
+        """The second half of ingest_raw: commit the accepted events in one transaction (refused ones are counted)."""
+        try:
+            self._commit(validated.accepted)
+        except BufferError as exc:
+            self.metrics.count_refused(refusal_reason(exc), len(validated.accepted))
+            raise
         return IngestResult(len(validated.accepted), validated.rejected)
 
     def _commit(self, accepted: Sequence[tuple[Event, bytes]]) -> None:
@@ -339,8 +343,12 @@ class Shipper:
             except (BufferFullError, BufferUnavailableError) as exc:  # a full sink or disk, a read-only store...
                 remaining = deadline - self.monotonic()
                 if remaining <= 0:
+                    self.metrics.count_refused(refusal_reason(exc))  # once per event, when emit gives up
                     raise
                 (self._sleep or time.sleep)(min(remaining, exc.retry_after, 0.1))
+            except BufferError as exc:  # a forked or lost store: no retry
+                self.metrics.count_refused(refusal_reason(exc))
+                raise
 
     # -- dead letters ---------------------------------------------------------------
     def dead_letters(self, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
@@ -426,4 +434,5 @@ class Shipper:
             "delivering": self._delivering,
             "buffer": {"events": stats["events"], "bytes": stats["bytes"], "maxBytes": stats["maxBytes"]},
             "sinks": sinks,
+            "refused": self.metrics.refusals(),  # since this process started (authlog_events_refused_total...)
         }

@@ -45,7 +45,7 @@ from aiohttp import hdrs, web
 from shippers import __version__
 from shippers.config import Config
 from shippers.errors import AuthlogError, BufferError, BufferFullError
-from shippers.metrics import Metrics
+from shippers.metrics import Metrics, refusal_reason
 from shippers.sidecar.auth import check_request
 from shippers.sidecar.body import BodyError, BodyLimits, split_body
 from shippers.sidecar.budget import BodyAccount, BudgetExhausted, ByteBudget
@@ -203,7 +203,7 @@ async def read_capped(request: web.Request, cap: int, account: BodyAccount | Non
 async def post_events(request: web.Request) -> web.Response:
     state = request.app[STATE]
     if state.closing:
-        return _shutting_down()
+        return _shutting_down(state)
     content_type = request.headers.get(hdrs.CONTENT_TYPE)
     content_encoding = request.headers.get(hdrs.CONTENT_ENCODING)
     gzipped = "gzip" in (content_encoding or "").lower()
@@ -219,6 +219,7 @@ async def post_events(request: web.Request) -> web.Response:
             return error_response(408, f"the body did not arrive within {BODY_READ_TIMEOUT_SECONDS:.0f}s; send it in one go")
         except BudgetExhausted as exc:
             log.warning("ingest: request bodies fill the memory budget (%s); answering 503", exc)
+            state.shipper.metrics.count_refused_request("busy")
             return error_response(
                 503, "the sidecar holds too many request bodies right now; nothing was stored: retry the request shortly",
                 {hdrs.RETRY_AFTER: str(SHUTDOWN_RETRY_AFTER_SECONDS)},
@@ -226,7 +227,7 @@ async def post_events(request: web.Request) -> web.Response:
         # 2. split, validate and commit in a slot, on worker threads (never on the event loop).
         async with state.slots:
             if state.closing:
-                return _shutting_down()
+                return _shutting_down(state)
             loop = asyncio.get_running_loop()
             try:
                 items = await loop.run_in_executor(state.validators, split_body, raw, content_type, content_encoding, state.limits)
@@ -242,7 +243,8 @@ async def post_events(request: web.Request) -> web.Response:
                 return error_response(
                     400, "an event is nested too deeply to validate (in 'details'?); nothing was stored: flatten it and resend"
                 )
-            except BufferFullError as exc:
+            except BufferFullError as exc:  # the shipper counted the events (authlog_events_refused_total)
+                state.shipper.metrics.count_refused_request(refusal_reason(exc))
                 retry_after = max(MIN_RETRY_AFTER_SECONDS, math.ceil(exc.retry_after))
                 return error_response(
                     503, f"{exc}; nothing was stored: retry the whole request after {retry_after}s",
@@ -250,6 +252,7 @@ async def post_events(request: web.Request) -> web.Response:
                 )
             except BufferError as exc:
                 log.error("the store refused a commit: %s", exc)
+                state.shipper.metrics.count_refused_request(refusal_reason(exc))
                 return error_response(
                     503, f"the store cannot take events right now ({exc}); nothing was stored: retry later",
                     {hdrs.RETRY_AFTER: str(SHUTDOWN_RETRY_AFTER_SECONDS)},
@@ -260,7 +263,8 @@ async def post_events(request: web.Request) -> web.Response:
     return json_response(202 if result.accepted else 422, {"accepted": result.accepted, "rejected": rejected})
 
 
-def _shutting_down() -> web.Response:
+def _shutting_down(state: SidecarState) -> web.Response:
+    state.shipper.metrics.count_refused_request("shutting_down")
     return error_response(
         503, "the sidecar is shutting down; nothing was stored: retry the request shortly",
         {hdrs.RETRY_AFTER: str(SHUTDOWN_RETRY_AFTER_SECONDS)},
