@@ -72,6 +72,8 @@ class Validated:
 class Shipper:
     """A configured pipeline; see the module docstring."""
 
+    _release_watcher: threading.Thread | None = None  # close() left a send in flight: releases the lock after it
+
     def __init__(
         self,
         config: Config,
@@ -245,8 +247,10 @@ class Shipper:
         #    returns (so no other deliverer sends its batch a second time); a watcher then releases it.
         stuck = [worker for worker in self.workers.values() if worker.alive]
         if stuck:
-            log.warning("shutdown deadline passed with a send still in flight; the delivery lock is released when it returns")
-            threading.Thread(target=self._release_when_done, args=(stuck,), name="authlog-release", daemon=True).start()
+            if self._release_watcher is None:  # one watcher, however often close() is called
+                log.warning("shutdown deadline passed with a send still in flight; the delivery lock is released when it returns")
+                self._release_watcher = threading.Thread(target=self._release_when_done, args=(stuck,), name="authlog-release", daemon=True)
+                self._release_watcher.start()
             clean = False
         else:
             self.buffer.close()

@@ -91,7 +91,8 @@ def test_another_process_can_take_the_lock_once_the_hung_send_returns(tmp_path: 
     old = Shipper.from_config(config(tmp_path), deliver=True)
     old.emit("login.completed", userId="u")
     assert hanging.entered.wait(POLL_DEADLINE_SECONDS)
-    old.close(0.05)
+    assert old.close(0.05) is False
+    assert old.close(0.05) is False  # closed twice (an explicit close, then __exit__): still one release, once
     other = SqliteBuffer(tmp_path / "buffer", max_bytes=1 << 30)
     try:
         assert not other.acquire_delivery_lock()
