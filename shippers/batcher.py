@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from adapters.contract import Adapter, BatchLimits, Request
 from shippers.buffer import BatchRecord, DeadItem, SqliteBuffer, StoredRow
+from shippers.buffer.records import UNDECODABLE_TAG
 from shippers.event import Event, decode_event, encode_event
 from shippers.pii import SinkPii, scrub
 from shippers.routing import Route
@@ -33,6 +34,7 @@ CODE_INVALID = "invalid_for_destination"  # check_item refused it before sending
 CODE_REJECTED = "rejected_by_destination"  # the destination refused this item
 CODE_REQUEST_REJECTED = "request_rejected"  # the destination refused the whole request
 CODE_TOO_LARGE = "too_large"  # a single item still too large after splitting
+CODE_UNDECODABLE = "undecodable"  # the stored bytes do not decode (bit rot, a foreign writer): kept as stored, withheld
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,7 @@ class Mapped:
     event: Event
     doc: object
     item: bytes
+    stored: Event | None = None  # the row as decoded (before the PII policy), for dead letters
 
 
 @dataclass
@@ -149,42 +152,73 @@ class Batcher:
         """Monotonic time at which the oldest row has waited ``timeout`` since this process first saw it."""
         return scan.first_seen + self.timeout
 
-    def map_row(self, row: StoredRow) -> Mapped:
-        """Decode, apply the sink's PII policy (once: a replayed dead letter carries it already), map, encode."""
-        event = decode_event(row.body)
+    def map_row(self, row: StoredRow, stored: Event | None = None) -> Mapped:
+        """Decode (unless ``stored`` is the decoded row), apply the sink's PII policy (once: a replayed dead
+        letter carries it already), map, encode."""
+        event = stored = decode_event(row.body) if stored is None else stored
         if row.pii is not None:  # a replayed dead letter: its body is the sink's view already
             event = self.pii.view(event, row.pii)[0]
         elif self.transform is not None:
             event = self.transform(event)
         elif self.adapter.archive_line:
-            return Mapped(row, event, event, row.body)  # the stored bytes are already the archive line
+            return Mapped(row, event, event, row.body, stored)  # the stored bytes are already the archive line
         doc = self.adapter.map(event)
-        return Mapped(row, event, doc, self.adapter.encode_item(doc))
+        return Mapped(row, event, doc, self.adapter.encode_item(doc), stored)
 
-    def dead_letter(self, row: StoredRow, code: str, reason: str, mapped: Mapped | None = None) -> DeadItem:
+    def dead_letter(
+        self, row: StoredRow, code: str, reason: str, mapped: Mapped | None = None, *, stored: Event | None = None
+    ) -> DeadItem:
         """A dead letter holding only what this sink may see: the mapped event, or the row with the policy applied.
 
         The reason is scrubbed too: a text quoting a value the policy hides (an adapter or policy
-        error message) shows the sink's version of it instead.
+        error message) shows the sink's version of it instead. ``stored`` (or ``mapped.stored``) is the
+        row already decoded; otherwise it is decoded here, and a row that does not decode becomes an
+        ``undecodable`` letter (never an exception: this runs in error handlers).
         """
-        stored = decode_event(row.body)
+        if stored is None and mapped is not None:
+            stored = mapped.stored
+        if stored is None:
+            decoded = self._decode(row)
+            if isinstance(decoded, DeadItem):
+                return decoded
+            stored = decoded
         shown, tag = self.pii.safe_view(stored, row.pii)
         if mapped is not None:
             shown = mapped.event  # the same view (map_row made it), as sent
         body = row.body if shown is stored else encode_event(shown)
         return DeadItem(row.seq, code, scrub(reason, stored, shown), body, tag)
 
+    @staticmethod
+    def undecodable(row: StoredRow, exc: Exception) -> DeadItem:
+        """The dead letter of a row whose bytes do not decode: the bytes as stored, tagged so no view shows them.
+
+        The reason names the error's type only: a decoder's message may quote the bytes.
+        """
+        reason = f"the stored event does not decode ({type(exc).__name__}); it is kept as stored and withheld from every view"
+        return DeadItem(row.seq, CODE_UNDECODABLE, reason, bytes(row.body), UNDECODABLE_TAG)
+
+    def _decode(self, row: StoredRow) -> Event | DeadItem:
+        """The stored event, or its ``undecodable`` dead letter."""
+        try:
+            return decode_event(row.body)
+        except Exception as exc:
+            return self.undecodable(row, exc)
+
     def cut(self, scan: Scan, now: float) -> Cut:
         """Map, check and partition the scanned rows into batches within the limits."""
         dead: list[DeadItem] = []
         by_partition: dict[str, list[Mapped]] = {}
         for row in scan.rows:
+            stored = self._decode(row)
+            if isinstance(stored, DeadItem):
+                dead.append(stored)
+                continue
             try:
-                mapped = self.map_row(row)
+                mapped = self.map_row(row, stored)
                 problem = self.adapter.check_item(mapped.event, mapped.item, now)
                 partition = self.adapter.partition(mapped.event) if problem is None else ""
             except Exception as exc:  # an adapter bug must cost one event, not the stream
-                dead.append(self.dead_letter(row, CODE_INVALID, f"the adapter failed on this event: {type(exc).__name__}: {exc}"))
+                dead.append(self.dead_letter(row, CODE_INVALID, _adapter_failure(exc), stored=stored))
                 continue
             if problem is not None:
                 dead.append(self.dead_letter(row, CODE_INVALID, problem, mapped))
@@ -230,8 +264,16 @@ class Batcher:
         mapped: list[Mapped] = []
         failed: list[DeadItem] = []
         for row in buffer.read(batch.seqs):
+            stored = self._decode(row)
+            if isinstance(stored, DeadItem):
+                failed.append(stored)
+                continue
             try:
-                mapped.append(self.map_row(row))
+                mapped.append(self.map_row(row, stored))
             except Exception as exc:
-                failed.append(self.dead_letter(row, CODE_INVALID, f"the adapter failed on this event: {type(exc).__name__}: {exc}"))
+                failed.append(self.dead_letter(row, CODE_INVALID, _adapter_failure(exc), stored=stored))
         return mapped, failed
+
+
+def _adapter_failure(exc: Exception) -> str:
+    return f"the adapter failed on this event: {type(exc).__name__}: {exc}"

@@ -1,8 +1,8 @@
 """Prometheus metrics (``authlog_*``), one registry per :class:`~shippers.shipper.Shipper`.
 
 Labels carry only closed sets: sink names (from the config), event types and outcomes (from
-the catalog), dead-letter codes (``shippers.batcher.CODE_*``) and rejection reasons
-(:class:`~shippers.errors.Rejection`). Never producer text (a tenant, user, email, IP, field
+the catalog), dead-letter codes (``shippers.batcher.CODE_*``), rejection reasons
+(:class:`~shippers.errors.Rejection`) and refusal reasons (``REFUSALS``, ``REQUEST_REFUSALS``). Never producer text (a tenant, user, email, IP, field
 name or value) and never a destination's answer: those go in 4xx answers and the DLQ (DESIGN.md).
 """
 
@@ -10,9 +10,22 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from shippers.errors import Rejection
+from shippers.errors import BufferFullError, Rejection
 
 _REASONS = frozenset(r.value for r in Rejection)
+# Why a valid event was not stored (authlog_events_refused_total{reason}): a when_full = "block" sink at
+# its cap, the store at [buffer] max_bytes or its disk full, the store not taking writes at all.
+REFUSALS = ("sink_full", "store_full", "store_unavailable")
+# Why the sidecar answered POST /v1/events with a 503 (authlog_ingest_requests_refused_total{reason}):
+# the refusals above, shutdown, or request bodies filling the memory budget.
+REQUEST_REFUSALS = (*REFUSALS, "shutting_down", "busy")
+
+
+def refusal_reason(exc: BaseException) -> str:
+    """The refusal reason of a store error (one of REFUSALS)."""
+    if isinstance(exc, BufferFullError):
+        return "sink_full" if exc.sink else "store_full"
+    return "store_unavailable"
 
 
 class Metrics:
@@ -38,6 +51,33 @@ class Metrics:
             "authlog_store_errors", "Store operations the disk or file system refused, by kind (disk_full, read_only, io_error, locked...).",
             ["kind"], registry=r,
         )
+
+        self.refused = Counter(
+            "authlog_events_refused", "Valid events the store refused (nothing stored), by reason (a closed set).", ["reason"], registry=r,
+        )
+        for reason in REFUSALS:
+            self.refused.labels(reason)
+        self.requests_refused = Counter(
+            "authlog_ingest_requests_refused", "POST /v1/events requests answered 503, by reason (a closed set).", ["reason"], registry=r,
+        )
+        for reason in REQUEST_REFUSALS:
+            self.requests_refused.labels(reason)
+
+    def count_refused(self, reason: str, n: int = 1) -> None:
+        """Count ``n`` events the store refused (``reason`` from :func:`refusal_reason`)."""
+        self.refused.labels(reason if reason in REFUSALS else "store_unavailable").inc(n)
+
+    def count_refused_request(self, reason: str) -> None:
+        """Count one ingest request answered 503 (``reason`` one of REQUEST_REFUSALS)."""
+        self.requests_refused.labels(reason if reason in REQUEST_REFUSALS else "store_unavailable").inc()
+
+    def refusals(self) -> dict[str, dict[str, int]]:
+        """What status shows: refused events and 503'd requests by reason, since this process started."""
+        def read(name: str, reasons: tuple[str, ...]) -> dict[str, int]:
+            return {r: int(self.registry.get_sample_value(name, {"reason": r}) or 0) for r in reasons}
+
+        return {"events": read("authlog_events_refused_total", REFUSALS),
+                "requests": read("authlog_ingest_requests_refused_total", REQUEST_REFUSALS)}
 
     def count_rejected(self, reason: str, n: int = 1) -> None:
         """Count ``n`` rejections; a value outside :class:`Rejection` is counted as ``invalid``, never as a new series."""

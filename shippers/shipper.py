@@ -30,11 +30,12 @@ from adapters.contract import BatchLimits
 from shippers import __version__
 from shippers.batcher import Batcher
 from shippers.buffer import DeadLetter, SinkPolicy, SqliteBuffer
+from shippers.buffer.records import UNDECODABLE_TAG
 from shippers.catalog import Catalog, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
-from shippers.errors import AuthlogError, BufferFullError, BufferUnavailableError, ValidationError
+from shippers.errors import AuthlogError, BufferError, BufferFullError, BufferUnavailableError, ValidationError
 from shippers.event import Event, EventValidator, encode_event, unexpected_rejection
-from shippers.metrics import Metrics
+from shippers.metrics import Metrics, refusal_reason
 from shippers.pii import SinkPii
 from shippers.plugins import build_adapters
 from shippers.routing import Route
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 STANDBY_RETRY_SECONDS = 5.0
 # Why: flush() checks progress this often; it returns as soon as the sinks are caught up.
 FLUSH_POLL_SECONDS = 0.02
+# Why: after close() gave up on a hung send, its watcher looks this often whether the send returned,
+# so the delivery lock is handed over within a second of it.
+RELEASE_POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -72,6 +76,8 @@ def _batches(n: int) -> str:
 class Shipper:
     """A configured pipeline; see the module docstring."""
 
+    _release_watcher: threading.Thread | None = None  # close() left a send in flight: releases the lock after it
+
     def __init__(
         self,
         config: Config,
@@ -94,6 +100,7 @@ class Shipper:
         self.pii = {s.name: SinkPii(s.common.pii) for s in config.sinks.values()}
         self._convert_dead_letters()
         self.workers: dict[str, SinkWorker] = {}
+        self.buffer.routes = {s.name: Route(s.name, s.common.route).takes for s in config.sinks.values()}  # exact drop counts
         self.started_at = clock()  # wall, for display
         self._started_mono = monotonic()  # uptime
         self._delivering = False
@@ -148,7 +155,8 @@ class Shipper:
     def _wait_for_lock(self) -> None:
         while not self._closed.wait(STANDBY_RETRY_SECONDS):
             if self.buffer.acquire_delivery_lock():
-                if self._closed.is_set():  # close() ran meanwhile: do not start delivering
+                if self._closed.is_set():  # close() ran meanwhile: give the lock back, do not start delivering
+                    self.buffer.release_delivery_lock()
                     return
                 log.info("took over delivery from %s", self.config.buffer.path)
                 self._start_workers()
@@ -223,6 +231,8 @@ class Shipper:
         """
         deadline = self.monotonic() + timeout
         self._closed.set()
+        if self._standby is not None:  # a standby taking over right now finishes starting its workers first
+            self._standby.join(max(0.0, deadline - self.monotonic()))
         # 1. drain: workers cut what is waiting (ignoring batch timeouts) and deliver it, one
         #    attempt per batch (a backoff sleep in progress is cut short; nothing is retried, and
         #    nothing is sent inside a Retry-After or backoff deadline: those batches stay recorded).
@@ -240,17 +250,20 @@ class Shipper:
             worker.wake.set()
         for worker in self.workers.values():
             worker.join(max(0.1, deadline - self.monotonic()))
-        # 3. close the store. A worker still stuck in a send keeps the delivery lock until this
-        #    process exits, so no other process can take over and send its batch a second time.
+        # 3. close the store. A worker still stuck in a send keeps the delivery lock until that send
+        #    returns (so no other deliverer sends its batch a second time); a watcher then releases it.
         self.left_for_restart = self._batches_left()
-        stuck = [name for name, worker in self.workers.items() if worker.alive]
+        stuck = [worker for worker in self.workers.values() if worker.alive]
         if stuck:
-            left = "an unknown number of batches" if self.left_for_restart is None else _batches(self.left_for_restart)
-            log.warning(
-                "shutdown deadline passed with a send still in flight (sink %s); left for the restart: %s, recorded in "
-                "the store and resent at the next start (one in flight may then reach its destination twice); "
-                "the delivery lock is kept until exit", ", ".join(repr(n) for n in stuck), left,
-            )
+            if self._release_watcher is None:  # one watcher, however often close() is called
+                left = "an unknown number of batches" if self.left_for_restart is None else _batches(self.left_for_restart)
+                log.warning(
+                    "shutdown deadline passed with a send still in flight (sink %s); left for the restart: %s, recorded "
+                    "in the store and resent at the next start (one in flight may then reach its destination twice); "
+                    "the delivery lock is released when that send returns", ", ".join(repr(w.name) for w in stuck), left,
+                )
+                self._release_watcher = threading.Thread(target=self._release_when_done, args=(stuck,), name="authlog-release", daemon=True)
+                self._release_watcher.start()
             clean = False
         else:
             self.buffer.close()
@@ -266,6 +279,14 @@ class Shipper:
         except Exception as exc:
             log.debug("could not count the batches left for the restart: %s", exc)
             return None
+
+    def _release_when_done(self, stuck: list[SinkWorker]) -> None:
+        """After close(): once the last stuck worker is out (its send returned), give the delivery lock back."""
+        for worker in stuck:
+            while not worker.join(RELEASE_POLL_SECONDS):
+                pass
+        self.buffer.release_delivery_lock()
+        log.info("the send in flight at shutdown returned; the delivery lock of %s is released", self.config.buffer.path)
 
     def __enter__(self) -> Shipper:
         return self
@@ -304,8 +325,12 @@ class Shipper:
         return Validated(accepted, rejected)
 
     def commit_validated(self, validated: Validated) -> IngestResult:
-        """The second half of ingest_raw: commit the accepted events in one transaction."""
-        self._commit(validated.accepted)
+        """The second half of ingest_raw: commit the accepted events in one transaction (refused ones are counted)."""
+        try:
+            self._commit(validated.accepted)
+        except BufferError as exc:
+            self.metrics.count_refused(refusal_reason(exc), len(validated.accepted))
+            raise
         return IngestResult(len(validated.accepted), validated.rejected)
 
     def _commit(self, accepted: Sequence[tuple[Event, bytes]]) -> None:
@@ -345,8 +370,12 @@ class Shipper:
             except (BufferFullError, BufferUnavailableError) as exc:  # a full sink or disk, a read-only store...
                 remaining = deadline - self.monotonic()
                 if remaining <= 0:
+                    self.metrics.count_refused(refusal_reason(exc))  # once per event, when emit gives up
                     raise
                 (self._sleep or time.sleep)(min(remaining, exc.retry_after, 0.1))
+            except BufferError as exc:  # a forked or lost store: no retry
+                self.metrics.count_refused(refusal_reason(exc))
+                raise
 
     # -- dead letters ---------------------------------------------------------------
     def dead_letters(self, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
@@ -369,7 +398,9 @@ class Shipper:
         if sink not in self.config.sinks:
             raise KeyError(sink)
         current = self.pii[sink]
-        changed = {tag: n for tag, n in self.buffer.dead_letter_tags(sink).items() if tag is not None and tag != current.tag}
+        changed = {
+            tag: n for tag, n in self.buffer.dead_letter_tags(sink).items() if tag not in (None, current.tag, UNDECODABLE_TAG)
+        }
         for tag, n in changed.items():
             log.warning(
                 "sink %r: %d dead letter(s) were stored under another PII policy (%s); the current policy wins where it can "
@@ -430,4 +461,5 @@ class Shipper:
             "delivering": self._delivering,
             "buffer": {"events": stats["events"], "bytes": stats["bytes"], "maxBytes": stats["maxBytes"]},
             "sinks": sinks,
+            "refused": self.metrics.refusals(),  # since this process started (authlog_events_refused_total...)
         }

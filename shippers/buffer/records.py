@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from shippers.event import Event
+
+# The pii tag of a dead letter whose stored bytes do not decode: kept as stored, withheld from every view
+# (no PII policy can be applied to what cannot be read), never converted or replayed.
+UNDECODABLE_TAG = "undecodable"
+# Why: 64 bits of the body's SHA-256 tell two withheld letters apart without showing anything of them.
+WITHHELD_HASH_HEX = 16
+
+
+def withheld_body(body: bytes) -> str:
+    """What a view shows of an undecodable body instead of it: its length and a hash, and why."""
+    digest = hashlib.sha256(body).hexdigest()[:WITHHELD_HASH_HEX]
+    return (f"{len(body)} bytes, sha256 {digest}: the stored event does not decode, so the sink's PII policy "
+            "cannot be applied to it and it is not shown")
 
 
 class StoredRow(NamedTuple):
@@ -64,8 +78,9 @@ class DeadLetter:
     code: str
     reason: str
     at: float
-    event: Event
+    event: Event | None  # None: the stored body does not decode; ``withheld`` says what it was
     pii: str | None = None  # the PII treatment the event carries; None = stored raw and shown without personal fields
+    withheld: str | None = None  # set when the body does not decode: its length and hash (see withheld_body)
 
 
 @dataclass(frozen=True, slots=True)

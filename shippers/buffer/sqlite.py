@@ -52,7 +52,16 @@ import msgspec
 
 from shippers.buffer.faults import store_fault
 from shippers.buffer.presence import DB_FILE, LOCK_FILE, check_folder
-from shippers.buffer.records import BatchRecord, DeadItem, DeadLetter, SinkPolicy, SinkRow, StoredRow
+from shippers.buffer.records import (
+    UNDECODABLE_TAG,
+    BatchRecord,
+    DeadItem,
+    DeadLetter,
+    SinkPolicy,
+    SinkRow,
+    StoredRow,
+    withheld_body,
+)
 from shippers.errors import BufferCorruptError, BufferError, BufferForkedError, BufferFullError, BufferLockedError
 from shippers.event import Event, decode_event
 
@@ -166,6 +175,9 @@ class SqliteBuffer:
         self._pid = os.getpid()
         self.fault: BufferError | None = None  # the last write failure, until a write commits again
         self.on_fault: Callable[[str], None] | None = None  # called with the kind of each failure (metrics)
+        # Each sink's route filter (set by the Shipper), so drop_oldest counts only events the sink routes;
+        # a sink without one (a process that does not know its config) counts every event it passes.
+        self.routes: dict[str, Callable[[StoredRow], bool]] = {}
         self._fault_lock = threading.Lock()
         self._reclaimed_at = float("-inf")  # time.monotonic() of the last checkpoint after a full disk
         self._prepare_files()
@@ -478,14 +490,25 @@ class SqliteBuffer:
             target = max(straddling)
         doomed = [(bid, seqs) for bid, seqs in batches if seqs[0] <= target]
         cut_through = cur.execute("SELECT cut_through FROM sinks WHERE name=?", (sink,)).fetchone()[0]
-        # Lost: the items still pending in dropped batches, plus rows the sink had not even scanned.
-        dropped = sum(len(seqs) for _, seqs in doomed) + max(0, target - cut_through)
+        # Lost: the items still pending in dropped batches, plus the rows it routes that it had not even scanned.
+        dropped = sum(len(seqs) for _, seqs in doomed) + self._routed_between(cur, sink, cut_through, target)
         cur.executemany("DELETE FROM batches WHERE id=?", [(bid,) for bid, _ in doomed])
         cur.execute(
             "UPDATE sinks SET watermark=?, watermark_cum=?, cut_through=max(cut_through, ?), dropped=dropped+? WHERE name=?",
             (target, self._cum_at(cur, target), target, dropped, sink),
         )
-        log.warning("sink %r is full (when_full = drop_oldest): dropped %d of its oldest events", sink, dropped)
+        if dropped:  # passing only events it does not route loses nothing
+            log.warning("sink %r is full (when_full = drop_oldest): dropped %d of its oldest events", sink, dropped)
+
+    def _routed_between(self, cur: sqlite3.Cursor, sink: str, after: int, through: int) -> int:
+        """How many rows in (after, through] the sink routes (from the routing columns; bodies are not read)."""
+        if through <= after:
+            return 0
+        takes = self.routes.get(sink)
+        if takes is None:
+            return through - after
+        rows = cur.execute("SELECT type, outcome, tenant, only_sink FROM events WHERE seq > ? AND seq <= ?", (after, through))
+        return sum(1 for kind, outcome, tenant, only in rows if takes(StoredRow(0, 0.0, kind, outcome, tenant, only, b"")))
 
     # -- delivery: scan, cut, ack ---------------------------------------------------
     @_translated
@@ -693,20 +716,32 @@ class SqliteBuffer:
         """
         conn = self._conn()
         last_id = conn.execute("SELECT coalesce(max(id), 0) FROM dead_letters WHERE sink=?", (sink,)).fetchone()[0]
-        total = conn.execute("SELECT count(*) FROM dead_letters WHERE sink=? AND id<=?", (sink, last_id)).fetchone()[0]
-        done = 0
+        total = conn.execute(
+            "SELECT count(*) FROM dead_letters WHERE sink=? AND id<=? AND coalesce(pii, '')<>?", (sink, last_id, UNDECODABLE_TAG)
+        ).fetchone()[0]
+        done = kept = after_id = 0
         while True:
             with self._write() as cur:
                 rows = cur.execute(
-                    "SELECT id, body, pii FROM dead_letters WHERE sink=? AND id<=? ORDER BY id LIMIT ?", (sink, last_id, DLQ_CHUNK)
+                    "SELECT id, body, pii FROM dead_letters WHERE sink=? AND id>? AND id<=? ORDER BY id LIMIT ?",
+                    (sink, after_id, last_id, DLQ_CHUNK),
                 ).fetchall()
                 if not rows:
                     break
+                after_id = rows[-1][0]
                 last_seq, last_cum = cur.execute("SELECT last_seq, last_cum FROM stats").fetchone()
                 inserts = []
                 tags: list[tuple[int, str]] = []
-                for _, body, pii in rows:
-                    event = decode_event(body)
+                taken: list[int] = []
+                for letter_id, body, pii in rows:
+                    try:  # an undecodable letter cannot be routed (nor shown): it stays in the DLQ as it is
+                        if pii == UNDECODABLE_TAG:
+                            raise ValueError(UNDECODABLE_TAG)
+                        event = decode_event(body)
+                    except Exception:
+                        kept += 1
+                        continue
+                    taken.append(letter_id)
                     last_seq += 1
                     last_cum += len(body)
                     # The body is the sink's view already: its pii tag rides along so the policy is not applied twice.
@@ -716,10 +751,14 @@ class SqliteBuffer:
                 cur.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", inserts)
                 cur.executemany("INSERT INTO replayed VALUES (?, ?)", tags)
                 cur.execute("UPDATE stats SET last_seq=?, last_cum=?", (last_seq, last_cum))
-                self._delete_dead(cur, [r[0] for r in rows])
-            done += len(rows)
+                if taken:
+                    self._delete_dead(cur, taken)
+            done += len(taken)
             if progress:
                 progress(done, total)
+        if kept:
+            log.warning("sink %r: %d dead letter(s) whose stored body does not decode stay in the DLQ (they cannot be "
+                        "routed or shown; `authlog dlq purge` removes them)", sink, kept)
         return done
 
     @_translated
@@ -836,8 +875,16 @@ class SqliteBuffer:
 
 
 def _letter(letter_id: int, sink: str, seq: int, code: str, reason: str, at: float, body: bytes, pii: str | None) -> DeadLetter:
-    """A dead letter as read; one still stored raw (its sink's policy unknown) is shown without personal fields."""
-    event = decode_event(body)
+    """A dead letter as read; one still stored raw (its sink's policy unknown) is shown without personal fields.
+
+    One whose body does not decode is withheld whole (no policy can be applied to it): only its length and hash.
+    """
+    try:
+        if pii == UNDECODABLE_TAG:
+            raise ValueError(UNDECODABLE_TAG)
+        event = decode_event(body)
+    except Exception:
+        return DeadLetter(letter_id, sink, seq, code, reason, at, None, pii, withheld_body(bytes(body)))
     if pii is None:
         for value in filter(None, (getattr(event, f) for f in PERSONAL_FIELDS)):
             reason = reason.replace(value, WITHHELD)

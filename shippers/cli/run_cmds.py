@@ -386,7 +386,7 @@ def dlq_list(config_path: Path, url: str | None, token: str | None, sink: str | 
     for column in ("sink", "seq", "at (UTC)", "type", "event id", "reason"):
         table.add_column(column)
     for letter in letters:
-        event = letter.get("event", {})
+        event = letter.get("event") or {"type": "[withheld: does not decode]"}  # null: the stored body does not decode
         at = datetime.fromtimestamp(float(letter.get("at", 0)), UTC).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(str(letter["sink"]), str(letter["seq"]), at, str(event.get("type", "?")), str(event.get("id", "?")),
                       escape(_cut(str(letter.get("reason", "")))))

@@ -45,7 +45,7 @@ from aiohttp import hdrs, web
 from shippers import __version__
 from shippers.config import Config
 from shippers.errors import AuthlogError, BufferError, BufferFullError
-from shippers.metrics import Metrics
+from shippers.metrics import Metrics, refusal_reason
 from shippers.sidecar.auth import check_request
 from shippers.sidecar.body import BodyError, BodyLimits, split_body
 from shippers.sidecar.budget import BodyAccount, BudgetExhausted, ByteBudget
@@ -209,7 +209,7 @@ async def read_capped(request: web.Request, cap: int, account: BodyAccount | Non
 async def post_events(request: web.Request) -> web.Response:
     state = request.app[STATE]
     if state.closing:
-        return _shutting_down()
+        return _shutting_down(state)
     content_type = request.headers.get(hdrs.CONTENT_TYPE)
     content_encoding = request.headers.get(hdrs.CONTENT_ENCODING)
     gzipped = "gzip" in (content_encoding or "").lower()
@@ -225,6 +225,7 @@ async def post_events(request: web.Request) -> web.Response:
             return error_response(408, f"the body did not arrive within {BODY_READ_TIMEOUT_SECONDS:.0f}s; send it in one go")
         except BudgetExhausted as exc:
             log.warning("ingest: request bodies fill the memory budget (%s); answering 503", exc)
+            state.shipper.metrics.count_refused_request("busy")
             return error_response(
                 503, "the sidecar holds too many request bodies right now; nothing was stored: retry the request shortly",
                 {hdrs.RETRY_AFTER: str(SHUTDOWN_RETRY_AFTER_SECONDS)},
@@ -232,7 +233,7 @@ async def post_events(request: web.Request) -> web.Response:
         # 2. split, validate and commit in a slot, on worker threads (never on the event loop).
         async with state.slots:
             if state.closing:
-                return _shutting_down()
+                return _shutting_down(state)
             loop = asyncio.get_running_loop()
             try:
                 items = await loop.run_in_executor(state.validators, split_body, raw, content_type, content_encoding, state.limits)
@@ -248,7 +249,8 @@ async def post_events(request: web.Request) -> web.Response:
                 return error_response(
                     400, "an event is nested too deeply to validate (in 'details'?); nothing was stored: flatten it and resend"
                 )
-            except BufferFullError as exc:
+            except BufferFullError as exc:  # the shipper counted the events (authlog_events_refused_total)
+                state.shipper.metrics.count_refused_request(refusal_reason(exc))
                 retry_after = _whole_seconds(exc.retry_after)
                 return error_response(
                     503, f"{exc}; nothing was stored: retry the whole request after {retry_after}s",
@@ -257,6 +259,7 @@ async def post_events(request: web.Request) -> web.Response:
             except BufferError as exc:
                 retry_after = _whole_seconds(getattr(exc, "retry_after", STORE_REFUSED_RETRY_AFTER_SECONDS))
                 _log_refusal(state, exc, retry_after)
+                state.shipper.metrics.count_refused_request(refusal_reason(exc))
                 return error_response(
                     503, f"the store cannot take events right now ({exc}); nothing was stored: retry after {retry_after}s",
                     {hdrs.RETRY_AFTER: str(retry_after)},
@@ -284,7 +287,8 @@ def _log_refusal(state: SidecarState, exc: BufferError, retry_after: int) -> Non
         log.handle(record)
 
 
-def _shutting_down() -> web.Response:
+def _shutting_down(state: SidecarState) -> web.Response:
+    state.shipper.metrics.count_refused_request("shutting_down")
     return error_response(
         503, "the sidecar is shutting down; nothing was stored: retry the request shortly",
         {hdrs.RETRY_AFTER: str(SHUTDOWN_RETRY_AFTER_SECONDS)},
@@ -340,8 +344,9 @@ def dead_letter_json(letter: Any) -> dict[str, Any]:
 
     ``pii`` names the treatment the event carries (``email=hash:<key id>;ip=mask;userAgent=keep``);
     null for a letter stored before that existed whose sink is gone: its personal fields are withheld.
+    A letter whose stored body does not decode has ``"event": null`` and ``withheld`` (its length and hash).
     """
-    return {
+    shown = {
         "id": letter.id,
         "sink": letter.sink,
         "seq": letter.seq,
@@ -351,6 +356,10 @@ def dead_letter_json(letter: Any) -> dict[str, Any]:
         "pii": getattr(letter, "pii", None),
         "event": msgspec.to_builtins(letter.event),
     }
+    withheld = getattr(letter, "withheld", None)
+    if withheld is not None:
+        shown["withheld"] = withheld
+    return shown
 
 
 async def dead_letters(request: web.Request) -> web.Response:
