@@ -199,19 +199,19 @@ def _expect_head(length: int, content_type: str = "application/json", token: str
 
 def test_expect_continue_is_refused_first_when_the_body_is_too_large(served: ServedApp) -> None:
     """A Content-Length over max_body_bytes is answered 413 at once, never 100 Continue."""
-    answer = _raw_exchange(served, _expect_head(100 * 1024 * 1024))
+    answer = _raw_exchange(served, _expect_head(100 * 1024 * 1024), read_first_only=True)
     assert answer.startswith(b"HTTP/1.1 413 ") and b"100 Continue" not in answer
 
 
 def test_expect_continue_is_refused_first_for_a_bad_media_type(served: ServedApp) -> None:
     """An unsupported Content-Type is answered 415 before the body is asked for."""
-    answer = _raw_exchange(served, _expect_head(10, "text/plain"))
+    answer = _raw_exchange(served, _expect_head(10, "text/plain"), read_first_only=True)
     assert answer.startswith(b"HTTP/1.1 415 ") and b"100 Continue" not in answer
 
 
 def test_expect_continue_is_refused_first_without_the_token(served_with_token: ServedApp) -> None:
     """Without a valid token the answer is 401, before the body; with it, 100 Continue then 202."""
-    answer = _raw_exchange(served_with_token, _expect_head(10))
+    answer = _raw_exchange(served_with_token, _expect_head(10), read_first_only=True)
     assert answer.startswith(b"HTTP/1.1 401 ") and b"100 Continue" not in answer
     body = b'{"type":"login.completed"}'
     with socket.create_connection((served_with_token.host, served_with_token.port), timeout=10) as sock:
