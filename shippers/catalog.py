@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -36,6 +37,30 @@ OCSF_CLASSES = {3002: "Authentication", 3001: "Account Change"}
 DEFAULT_OCSF = {"success": (3002, 99), "failure": (3002, 99)}
 DEFAULT_ECS = {"category": ["authentication"], "type": ["info"]}
 DEFAULT_SEVERITY: dict[Outcome, Severity] = {"success": "info", "failure": "warning"}
+# Why: difflib's cutoff for a "did you mean" hint; 0.6 keeps one-letter slips and drops noise.
+HINT_CUTOFF = 0.6
+# Why: a hint costs ~0.1 ms of difflib; hints are memoised per type string, and 4096 distinct
+# misspellings cover any real fleet while bounding memory (a name is at most 1 KiB) under a flood.
+HINT_CACHE_SIZE = 4096
+# Why: a batch (one validate_raw call, <= 1000 items from the sidecar) computes at most this many
+# hints it has not seen before (~2 ms); further new names get the `authlog catalog` pointer, so a
+# body of distinct unknown types is rejected about as fast as valid events are accepted.
+NEW_HINTS_PER_BATCH = 16
+
+
+class HintBudget:
+    """How many not-yet-memoised "did you mean" hints one batch of items may still compute."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, new_hints: int = NEW_HINTS_PER_BATCH) -> None:
+        self.left = new_hints
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +104,11 @@ class Catalog:
 
     def __init__(self, types: dict[str, EventType]) -> None:
         self._types = dict(types)
+        self._hints: dict[str, str | None] = {}  # memoised closest(); insertion order = eviction order
+        self._hints_lock = threading.Lock()
+        # difflib's ratio is 2*matches/(len(a)+len(b)): a name longer than this can reach the cutoff with no type.
+        longest = max((len(n) for n in self._types), default=0)
+        self._hint_max_chars = int(longest * (2 / HINT_CUTOFF - 1)) + 1
 
     def __contains__(self, name: object) -> bool:
         return name in self._types
@@ -99,10 +129,27 @@ class Catalog:
     def names(self) -> list[str]:
         return list(self._types)
 
-    def closest(self, name: str) -> str | None:
-        """The known type name nearest to a misspelled one, if any is near enough."""
-        match = difflib.get_close_matches(name, self._types, n=1, cutoff=0.6)
-        return match[0] if match else None
+    def closest(self, name: str, budget: HintBudget | None = None) -> str | None:
+        """The known type name nearest to a misspelled one, if any is near enough.
+
+        Memoised per name (at most HINT_CACHE_SIZE names). With ``budget``, a name not seen
+        before is only compared with the catalog while the budget lasts (None after that).
+        """
+        if len(name) > self._hint_max_chars:
+            return None  # too long to be near any type: no difflib needed to say so
+        try:
+            return self._hints[name]
+        except KeyError:
+            pass
+        if budget is not None and not budget.take():
+            return None
+        match = difflib.get_close_matches(name, self._types, n=1, cutoff=HINT_CUTOFF)
+        hint = match[0] if match else None
+        with self._hints_lock:
+            if len(self._hints) >= HINT_CACHE_SIZE:
+                del self._hints[next(iter(self._hints))]
+            self._hints[name] = hint
+        return hint
 
     def extended(self, extra: Catalog) -> Catalog:
         clash = sorted(set(extra._types) & set(self._types))

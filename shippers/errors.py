@@ -56,6 +56,7 @@ class Rejection(StrEnum):
     TOO_LONG = "too_long"  # a string over its field's length limit
     TOO_LARGE = "too_large"  # `details` over its encoded-size limit
     TOO_DEEP = "too_deep"  # nested deeper than `details` allows (or than can be read at all)
+    TOO_MANY_VALUES = "too_many_values"  # `details` holds more than 1,000 values (lists, objects and scalars together)
     NUMBER_OUT_OF_RANGE = "number_out_of_range"  # a number no float or 64-bit integer holds (1e999999); emit(): NaN, infinity
     UNKNOWN_TYPE = "unknown_type"  # `type` is not in the catalog
     UNKNOWN_REASON = "unknown_reason"  # `reason` is not one of the type's reasons

@@ -31,7 +31,7 @@ from shippers import __version__
 from shippers.batcher import Batcher
 from shippers.buffer import DeadLetter, SinkPolicy, SqliteBuffer
 from shippers.buffer.records import UNDECODABLE_TAG
-from shippers.catalog import Catalog, load_catalog
+from shippers.catalog import Catalog, HintBudget, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
 from shippers.errors import AuthlogError, BufferError, BufferFullError, BufferUnavailableError, ValidationError
 from shippers.event import Event, EventValidator, encode_event, unexpected_rejection
@@ -63,7 +63,10 @@ class IngestResult:
 
 @dataclass
 class Validated:
-    """Items that passed validation (with their stored bytes) and the ones that did not."""
+    """Items that passed validation (with their stored bytes) and the ones that did not.
+
+    An accepted Event has ``details = None``: its line (the stored bytes) carries them.
+    """
 
     accepted: list[tuple[Event, bytes]]
     rejected: list[tuple[int, str]]
@@ -299,17 +302,25 @@ class Shipper:
         """Validate JSON items one by one and commit the valid ones in one transaction."""
         return self.commit_validated(self.validate_raw(items))
 
-    def validate_raw(self, items: Sequence[bytes]) -> Validated:
-        """The first half of ingest_raw: validate each item (no I/O; may run beside a commit)."""
+    def validate_raw(self, items: Sequence[bytes], *, start: int = 0, into: Validated | None = None) -> Validated:
+        """The first half of ingest_raw: validate each item (no I/O; may run beside a commit).
+
+        A request may be validated in turns (shippers/sidecar/turns.py): ``start`` is the index of
+        ``items[0]`` in the request, and ``into`` the Validated of the earlier turns, extended in place.
+        """
         now = self.clock()
-        accepted: list[tuple[Event, bytes]] = []
-        rejected: list[tuple[int, str]] = []
+        accepted: list[tuple[Event, bytes]] = [] if into is None else into.accepted
+        rejected: list[tuple[int, str]] = [] if into is None else into.rejected
         reasons: Counter[str] = Counter()
         decode = self.validator.decode
-        for index, item in enumerate(items):
+        hints = HintBudget()  # bounds the difflib work of one call, whatever the items
+        for index, item in enumerate(items, start):
             try:
-                event = decode(item, now)
+                event = decode(item, now, hints)
                 line = encode_event(event)
+                # The line holds the details; they are most of an event's Python objects, and millions of
+                # them kept until the commit made garbage-collection passes stall the event loop.
+                event.details = None
             except ValidationError as exc:
                 rejected.append((index, str(exc)))
                 reasons[exc.reason] += 1
@@ -322,7 +333,7 @@ class Shipper:
             accepted.append((event, line))
         for reason, n in reasons.items():
             self.metrics.count_rejected(reason, n)
-        return Validated(accepted, rejected)
+        return Validated(accepted, rejected) if into is None else into
 
     def commit_validated(self, validated: Validated) -> IngestResult:
         """The second half of ingest_raw: commit the accepted events in one transaction (refused ones are counted)."""

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from shippers.catalog import builtin_catalog, load_catalog
-from shippers.errors import CatalogError
+from shippers.errors import CatalogError, ValidationError
+from shippers.event import EventValidator
 
 SEED = Path(__file__).parent / "data" / "seed-logged-events.txt"
 # The page runs type and action together ("login.completedLogin completed"); actions start with a
@@ -139,3 +140,54 @@ def test_extension_clash_and_bad_entries_are_all_reported(tmp_path: Path) -> Non
     extra.write_text('[types."login.completed"]\naction = "x"\noutcome = "success"\ndescription = "y"\n')
     with pytest.raises(CatalogError, match="login.completed: already a built-in type"):
         load_catalog(extra)
+
+
+def test_a_hint_is_computed_once_per_misspelt_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """closest() memoises: 50,000 items with one unknown type cost difflib once, not 50,000 times."""
+    import difflib
+
+    from shippers import catalog as catalog_module
+
+    calls: list[str] = []
+    real = difflib.get_close_matches
+
+    def counting(word: str, *args: object, **kwargs: object) -> list[str]:
+        calls.append(word)
+        return real(word, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(catalog_module.difflib, "get_close_matches", counting)
+    catalog = builtin_catalog()
+    validator = EventValidator(catalog)
+    for _ in range(50_000):
+        with pytest.raises(ValidationError, match="did you mean 'login.completed'"):
+            validator.decode(b'{"type":"login.complete"}')
+    assert calls == ["login.complete"]
+
+
+def test_a_batch_computes_a_bounded_number_of_new_hints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a HintBudget, distinct unknown names past NEW_HINTS_PER_BATCH get the catalog pointer, not difflib."""
+    import difflib
+
+    from shippers import catalog as catalog_module
+    from shippers.catalog import NEW_HINTS_PER_BATCH, HintBudget
+
+    calls: list[str] = []
+    real = difflib.get_close_matches
+    monkeypatch.setattr(catalog_module.difflib, "get_close_matches", lambda w, *a, **k: calls.append(w) or real(w, *a, **k))
+    validator = EventValidator(builtin_catalog())
+    hints = HintBudget()
+    messages = []
+    for i in range(1000):
+        with pytest.raises(ValidationError) as caught:
+            validator.decode(b'{"type":"login.complete%d"}' % i, None, hints)
+        messages.append(caught.value.message)
+    assert len(calls) == NEW_HINTS_PER_BATCH
+    assert "did you mean" in messages[0] and "`authlog catalog` lists the known types" in messages[-1]
+
+
+def test_a_name_too_long_to_be_near_any_type_skips_difflib(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 1 KiB type name cannot reach the cutoff with any catalog name: no difflib call, no hint, same answer as before."""
+    from shippers import catalog as catalog_module
+
+    monkeypatch.setattr(catalog_module.difflib, "get_close_matches", lambda *a, **k: pytest.fail("difflib was called"))
+    assert builtin_catalog().closest("login.completed." * 64) is None

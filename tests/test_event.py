@@ -199,3 +199,41 @@ def test_decoder_survives_arbitrary_bytes(raw: bytes) -> None:
         VALIDATOR.decode(raw)
     except ValidationError as exc:
         assert exc.reason is not Rejection.INVALID, "a foreseeable input fell through to the last-resort catch"
+
+
+@pytest.mark.parametrize(
+    "details",
+    ['{"a":[' + ",".join(["[]"] * 5400) + "]}", '{"a":[' + ",".join(["1"] * 1001) + "]}",
+     "{" + ",".join(f'"k{i}":{{}}' for i in range(1001)) + "}"],
+    ids=["16KiB-of-empty-lists", "1001-numbers", "1001-empty-objects"],
+)
+def test_details_with_more_values_than_the_cap_are_rejected(details: str) -> None:
+    """Details holding more than MAX_DETAILS_VALUES values (containers count) are refused as too_many_values."""
+    from shippers.event import MAX_DETAILS_VALUES
+
+    with pytest.raises(ValidationError) as caught:
+        EventValidator(builtin_catalog()).decode(('{"type":"login.completed","details":' + details + "}").encode())
+    assert caught.value.reason == Rejection.TOO_MANY_VALUES and caught.value.field == "details"
+    assert str(MAX_DETAILS_VALUES) in caught.value.message
+
+
+def test_details_at_the_value_cap_are_accepted() -> None:
+    """Exactly MAX_DETAILS_VALUES values (one list holding the rest) pass."""
+    from shippers.event import MAX_DETAILS_VALUES
+
+    details = '{"a":[' + ",".join(["1"] * (MAX_DETAILS_VALUES - 1)) + "]}"
+    event = EventValidator(builtin_catalog()).decode(('{"type":"login.completed","details":' + details + "}").encode())
+    assert len(event.details["a"]) == MAX_DETAILS_VALUES - 1  # type: ignore[index]
+
+
+def test_validate_raw_keeps_no_details_objects_once_the_line_is_encoded(tmp_path: Path) -> None:
+    """An accepted event's details live in its stored line only, so a request keeps no per-value Python objects."""
+    from shippers.shipper import Shipper
+
+    shipper = Shipper.from_config({"buffer": {"path": str(tmp_path / "buf")}, "sinks": {"local": {"type": "file", "path": str(tmp_path / "o")}}})
+    try:
+        validated = shipper.validate_raw([b'{"type":"login.completed","details":{"a":[1,2,3]}}'])
+        event, line = validated.accepted[0]
+        assert event.details is None and decode_event(line).details == {"a": [1, 2, 3]}
+    finally:
+        shipper.close(1.0)

@@ -52,7 +52,7 @@ class S3Adapter(Adapter):
             return reason
         length = keys.key_bytes(self.config.prefix, self.partition(event), self.context.name, self.context.store_id)
         if length > MAX_KEY_BYTES:
-            return f"its S3 key would be {length} bytes (S3 allows {MAX_KEY_BYTES}); shorten the tenantId or the prefix"
+            return f"its S3 key would be {length} bytes (S3 allows {MAX_KEY_BYTES}); shorten the prefix or the sink name"
         return None
 
     def partition(self, event: Event) -> str:

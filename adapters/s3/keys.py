@@ -5,7 +5,10 @@
 - the date and hour are the UTC hour of the *event* time, so a late event lands in the
   hour it happened (Athena's partition projection finds it there);
 - ``tenant=`` appears only with ``partition_by = ["tenant"]``; the id is percent-encoded
-  (no '/', ':' or spaces in a partition value) and ``_none`` stands for "no tenant";
+  (no '/', ':' or spaces in a partition value) and ``_none`` stands for "no tenant"; an id
+  whose encoded form passes ``MAX_TENANT_VALUE_BYTES`` is written as its first
+  ``TENANT_HEAD_BYTES`` encoded bytes, ``~`` and ``TENANT_HASH_CHARS`` hex digits of the
+  SHA-256 of the id (stable, and short enough that no key passes S3's 1024 bytes for it);
 - seqs are the batch's first and last buffer sequence numbers, zero-padded to 20 digits
   so keys sort in delivery order; the sink name keeps two sinks on one bucket apart.
 
@@ -15,6 +18,7 @@ Everything here is pure: the core cuts a batch with ``partition()`` and records
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import quote
 
 from shippers.event import Event
@@ -22,6 +26,13 @@ from shippers.event import Event
 NO_TENANT = "_none"
 SEQ_DIGITS = 20  # Why: 2**64 has 20 decimal digits; fixed width makes keys sort numerically.
 SUFFIX = ".ndjson.gz"
+# Why: a tenantId may be 1 KiB (12 KiB percent-encoded): over this, its value is shortened, so the
+# key stays under S3's 1024 bytes with room for a prefix and a sink name (~100 bytes of fixed parts).
+MAX_TENANT_VALUE_BYTES = 256
+# Why: the start of a shortened tenant keeps it recognisable in a listing.
+TENANT_HEAD_BYTES = 64
+# Why: 128 bits of SHA-256: two different long tenants never share a partition in practice.
+TENANT_HASH_CHARS = 32
 
 
 def tenant_value(tenant: str | None) -> str:
@@ -29,7 +40,26 @@ def tenant_value(tenant: str | None) -> str:
     if tenant is None:
         return NO_TENANT
     # A real tenant named "_none" must not share the no-tenant partition.
-    return "%5Fnone" if tenant == NO_TENANT else quote(tenant, safe="")
+    if tenant == NO_TENANT:
+        return "%5Fnone"
+    value = quote(tenant, safe="")
+    if len(value) <= MAX_TENANT_VALUE_BYTES:
+        return value
+    return shortened_tenant_value(tenant)
+
+
+def shortened_tenant_value(tenant: str) -> str:
+    """``<first TENANT_HEAD_BYTES encoded bytes, whole characters>~<SHA-256 of the id, hex>``."""
+    head: list[str] = []
+    size = 0
+    for char in tenant:
+        encoded = quote(char, safe="")
+        if size + len(encoded) > TENANT_HEAD_BYTES:
+            break
+        head.append(encoded)
+        size += len(encoded)
+    digest = hashlib.sha256(tenant.encode("utf-8", "surrogatepass")).hexdigest()[:TENANT_HASH_CHARS]
+    return "".join(head) + "~" + digest
 
 
 def partition_of(event: Event, by_tenant: bool) -> str:

@@ -83,6 +83,8 @@ _CLOSER = bytes.maketrans(b"[{", b"]}")
 # (~0.3 s of the validator thread) the body is refused rather than scanned on (a 400).
 MAX_DEEP_SCAN_STEPS = 200_000
 _QUOTE, _COMMA, _CLOSE_ARRAY = ord('"'), ord(","), ord("]")
+# Why: a header quoted back in a 415 is enough to recognise it, not a way to echo a kilobyte.
+MAX_QUOTED_HEADER_CHARS = 60
 
 _raw_list = msgspec.json.Decoder(list[msgspec.Raw])
 _raw_one = msgspec.json.Decoder(msgspec.Raw)
@@ -112,6 +114,15 @@ def media_type(content_type: str | None) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
+def _quote_header(value: str, cap: int) -> str:
+    """A header's text, safe to put in any answer: cut to ``cap`` characters, then ASCII with escapes.
+
+    aiohttp hands a non-UTF-8 byte over as a lone surrogate, which JSON cannot carry; ascii()
+    spells it (and any control character) as a backslash escape instead.
+    """
+    return ascii(value[:cap])[1:-1]
+
+
 def check_headers(content_type: str | None, content_encoding: str | None) -> tuple[bool, bool]:
     """(is_ndjson, is_gzip) for acceptable headers; raise a 415 :class:`BodyError` otherwise.
 
@@ -124,7 +135,7 @@ def check_headers(content_type: str | None, content_encoding: str | None) -> tup
         gzipped = False
     else:
         raise BodyError(
-            415, f"Content-Encoding '{encoding[:40]}' is not supported; send the body uncompressed or with Content-Encoding: gzip"
+            415, f"Content-Encoding '{_quote_header(encoding, MAX_QUOTED_HEADER_CHARS)}' is not supported; send the body uncompressed or with Content-Encoding: gzip"
         )
     kind = media_type(content_type)
     if kind in NDJSON_TYPES:
@@ -133,7 +144,7 @@ def check_headers(content_type: str | None, content_encoding: str | None) -> tup
         return False, gzipped
     raise BodyError(
         415,
-        f"Content-Type '{kind[:60]}' is not supported; send application/json (one event object or an array of them) "
+        f"Content-Type '{_quote_header(kind, MAX_QUOTED_HEADER_CHARS)}' is not supported; send application/json (one event object or an array of them) "
         "or application/x-ndjson (one event per line)",
     )
 

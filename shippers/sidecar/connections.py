@@ -37,6 +37,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from shippers.sidecar.quiet import quiet_handler
+
 log = logging.getLogger("authlog.sidecar")
 
 # Why: what the process opens after start-up besides connections: SQLite's journal and temp
@@ -161,7 +163,7 @@ class ConnectionGuard:
 
     def _make_handler(self) -> RequestHandler:
         assert self._server is not None
-        handler = self._server()
+        handler = quiet_handler(self._server())  # quiet.py: a malformed request's bytes are never echoed
         self._no_request_yet.add(handler)
         asyncio.get_running_loop().call_later(self.idle_timeout, self._first_request_due, handler)
         return handler

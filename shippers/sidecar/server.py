@@ -8,7 +8,8 @@ were left for the restart: they are recorded and resent; the last log line says 
 
 While it serves, connections are guarded (connections.py: ``idle_timeout``, and
 ``max_connections`` derived from the descriptor limit once the store and sinks are open),
-and the log lines a client can trigger repeatedly are rate-limited (log_throttle.py).
+the log lines a client can trigger repeatedly are rate-limited (log_throttle.py), and a
+malformed request is logged and answered by its error class and code only (quiet.py).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from shippers.sidecar.app import STATE, ShipperLike, make_app
 from shippers.sidecar.auth import is_loopback
 from shippers.sidecar.connections import derived_max_connections, fd_soft_limit, open_fd_count, start_guarded
 from shippers.sidecar.log_throttle import throttled
+from shippers.sidecar.quiet import quiet_parser_errors
 
 log = logging.getLogger("authlog.sidecar")
 
@@ -140,7 +142,8 @@ def serve(
 
 async def _serve(shipper: ShipperLike, plan: ListenPlan, grace: float, on_listening: Callable[[str], None] | None) -> float:
     """Serve until a signal; returns the monotonic deadline by which the shutdown must end."""
-    with throttled():
+    # The parser-error filter runs first, so the throttle counts the rewritten (text-free) records.
+    with quiet_parser_errors(), throttled():
         return await _serve_guarded(shipper, plan, grace, on_listening)
 
 

@@ -54,10 +54,10 @@ class FakeShipper:
     def __post_init__(self) -> None:
         self.validator = EventValidator(builtin_catalog())
 
-    def validate_raw(self, items: list[bytes]) -> tuple[list[Event], list[tuple[int, str]]]:
-        accepted: list[Event] = []
-        rejected: list[tuple[int, str]] = []
-        for index, item in enumerate(items):
+    def validate_raw(self, items: list[bytes], *, start: int = 0,
+                     into: tuple[list[Event], list[tuple[int, str]]] | None = None) -> tuple[list[Event], list[tuple[int, str]]]:
+        accepted, rejected = ([], []) if into is None else into
+        for index, item in enumerate(items, start):
             try:
                 accepted.append(self.validator.decode(item))
             except ValidationError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 from hypothesis import given, settings
@@ -39,10 +39,36 @@ def test_tenant_values_are_percent_encoded(tenant: str, value: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(min_size=1, max_size=40))
 def test_any_tenant_gives_one_safe_path_segment(tenant: str) -> None:
-    """Whatever the tenant id, its value is one segment without ':' and decodes back to the id."""
+    """Whatever the tenant id, its value is one short segment without ':'; a short one decodes back to the id."""
     value = keys.tenant_value(tenant)
-    assert "/" not in value and ":" not in value and " " not in value
-    assert unquote(value) == tenant and value != keys.NO_TENANT
+    assert "/" not in value and ":" not in value and " " not in value and value != keys.NO_TENANT
+    assert len(value.encode()) <= keys.MAX_TENANT_VALUE_BYTES
+    if len(quote(tenant, safe="")) <= keys.MAX_TENANT_VALUE_BYTES:
+        assert unquote(value) == tenant
+
+
+@pytest.mark.parametrize(
+    "tenant", ["a" * 900, "é" * 160, "租户" * 60, "a b/c" * 100, "é" * 1024], ids=["ascii-900", "e-acute-160", "cjk-120", "slashes-500", "e-acute-1024"]
+)
+def test_no_tenant_id_the_validator_accepts_makes_a_key_too_long(tenant: str) -> None:
+    """A tenantId of up to 1 KiB of any characters gets a key under S3's 1024 bytes, so it is never dead-lettered for it."""
+    from shippers.catalog import builtin_catalog
+    from shippers.event import EventValidator
+
+    event = EventValidator(builtin_catalog()).decode(f'{{"type":"login.completed","tenantId":"{tenant}"}}'.encode())
+    adapter = make_adapter(prefix="authlog", partition_by=["tenant"])
+    assert keys.key_bytes("authlog/", adapter.partition(event), "archive", "0123456789abcdef") <= MAX_KEY_BYTES
+    assert adapter.check_item(event, adapter.encode_item(adapter.map(event)), FIXED) is None
+
+
+def test_a_shortened_tenant_value_is_stable_and_tells_long_tenants_apart() -> None:
+    """The shortened form is a pure function of the id: the same id, the same value; ids sharing a long start differ."""
+    first, second = "é" * 200 + "x", "é" * 200 + "y"
+    assert keys.tenant_value(first) == keys.tenant_value(first) == keys.shortened_tenant_value(first)
+    assert keys.tenant_value(first) != keys.tenant_value(second)
+    head, _, digest = keys.tenant_value(first).rpartition("~")
+    assert unquote(head) == "é" * (keys.TENANT_HEAD_BYTES // 6) and len(digest) == keys.TENANT_HASH_CHARS
+    assert keys.tenant_value("t-42") == "t-42"  # short ids are unchanged
 
 
 def test_object_key_shape() -> None:
@@ -70,18 +96,15 @@ def test_partition_and_key_are_deterministic() -> None:
     assert first == again
 
 
-def test_a_tenant_that_makes_the_key_too_long_is_dead_lettered() -> None:
-    """check_item refuses an event whose key would pass S3's 1024-byte limit, and passes a normal one."""
-    adapter = make_adapter(partition_by=["tenant"])
-    long_event = full_event("login.completed", tenantId="é" * 400)  # 400 chars -> 2400 bytes encoded
-    item = adapter.encode_item(adapter.map(long_event))
-    reason = adapter.check_item(long_event, item, FIXED)
-    assert reason is not None and str(MAX_KEY_BYTES) in reason and "tenantId" in reason
-    normal = full_event("login.completed")
-    assert adapter.check_item(normal, adapter.encode_item(adapter.map(normal)), FIXED) is None
-    # Without tenant partitioning the same event is fine.
-    plain = make_adapter()
-    assert plain.check_item(long_event, plain.encode_item(plain.map(long_event)), FIXED) is None
+def test_a_prefix_that_makes_the_key_too_long_is_dead_lettered() -> None:
+    """check_item refuses an event whose key would still pass S3's 1024-byte limit (a huge prefix), and passes a normal one."""
+    adapter = make_adapter(prefix="p" * 1000, partition_by=["tenant"])
+    event = full_event("login.completed", tenantId="é" * 400)
+    item = adapter.encode_item(adapter.map(event))
+    reason = adapter.check_item(event, item, FIXED)
+    assert reason is not None and str(MAX_KEY_BYTES) in reason and "prefix" in reason
+    normal = make_adapter(partition_by=["tenant"])
+    assert normal.check_item(event, normal.encode_item(normal.map(event)), FIXED) is None
 
 
 def test_early_years_keep_four_digits() -> None:
