@@ -101,6 +101,7 @@ class Shipper:
             log.warning("%s", problem)
         self.pii = {s.name: SinkPii(s.common.pii) for s in config.sinks.values()}
         self._refused: str | None = None  # why this process holds no delivery (a removed sink with a backlog)
+        self._refused_sinks: list[str] = []
         self.workers: dict[str, SinkWorker] = {}
         self.started_at = clock()  # wall, for display
         self._started_mono = monotonic()  # uptime
@@ -200,13 +201,13 @@ class Shipper:
             self._start_workers()
         except SinkRemovedError as exc:
             self.buffer.release_delivery_lock()  # a process whose config has the sink may deliver meanwhile
-            if self._refused != str(exc):
+            if self._refused_sinks != sorted(exc.sinks):  # once per set of sinks (their counts grow with every event)
                 log.error("not delivering from %s: %s", self.config.buffer.path, exc)
-            self._refused = str(exc)
+            self._refused, self._refused_sinks = str(exc), sorted(exc.sinks)
             if raise_refusal:
                 raise
             return False
-        self._refused = None
+        self._refused, self._refused_sinks = None, []
         return True
 
     def _start_workers(self) -> None:

@@ -939,7 +939,7 @@ def _removed_message(backlogged: Mapping[str, int]) -> str:
     return "; ".join(
         f"sink {name!r} was removed from the config (or renamed) but holds {count} undelivered event(s): put it back "
         f"in the config to deliver them, or run `authlog sinks forget {name} -c <config>` to drop them (counted as "
-        "dropped, reason sink_removed); to rename a sink without loss, see README: Renaming or removing a sink"
+        "dropped, reason sink_removed); to rename a sink without loss, see the README, 'Removing or renaming a sink'"
         for name, count in sorted(backlogged.items())
     )
 

@@ -83,6 +83,21 @@ def test_a_standby_process_whose_config_lacks_a_backlogged_sink_lets_the_lock_go
     app.close(1)
 
 
+def test_a_refusing_standby_logs_its_refusal_once(tmp_path: Path, fake_sleep: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """Each retry of a refusing standby process finds a bigger backlog; the error is logged once, not every few seconds."""
+    folder = tmp_path / "buf"
+    backlog_for_siem(folder, fake_sleep)
+    app = Shipper.from_config(config(folder, {"archive": {"type": "memory"}}), sleep=fake_sleep)
+    with caplog.at_level(logging.ERROR):
+        for i in range(3):  # what the standby thread does every STANDBY_RETRY_SECONDS
+            app.emit("login.completed", userId=f"more{i}")
+            assert app.buffer.acquire_delivery_lock()
+            assert not app._try_start_workers(raise_refusal=False)
+    assert len([r for r in caplog.records if "not delivering" in r.getMessage()]) == 1
+    assert "8 undelivered" in app.status()["errors"][0]
+    app.close(1)
+
+
 def test_sinks_forget_drops_the_backlog_counted_and_lets_delivery_start(tmp_path: Path, fake_sleep: Any) -> None:
     """`authlog sinks forget` is the explicit way to drop a removed sink's backlog; the drop is counted in status and metrics."""
     folder = tmp_path / "buf"
