@@ -332,3 +332,21 @@ def test_two_new_store_runs_on_one_lost_store_do_not_interleave(tmp_path: Path, 
     assert made.last_seq() == 1 and (folder / "buffer.sqlite3").stat().st_size > 0
     assert len(list(folder.glob("replaced-*"))) == 1
     made.close()
+
+
+def test_authlog_run_refuses_to_start_when_a_removed_sink_holds_events(
+    tmp_path: Path, fake_sleep: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sidecar exits with the removed sink's name, its backlog and the command that drops it, instead of deleting it."""
+    folder = tmp_path / "buf"
+    backlog_for_siem(folder, fake_sleep)
+
+    async def served_and_stopped(*args: Any) -> float:  # a sidecar that got as far as serving stops at once (no hang)
+        return 0.0
+
+    monkeypatch.setattr("shippers.sidecar.server._serve", served_and_stopped)
+    cfg = toml(tmp_path / "authlog.toml", folder, ["archive"])
+    result = CliRunner().invoke(cli, ["run", "-c", str(cfg)])
+    assert result.exit_code == 1, result.output
+    assert "sink 'siem' was removed from the config" in result.output and "authlog sinks forget siem" in result.output
+    assert {r.name for r in SqliteBuffer(folder, max_bytes=1 << 20).sinks()} == {"archive", "siem"}
