@@ -95,6 +95,18 @@ class BufferLockedError(BufferError):
     """Another process holds the delivery lock of this store."""
 
 
+class SinkRemovedError(BufferError):
+    """The delivering process's config lacks a sink whose position still holds undelivered events.
+
+    ``sinks`` maps each such sink to how many events it would lose (an upper bound: events it had
+    not scanned yet may not be routed to it).
+    """
+
+    def __init__(self, message: str, sinks: dict[str, int]) -> None:
+        self.sinks = sinks
+        super().__init__(message)
+
+
 class BufferForkedError(BufferError):
     """The store was opened before this process forked; SQLite handles must not cross a fork."""
 

@@ -43,6 +43,10 @@ class Metrics:
         self.retries = Counter("authlog_sink_retries", "Attempts that will be retried.", ["sink"], registry=r)
         self.dead_lettered = Counter("authlog_sink_dead_lettered", "Events sent to the sink's DLQ.", ["sink", "reason"], registry=r)
         self.dropped = Counter("authlog_sink_dropped", "Events dropped by when_full = drop_oldest.", ["sink"], registry=r)
+        self.events_dropped = Counter(
+            "authlog_events_dropped", "Events dropped on purpose outside when_full, by reason (sink_removed: `authlog sinks forget`).",
+            ["reason"], registry=r,
+        )
         self.lag = Gauge("authlog_sink_lag_events", "Events in the buffer this sink has not finished.", ["sink"], registry=r)
         self.up = Gauge("authlog_sink_up", "1 when the sink's last attempt succeeded or it is idle, else 0.", ["sink"], registry=r)
         self.buffer_bytes = Gauge("authlog_buffer_bytes", "Bytes held by the durable buffer (events and dead letters).", registry=r)

@@ -31,9 +31,18 @@ from shippers import __version__
 from shippers.batcher import Batcher
 from shippers.buffer import DeadLetter, SinkPolicy, SqliteBuffer
 from shippers.buffer.records import UNDECODABLE_TAG
+from shippers.buffer.sqlite import SCHEMA_VERSION
 from shippers.catalog import Catalog, HintBudget, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
-from shippers.errors import AuthlogError, BufferError, BufferFullError, BufferUnavailableError, ValidationError
+from shippers.errors import (
+    AuthlogError,
+    BufferError,
+    BufferFullError,
+    BufferLockedError,
+    BufferUnavailableError,
+    SinkRemovedError,
+    ValidationError,
+)
 from shippers.event import Event, EventValidator, encode_event, unexpected_rejection
 from shippers.metrics import Metrics, refusal_reason
 from shippers.pii import SinkPii
@@ -46,6 +55,8 @@ log = logging.getLogger(__name__)
 # Why: a standby process (an app worker without the lock) checks this often whether the
 # deliverer went away, so delivery resumes within seconds of a crash.
 STANDBY_RETRY_SECONDS = 5.0
+# Why: dead letters whose conversion met a full disk are retried this often; space comes back in minutes, not ms.
+CONVERT_RETRY_SECONDS = 30.0
 # Why: flush() checks progress this often; it returns as soon as the sinks are caught up.
 FLUSH_POLL_SECONDS = 0.02
 # Why: after close() gave up on a hung send, its watcher looks this often whether the send returned,
@@ -99,9 +110,12 @@ class Shipper:
         self.buffer = SqliteBuffer(config.buffer.path, max_bytes=config.buffer.max_bytes, fsync=config.buffer.fsync, clock=clock)
         self.buffer.on_fault = lambda kind: self.metrics.store_errors.labels(kind).inc()
         self.adapters = build_adapters(config.sinks.values(), self.catalog, clock, self.buffer.store_id, monotonic)
-        self.buffer.register_sinks(self._policies(), remove_others=False)
+        # Sink positions and policies are the delivering process's (see _start_workers); this one only says where it differs.
+        for problem in self._policy_differences():
+            log.warning("%s", problem)
         self.pii = {s.name: SinkPii(s.common.pii) for s in config.sinks.values()}
-        self._convert_dead_letters()
+        self._refused: str | None = None  # why this process holds no delivery (a removed sink with a backlog)
+        self._refused_sinks: list[str] = []
         self.workers: dict[str, SinkWorker] = {}
         self.buffer.routes = {s.name: Route(s.name, s.common.route).takes for s in config.sinks.values()}  # exact drop counts
         self.started_at = clock()  # wall, for display
@@ -137,6 +151,35 @@ class Shipper:
         shipper = cls(config, clock=clock, sleep=sleep, monotonic=monotonic)
         return shipper.start() if deliver else shipper
 
+    def _policy_differences(self) -> list[str]:
+        """Where this config's sink policies differ from the ones the delivering process stored (its config applies)."""
+        stored = self.buffer.stored_policies()
+        problems = []
+        for s in self.config.sinks.values():
+            if s.name not in stored:
+                continue
+            kind, when_full, max_backlog = stored[s.name]
+            for key, mine, theirs in (("type", s.common.type, kind), ("when_full", s.common.when_full, when_full),
+                                      ("max_backlog", s.common.max_backlog, max_backlog)):
+                if mine != theirs:
+                    problems.append(
+                        f"sink {s.name!r}: this config says {key} = {mine!r}, the store says {theirs!r} (registered by the "
+                        "delivering process): only the delivering process's config applies; make the configs agree"
+                    )
+        return problems
+
+    def _sink_errors(self, stored: set[str]) -> list[str]:
+        """Sinks the store and this config disagree on, and why this process does not deliver (status ``errors``)."""
+        errors = [self._refused] if self._refused and not self._delivering else []
+        for name in sorted(stored - set(self.config.sinks)):
+            errors.append(f"sink {name!r} has a position in the store but is not in this config: it is not delivered here; "
+                          f"put it back in the config, or run `authlog sinks forget {name}` (what it holds is counted as dropped)")
+        for name in sorted(set(self.config.sinks) - stored):
+            errors.append(f"sink {name!r} is in this config but has no position in the store: no delivering process has "
+                          "registered it (a sink starts when the process that delivers has it in its config); if one runs, "
+                          "add the sink to that process's config")
+        return errors
+
     def _policies(self) -> list[SinkPolicy]:
         return [
             SinkPolicy(s.name, s.common.type, s.common.when_full, s.common.max_backlog, s.common.start_at)
@@ -145,14 +188,18 @@ class Shipper:
 
     # -- delivery -------------------------------------------------------------
     def start(self, *, standby: bool = False) -> Shipper:
-        """Start delivering; with standby=True, deliver only once this process gets the lock."""
+        """Start delivering; with standby=True, deliver only once this process gets the lock.
+
+        Raises SinkRemovedError (standby: logs it and keeps trying, without holding the lock) when
+        a sink missing from this config still holds undelivered events.
+        """
         if self.buffer.acquire_delivery_lock():
-            self._start_workers()
-        elif standby:
-            self._standby = threading.Thread(target=self._wait_for_lock, name="authlog-standby", daemon=True)
-            self._standby.start()
-        else:
+            if self._try_start_workers(raise_refusal=not standby):
+                return self
+        elif not standby:
             self.buffer.require_delivery_lock()  # raises BufferLockedError naming the holder
+        self._standby = threading.Thread(target=self._wait_for_lock, name="authlog-standby", daemon=True)
+        self._standby.start()
         return self
 
     def _wait_for_lock(self) -> None:
@@ -161,12 +208,29 @@ class Shipper:
                 if self._closed.is_set():  # close() ran meanwhile: give the lock back, do not start delivering
                     self.buffer.release_delivery_lock()
                     return
-                log.info("took over delivery from %s", self.config.buffer.path)
-                self._start_workers()
-                return
+                if self._try_start_workers(raise_refusal=False):
+                    log.info("took over delivery from %s", self.config.buffer.path)
+                    return
+
+    def _try_start_workers(self, *, raise_refusal: bool) -> bool:
+        """Start the workers under the lock just taken; on a removed sink's backlog give the lock back (False)."""
+        try:
+            self._start_workers()
+        except SinkRemovedError as exc:
+            self.buffer.release_delivery_lock()  # a process whose config has the sink may deliver meanwhile
+            if self._refused_sinks != sorted(exc.sinks):  # once per set of sinks (their counts grow with every event)
+                log.error("not delivering from %s: %s", self.config.buffer.path, exc)
+            self._refused, self._refused_sinks = str(exc), sorted(exc.sinks)
+            if raise_refusal:
+                raise
+            return False
+        self._refused, self._refused_sinks = None, []
+        return True
 
     def _start_workers(self) -> None:
         self.buffer.register_sinks(self._policies(), remove_others=True)
+        if not self.convert_pending_dead_letters():
+            threading.Thread(target=self._retry_conversion, name="authlog-convert", daemon=True).start()
         for sink in self.config.sinks.values():
             self.workers[sink.name] = self._make_worker(sink)
         for worker in self.workers.values():
@@ -392,9 +456,19 @@ class Shipper:
     def dead_letters(self, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:
         return self.buffer.dead_letters(sink, limit)
 
-    def _convert_dead_letters(self) -> None:
-        """Dead letters stored raw (schema 1) get their sink's PII policy once, with one log line."""
-        converted = self.buffer.convert_dead_letters({name: pii.convert_letter for name, pii in self.pii.items()})
+    def convert_pending_dead_letters(self) -> bool:
+        """Dead letters stored raw (schema 1) get their sink's PII policy once, with one log line; the deliverer's job.
+
+        Only the holder of the delivery lock converts: a converted letter is replayed with its tag,
+        which only a deliverer of this version honours. On a store fault (full disk, read-only) the
+        conversion is deferred (False; what was converted stays converted) rather than failing the start.
+        """
+        try:
+            converted = self.buffer.convert_dead_letters({name: pii.convert_letter for name, pii in self.pii.items()})
+        except (BufferFullError, BufferUnavailableError) as exc:
+            log.warning("converting dead letters stored raw by an earlier version is deferred (retried every %gs): %s",
+                        CONVERT_RETRY_SECONDS, exc)
+            return False
         if converted:
             left = self.buffer.raw_dead_letters()
             log.warning(
@@ -403,11 +477,24 @@ class Shipper:
                 f"; {sum(left.values())} of sinks no longer configured stay as stored and are shown without email, ip and userAgent"
                 if left else "",
             )
+        return True
+
+    def _retry_conversion(self) -> None:
+        while not self._closed.wait(CONVERT_RETRY_SECONDS):
+            if self.convert_pending_dead_letters():
+                return
 
     def replay_dead_letters(self, sink: str, progress: Callable[[int, int], None] | None = None) -> int:
         """Re-queue a sink's dead letters; they carry the policy they were stored under, which is never applied twice."""
         if sink not in self.config.sinks:
             raise KeyError(sink)
+        holder = self.buffer.delivery_holder()
+        if holder is not None and holder[1] < SCHEMA_VERSION:
+            raise BufferLockedError(
+                f"dlq replay refused: the process delivering from {self.config.buffer.path} (pid {holder[0]}) runs an older "
+                f"authlog (store schema {holder[1]}, this one {SCHEMA_VERSION}); it would apply the sink's PII policy again "
+                "to letters that already hold the sink's view. Upgrade that process first, then replay"
+            )
         current = self.pii[sink]
         changed = {
             tag: n for tag, n in self.buffer.dead_letter_tags(sink).items() if tag not in (None, current.tag, UNDECODABLE_TAG)
@@ -437,7 +524,8 @@ class Shipper:
         self.metrics.buffer_bytes.set(stats["bytes"])
         self.metrics.buffer_events.set(stats["events"])
         sinks: dict[str, Any] = {}
-        for row in self.buffer.sinks():
+        rows = self.buffer.sinks()
+        for row in rows:
             if row.name not in self.config.sinks:
                 continue
             worker = self.workers.get(row.name)
@@ -466,7 +554,7 @@ class Shipper:
             warnings = adapter.warnings() if adapter is not None else {}
             if warnings:
                 sinks[row.name]["warnings"] = warnings
-        return {
+        document: dict[str, Any] = {
             "version": __version__,
             "uptimeSeconds": round(self.monotonic() - self._started_mono, 3),
             "delivering": self._delivering,
@@ -474,3 +562,19 @@ class Shipper:
             "sinks": sinks,
             "refused": self.metrics.refusals(),  # since this process started (authlog_events_refused_total...)
         }
+        forgotten = self.buffer.forgotten_sinks()
+        if forgotten:
+            total = sum(forgotten.values())
+            document["dropped"] = {"sink_removed": total}
+            document["forgottenSinks"] = {name: {"dropped": n, "reason": "sink_removed"} for name, n in sorted(forgotten.items())}
+            seen = self._dropped_seen.get("", 0)  # the persisted total, counted once per process
+            if total > seen:
+                self.metrics.events_dropped.labels("sink_removed").inc(total - seen)
+            self._dropped_seen[""] = total
+        errors = self._sink_errors({row.name for row in rows})
+        if errors:
+            document["errors"] = errors
+        warnings = [] if self._delivering else self._policy_differences()
+        if warnings:
+            document["warnings"] = warnings
+        return document

@@ -44,7 +44,7 @@ def test_emit_raises_buffer_full_after_emit_timeout(tmp_path: Path) -> None:
     shipper = shippers.Shipper.from_config({
         "buffer": {"path": str(tmp_path / "buf"), "emit_timeout": "0s"},
         "sinks": {"stuck": {"type": "chaos", "max_backlog": "2KiB"}},
-    })
+    }, deliver=True)
     with pytest.raises(BufferFullError):
         for i in range(100):
             shipper.emit("login.completed", userId=f"u-{i}")

@@ -119,6 +119,7 @@ def test_replay_takes_only_the_letters_present_when_it_starts(make_shipper: Call
 def test_drop_oldest_never_loses_an_uncounted_event(make_shipper: Callable[..., Shipper]) -> None:
     """With interleaved recorded batches, drop_oldest drops whole batches and the watermark never passes a kept one."""
     shipper = make_shipper({"s": {"type": "memory", "when_full": "drop_oldest", "max_backlog": 3800}}, start=False)
+    shipper.buffer.register_sinks(shipper._policies())  # what a deliverer does at start, without its workers
     shipper.ingest_raw([b'{"id":"e%02d","type":"login.completed"}' % i for i in range(20)])
     buffer = shipper.buffer
     buffer.record_cut("s", [("p1", NO_KEY, [1, 10]), ("p2", NO_KEY, [5, 20])], [], 20)

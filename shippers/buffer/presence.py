@@ -32,6 +32,9 @@ DB_FILE = "buffer.sqlite3"
 LOCK_FILE = "deliver.lock"
 # Files that only exist where a store has been: SQLite's companions and our delivery lock.
 TRACES = (f"{DB_FILE}-wal", f"{DB_FILE}-shm", f"{DB_FILE}-journal", LOCK_FILE)
+# The delivery lock file holds the holder's pid, then this mark and the store schema it writes
+# (a holder of schema 1 wrote its pid only).
+SCHEMA_MARK = "schema="
 NEW_STORE_HINT = "to start with an empty store on purpose, run `authlog run --new-store` once (it moves what is left aside)"
 
 
@@ -62,8 +65,27 @@ def start_fresh(folder: Path) -> Path | None:
     None when there is nothing to move: a folder that never held a store, or a working store that
     holds no events and no dead letters (it is kept). Raises BufferError for a store holding events
     or dead letters, BufferCorruptError for one that cannot be read, and when another process uses it.
+    Two runs at once take turns (a lock on the folder itself), and the delivery lock is held from
+    the in-use check until the files are moved, so no run moves files another run just made.
     """
     folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    folder_fd = _lock_folder(folder)
+    try:
+        return _start_fresh_locked(folder)
+    finally:
+        os.close(folder_fd)  # releases the folder lock
+
+
+def _lock_folder(folder: Path) -> int:
+    """An exclusive flock on the folder itself (not a file in it: a new file would look like a store's trace)."""
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another --new-store on this folder moves files for milliseconds: wait for it
+    return fd
+
+
+def _start_fresh_locked(folder: Path) -> Path | None:
     db = folder / DB_FILE
     present = [name for name in (DB_FILE, *TRACES) if (folder / name).exists()]
     if not present:
@@ -81,13 +103,28 @@ def start_fresh(folder: Path) -> Path | None:
                 "(events stay until every sink is done with them); start without --new-store to deliver them, "
                 "or, if you mean to drop them, move the folder aside yourself"
             )
-    _refuse_if_in_use(folder)
-    aside = folder / f"replaced-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
-    aside.mkdir(mode=0o700)
-    for name in present:
-        os.replace(folder / name, aside / name)
+    lock_fd = _refuse_if_in_use(folder)
+    try:
+        aside = folder / f"replaced-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+        aside.mkdir(mode=0o700)
+        for name in present:
+            os.replace(folder / name, aside / name)
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)
     log.warning("--new-store: moved the lost store's files (%s) to %s; a new, empty store is created", ", ".join(present), aside)
     return aside
+
+
+def lock_holder(folder: Path) -> tuple[str, int]:
+    """(pid, schema version) written in the folder's delivery lock file by its holder ("?" when unreadable)."""
+    try:
+        words = (Path(folder) / LOCK_FILE).read_text().split()
+    except OSError:
+        words = []
+    pid = words[0] if words else "?"
+    schema = next((w[len(SCHEMA_MARK):] for w in words[1:] if w.startswith(SCHEMA_MARK)), "1")
+    return pid, int(schema) if schema.isdigit() else 1
 
 
 def _held(db: Path) -> tuple[int, int] | None:
@@ -108,15 +145,16 @@ def _held(db: Path) -> tuple[int, int] | None:
         raise store_fault(exc, db) from exc
 
 
-def _refuse_if_in_use(folder: Path) -> None:
+def _refuse_if_in_use(folder: Path) -> int | None:
+    """Take the delivery lock (returned, to hold while the files move); raise when a process delivers from the folder."""
     lock = folder / LOCK_FILE
     if not lock.exists():
-        return
+        return None
     fd = os.open(lock, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = lock.read_text().strip() or "?"
-        raise BufferError(f"--new-store refused: another process (pid {holder}) delivers from {folder}; stop it first") from None
-    finally:
         os.close(fd)
+        pid, _ = lock_holder(folder)
+        raise BufferError(f"--new-store refused: another process (pid {pid}) delivers from {folder}; stop it first") from None
+    return fd

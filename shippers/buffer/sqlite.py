@@ -51,7 +51,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from shippers.buffer.faults import store_fault
-from shippers.buffer.presence import DB_FILE, LOCK_FILE, check_folder
+from shippers.buffer.presence import DB_FILE, LOCK_FILE, SCHEMA_MARK, check_folder, lock_holder
 from shippers.buffer.records import (
     UNDECODABLE_TAG,
     BatchRecord,
@@ -62,7 +62,14 @@ from shippers.buffer.records import (
     StoredRow,
     withheld_body,
 )
-from shippers.errors import BufferCorruptError, BufferError, BufferForkedError, BufferFullError, BufferLockedError
+from shippers.errors import (
+    BufferCorruptError,
+    BufferError,
+    BufferForkedError,
+    BufferFullError,
+    BufferLockedError,
+    SinkRemovedError,
+)
 from shippers.event import Event, decode_event
 
 log = logging.getLogger(__name__)
@@ -93,6 +100,9 @@ PROBE_BYTES = 64 * 1024
 # Why: on a full disk each failed write tries to give back the WAL's space (a checkpoint), at most
 # this often, so a flood of refused requests does not become a flood of checkpoints.
 RECLAIM_EVERY_SECONDS = 1.0
+
+# Where the events dropped by forgetting a sink are counted (meta key prefix + sink name).
+FORGOTTEN_KEY = "dropped.sink_removed."
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -373,20 +383,38 @@ class SqliteBuffer:
             os.close(fd)
             return False
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        # The schema this deliverer writes: a process of a newer version must not hand it what it cannot read (dlq replay).
+        os.write(fd, f"{os.getpid()}\n{SCHEMA_MARK}{SCHEMA_VERSION}\n".encode())
         self._lock_fd = fd
         return True
 
     def require_delivery_lock(self) -> None:
         if not self.acquire_delivery_lock():
-            holder = (self.folder / LOCK_FILE).read_text().strip() or "?"
-            raise BufferLockedError(f"another process (pid {holder}) already delivers from {self.folder}; run one sidecar per buffer path")
+            pid, _ = lock_holder(self.folder)
+            raise BufferLockedError(f"another process (pid {pid}) already delivers from {self.folder}; run one sidecar per buffer path")
+
+    def delivery_holder(self) -> tuple[str, int] | None:
+        """(pid, schema version) of another process holding the delivery lock; None when this one holds it or nobody does."""
+        if self._lock_fd is not None:
+            return None
+        try:
+            fd = os.open(self.folder / LOCK_FILE, os.O_RDWR)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return lock_holder(self.folder)
+        finally:
+            os.close(fd)  # releases the probe's lock, if it got it
+        return None
 
     def release_delivery_lock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
 
+    @_translated
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -396,31 +424,101 @@ class SqliteBuffer:
 
     # -- sinks -----------------------------------------------------------------
     @_translated
-    def register_sinks(self, policies: Iterable[SinkPolicy], *, remove_others: bool) -> list[str]:
-        """Create missing sink positions, update policies; the deliverer also drops removed sinks."""
+    def register_sinks(self, policies: Iterable[SinkPolicy], *, remove_others: bool = True) -> list[str]:
+        """The delivering process's sinks: create missing positions, write their policies, drop removed caught-up ones.
+
+        Only the holder of the delivery lock calls this (:class:`~shippers.shipper.Shipper` does so
+        in ``_start_workers``): a sink's policy is the deliverer's, never the last opener's. A new
+        sink starts at ``start_at``, except on a store where no sink was ever registered: there it
+        starts at the oldest event held (what producers appended before the first deliverer came).
+
+        A stored sink missing from ``policies`` is dropped only when it has nothing undelivered;
+        one with a backlog or open batches raises SinkRemovedError and nothing changes (put it back,
+        or drop its backlog on purpose with :meth:`forget_sink`). Returns the sinks dropped.
+        """
         policies = list(policies)
+        names = {p.name for p in policies}
         removed: list[str] = []
+        changed: list[str] = []
         with self._write() as cur:
             last_seq, last_cum, gc_seq, gc_cum = cur.execute("SELECT last_seq, last_cum, gc_seq, gc_cum FROM stats").fetchone()
+            stored = {r[0]: r[1:] for r in cur.execute("SELECT name, type, when_full, max_backlog FROM sinks")}
+            if remove_others:
+                held = {n: self._undelivered(cur, n, last_seq) for n in stored if n not in names}
+                backlogged = {n: count for n, count in held.items() if count}
+                if backlogged:
+                    raise SinkRemovedError(_removed_message(backlogged), backlogged)
+                for name in held:
+                    removed.append(name)
+                    cur.execute("DELETE FROM sinks WHERE name=?", (name,))
+                    cur.execute("DELETE FROM batches WHERE sink=?", (name,))
+            first = not stored
             for p in policies:
-                start, start_cum = (gc_seq, gc_cum) if p.start_at == "oldest" else (last_seq, last_cum)
+                start, start_cum = (gc_seq, gc_cum) if p.start_at == "oldest" or first else (last_seq, last_cum)
+                if p.name in stored and stored[p.name] != (p.type, p.when_full, p.max_backlog):
+                    changed.append(f"{p.name}: type/when_full/max_backlog {stored[p.name]} -> {(p.type, p.when_full, p.max_backlog)}")
                 cur.execute(
                     "INSERT INTO sinks (name, type, watermark, watermark_cum, cut_through, when_full, max_backlog) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET type=excluded.type, "
                     "when_full=excluded.when_full, max_backlog=excluded.max_backlog",
                     (p.name, p.type, start, start_cum, start, p.when_full, p.max_backlog),
                 )
-            if remove_others:
-                names = {p.name for p in policies}
-                for (name,) in cur.execute("SELECT name FROM sinks").fetchall():
-                    if name not in names:
-                        removed.append(name)
-                        cur.execute("DELETE FROM sinks WHERE name=?", (name,))
-                        cur.execute("DELETE FROM batches WHERE sink=?", (name,))
-                self._collect_garbage(cur)
+            self._collect_garbage(cur)
         for name in removed:
-            log.warning("sink %r is no longer configured: its position was dropped so it pins no events (its DLQ is kept)", name)
+            log.warning("sink %r is no longer configured and had nothing undelivered: its position was dropped (its DLQ is kept)", name)
+        for change in changed:
+            log.info("sink policy changed by the delivering process's config: %s", change)
         return removed
+
+    def _undelivered(self, cur: sqlite3.Cursor, sink: str, last_seq: int) -> int:
+        """Events a sink would lose if its position went: those in its open batches plus those it has not scanned."""
+        cut_through = cur.execute("SELECT cut_through FROM sinks WHERE name=?", (sink,)).fetchone()[0]
+        pending = sum(len(_unpack(blob)) for (blob,) in cur.execute("SELECT seqs FROM batches WHERE sink=?", (sink,)))
+        return pending + max(0, last_seq - cut_through)
+
+    @_translated
+    def stored_policies(self) -> dict[str, tuple[str, str, int | None]]:
+        """{sink: (type, when_full, max_backlog)} as the delivering process registered them."""
+        rows = self._conn().execute("SELECT name, type, when_full, max_backlog FROM sinks").fetchall()
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+    @_translated
+    def forget_sink(self, sink: str) -> int:
+        """Drop a sink's position and open batches on purpose; count what it loses (``dropped``, reason sink_removed).
+
+        Needs the delivery lock (a running deliverer's worker must not lose its position under it);
+        raises BufferLockedError naming the holder, KeyError for a sink the store does not have.
+        Its dead letters are kept. Returns the events dropped (an upper bound, as for drop_oldest:
+        events it had not scanned yet may not have been routed to it).
+        """
+        self.require_delivery_lock()
+        with self._write() as cur:
+            if cur.execute("SELECT 1 FROM sinks WHERE name=?", (sink,)).fetchone() is None:
+                raise KeyError(sink)
+            last_seq = cur.execute("SELECT last_seq FROM stats").fetchone()[0]
+            dropped = self._undelivered(cur, sink, last_seq)
+            cur.execute("DELETE FROM sinks WHERE name=?", (sink,))
+            cur.execute("DELETE FROM batches WHERE sink=?", (sink,))
+            cur.execute(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=CAST(value AS INTEGER)+excluded.value",
+                (FORGOTTEN_KEY + sink, dropped),
+            )
+            if cur.execute("SELECT count(*) FROM sinks").fetchone()[0] == 0:
+                # No sink left to pin anything: what the forgotten one held is counted, so it goes too.
+                last_cum = cur.execute("SELECT last_cum FROM stats").fetchone()[0]
+                cur.execute("DELETE FROM events WHERE seq <= ?", (last_seq,))
+                cur.execute("DELETE FROM replayed WHERE seq <= ?", (last_seq,))
+                cur.execute("UPDATE stats SET gc_seq=?, gc_cum=?", (last_seq, last_cum))
+            else:
+                self._collect_garbage(cur)
+        log.warning("sink %r forgotten on purpose: %d undelivered event(s) dropped (counted as dropped, reason sink_removed)", sink, dropped)
+        return dropped
+
+    @_translated
+    def forgotten_sinks(self) -> dict[str, int]:
+        """{sink: events dropped when it was forgotten}, kept in the store for status and metrics."""
+        rows = self._conn().execute("SELECT key, value FROM meta WHERE key LIKE ?", (FORGOTTEN_KEY + "%",)).fetchall()
+        return {key[len(FORGOTTEN_KEY):]: int(value) for key, value in rows}
 
     # -- append ------------------------------------------------------------------
     @_translated
@@ -801,6 +899,7 @@ class SqliteBuffer:
         conn.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
         log.info("buffer %s upgraded from schema %d to %d", self.file, version, SCHEMA_VERSION)
 
+    @_translated
     def convert_dead_letters(self, converters: Mapping[str, Callable[[bytes, str], tuple[bytes, str, str]]]) -> dict[str, int]:
         """Rewrite each sink's raw dead letters (pii IS NULL) with ``converters[sink](body, reason) -> (body, reason, tag)``.
 
@@ -830,6 +929,7 @@ class SqliteBuffer:
                 done[sink] = done.get(sink, 0) + len(rows)
         return done
 
+    @_translated
     def raw_dead_letters(self) -> dict[str, int]:
         """Dead letters still stored raw, by sink (those of sinks no converter knew)."""
         return {s: int(n) for s, n in self._conn().execute("SELECT sink, count(*) FROM dead_letters WHERE pii IS NULL GROUP BY sink")}
@@ -872,6 +972,15 @@ class SqliteBuffer:
             )
             for r in rows
         ]
+
+
+def _removed_message(backlogged: Mapping[str, int]) -> str:
+    return "; ".join(
+        f"sink {name!r} was removed from the config (or renamed) but holds {count} undelivered event(s): put it back "
+        f"in the config to deliver them, or run `authlog sinks forget {name} -c <config>` to drop them (counted as "
+        "dropped, reason sink_removed); to rename a sink without loss, see the README, 'Removing or renaming a sink'"
+        for name, count in sorted(backlogged.items())
+    )
 
 
 def _letter(letter_id: int, sink: str, seq: int, code: str, reason: str, at: float, body: bytes, pii: str | None) -> DeadLetter:

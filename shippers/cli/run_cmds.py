@@ -50,7 +50,7 @@ from shippers.client import (
     SidecarUnavailable,
 )
 from shippers.config import Config, resolve_tokens
-from shippers.errors import AuthlogError, ConfigError
+from shippers.errors import AuthlogError, BufferLockedError, ConfigError
 from shippers.samples import sample_events
 from shippers.sidecar.app import dead_letter_json, plain_json
 from shippers.sidecar.server import DEFAULT_GRACE_SECONDS, serve, split_listen
@@ -328,6 +328,13 @@ def status(config_path: Path, url: str | None, token: str | None, as_json: bool)
         return
     console.print(status_table(document))
     console.print(status_summary(document, source), soft_wrap=True, highlight=False, markup=False)
+    for name, detail in document.get("forgottenSinks", {}).items():
+        console.print(f"forgotten sink {name}: {detail.get('dropped', 0)} event(s) dropped ({detail.get('reason', '?')})",
+                      soft_wrap=True, highlight=False, markup=False)
+    for line in document.get("warnings", []):
+        errors.print(f"warning: {line}", soft_wrap=True, highlight=False, markup=False)
+    for line in document.get("errors", []):
+        errors.print(f"error: {line}", soft_wrap=True, highlight=False, markup=False)
 
 
 # -- dlq ---------------------------------------------------------------------------------------
@@ -449,4 +456,43 @@ def dlq_purge(config_path: Path, sink: str | None, older_than: str | None, yes: 
     console.print(f"deleted {count} {what}", highlight=False)
 
 
-__all__ = ["dlq", "run", "send", "status"]
+# -- sinks -------------------------------------------------------------------------------------
+
+
+@click.group()
+def sinks() -> None:
+    """Manage sink positions in the store (a sink removed from the config keeps its backlog until forgotten)."""
+
+
+@sinks.command("forget")
+@config_option
+@click.argument("name")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+def sinks_forget(config_path: Path, name: str, yes: bool) -> None:
+    """Drop sink NAME's position and its undelivered events on purpose; they are counted as dropped (reason sink_removed).
+
+    Run it with no process delivering from the store (the sidecar or app stopped): a delivering
+    process whose config lacks a sink with a backlog refuses to start and names this command.
+    Its dead letters are kept (see `authlog dlq purge`).
+    """
+    config = read_config(config_path)
+    if not yes and not click.confirm(f"drop sink '{name}' and the events it has not delivered (counted as dropped)?", err=True):
+        fail("nothing dropped", EXIT_RUNTIME)
+    shipper = open_store(config)
+    try:
+        dropped = shipper.buffer.forget_sink(name)
+    except KeyError:
+        stored = ", ".join(row.name for row in shipper.buffer.sinks()) or "none"
+        fail(f"the store {config.buffer.path} has no sink '{name}' (its sinks: {stored})", EXIT_CONFIG)
+    except BufferLockedError as exc:
+        fail(f"sinks forget refused: {exc}; stop the process that delivers from the store first (a sink's position "
+             "must not be pulled from under its worker)")
+    except AuthlogError as exc:
+        fail(f"sinks forget failed: {exc}")
+    finally:
+        shipper.close(0.0)
+    console.print(f"forgot sink '{name}': dropped {dropped} undelivered event(s), counted as dropped (reason sink_removed)",
+                  highlight=False, markup=False)
+
+
+__all__ = ["dlq", "run", "send", "sinks", "status"]

@@ -12,7 +12,7 @@ import pytest
 
 from shippers.buffer import DeadItem, SinkPolicy, SqliteBuffer
 from shippers.catalog import builtin_catalog
-from shippers.errors import BufferCorruptError, BufferFullError
+from shippers.errors import BufferCorruptError, BufferFullError, SinkRemovedError
 from shippers.event import EventValidator, encode_event
 
 VALIDATOR = EventValidator(builtin_catalog(), clock=lambda: 1_795_000_000.0)
@@ -126,13 +126,19 @@ def test_new_sink_starts_at_tail_or_oldest(buffer: SqliteBuffer) -> None:
     assert positions["late"] == 3 and positions["replay"] == 0
 
 
-def test_removed_sink_stops_pinning_events(buffer: SqliteBuffer) -> None:
-    """A sink dropped from the config loses its position at start-up, so it pins nothing."""
+def test_removed_sink_stops_pinning_events_once_caught_up(buffer: SqliteBuffer) -> None:
+    """A sink dropped from the config with nothing undelivered loses its position at start-up, so it pins nothing."""
     buffer.append(events(3))
-    [batch] = buffer.record_cut("a", [("", NO_KEY, [1, 2, 3])], [], 3)
-    buffer.settle(batch, delivered=3)
-    assert buffer.stats()["events"] == 3
+    for sink in ("a", "b"):
+        [batch] = buffer.record_cut(sink, [("", NO_KEY, [1, 2, 3])], [], 3)
+        buffer.settle(batch, delivered=3 if sink == "a" else 0, remaining=[] if sink == "a" else [3])
+    with pytest.raises(SinkRemovedError, match=r"sink 'b' .* 1 undelivered"):
+        buffer.register_sinks([policy("a")], remove_others=True)
+    assert {r.name for r in buffer.sinks()} == {"a", "b"}  # nothing changed
+    [left] = buffer.open_batches("b")
+    buffer.settle(left, delivered=1)
     assert buffer.register_sinks([policy("a")], remove_others=True) == ["b"]
+    assert [r.name for r in buffer.sinks()] == ["a"]
     assert buffer.stats()["events"] == 0
 
 

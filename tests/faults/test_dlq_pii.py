@@ -249,13 +249,13 @@ def stored_letters(folder: Path) -> list[tuple[bytes, str]]:
 
 
 def test_old_dead_letters_are_converted_once_on_first_open(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """Letters stored raw by schema 1 are rewritten to the sink's view on the first open, logged once; a second open changes nothing."""
+    """Letters stored raw by schema 1 are rewritten to the sink's view when a deliverer first starts, logged once; a second start changes nothing."""
     old_store(tmp_path, 3)
     config = write_config(tmp_path, {"email": "hash", "ip": "mask"})
     with caplog.at_level(logging.INFO):
-        Shipper.from_config(config).close(1)
+        Shipper.from_config(config, deliver=True).close(1)
         first = stored_letters(tmp_path)
-        Shipper.from_config(config).close(1)
+        Shipper.from_config(config, deliver=True).close(1)
     converted = [r for r in caplog.records if "converted" in r.getMessage() and "dead letter" in r.getMessage()]
     assert len(converted) == 1 and "3" in converted[0].getMessage()
     assert stored_letters(tmp_path) == first  # idempotent: a hash is never hashed again
@@ -294,13 +294,13 @@ def test_conversion_killed_midway_resumes_without_converting_twice(tmp_path: Pat
         "from shippers.testing import register_test_adapters\n"
         "register_test_adapters()\n"
         "from shippers.shipper import Shipper\n"
-        "Shipper.from_config(sys.argv[1])\n"
+        "Shipper.from_config(sys.argv[1], deliver=True)\n"
     )
     run = subprocess.run([sys.executable, "-c", script, str(config)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 9, run.stderr
     halfway = [json.loads(b)["email"] for b, _ in stored_letters(tmp_path)]
     assert halfway == [hmac_of(EMAIL)] * 2 + [EMAIL] * 3  # the first chunk committed, the second never did
-    Shipper.from_config(config).close(1)
+    Shipper.from_config(config, deliver=True).close(1)
     assert [json.loads(b)["email"] for b, _ in stored_letters(tmp_path)] == [hmac_of(EMAIL)] * 5
 
 
