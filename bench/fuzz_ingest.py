@@ -90,7 +90,10 @@ def _setup_target():
     import msgspec
 
     with atheris.instrument_imports():
-        import adapters  # noqa: F401  (instrumented: the mapping layers are fuzzed too)
+        import adapters.cloud_logging  # imported here to be instrumented: the mappings are fuzzed too
+        import adapters.datadog
+        import adapters.elasticsearch
+        import adapters.s3  # noqa: F401
         from shippers.catalog import builtin_catalog
         from shippers.errors import ValidationError
         from shippers.event import EventValidator, decode_event, encode_event
