@@ -5,14 +5,18 @@
     python bench/fuzz_ingest.py --runs 200000 --keep fuzz-out   # keep the corpus and any crash files
 
 One execution feeds one fuzzer-made input through what ``POST /v1/events`` does with a body:
-the first byte picks the content type and encoding, the rest is the body (gzipped by us
-half of the time, so the fuzzer reaches the JSON paths behind gzip too, and fed raw the
-other half, so it attacks the gunzip itself). Then every item goes through the validator,
-and every accepted event's archive line must decode back to the same event.
+the first byte picks the content type and encoding (or, now and then, takes a raw header value
+from the input, decoded as aiohttp decodes headers), the rest is the body (gzipped by us half
+of the time, so the fuzzer reaches the JSON paths behind gzip too, and fed raw the other half,
+so it attacks the gunzip itself). Then every item goes through the validator; every accepted
+event's archive line must decode back to the same event, and the event must pass every
+destination's pure delivery path (map, encode, check, partition, key) without an exception.
+Every refusal's message is encoded as the sidecar encodes its answers.
 
 What counts as a crash: any exception other than ``BodyError`` (the body is refused with a
-4xx) or ``ValidationError`` (one item is refused), a ``BodyError`` carrying a 5xx, an accepted
-event whose archive line does not read back, or an item count past the cap. The fuzzer runs
+4xx) or ``ValidationError`` (one item is refused), a ``BodyError`` carrying a 5xx, a message
+that cannot be sent as JSON, an accepted event whose archive line does not read back or that
+an adapter's pure path raises on, or an item count past the cap. The fuzzer runs
 in a child process (libFuzzer ends its process when it stops); this parent reads its figures
 and prints one summary line: ``executions=N coverage=C features=F crashes=K``. The exit code
 is 0 only when the run finished with no crash.
@@ -56,18 +60,58 @@ SEEDS = [
 ]
 
 
+# Every destination, as pure code: nothing here connects (clients are built on the first send).
+FUZZ_SINKS = {
+    "es": {"type": "elasticsearch", "hosts": ["http://127.0.0.1:9"], "index": "authlog"},
+    "es_pii": {"type": "elasticsearch", "hosts": ["http://127.0.0.1:9"], "index": "authlog",
+               "pii": {"email": "hash", "ip": "mask", "hash_key": "fuzz-key"}},
+    "s3": {"type": "s3", "bucket": "fuzz", "region": "us-east-1", "partition_by": ["tenant"]},
+    "s3_ocsf": {"type": "s3", "bucket": "fuzz", "region": "us-east-1", "format": "ocsf"},
+    "datadog": {"type": "datadog", "api_key": "fuzz-key", "site": "datadoghq.com"},
+    "gcl": {"type": "cloud_logging", "project": "fuzz-project", "endpoint": "http://127.0.0.1:9"},
+}
+_HEADER_FROM_INPUT = 0x40  # selector bit: take the Content-Type from the input's bytes instead
+
+
+def _adapters(catalog):
+    """Each destination's adapter, built from FUZZ_SINKS exactly as `authlog run` builds them."""
+    from shippers.config import config_from_dict
+    from shippers.pii import SinkPii
+    from shippers.plugins import build_adapters
+
+    config = config_from_dict({"buffer": {"path": "./unused"}, "sinks": FUZZ_SINKS}, environ={})
+    adapters = build_adapters(config.sinks.values(), catalog, lambda: FUZZ_NOW, "fuzzstore01")
+    return [(adapters[name], SinkPii(sink.common.pii)) for name, sink in config.sinks.items()]
+
+
 def _setup_target():
     """Import the code under test with coverage instrumentation; return the one-input function."""
     import atheris
+    import msgspec
 
     with atheris.instrument_imports():
+        import adapters.cloud_logging  # imported here to be instrumented: the mappings are fuzzed too
+        import adapters.datadog
+        import adapters.elasticsearch
+        import adapters.s3  # noqa: F401
         from shippers.catalog import builtin_catalog
         from shippers.errors import ValidationError
         from shippers.event import EventValidator, decode_event, encode_event
         from shippers.sidecar.body import BodyError, BodyLimits, split_body
 
-    validator = EventValidator(builtin_catalog(), clock=lambda: FUZZ_NOW)
+    catalog = builtin_catalog()
+    validator = EventValidator(catalog, clock=lambda: FUZZ_NOW)
     limits = BodyLimits(max_body_bytes=FUZZ_MAX_BODY_BYTES, max_events=FUZZ_MAX_EVENTS)
+    sinks = _adapters(catalog)
+    answer = msgspec.json.Encoder()
+
+    def deliverable(event) -> None:
+        """Every destination's pure path; a reason from check_item is a dead letter, not a crash."""
+        for adapter, pii in sinks:
+            shown = pii.transform(event) if pii.transform is not None else event
+            item = adapter.encode_item(adapter.map(shown))
+            adapter.check_item(shown, item, FUZZ_NOW)
+            adapter.object_key(adapter.partition(shown), 1, 1)
 
     def one_input(data: bytes) -> None:
         if not data:
@@ -75,6 +119,9 @@ def _setup_target():
         selector, body = data[0], data[1:]
         content_type = CONTENT_TYPES[selector % len(CONTENT_TYPES)]
         encoding = ENCODINGS[(selector // len(CONTENT_TYPES)) % len(ENCODINGS)]
+        if selector & _HEADER_FROM_INPUT and b"\n" in body:
+            raw_header, body = body.split(b"\n", 1)
+            content_type = raw_header[:200].decode("utf-8", "surrogateescape")  # as aiohttp hands headers over
         if encoding in ("gzip", "x-gzip") and selector & 0x80:
             body = gzip.compress(body, compresslevel=1)
         try:
@@ -82,17 +129,20 @@ def _setup_target():
         except BodyError as exc:
             if not 400 <= exc.status < 500:
                 raise AssertionError(f"BodyError with status {exc.status}: {exc.message}") from None
+            answer.encode({"error": exc.message})
             return
         if len(items) > FUZZ_MAX_EVENTS:
             raise AssertionError(f"{len(items)} items passed a cap of {FUZZ_MAX_EVENTS}")
         for item in items:
             try:
                 event = validator.decode(item, FUZZ_NOW)
-            except ValidationError:
+            except ValidationError as exc:
+                answer.encode({"index": 0, "error": str(exc)})
                 continue
             line = encode_event(event)
             if decode_event(line) != event:
                 raise AssertionError("an accepted event's archive line does not read back as the same event")
+            deliverable(event)
 
     return one_input
 
