@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import msgspec
 
+from shippers.buffer.records import UNDECODABLE_TAG
 from shippers.config import PiiConfig
 from shippers.event import Event, decode_event, encode_event
 
@@ -191,12 +192,22 @@ class SinkPii:
             return withhold(event, hidden), _tag({f: "drop" if f in hidden else a for f, a in self.actions.items()})
 
     def convert_letter(self, body: bytes, reason: str) -> tuple[bytes, str, str]:
-        """A dead letter stored raw (before schema 2) as this sink may see it: (body, reason, tag)."""
-        raw = decode_event(body)
+        """A dead letter stored raw (before schema 2) as this sink may see it: (body, reason, tag).
+
+        One that no longer decodes is tagged undecodable (every view withholds it whole), with a
+        reason of our own: its old reason may quote what the policy hides, and nothing can scrub it.
+        """
+        try:
+            raw = decode_event(body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return body, UNDECODABLE_REASON, UNDECODABLE_TAG
         shown, tag = self.safe_view(raw, None)
         if shown is raw:
             return body, reason, tag
         return encode_event(shown), scrub(reason, raw, shown), tag
+
+
+UNDECODABLE_REASON = "stored raw by an earlier version and no longer decodes; withheld (no PII policy can be applied to it)"
 
 
 def _tag(actions: dict[str, str]) -> str:

@@ -345,3 +345,21 @@ def test_elasticsearch_refusal_echoing_the_email_and_replay_of_hashed_fields(tmp
         assert shipper.dead_letters("search") == []
     finally:
         shipper.close(5)
+
+
+def test_an_old_dead_letter_that_no_longer_decodes_is_withheld_not_a_failed_start(tmp_path: Path) -> None:
+    """A raw schema-1 letter whose body no longer decodes does not stop the start: it is tagged undecodable and every view withholds it."""
+    old_store(tmp_path, 2)
+    db = sqlite3.connect(tmp_path / "buf" / "buffer.sqlite3")
+    db.execute("UPDATE dead_letters SET body = ? WHERE id = 1", (b'{"type": "login.completed", "email": "' + EMAIL.encode() + b'"',))
+    db.commit()
+    db.close()
+    config = write_config(tmp_path, {"email": "hash"})
+    shipper = Shipper.from_config(config, deliver=True)
+    try:
+        letters = shipper.dead_letters("c")
+    finally:
+        shipper.close(1)
+    assert [letter.event is None for letter in letters] == [True, False]
+    assert all(EMAIL not in letter.reason for letter in letters)
+    assert letters[0].withheld and EMAIL not in letters[0].withheld
