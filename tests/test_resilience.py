@@ -20,20 +20,15 @@ from shippers.shipper import Shipper
 from shippers.testing import chaos
 from shippers.testing.chaos import ChaosAdapter
 from shippers.testing.memory import delivered_ids
+from shippers.testing.waiting import wait_for
 from shippers.worker import FAILING_AFTER_ATTEMPTS, STORE_ERROR_LOG_SECONDS
 
 # Why: bounded waits (real time) for worker threads to get somewhere; 20 s means they never will.
 POLL_DEADLINE_SECONDS = 20.0
-POLL_SECONDS = 0.005
 # Why: four batches in flight at once, one per pool thread.
 IN_FLIGHT = 4
 
 
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + POLL_DEADLINE_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting (real time) for: {what}"
-        time.sleep(POLL_SECONDS)
 
 
 def NO_KEY(first: int, last: int) -> None:

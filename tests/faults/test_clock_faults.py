@@ -18,6 +18,7 @@ from shippers.shipper import Shipper
 from shippers.testing import chaos, memory
 from shippers.testing.memory import delivered_ids
 from shippers.testing.scripted_http import Answer, ScriptedHTTPServer
+from shippers.testing.waiting import wait_for
 from shippers.worker import backoff_ceiling
 
 WALL_START = 1_795_000_000.0  # 2026-11-18, seconds since the epoch
@@ -100,11 +101,6 @@ def let_workers_look(shipper: Shipper, clocks: Clocks) -> None:
         time.sleep(0.002)
 
 
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + POLL_LIMIT_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting (real time) for: {what}"
-        time.sleep(0.005)
 
 
 def memory_sink(**batch: object) -> dict[str, object]:

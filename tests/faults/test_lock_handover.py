@@ -9,7 +9,6 @@ other process) takes over delivery.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,19 +20,14 @@ from adapters.contract import Request, Verdict
 from shippers.buffer import SqliteBuffer
 from shippers.shipper import Shipper
 from shippers.testing.memory import MemoryAdapter, delivered_ids
+from shippers.testing.waiting import wait_for
 
 # Why: bounded polls; a handover happens within a few standby retries (shortened below) once the send returns.
 POLL_DEADLINE_SECONDS = 15.0
-POLL_SECONDS = 0.01
 # Why: a standby retry this short makes the takeover quick in tests (production: STANDBY_RETRY_SECONDS).
 FAST_STANDBY_SECONDS = 0.02
 
 
-def wait_for(predicate: Any, what: str) -> None:
-    deadline = time.monotonic() + POLL_DEADLINE_SECONDS
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(POLL_SECONDS)
 
 
 class HangingSend:

@@ -10,7 +10,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from shippers.testing import chaos
 from shippers.testing.chaos import ChaosAdapter
 from shippers.testing.fake_elasticsearch import FakeElasticsearch
 from shippers.testing.fault_front import FaultFront, status
+from shippers.testing.waiting import wait_for
 
 EVENTS = 20
 INDEX = "authlog-drain"
@@ -32,18 +32,12 @@ INDEX = "authlog-drain"
 RETRY_AFTER_SECONDS = 30
 # Why: bounded waits (real time) for worker threads to get somewhere; 20 s means they never will.
 POLL_DEADLINE_SECONDS = 20.0
-POLL_SECONDS = 0.005
 # Why: the shutdown budget of the tests; a drain that skips what it must skip ends in milliseconds.
 CLOSE_TIMEOUT_SECONDS = 5.0
 # Why: the sidecar's shutdown budget when a send hangs on purpose: it must run out, and quickly.
 SHORT_GRACE_SECONDS = 0.5
 
 
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + POLL_DEADLINE_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting (real time) for: {what}"
-        time.sleep(POLL_SECONDS)
 
 
 def is_bulk(method: str, path: str) -> bool:

@@ -16,7 +16,6 @@ import json
 import logging
 import sqlite3
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,12 +31,10 @@ from shippers.sidecar.app import make_app
 from shippers.testing import chaos
 from shippers.testing.fake_server import FakeServer
 from shippers.testing.memory import MemoryAdapter, delivered_ids
+from shippers.testing.waiting import wait_for
 
 # Why: SQLite's default max_page_count (2**30 - 1 pages): setting it back lifts the injected full disk.
 NO_PAGE_LIMIT = 1_073_741_823
-# Why: bounded polls: a worker that survives a fault tries again within milliseconds here; 20 s means it died.
-POLL_DEADLINE_SECONDS = 20.0
-POLL_SECONDS = 0.01
 # Why: the real-disk test: small enough to fill in a second, large enough for SQLite's first pages.
 TMPFS_SIZE = "4m"
 # Why: 3 of the 4 MiB are taken by a file the test deletes to "free space": the store then needs room
@@ -129,13 +126,6 @@ def serve() -> Iterator[Callable[[Shipper], Served]]:
         server.stop()
 
 
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + POLL_DEADLINE_SECONDS
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(POLL_SECONDS)
-    raise AssertionError(f"not within {POLL_DEADLINE_SECONDS}s: {what}")
 
 
 def store_errors(shipper: Shipper, kind: str) -> float:

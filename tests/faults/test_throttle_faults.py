@@ -4,13 +4,13 @@ whole sink: no pool thread sends again before that deadline, whatever its own ba
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
 from shippers.shipper import Shipper
 from shippers.testing.fake_elasticsearch import FakeElasticsearch
 from shippers.testing.fault_front import HOLD, FaultFront, status
+from shippers.testing.waiting import wait_for
 
 INDEX = "authlog-throttle"
 # Why: four batches in flight at once, one per pool thread.
@@ -21,14 +21,8 @@ EVENTS_PER_BATCH = 5
 RETRY_AFTER_SECONDS = 2
 # Why: bounded waits (real time) for worker threads to get somewhere; 20 s means they never will.
 POLL_DEADLINE_SECONDS = 20.0
-POLL_SECONDS = 0.005
 
 
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + POLL_DEADLINE_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting (real time) for: {what}"
-        time.sleep(POLL_SECONDS)
 
 
 def is_bulk(method: str, path: str) -> bool:
