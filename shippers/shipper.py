@@ -117,7 +117,6 @@ class Shipper:
         self._refused: str | None = None  # why this process holds no delivery (a removed sink with a backlog)
         self._refused_sinks: list[str] = []
         self.workers: dict[str, SinkWorker] = {}
-        self.buffer.routes = {s.name: Route(s.name, s.common.route).takes for s in config.sinks.values()}  # exact drop counts
         self.started_at = clock()  # wall, for display
         self._started_mono = monotonic()  # uptime
         self._delivering = False
@@ -229,6 +228,9 @@ class Shipper:
 
     def _start_workers(self) -> None:
         self.buffer.register_sinks(self._policies(), remove_others=True)
+        # Exact drop counts need the routes the sinks were registered with: the deliverer's. Any other
+        # process (an app appending under another config) counts every row it drops: never fewer.
+        self.buffer.routes = {s.name: Route(s.name, s.common.route).takes for s in self.config.sinks.values()}
         if not self.convert_pending_dead_letters():
             threading.Thread(target=self._retry_conversion, name="authlog-convert", daemon=True).start()
         for sink in self.config.sinks.values():

@@ -63,3 +63,17 @@ def test_the_store_counts_a_drop_by_the_sinks_route(tmp_path: Path) -> None:
         assert sink.dropped == 3
     finally:
         store.close()
+
+
+def test_a_producer_whose_route_differs_from_the_deliverers_never_drops_uncounted(make_shipper: Callable[..., Shipper]) -> None:
+    """A non-delivering process whose config gives a drop_oldest sink a narrower route counts every row it drops, not just the ones its route takes."""
+    deliverer = make_shipper({"alerts": {"type": "memory", "when_full": "drop_oldest", "max_backlog": CAP}})
+    deliverer.close(2)  # the sink is registered with no route: it takes every event
+    producer = make_shipper(
+        {"alerts": {"type": "memory", "when_full": "drop_oldest", "max_backlog": CAP, "route": {"types": ["user.locked"]}}},
+        start=False,
+    )
+    for i in range(200):
+        producer.emit("login.completed", userId=f"u{i}")
+    [row] = [r for r in producer.buffer.sinks() if r.name == "alerts"]
+    assert row.watermark > 0 and row.dropped == row.watermark  # every event moved past was counted as dropped
