@@ -32,6 +32,7 @@ was wrong and what to do. Item *validation* is not done here: it is the shipper'
 
 from __future__ import annotations
 
+import json
 import re
 import zlib
 from dataclasses import dataclass
@@ -220,15 +221,15 @@ def split_json(body: bytes, max_events: int | None = None) -> list[bytes]:
                     raise _too_many(f"more than {max_events}", max_events)
             raws = _raw_list.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            # One element msgspec cannot read (a lone surrogate "\ud800", invalid UTF-8, `{bad}`) must
-            # not cost the others, as in NDJSON: when the array itself is well formed (brackets,
-            # strings, commas), each element is an item and the validator rejects the bad one alone.
+            # One element msgspec cannot read for its text alone (a lone surrogate "\ud800", invalid
+            # UTF-8 in a string) must not cost the others, as in NDJSON: when the array is otherwise
+            # well formed, that element is an item the validator rejects alone (see _add_element).
             try:
                 return scan_array(body, max_events)
             except BodyError as structural:
                 if structural.status != 400:
                     raise
-                raise _not_an_array(f"{exc}; {structural.message}") from None
+                raise _not_an_array(str(exc)) from None  # msgspec names the first bad byte
         except RecursionError:
             # msgspec raises RecursionError (not DecodeError) past Python's recursion limit: one
             # element that deep must not cost the others, so split without recursing.
@@ -361,18 +362,40 @@ def _skip_string(body: bytes, pos: int, index: int) -> int:
 
 
 def _add_element(items: list[bytes], raw: bytes, max_events: int | None) -> None:
-    """Append one element (blanks stripped); 400 when it is missing.
+    """Append one element (blanks stripped) after checking it alone; 400 when it is missing or not JSON.
 
-    An element that is not JSON (``1 2``, a lone surrogate) is still an item, as an NDJSON line
-    is: the validator rejects it alone with its reason, and its neighbours are kept.
+    An element msgspec cannot read only because of its text (a lone surrogate ``"\\ud800"``,
+    invalid UTF-8 inside a string) is still a JSON value, so it is an item the validator rejects
+    alone, as an NDJSON line would be. Anything else msgspec refuses (``1 2``, ``{"a":b"}``) means
+    the split itself cannot be trusted (an unbalanced quote moves what the scan reads as a string):
+    the whole body is a 400.
     """
     element = raw.strip(_WHITESPACE)
     index = len(items)
     if not element:
         raise _not_an_array(f"element {index} is missing (a comma with nothing before it, or before ']')")
+    try:
+        _raw_one.decode(element)
+    except msgspec.DecodeError as exc:
+        if not _is_json_text(element):
+            raise _not_an_array(f"element {index}: {exc}") from None
+    except RecursionError:
+        pass  # too deep to check: one item, which the validator rejects as too_deep
     items.append(element)
     if max_events is not None and len(items) > max_events:
         raise _too_many(f"more than {max_events}", max_events)
+
+
+def _is_json_text(element: bytes) -> bool:
+    """Whether ``element`` is one JSON value once its bytes are read leniently (stray surrogates and
+    bytes that are not UTF-8 kept as they are): the grammar holds, only the text is bad."""
+    try:
+        json.loads(element.decode("utf-8", "surrogateescape"))
+    except RecursionError:
+        return True  # as deep as that, it is one value the validator rejects as too_deep
+    except ValueError:
+        return False
+    return True
 
 
 def _next_non_blank(body: bytes, pos: int) -> int | None:

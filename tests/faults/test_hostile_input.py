@@ -200,8 +200,8 @@ def test_a_deep_element_of_an_array_costs_only_itself(served: Served, shipper: S
 
 @pytest.mark.parametrize(
     ("bad", "reason"),
-    [(item("userId", b'"\\ud800"'), "invalid_json"), (b"{bad json}", "invalid_json")],
-    ids=["a lone surrogate escape", "an element that is not JSON"],
+    [(item("userId", b'"\\ud800"'), "invalid_json"), (item("userId", b'"\xff"'), "invalid_json")],
+    ids=["a lone surrogate escape", "invalid UTF-8 in a string"],
 )
 def test_an_unreadable_element_of_an_array_costs_only_itself(served: Served, shipper: Shipper, bad: bytes, reason: str) -> None:
     """A JSON array with one element msgspec cannot read is a 202, as the same items in NDJSON are: the bad one alone is rejected."""

@@ -57,11 +57,13 @@ def test_a_deep_body_with_more_elements_than_the_cap_is_413() -> None:
         (b"[" + DEEP_ARRAY + b"] x", "after the array"),
         (b"[" + DEEP_ARRAY + b",]", "element 1 is missing"),
         (b"[" + DEEP_ARRAY + b",," + GOOD + b"]", "element 1 is missing"),
+        (b"[" + DEEP_ARRAY + b", {bad json}]", "element 1"),
+        (b"[" + DEEP_ARRAY + b", 1 2]", "element 1"),
         (b"[" + DEEP_ARRAY + b"]]" + b"]", "after the array"),
         (b"[" + b"[" * DEEP + b"}" * DEEP + b"]", "element 0"),
     ],
-    ids=["unclosed", "unterminated string", "trailing text", "trailing comma", "two commas",
-         "extra closing bracket", "mismatched brackets"],
+    ids=["unclosed", "unterminated string", "trailing text", "trailing comma", "two commas", "bad element",
+         "two values in one element", "extra closing bracket", "mismatched brackets"],
 )
 def test_a_malformed_deep_array_is_400_saying_where(body: bytes, says: str) -> None:
     """A deep array that is not valid JSON around its elements is a 400 that says what is wrong and where."""
@@ -148,9 +150,16 @@ def test_a_comma_dense_array_with_a_deep_element_is_scanned_too(monkeypatch: pyt
 
 @pytest.mark.parametrize(
     "element",
-    [b'{"userId": "\\ud800"}', b"{bad json}", b"1 2", b'{"a": 1e999999999999999999999}'],
-    ids=["lone-surrogate", "not-json", "two-values", "huge-exponent"],
+    [b'{"userId": "\\ud800"}', b'{"userId": "\xff\xfe"}', b'{"a": 1e999999999999999999999}'],
+    ids=["lone-surrogate", "invalid-utf8-in-a-string", "huge-exponent"],
 )
 def test_an_element_msgspec_cannot_read_is_an_item_and_keeps_its_neighbours(element: bytes) -> None:
-    """In a well-formed array, an element msgspec cannot read is handed over alone (as an NDJSON line is); the good ones around it stay."""
+    """In a well-formed array, an element msgspec cannot read for its text alone is handed over alone (as an NDJSON line is)."""
     assert split_json(b"[" + GOOD + b", " + element + b", " + GOOD + b"]") == [GOOD, element, GOOD]
+
+
+def test_an_unbalanced_quote_is_a_400_never_a_merged_item() -> None:
+    """An element with a stray quote would make the scan swallow its neighbours into one item: the whole body is a 400 instead."""
+    body = b'[{"userId":"u0"}, {"userId":u1"}, {"userId":"u2"}, {"userId:"u3"}, {"userId":"u4"}]'
+    error = _error(body)
+    assert error.status == 400 and "not a valid JSON array" in error.message

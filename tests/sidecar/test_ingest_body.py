@@ -180,7 +180,7 @@ def test_arrays_with_many_commas_split_the_same(monkeypatch: pytest.MonkeyPatch,
     assert body_module.split_json(raw, max_events=100) == expected
 
 
-@pytest.mark.parametrize("raw", [b"[1, 2", b"[1,]", b"[,1]"])
+@pytest.mark.parametrize("raw", [b"[1, 2", b"[1 2]", b"[1,]", b"[,1]"])
 def test_malformed_comma_dense_arrays_are_400(monkeypatch: pytest.MonkeyPatch, raw: bytes) -> None:
     """On the careful path a malformed array is still the 400 of the JSON decoder."""
     from shippers.sidecar import body as body_module
