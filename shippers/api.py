@@ -37,12 +37,15 @@ def configure(config: Config | Mapping[str, Any] | str | Path, *, deliver: bool 
     """Set up the process-wide shipper (replacing any earlier one); deliver if this process gets the lock."""
     global _shipper
     with _lock:
-        if _shipper is not None:
-            _shipper.close()
-        _shipper = Shipper.from_config(config)
+        # Build the new one first: a config that fails leaves the running shipper as it was (not
+        # closed under an app that goes on emitting into a store nobody delivers from).
+        replacement = Shipper.from_config(config)
+        previous, _shipper = _shipper, replacement
+        if previous is not None:
+            previous.close()
         if deliver:
-            _shipper.start(standby=True)
-        return _shipper
+            replacement.start(standby=True)
+        return replacement
 
 
 def get_shipper() -> Shipper:

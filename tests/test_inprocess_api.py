@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import shippers
-from shippers.errors import BufferFullError, ValidationError
+from shippers.errors import BufferFullError, ConfigError, ValidationError
 from shippers.testing import chaos
 from shippers.testing.memory import delivered_ids
 
@@ -92,3 +92,13 @@ def test_every_error_emit_raises_is_exported(name: str) -> None:
 
     assert getattr(shippers, name) is getattr(errors, name)
     assert name in shippers.__all__
+
+
+def test_a_failed_reconfigure_leaves_the_running_shipper_delivering(configured: shippers.Shipper, tmp_path: Path) -> None:
+    """configure() with a bad config raises and keeps the running shipper (it is not closed under an app that goes on emitting)."""
+    with pytest.raises(ConfigError):
+        shippers.configure({"buffer": {"path": str(tmp_path / "buf")}, "sinks": {"m": {"type": "no-such-type"}}})
+    assert shippers.get_shipper() is configured and configured.delivering
+    event = shippers.emit("login.completed", userId="u-8")
+    assert configured.flush(10)
+    assert delivered_ids("m") == [event.id]
