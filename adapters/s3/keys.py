@@ -5,7 +5,8 @@
 - the date and hour are the UTC hour of the *event* time, so a late event lands in the
   hour it happened (Athena's partition projection finds it there);
 - ``tenant=`` appears only with ``partition_by = ["tenant"]``; the id is percent-encoded
-  (no '/', ':' or spaces in a partition value) and ``_none`` stands for "no tenant"; an id
+  (no '/', ':' or spaces in a partition value; ``~`` too, as ``%7E``, so a literal ``~`` can only
+  be the mark of a shortened value) and ``_none`` stands for "no tenant"; an id
   whose encoded form passes ``MAX_TENANT_VALUE_BYTES`` is written as its first
   ``TENANT_HEAD_BYTES`` encoded bytes, ``~`` and ``TENANT_HASH_CHARS`` hex digits of the
   SHA-256 of the id (stable, and short enough that no key passes S3's 1024 bytes for it);
@@ -35,6 +36,11 @@ TENANT_HEAD_BYTES = 64
 TENANT_HASH_CHARS = 32
 
 
+def _encoded(text: str) -> str:
+    """Percent-encoded for a partition value; ``~`` too (quote() leaves it), since it marks a shortened value."""
+    return quote(text, safe="").replace("~", "%7E")
+
+
 def tenant_value(tenant: str | None) -> str:
     """The partition value of a tenant id: percent-encoded, ``_none`` when absent."""
     if tenant is None:
@@ -42,7 +48,7 @@ def tenant_value(tenant: str | None) -> str:
     # A real tenant named "_none" must not share the no-tenant partition.
     if tenant == NO_TENANT:
         return "%5Fnone"
-    value = quote(tenant, safe="")
+    value = _encoded(tenant)
     if len(value) <= MAX_TENANT_VALUE_BYTES:
         return value
     return shortened_tenant_value(tenant)
@@ -53,7 +59,7 @@ def shortened_tenant_value(tenant: str) -> str:
     head: list[str] = []
     size = 0
     for char in tenant:
-        encoded = quote(char, safe="")
+        encoded = _encoded(char)
         if size + len(encoded) > TENANT_HEAD_BYTES:
             break
         head.append(encoded)

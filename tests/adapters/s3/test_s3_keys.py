@@ -29,7 +29,7 @@ def test_tenant_partition_only_when_asked() -> None:
 
 @pytest.mark.parametrize(
     ("tenant", "value"),
-    [("acme:eu/1", "acme%3Aeu%2F1"), ("a b", "a%20b"), ("Zoë", "Zo%C3%AB"), ("_none", "%5Fnone"), ("t.1_x-2~", "t.1_x-2~")],
+    [("acme:eu/1", "acme%3Aeu%2F1"), ("a b", "a%20b"), ("Zoë", "Zo%C3%AB"), ("_none", "%5Fnone"), ("t.1_x-2~", "t.1_x-2%7E")],
 )
 def test_tenant_values_are_percent_encoded(tenant: str, value: str) -> None:
     """No '/', ':' or space survives in a partition value, and a tenant named _none stays apart."""
@@ -111,3 +111,13 @@ def test_early_years_keep_four_digits() -> None:
     """A key's date is always YYYY-MM-DD, whatever the platform's strftime does with year 5."""
     event = full_event("login.completed", time="0005-03-04T05:06:07Z")
     assert make_adapter().partition(event) == "dt=0005-03-04/hour=05"
+
+
+def test_no_short_tenant_id_can_take_a_shortened_tenants_partition() -> None:
+    """A tenant id spelling out another tenant's shortened value gets its own partition: a literal '~' is encoded, so only shortening writes one."""
+    from adapters.s3.keys import tenant_value
+
+    victim = "a" * 64 + "€" * 30  # long enough once encoded to be shortened
+    impostor = tenant_value(victim)  # a short, valid tenant id equal to the victim's partition value
+    assert "~" in impostor and tenant_value(impostor) != impostor
+    assert tenant_value("a~b") == "a%7Eb"
