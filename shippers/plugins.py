@@ -13,14 +13,22 @@ import time
 from collections.abc import Callable, Iterable
 from functools import cache
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from adapters.contract import Adapter, AdapterInfo, SinkContext
 from shippers.errors import ConfigError
 
 if TYPE_CHECKING:
     from shippers.catalog import Catalog
-    from shippers.config import SinkConfig
+
+
+class ConfiguredSink(Protocol):
+    """What build_adapters reads of a ``shippers.config.SinkConfig`` (named by shape, so config.py,
+    which asks this module which adapters exist, is not imported back)."""
+
+    name: str
+    common: Any
+    adapter: Any
 
 ENTRY_POINT_GROUP = "authlog.adapters"
 # Why: the package of test doubles; never loaded through entry points (see the module docstring).
@@ -91,7 +99,7 @@ def adapter_class(name: str) -> type[Adapter] | None:
 
 
 def build_adapters(
-    sinks: Iterable[SinkConfig],
+    sinks: Iterable[ConfiguredSink],
     catalog: Catalog,
     clock: Callable[[], float],
     store_id: str = "",
