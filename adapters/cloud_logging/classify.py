@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from adapters.contract import ItemResult, Verdict
+from adapters.quoting import folded
 from shippers.retry_after import parse_retry_after
 
 PARTIAL_ERRORS_TYPE = "type.googleapis.com/google.logging.v2.WriteLogEntriesPartialErrors"
@@ -112,8 +113,7 @@ class SinkFacts:
 
 
 def _short(text: str) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
+    return folded(str(text), MAX_MESSAGE_CHARS)
 
 
 def _code_name(code: Any) -> str:

@@ -36,6 +36,7 @@ from typing import Any
 
 from adapters.contract import ItemResult, Verdict
 from adapters.elasticsearch.transport import Answer
+from adapters.quoting import folded
 from shippers.retry_after import parse_retry_after
 
 # Why: the whole-request statuses CONTRACTS.md lists as transient (plus 408, a proxy's timeout).
@@ -67,8 +68,7 @@ _ALIAS_WITHOUT_WRITE_INDEX = re.compile(r"write index", re.IGNORECASE)
 
 def quoted(text: str) -> str:
     """``text`` with its whitespace folded, cut to MAX_QUOTED_CHARS (an ellipsis says it was cut)."""
-    folded = " ".join(text.split())
-    return folded if len(folded) <= MAX_QUOTED_CHARS else folded[: MAX_QUOTED_CHARS - 1] + "…"
+    return folded(text, MAX_QUOTED_CHARS)
 
 
 def describe_answer(body: Any, content_type: str | None) -> str:

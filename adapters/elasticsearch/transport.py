@@ -42,6 +42,7 @@ from elastic_transport.client_utils import url_to_node_config
 from elasticsearch import Elasticsearch, UnsupportedProductError
 
 from adapters.elasticsearch.config import ElasticsearchConfig
+from adapters.quoting import folded
 
 Failure = Literal["connection", "timeout", "tls", "product", "unreadable", "credentials", "request"]
 
@@ -104,8 +105,7 @@ def _attempt(call: Callable[[], Any]) -> Answer:
 
 def _short(exc: BaseException) -> str:
     message = getattr(exc, "message", None)  # elastic_transport's str() is only "Connection error"
-    text = " ".join((str(message) if message else str(exc) or type(exc).__name__).split())
-    return text if len(text) <= _MAX_DETAIL_CHARS else text[: _MAX_DETAIL_CHARS - 1] + "…"
+    return folded(str(message) if message else str(exc) or type(exc).__name__, _MAX_DETAIL_CHARS)
 
 
 class ElasticsearchTransport:

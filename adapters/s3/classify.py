@@ -29,6 +29,7 @@ any other 3xx/4xx (InvalidURI, InvalidDigest, a        sink_error: S3 never insp
 from __future__ import annotations
 
 from adapters.contract import Verdict
+from adapters.quoting import folded
 from adapters.s3.config import S3Config
 from adapters.s3.transport import BATCH_TAG, PutOutcome
 from shippers.retry_after import parse_retry_after
@@ -67,8 +68,7 @@ PUT_OK_STATUS = 200
 
 
 def _short(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return folded(text, limit)
 
 
 def classify(outcome: PutOutcome, config: S3Config, sink: str, key: str, now: float) -> Verdict:

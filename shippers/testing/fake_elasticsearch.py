@@ -198,6 +198,11 @@ def _field(source: Json, dotted: str) -> Any:
     return node
 
 
+def is_bulk(method: str, path: str) -> bool:
+    """Whether a request is a ``_bulk`` write (a ``FaultFront`` predicate, so faults hit writes only)."""
+    return "/_bulk" in path
+
+
 class FakeElasticsearch(FakeServer):
     """An in-memory Elasticsearch 9 / OpenSearch 2 node with bulk fault injection."""
 

@@ -35,6 +35,15 @@ class PausedSidecar(LiveSidecar):
     program = "from shippers.testing.pause import main; main()"
 
 
+def keys_of_each_id(s3: MotoS3, bucket: str) -> dict[str, set[str]]:
+    """Every event id found in ``bucket``, with the S3 keys it was written under."""
+    keys_by_id: dict[str, set[str]] = {}
+    for key, lines in s3.read_lines(bucket).items():
+        for line in lines:
+            keys_by_id.setdefault(line.get("metadata", {}).get("uid") or line.get("id"), set()).add(key)
+    return keys_by_id
+
+
 def is_object_put(method: str, path: str) -> bool:
     return method == "PUT" and len(path.split("?")[0].strip("/").split("/")) >= 2
 
@@ -131,10 +140,7 @@ def test_stopped_at_a_step_of_a_batch_delivers_every_event_under_its_recorded_ke
         restarted.wait_caught_up(SINK)
         restarted.terminate()
 
-    keys_by_id: dict[str, set[str]] = {}
-    for key, lines in s3.read_lines(bucket).items():
-        for line in lines:
-            keys_by_id.setdefault(line.get("metadata", {}).get("uid") or line.get("id"), set()).add(key)
+    keys_by_id = keys_of_each_id(s3, bucket)
     dead = dead_letter_ids(tmp_path)
     missing = acked - set(keys_by_id) - dead
     assert not missing, f"{len(missing)} acknowledged events neither in S3 nor in the DLQ after {how} at {step}"
@@ -190,10 +196,7 @@ def test_sigterm_while_the_destination_never_answers_exits_within_grace_and_lose
     with LiveSidecar(config, port) as restarted:
         restarted.wait_caught_up(SINK)
         restarted.terminate()
-    keys_by_id: dict[str, set[str]] = {}
-    for key, lines in s3.read_lines(bucket).items():
-        for line in lines:
-            keys_by_id.setdefault(line.get("metadata", {}).get("uid") or line.get("id"), set()).add(key)
+    keys_by_id = keys_of_each_id(s3, bucket)
     assert {e["id"] for e in events} <= set(keys_by_id)
     assert all(len(k) == 1 for k in keys_by_id.values())
     for key, ids in at_stop.items():

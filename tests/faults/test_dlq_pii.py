@@ -15,17 +15,15 @@ from typing import Any
 
 import msgspec
 import pytest
-from aiohttp import web
 from click.testing import CliRunner
 
 from shippers.cli.main import cli
 from shippers.client import Client
 from shippers.event import encode_event
 from shippers.shipper import Shipper
-from shippers.sidecar.app import make_app
 from shippers.testing import chaos
 from shippers.testing.events import full_event
-from shippers.testing.fake_server import FakeServer
+from shippers.testing.sidecar_server import SidecarServer
 
 EMAIL = "ana@example.com"
 IP = "203.0.113.7"
@@ -67,24 +65,13 @@ def write_config(folder: Path, pii: dict[str, str]) -> Path:
     return config
 
 
-class Sidecar(FakeServer):
-    """The real sidecar app over a real Shipper, on loopback port 0."""
-
-    def __init__(self, shipper: Shipper) -> None:
-        super().__init__()
-        self.shipper = shipper
-
-    def make_app(self) -> web.Application:
-        return make_app(self.shipper, [])  # type: ignore[arg-type]
-
-
 def views(config: Path) -> tuple[dict[str, dict[str, Any]], str]:
     """The one dead letter of 'c' as each face shows it (Shipper.dead_letters, GET /v1/dlq, `authlog dlq list --json`), and its pii tag."""
     shipper = Shipper.from_config(config)
     try:
         [letter] = shipper.dead_letters("c")
         seen = {"Shipper.dead_letters": msgspec.to_builtins(letter.event)}
-        with Sidecar(shipper) as sidecar, Client(sidecar.url) as client:
+        with SidecarServer(shipper) as sidecar, Client(sidecar.url) as client:
             [served] = client.dead_letters("c")
         seen["/v1/dlq"] = served["event"]
         assert served["pii"] == letter.pii  # the JSON says what treatment the event carries

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from adapters.contract import Adapter
+from adapters.contract import Adapter, Verdict
 from shippers.catalog import builtin_catalog
 from shippers.config import config_from_dict
 from shippers.plugins import build_adapters
@@ -44,6 +44,16 @@ def build(adapter: str, url: str) -> Adapter:
     return build_adapters(config.sinks.values(), builtin_catalog(), time.time, "store0000001")["sink"]
 
 
+
+def send_one_and_close(sink: Adapter) -> Verdict:
+    """The verdict on sending one fresh login event through ``sink``, which is closed afterwards."""
+    event = full_event("login.completed", now=time.time(), time=None)
+    request = request_for(sink, [event], key=sink.object_key(sink.partition(event), 1, 1))
+    try:
+        return sink.send(request)
+    finally:
+        sink.close()
+
 CASES = [
     pytest.param(adapter, status, body)
     for adapter in ADAPTERS
@@ -59,13 +69,7 @@ def test_throttle_or_outage_with_any_body_is_a_retry_that_keeps_retry_after(adap
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Content-Type": content_type, "X-Elastic-Product": "Elasticsearch"}
     with ScriptedHTTPServer(Answer(status, headers, payload)) as server:
         sink = build(adapter, server.url)
-        event = full_event("login.completed", now=time.time(), time=None)
-        partition = sink.partition(event)
-        request = request_for(sink, [event], key=sink.object_key(partition, 1, 1))
-        try:
-            verdict = sink.send(request)
-        finally:
-            sink.close()
+        verdict = send_one_and_close(sink)
     assert (verdict.kind, verdict.retry_after) == ("retry", RETRY_AFTER_SECONDS), verdict
 
 
@@ -112,12 +116,7 @@ def test_a_send_reason_quotes_a_proxy_page_briefly(adapter: str, status: int, co
     with ScriptedHTTPServer(Answer(status, {**HTML, "Content-Type": content_type}, PAGE)) as server:
         config = config_from_dict({"sinks": {"sink": {**sink_for(adapter, server.url), **({"setup": False} if adapter == "elasticsearch" else {})}}})
         sink = build_adapters(config.sinks.values(), builtin_catalog(), time.time, "store0000001")["sink"]
-        event = full_event("login.completed", now=time.time(), time=None)
-        request = request_for(sink, [event], key=sink.object_key(sink.partition(event), 1, 1))
-        try:
-            verdict = sink.send(request)
-        finally:
-            sink.close()
+        verdict = send_one_and_close(sink)
     assert verdict.kind != "delivered"
     for reason in [verdict.reason, *(item.reason for item in verdict.items)]:
         _says_what_came_back(reason)
@@ -143,11 +142,6 @@ def test_an_s3_error_with_a_huge_code_and_message_gives_a_short_reason(status: i
     xml = b"<?xml version='1.0'?><Error><Code>" + huge + b"</Code><Message>" + huge + b"</Message></Error>"
     with ScriptedHTTPServer(Answer(status, {"Content-Type": "application/xml"}, xml)) as server:
         sink = build("s3", server.url)
-        event = full_event("login.completed", now=time.time(), time=None)
-        request = request_for(sink, [event], key=sink.object_key(sink.partition(event), 1, 1))
-        try:
-            verdict = sink.send(request)
-        finally:
-            sink.close()
+        verdict = send_one_and_close(sink)
     assert verdict.kind != "delivered"
     assert len(verdict.reason) <= MAX_S3_REASON_CHARS, (len(verdict.reason), verdict.reason[:300])

@@ -43,6 +43,14 @@ def request_for(adapter: FileAdapter, events: list, batch_id: int = 1) -> Reques
     return Request(batch_id, "local", "", None, 1, len(events), events, docs, [adapter.encode_item(d) for d in docs])
 
 
+def three_delivered(out: Path) -> tuple[FileAdapter, list, bytes]:
+    """A file sink at ``out`` that has delivered the first three sample events: (the adapter, the events, the file's bytes)."""
+    adapter = make(out)
+    events = sample_events()
+    assert adapter.send(request_for(adapter, events[:3])).kind == "delivered"
+    return adapter, events, out.read_bytes()
+
+
 def output_files(path: Path) -> list[Path]:
     """The current file and every rotated one (``<path>.<N>``)."""
     rotated = [p for p in path.parent.iterdir() if p.name.startswith(path.name + ".") and p.name[len(path.name) + 1 :].isdigit()]
@@ -122,10 +130,7 @@ class DiskFullAfter:
 def test_disk_full_part_way_leaves_the_file_as_it_was(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A write that fails with ENOSPC after part of a batch leaves the file byte for byte as before, says "disk full" and the path, and the retry writes each line once."""
     out = tmp_path / "events.ndjson"
-    adapter = make(out)
-    events = sample_events()
-    assert adapter.send(request_for(adapter, events[:3])).kind == "delivered"
-    before = out.read_bytes()
+    adapter, events, before = three_delivered(out)
 
     full = DiskFullAfter(out, budget=len(before) // 2 + 7)  # part of the second batch, cut mid-line
     monkeypatch.setattr(os, "write", full)
@@ -164,10 +169,7 @@ def test_disk_full_right_after_a_rotation_rolls_back_into_an_empty_file(tmp_path
 def test_a_failed_cut_back_is_finished_before_the_next_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """When the cut back after a disk-full write fails too, the reason says so and the next send removes the partial write before appending."""
     out = tmp_path / "events.ndjson"
-    adapter = make(out)
-    events = sample_events()
-    assert adapter.send(request_for(adapter, events[:3])).kind == "delivered"
-    before = out.read_bytes()
+    adapter, events, before = three_delivered(out)
 
     full = DiskFullAfter(out, budget=100)
     monkeypatch.setattr(os, "write", full)
@@ -189,10 +191,7 @@ def test_a_failed_cut_back_is_finished_before_the_next_write(tmp_path: Path, mon
 def test_a_failed_fsync_takes_the_lines_back_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An fsync error after a complete write (the lines may never reach the disk) cuts them back out, so the retry does not double them."""
     out = tmp_path / "events.ndjson"
-    adapter = make(out)
-    events = sample_events()
-    assert adapter.send(request_for(adapter, events[:3])).kind == "delivered"
-    before = out.read_bytes()
+    adapter, events, before = three_delivered(out)
     real_fsync = os.fsync
     calls = 0
 
@@ -249,10 +248,7 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
 def test_real_full_tmpfs_then_space_freed(small_tmpfs: Path) -> None:
     """On a real full tmpfs the send is a disk-full retry and the file is unchanged; after space is freed the retry succeeds and every line parses with each id once."""
     out = small_tmpfs / "events.ndjson"
-    adapter = make(out)
-    events = sample_events()
-    assert adapter.send(request_for(adapter, events[:3])).kind == "delivered"
-    before = out.read_bytes()
+    adapter, events, before = three_delivered(out)
 
     filler = small_tmpfs / "filler"
     fill = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,9 +25,8 @@ from shippers import event as event_module
 from shippers.errors import Rejection, ValidationError
 from shippers.event import WIRE_FIELDS
 from shippers.shipper import Shipper
-from shippers.sidecar.app import make_app
 from shippers.testing import chaos
-from shippers.testing.fake_server import FakeServer
+from shippers.testing.sidecar_server import SidecarServer
 
 GOOD_ID = "good-neighbour"
 GOOD = json.dumps({"id": GOOD_ID, "type": "login.completed", "userId": "u-1"}).encode()
@@ -61,15 +59,8 @@ def module_shipper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipper
         made.close(1.0)
 
 
-class Served(FakeServer):
-    """The real sidecar app over a real shipper, on loopback."""
-
-    def __init__(self, shipper: Shipper) -> None:
-        super().__init__()
-        self.shipper = shipper
-
-    def make_app(self) -> web.Application:
-        return make_app(self.shipper, [])  # type: ignore[arg-type]
+class Served(SidecarServer):
+    """The real sidecar app over a real Shipper, with a one-request helper."""
 
     def request(self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json") -> tuple[int, bytes]:
         parts = urlsplit(self.url)

@@ -17,16 +17,14 @@ import sqlite3
 import time
 from pathlib import Path
 
-from aiohttp import web
 from click.testing import CliRunner
 
 from shippers.cli.main import cli
 from shippers.client import Client
 from shippers.shipper import Shipper
-from shippers.sidecar.app import make_app
 from shippers.testing import chaos
-from shippers.testing.fake_server import FakeServer
 from shippers.testing.memory import delivered_ids
+from shippers.testing.sidecar_server import SidecarServer
 
 EMAIL = "ana@example.com"
 # A stored body cut short: not an event any more, and it still holds an email no view may show.
@@ -63,15 +61,6 @@ def corrupt(folder: Path, seq: int) -> None:
 def dead_lettered(shipper: Shipper, code: str) -> float:
     value = shipper.metrics.registry.get_sample_value("authlog_sink_dead_lettered_total", {"sink": "archive", "reason": code})
     return value or 0.0
-
-
-class Sidecar(FakeServer):
-    def __init__(self, shipper: Shipper) -> None:
-        super().__init__()
-        self.shipper = shipper
-
-    def make_app(self) -> web.Application:
-        return make_app(self.shipper, [])  # type: ignore[arg-type]
 
 
 def poison_one_of_five(tmp_path: Path) -> Path:
@@ -138,7 +127,7 @@ def test_every_view_withholds_an_undecodable_letter_and_replay_keeps_it(tmp_path
         digest = hashlib.sha256(POISON).hexdigest()[:16]
         assert letter.withheld is not None and str(len(POISON)) in letter.withheld and digest in letter.withheld
         assert EMAIL not in letter.reason + letter.withheld
-        with Sidecar(shipper) as sidecar, Client(sidecar.url) as client:
+        with SidecarServer(shipper) as sidecar, Client(sidecar.url) as client:
             [served] = client.dead_letters("archive")
         assert served["event"] is None and served["withheld"] == letter.withheld and served["code"] == "undecodable"
         assert EMAIL not in json.dumps(served)

@@ -17,14 +17,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from aiohttp import web
 
 from shippers.errors import BufferFullError, BufferUnavailableError
 from shippers.logging_handler import AuthEventHandler
 from shippers.shipper import Shipper
-from shippers.sidecar.app import STATE, make_app
+from shippers.sidecar.app import STATE
 from shippers.testing import chaos
-from shippers.testing.fake_server import FakeServer
+from shippers.testing.sidecar_server import SidecarServer
 
 FULL_SINK = {"siem": {"type": "chaos", "max_backlog": "8KiB"}}  # when_full = "block" (the default)
 # Why: short, so 200 refused log calls take a fraction of a second; the wait itself is not what is tested.
@@ -127,17 +126,6 @@ def test_a_refusal_by_the_store_itself_is_counted_under_its_reason(
     assert sum(shipper.status()["refused"]["events"].values()) == 4
 
 
-class Sidecar(FakeServer):
-    def __init__(self, shipper: Shipper) -> None:
-        super().__init__()
-        self.shipper = shipper
-        self.app: web.Application | None = None
-
-    def make_app(self) -> web.Application:
-        self.app = make_app(self.shipper, [])  # type: ignore[arg-type]
-        return self.app
-
-
 def post(url: str, events: list[dict[str, Any]]) -> int:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
@@ -154,7 +142,7 @@ def test_the_sidecars_503s_are_counted_by_reason(make_shipper: Callable[..., Shi
     """A request refused for a full sink counts its events and the request; one refused while shutting down counts the request."""
     shipper = full_shipper(make_shipper)
     batch = [{"type": "login.completed", "userId": f"u{i}", "details": {"pad": "x" * 200}} for i in range(50)]
-    with Sidecar(shipper) as sidecar:
+    with SidecarServer(shipper) as sidecar:
         statuses = [post(sidecar.url, batch) for _ in range(4)]
         assert 503 in statuses
         full = statuses.count(503)

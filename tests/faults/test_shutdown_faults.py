@@ -22,7 +22,7 @@ from shippers.shipper import Shipper
 from shippers.sidecar.server import serve
 from shippers.testing import chaos
 from shippers.testing.chaos import ChaosAdapter
-from shippers.testing.fake_elasticsearch import FakeElasticsearch
+from shippers.testing.fake_elasticsearch import FakeElasticsearch, is_bulk
 from shippers.testing.fault_front import FaultFront, status
 from shippers.testing.waiting import wait_for
 
@@ -38,10 +38,6 @@ CLOSE_TIMEOUT_SECONDS = 5.0
 SHORT_GRACE_SECONDS = 0.5
 
 
-
-
-def is_bulk(method: str, path: str) -> bool:
-    return "/_bulk" in path
 
 
 def es_sink(front: FaultFront) -> dict[str, Any]:

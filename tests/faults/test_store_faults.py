@@ -22,15 +22,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from aiohttp import web
 
 from shippers.buffer import SqliteBuffer
 from shippers.errors import BufferCorruptError, BufferFullError
 from shippers.shipper import Shipper
-from shippers.sidecar.app import make_app
 from shippers.testing import chaos
-from shippers.testing.fake_server import FakeServer
 from shippers.testing.memory import MemoryAdapter, delivered_ids
+from shippers.testing.sidecar_server import SidecarServer
 from shippers.testing.waiting import wait_for
 
 # Why: SQLite's default max_page_count (2**30 - 1 pages): setting it back lifts the injected full disk.
@@ -91,15 +89,8 @@ def ids(start: int, n: int, prefix: str = "e") -> set[str]:
     return {f"{prefix}{i}" for i in range(start, start + n)}
 
 
-class Served(FakeServer):
-    """The real sidecar app over a real Shipper, on a loopback socket."""
-
-    def __init__(self, shipper: Shipper) -> None:
-        super().__init__()
-        self.shipper = shipper
-
-    def make_app(self) -> web.Application:
-        return make_app(self.shipper, [])
+class Served(SidecarServer):
+    """The real sidecar app over a real Shipper, with a one-request helper."""
 
     def request(self, method: str, path: str, data: bytes | None = None) -> tuple[int, dict[str, str], Any]:
         parts = urlsplit(self.url)

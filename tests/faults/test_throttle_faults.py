@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shippers.shipper import Shipper
-from shippers.testing.fake_elasticsearch import FakeElasticsearch
+from shippers.testing.fake_elasticsearch import FakeElasticsearch, is_bulk
 from shippers.testing.fault_front import HOLD, FaultFront, status
 from shippers.testing.waiting import wait_for
 
@@ -23,10 +23,6 @@ RETRY_AFTER_SECONDS = 2
 POLL_DEADLINE_SECONDS = 20.0
 
 
-
-
-def is_bulk(method: str, path: str) -> bool:
-    return "/_bulk" in path
 
 
 def wire(n: int) -> list[bytes]:
