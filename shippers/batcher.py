@@ -45,7 +45,7 @@ class Mapped:
     event: Event
     doc: object
     item: bytes
-    stored: Event | None = None  # the row as decoded (before the PII policy), for dead letters
+    stored: Event  # the row as decoded (before the PII policy), for dead letters
 
 
 @dataclass
@@ -152,10 +152,10 @@ class Batcher:
         """Monotonic time at which the oldest row has waited ``timeout`` since this process first saw it."""
         return scan.first_seen + self.timeout
 
-    def map_row(self, row: StoredRow, stored: Event | None = None) -> Mapped:
-        """Decode (unless ``stored`` is the decoded row), apply the sink's PII policy (once: a replayed dead
+    def map_row(self, row: StoredRow, stored: Event) -> Mapped:
+        """From ``stored`` (the row decoded, see ``_decode``): apply the sink's PII policy (once: a replayed dead
         letter carries it already), map, encode."""
-        event = stored = decode_event(row.body) if stored is None else stored
+        event = stored
         if row.pii is not None:  # a replayed dead letter: its body is the sink's view already
             event = self.pii.view(event, row.pii)[0]
         elif self.transform is not None:
@@ -171,17 +171,12 @@ class Batcher:
         """A dead letter holding only what this sink may see: the mapped event, or the row with the policy applied.
 
         The reason is scrubbed too: a text quoting a value the policy hides (an adapter or policy
-        error message) shows the sink's version of it instead. ``stored`` (or ``mapped.stored``) is the
-        row already decoded; otherwise it is decoded here, and a row that does not decode becomes an
-        ``undecodable`` letter (never an exception: this runs in error handlers).
+        error message) shows the sink's version of it instead. Give ``mapped`` when the row was mapped,
+        else ``stored`` (the row decoded by ``_decode``; an undecodable row is its own dead letter).
         """
-        if stored is None and mapped is not None:
+        if mapped is not None:
             stored = mapped.stored
-        if stored is None:
-            decoded = self._decode(row)
-            if isinstance(decoded, DeadItem):
-                return decoded
-            stored = decoded
+        assert stored is not None, "dead_letter needs the mapped row or the decoded one"
         shown, tag = self.pii.safe_view(stored, row.pii)
         if mapped is not None:
             shown = mapped.event  # the same view (map_row made it), as sent
@@ -189,20 +184,16 @@ class Batcher:
         return DeadItem(row.seq, code, scrub(reason, stored, shown), body, tag)
 
     @staticmethod
-    def undecodable(row: StoredRow, exc: Exception) -> DeadItem:
-        """The dead letter of a row whose bytes do not decode: the bytes as stored, tagged so no view shows them.
+    def _decode(row: StoredRow) -> Event | DeadItem:
+        """The stored event, or its ``undecodable`` dead letter: the bytes as stored, tagged so no view shows them.
 
         The reason names the error's type only: a decoder's message may quote the bytes.
         """
-        reason = f"the stored event does not decode ({type(exc).__name__}); it is kept as stored and withheld from every view"
-        return DeadItem(row.seq, CODE_UNDECODABLE, reason, bytes(row.body), UNDECODABLE_TAG)
-
-    def _decode(self, row: StoredRow) -> Event | DeadItem:
-        """The stored event, or its ``undecodable`` dead letter."""
         try:
             return decode_event(row.body)
         except Exception as exc:
-            return self.undecodable(row, exc)
+            reason = f"the stored event does not decode ({type(exc).__name__}); it is kept as stored and withheld from every view"
+            return DeadItem(row.seq, CODE_UNDECODABLE, reason, bytes(row.body), UNDECODABLE_TAG)
 
     def cut(self, scan: Scan, now: float) -> Cut:
         """Map, check and partition the scanned rows into batches within the limits."""

@@ -79,7 +79,11 @@ def _field_functions(config: PiiConfig) -> dict[str, Callable[[str], str | None]
 
 def make_policy(config: PiiConfig) -> Callable[[Event], Event] | None:
     """A function applying the policy, or None when every field is kept (the fast path)."""
-    functions = _field_functions(config)
+    return _policy(_field_functions(config))
+
+
+def _policy(functions: dict[str, Callable[[str], str | None]]) -> Callable[[Event], Event] | None:
+    """make_policy from the field functions already built (None when there are none)."""
     if not functions:
         return None
 
@@ -143,8 +147,8 @@ class SinkPii:
 
     def __init__(self, config: PiiConfig | None = None) -> None:
         config = config or PiiConfig()
-        self.transform = make_policy(config)
         self._functions = _field_functions(config)
+        self.transform = _policy(self._functions)
         actions = _actions(config)
         key_id = ""
         if config.hash_key and "hash" in actions.values():

@@ -48,7 +48,7 @@ from shippers.metrics import Metrics, refusal_reason
 from shippers.pii import SinkPii
 from shippers.plugins import build_adapters
 from shippers.routing import Route
-from shippers.worker import SinkWorker
+from shippers.worker import SinkWorker, plural
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +81,6 @@ class Validated:
 
     accepted: list[tuple[Event, bytes]]
     rejected: list[tuple[int, str]]
-
-
-def _batches(n: int) -> str:
-    return f"{n} batch" if n == 1 else f"{n} batches"
 
 
 class Shipper:
@@ -325,7 +321,7 @@ class Shipper:
         stuck = [worker for worker in self.workers.values() if worker.alive]
         if stuck:
             if self._release_watcher is None:  # one watcher, however often close() is called
-                left = "an unknown number of batches" if self.left_for_restart is None else _batches(self.left_for_restart)
+                left = "an unknown number of batches" if self.left_for_restart is None else plural(self.left_for_restart, "batch", "batches")
                 log.warning(
                     "shutdown deadline passed with a send still in flight (sink %s); left for the restart: %s, recorded "
                     "in the store and resent at the next start (one in flight may then reach its destination twice); "

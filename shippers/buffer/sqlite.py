@@ -450,8 +450,7 @@ class SqliteBuffer:
                     raise SinkRemovedError(_removed_message(backlogged), backlogged)
                 for name in held:
                     removed.append(name)
-                    cur.execute("DELETE FROM sinks WHERE name=?", (name,))
-                    cur.execute("DELETE FROM batches WHERE sink=?", (name,))
+                    self._drop_position(cur, name)
             first = not stored
             for p in policies:
                 start, start_cum = (gc_seq, gc_cum) if p.start_at == "oldest" or first else (last_seq, last_cum)
@@ -469,6 +468,12 @@ class SqliteBuffer:
         for change in changed:
             log.info("sink policy changed by the delivering process's config: %s", change)
         return removed
+
+    @staticmethod
+    def _drop_position(cur: sqlite3.Cursor, sink: str) -> None:
+        """Delete a sink's position and open batches (its dead letters are kept)."""
+        cur.execute("DELETE FROM sinks WHERE name=?", (sink,))
+        cur.execute("DELETE FROM batches WHERE sink=?", (sink,))
 
     def _undelivered(self, cur: sqlite3.Cursor, sink: str, last_seq: int) -> int:
         """Events a sink would lose if its position went: those in its open batches plus those it has not scanned."""
@@ -497,8 +502,7 @@ class SqliteBuffer:
                 raise KeyError(sink)
             last_seq = cur.execute("SELECT last_seq FROM stats").fetchone()[0]
             dropped = self._undelivered(cur, sink, last_seq)
-            cur.execute("DELETE FROM sinks WHERE name=?", (sink,))
-            cur.execute("DELETE FROM batches WHERE sink=?", (sink,))
+            self._drop_position(cur, sink)
             cur.execute(
                 "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=CAST(value AS INTEGER)+excluded.value",
                 (FORGOTTEN_KEY + sink, dropped),
@@ -832,11 +836,8 @@ class SqliteBuffer:
                 tags: list[tuple[int, str]] = []
                 taken: list[int] = []
                 for letter_id, body, pii in rows:
-                    try:  # an undecodable letter cannot be routed (nor shown): it stays in the DLQ as it is
-                        if pii == UNDECODABLE_TAG:
-                            raise ValueError(UNDECODABLE_TAG)
-                        event = decode_event(body)
-                    except Exception:
+                    event = _decode_letter(body, pii)
+                    if event is None:  # an undecodable letter cannot be routed (nor shown): it stays in the DLQ as it is
                         kept += 1
                         continue
                     taken.append(letter_id)
@@ -983,16 +984,23 @@ def _removed_message(backlogged: Mapping[str, int]) -> str:
     )
 
 
+def _decode_letter(body: bytes, pii: str | None) -> Event | None:
+    """A dead letter's event; None when it is tagged undecodable or its body does not decode."""
+    if pii == UNDECODABLE_TAG:
+        return None
+    try:
+        return decode_event(body)
+    except Exception:
+        return None
+
+
 def _letter(letter_id: int, sink: str, seq: int, code: str, reason: str, at: float, body: bytes, pii: str | None) -> DeadLetter:
     """A dead letter as read; one still stored raw (its sink's policy unknown) is shown without personal fields.
 
     One whose body does not decode is withheld whole (no policy can be applied to it): only its length and hash.
     """
-    try:
-        if pii == UNDECODABLE_TAG:
-            raise ValueError(UNDECODABLE_TAG)
-        event = decode_event(body)
-    except Exception:
+    event = _decode_letter(body, pii)
+    if event is None:
         return DeadLetter(letter_id, sink, seq, code, reason, at, None, pii, withheld_body(bytes(body)))
     if pii is None:
         for value in filter(None, (getattr(event, f) for f in PERSONAL_FIELDS)):
