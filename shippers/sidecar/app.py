@@ -150,6 +150,10 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
     return web.Response(status=status, body=body, content_type="application/json", headers=headers)
 
 
+def _unauthorized(problem: str) -> web.Response:
+    return error_response(401, problem, {hdrs.WWW_AUTHENTICATE: 'Bearer realm="authlog"'})
+
+
 # -- middleware -------------------------------------------------------------------------------
 
 
@@ -158,7 +162,7 @@ async def auth_middleware(request: web.Request, handler: Callable[[web.Request],
     state = request.app[STATE]
     problem = check_request(request.path, request.headers.get(hdrs.AUTHORIZATION), state.tokens)
     if problem is not None:
-        return error_response(401, problem, {hdrs.WWW_AUTHENTICATE: 'Bearer realm="authlog"'})
+        return _unauthorized(problem)
     return await handler(request)
 
 
@@ -203,8 +207,7 @@ async def read_capped(request: web.Request, cap: int, account: BodyAccount | Non
     With ``account``, every chunk read is reserved from the shared body budget (it may wait
     for room, then raise :class:`BudgetExhausted`).
     """
-    if request.content_length is not None and request.content_length > cap:
-        raise BodyError(413, f"the body is {request.content_length} bytes, over server.max_body_bytes; send fewer events per request")
+    _check_declared_length(request, cap)
     body = bytearray()
     while True:
         try:
@@ -231,7 +234,7 @@ async def expect_events(request: web.Request) -> web.StreamResponse | None:
     state = request.app[STATE]
     problem = check_request(request.path, request.headers.get(hdrs.AUTHORIZATION), state.tokens)
     if problem is not None:
-        refusal = error_response(401, problem, {hdrs.WWW_AUTHENTICATE: 'Bearer realm="authlog"'})
+        refusal = _unauthorized(problem)
     elif state.closing:
         refusal = _shutting_down()
     else:
@@ -242,18 +245,25 @@ async def expect_events(request: web.Request) -> web.StreamResponse | None:
     return await _default_expect_handler(request)
 
 
+def _check_declared_length(request: web.Request, cap: int) -> None:
+    """Raise a 413 :class:`BodyError` when the request's Content-Length is over ``cap``."""
+    if request.content_length is not None and request.content_length > cap:
+        raise BodyError(413, f"the body is {request.content_length} bytes, over server.max_body_bytes; send fewer events per request")
+
+
+def _body_cap(state: SidecarState, content_encoding: str | None) -> int:
+    """The most bytes a body may have on the wire: max_body_bytes, plus gzip's overhead when gzipped."""
+    gzipped = "gzip" in (content_encoding or "").lower()
+    return state.limits.max_body_bytes + (GZIP_OVERHEAD_BYTES if gzipped else 0)
+
+
 def _refusal_before_body(request: web.Request, state: SidecarState) -> web.Response | None:
     content_encoding = request.headers.get(hdrs.CONTENT_ENCODING)
     try:
         check_headers(request.headers.get(hdrs.CONTENT_TYPE), content_encoding)
+        _check_declared_length(request, _body_cap(state, content_encoding))
     except BodyError as exc:
         return error_response(exc.status, exc.message)
-    gzipped = "gzip" in (content_encoding or "").lower()
-    cap = state.limits.max_body_bytes + (GZIP_OVERHEAD_BYTES if gzipped else 0)
-    if request.content_length is not None and request.content_length > cap:
-        return error_response(
-            413, f"the body is {request.content_length} bytes, over server.max_body_bytes; send fewer events per request"
-        )
     return None
 
 
@@ -263,8 +273,7 @@ async def post_events(request: web.Request) -> web.Response:
         return _shutting_down(state)
     content_type = request.headers.get(hdrs.CONTENT_TYPE)
     content_encoding = request.headers.get(hdrs.CONTENT_ENCODING)
-    gzipped = "gzip" in (content_encoding or "").lower()
-    cap = state.limits.max_body_bytes + (GZIP_OVERHEAD_BYTES if gzipped else 0)
+    cap = _body_cap(state, content_encoding)
     async with state.budget.hold() as account:
         # 1. read the body, holding no slot: a slow producer delays only itself.
         try:

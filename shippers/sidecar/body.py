@@ -343,9 +343,14 @@ def _skip_value(body: bytes, view: memoryview, pos: int) -> int | None:
     except RecursionError:
         return None
     except msgspec.DecodeError as exc:
-        ended = _TRAILING_AT.search(str(exc))
-        # msgspec counts the offending byte itself: byte N is the one at index N - 1.
-        return None if ended is None else first + int(ended.group(1)) - 1
+        return _value_end(exc, first)
+
+
+def _value_end(exc: msgspec.DecodeError, start: int) -> int | None:
+    """Where the value decoded from ``start`` ended, read from msgspec's "trailing characters" error; None if it is another error."""
+    ended = _TRAILING_AT.search(str(exc))
+    # msgspec counts the offending byte itself: byte N is the one at index N - 1.
+    return None if ended is None else start + int(ended.group(1)) - 1
 
 
 def _skip_string(body: bytes, pos: int, index: int) -> int:
@@ -428,11 +433,10 @@ def _count_array_items(body: bytes, limit: int) -> int | None:
             _raw_one.decode(view[pos:])
             return None  # the element runs to the end of the body: the array is not closed
         except msgspec.DecodeError as exc:
-            ended = _TRAILING_AT.search(str(exc))
+            ended = _value_end(exc, pos)
             if ended is None:
                 return None  # the element itself is malformed
-            # msgspec counts the offending byte itself: byte N is the one at index N - 1.
-            end = _BLANKS.match(body, pos + int(ended.group(1)) - 1).end()
+            end = _BLANKS.match(body, ended).end()
         count += 1
         separator = body[end : end + 1]
         if separator == b"]":

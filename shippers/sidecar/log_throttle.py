@@ -17,8 +17,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 # Why: one line a minute per kind of problem keeps it visible without letting it fill a disk.
 DEFAULT_INTERVAL_SECONDS = 60.0
@@ -29,6 +30,8 @@ MAX_KEYS = 1024
 KEY_CHARS = 200
 # The loggers a client can drive: the sidecar's own, aiohttp's server side, asyncio's loop.
 CLIENT_TRIGGERED_LOGGERS = ("authlog.sidecar", "aiohttp.server", "aiohttp.web", "aiohttp.access", "asyncio")
+
+_F = TypeVar("_F", bound=logging.Filter)
 
 
 @dataclass
@@ -70,14 +73,18 @@ class RepeatFilter(logging.Filter):
 
 
 @contextmanager
-def throttled(names: tuple[str, ...] = CLIENT_TRIGGERED_LOGGERS, interval: float = DEFAULT_INTERVAL_SECONDS) -> Iterator[RepeatFilter]:
-    """Install one :class:`RepeatFilter` on the loggers ``names`` for the duration of the block."""
-    repeat = RepeatFilter(interval)
+def filtering(log_filter: _F, names: tuple[str, ...]) -> Iterator[_F]:
+    """Install ``log_filter`` on the loggers ``names`` for the duration of the block, and remove it after."""
     loggers = [logging.getLogger(name) for name in names]
     for logger in loggers:
-        logger.addFilter(repeat)
+        logger.addFilter(log_filter)
     try:
-        yield repeat
+        yield log_filter
     finally:
         for logger in loggers:
-            logger.removeFilter(repeat)
+            logger.removeFilter(log_filter)
+
+
+def throttled(names: tuple[str, ...] = CLIENT_TRIGGERED_LOGGERS, interval: float = DEFAULT_INTERVAL_SECONDS) -> AbstractContextManager[RepeatFilter]:
+    """Install one :class:`RepeatFilter` on the loggers ``names`` for the duration of the block."""
+    return filtering(RepeatFilter(interval), names)

@@ -15,14 +15,15 @@ secrets and producer text where they do not belong (the log, the answer).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import msgspec
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
+
+from shippers.sidecar.log_throttle import filtering
 
 # aiohttp's server-side logger, where parser errors are reported (access logging is off: server.py).
 PARSER_LOGGERS = ("aiohttp.server",)
@@ -47,18 +48,9 @@ class ParserErrorFilter(logging.Filter):
         return True
 
 
-@contextmanager
-def quiet_parser_errors(names: tuple[str, ...] = PARSER_LOGGERS) -> Iterator[ParserErrorFilter]:
+def quiet_parser_errors(names: tuple[str, ...] = PARSER_LOGGERS) -> AbstractContextManager[ParserErrorFilter]:
     """Install a :class:`ParserErrorFilter` on ``names`` for the duration of the block (before any throttle)."""
-    quiet = ParserErrorFilter()
-    loggers = [logging.getLogger(name) for name in names]
-    for logger in loggers:
-        logger.addFilter(quiet)
-    try:
-        yield quiet
-    finally:
-        for logger in loggers:
-            logger.removeFilter(quiet)
+    return filtering(ParserErrorFilter(), names)
 
 
 def malformed_answer(exc: BaseException, status: int) -> bytes:

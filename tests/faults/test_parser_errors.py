@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ import pytest
 from live_sidecar import POLL_SECONDS, LiveSidecar, free_port, write_config
 
 from shippers.sidecar.quiet import ParserErrorFilter
+from shippers.testing.raw_socket import exchange
 
 TOKEN = "s3cr3t-token-abc"
 # Why: a bounded wait for the child's log line; it is written within milliseconds.
@@ -33,27 +33,12 @@ def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSidecar]:
         yield live
 
 
-def _exchange(port: int, raw: bytes) -> bytes:
-    answer = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(raw)
-        while True:
-            try:
-                data = sock.recv(65536)
-            except (ConnectionResetError, TimeoutError):
-                break
-            if not data:
-                break
-            answer += data
-    return answer
-
-
 @pytest.mark.parametrize("name", list(MALFORMED))
 def test_a_malformed_request_never_echoes_its_bytes(sidecar: LiveSidecar, name: str) -> None:
     """The 400 answer is a fixed text, and the sidecar's log names the error class only: the token appears in neither."""
     port = int(sidecar.url.rsplit(":", 1)[1])
     before = sidecar.log_text()
-    answer = _exchange(port, MALFORMED[name])
+    answer = exchange("127.0.0.1", port, MALFORMED[name], timeout=5)
     assert b" 400 Bad Request\r\n" in answer and b"not valid HTTP/1.1" in answer
     assert TOKEN.encode() not in answer and b"ana@example.com" not in answer
     deadline = time.monotonic() + LOG_DEADLINE_SECONDS

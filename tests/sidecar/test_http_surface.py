@@ -18,6 +18,7 @@ from sidecar_fakes import FakeLetter, FakeShipper, ServedApp, make_config
 
 from shippers.sidecar.app import MAX_INGESTS_IN_FLIGHT, STATE, error_response
 from shippers.sidecar.turns import VALIDATE_TURN_ITEMS
+from shippers.testing.raw_socket import exchange
 
 # Why: bounded waits for something the test polls (a commit, a log record); far above what they take.
 DEADLINE_SECONDS = 20.0
@@ -25,20 +26,7 @@ DEADLINE_SECONDS = 20.0
 
 def _raw_exchange(server: ServedApp, head: bytes, body: bytes = b"", *, read_first_only: bool = False) -> bytes:
     """Send raw bytes on a fresh connection; the answer as received until close (or the first chunk)."""
-    with socket.create_connection((server.host, server.port), timeout=10) as sock:
-        sock.sendall(head + body)
-        if read_first_only:
-            return sock.recv(65536)
-        answer = b""
-        while True:
-            try:
-                data = sock.recv(65536)
-            except (ConnectionResetError, TimeoutError):
-                break
-            if not data:
-                break
-            answer += data
-        return answer
+    return exchange(server.host, server.port, head + body, timeout=10, read_first_only=read_first_only)
 
 
 # -- 1. one huge request cannot make the others wait -----------------------------------------------
