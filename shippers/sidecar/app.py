@@ -236,7 +236,7 @@ async def expect_events(request: web.Request) -> web.StreamResponse | None:
     if problem is not None:
         refusal = _unauthorized(problem)
     elif state.closing:
-        refusal = _shutting_down()
+        refusal = _shutting_down(state)
     else:
         refusal = _refusal_before_body(request, state)
     if refusal is not None:

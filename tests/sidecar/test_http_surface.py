@@ -197,6 +197,13 @@ def test_expect_continue_is_refused_first_for_a_bad_media_type(served: ServedApp
     assert answer.startswith(b"HTTP/1.1 415 ") and b"100 Continue" not in answer
 
 
+def test_expect_continue_while_shutting_down_is_a_503_not_a_500(served: ServedApp) -> None:
+    """During shutdown an Expect: 100-continue request gets the shutdown 503 with Retry-After, before the body (found by review)."""
+    served._runner.app[STATE].closing = True  # type: ignore[union-attr]
+    answer = _raw_exchange(served, _expect_head(10), read_first_only=True)
+    assert answer.startswith(b"HTTP/1.1 503 ") and b"Retry-After" in answer and b"100 Continue" not in answer
+
+
 def test_expect_continue_is_refused_first_without_the_token(served_with_token: ServedApp) -> None:
     """Without a valid token the answer is 401, before the body; with it, 100 Continue then 202."""
     answer = _raw_exchange(served_with_token, _expect_head(10), read_first_only=True)
