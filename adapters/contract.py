@@ -2,7 +2,8 @@
 
 An adapter is a plugin (entry-point group ``authlog.adapters``; the name is the sink
 ``type``). It supplies only what is specific to its destination; the core
-(:mod:`shippers.worker`) owns batching, retry and backoff, the DLQ, metrics and shutdown::
+(:mod:`shippers.worker`, :mod:`shippers.delivery`) owns batching, retry and backoff, the DLQ,
+metrics, shutdown, the per-attempt timeout, the generic classification and secret redaction::
 
     canonical Event ──(core: route filter, PII policy)──> adapter.map(event)   -> document
                                                           adapter.encode_item  -> bytes (sized)
@@ -10,10 +11,13 @@ An adapter is a plugin (entry-point group ``authlog.adapters``; the name is the 
                                                           adapter.partition    -> batch key
     core: batch by max_events / max_bytes / timeout within hard_limits, one partition per batch,
           record the batch in the store (with adapter.object_key) *before* sending
-    adapter.send(request)  ── ONE attempt: encode the request, call the destination, classify ──> Verdict
+    adapter.send(request)  ── ONE attempt: encode the request, call the destination (its transport
+                              returns a shippers.delivery.attempt.Attempt), classify it with
+                              shippers.delivery.classify.classify(attempt, vendor_rules, ...) ──> Verdict
+    core: every reason redacted, folded and cut (on the way out of open/send, by this base class)
     core: act on the Verdict (ack / retry with backoff / per-item / split / DLQ / sink failing)
 
-Rules an adapter follows (the contract test suite in ``tests/adapters/contract_suite.py``
+Rules an adapter follows (the contract test suite in ``shippers/testing/contract.py``
 holds every adapter to them):
 
 - ``map``, ``encode_item``, ``check_item``, ``partition`` and ``object_key`` are pure and
@@ -21,15 +25,30 @@ holds every adapter to them):
   must get the same request (same ids, same S3 key).
 - ``send`` makes exactly one attempt. It never sleeps and never retries (turn the SDK's own
   retries off); it never raises for a destination answer: every answer and every transport
-  error becomes a :class:`Verdict`. Unexpected exceptions are treated by the core as
-  ``retry``, with the exception text as reason.
+  error becomes an ``Attempt`` and then a :class:`Verdict`. Unexpected exceptions are treated
+  by the core as ``retry``, with the exception text (redacted) as reason.
+- Classification is the core's: status classes (3xx, 408/429/5xx, 413, 401/403, other 4xx),
+  Retry-After, failures without an answer. The adapter's ``VendorRules`` add only its vendor's
+  own part: how to read a success, its own codes, what to fix. No adapter parses Retry-After
+  or names a generic status (``tests/test_adapter_shape.py`` checks).
+- The per-attempt timeout is the core's: ``self.context.attempt_timeout`` (seconds), resolved
+  once when the adapter is built: the core's override in the SinkContext, else the value of the
+  adapter's ``attempt_timeout_key`` config key (``request_timeout``, the user's setting), else
+  ``default_attempt_timeout``. The transport applies it to every SDK call (connect and read).
 - A request never exceeds ``hard_limits``; items larger than ``max_item_bytes`` are
   dead-lettered by ``check_item`` before a request is built.
-- Secrets (API keys, passwords) never appear in a Verdict reason or a log line.
+- Secrets never appear in a Verdict reason: whatever ``open`` and ``send`` return passes the
+  sink's :class:`~shippers.delivery.redact.Redactor`, which knows the config's secrets (keys
+  named like ``*key``, ``*token``, ``password``; URL user info), the environment variables
+  named in ``secret_env``, and anything shaped like an Authorization or api-key value. An
+  adapter holding a secret elsewhere adds it by overriding :meth:`Adapter.secrets`. Log lines
+  are the adapter's own: never put a secret in one.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -39,6 +58,8 @@ from typing import Any, ClassVar, Literal
 import msgspec
 
 from shippers.catalog import Catalog
+from shippers.delivery.attempt import resolve_timeout
+from shippers.delivery.redact import Redactor, secrets_in
 from shippers.event import Event, encode_event
 
 ItemOutcome = Literal["delivered", "duplicate", "retry", "reject"]
@@ -152,6 +173,9 @@ class SinkContext:
     store_id: str = ""
     # For durations (token lifetimes): unlike ``clock`` it never steps when the wall clock is set.
     monotonic: Callable[[], float] = time.monotonic
+    # Seconds one attempt may take (connect + answer), applied by the transport to its SDK call.
+    # None when the core builds the context: Adapter.__init__ resolves it (see the module docstring).
+    attempt_timeout: float | None = None
 
 
 class NoConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -169,10 +193,28 @@ class Adapter(ABC):
     # True when map() returns the event itself and encode_item() its archive line: the core then
     # sends the stored bytes as they are (no decode-map-encode round trip on the hot path).
     archive_line: ClassVar[bool] = False
+    # The config key users set the per-attempt timeout with (None: the adapter has none) and the
+    # timeout when it is not set. Why 30 s: far above a healthy request (tens of ms) and the order of
+    # magnitude of the SDKs' own defaults; it only cuts off a stuck connection, the core retries.
+    attempt_timeout_key: ClassVar[str | None] = None
+    default_attempt_timeout: ClassVar[float] = 30.0
+    # Environment variables holding this sink's secrets (the SDK reads them; no config key does).
+    secret_env: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, context: SinkContext, config: Any) -> None:
-        self.context = context
+        key = self.attempt_timeout_key
+        timeout = resolve_timeout(context.attempt_timeout, getattr(config, key, None) if key else None,
+                                  self.default_attempt_timeout)
+        self.context = context if context.attempt_timeout == timeout else dataclasses.replace(context, attempt_timeout=timeout)
         self.config = config
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every ``open`` and ``send`` an adapter defines hands its Verdict through :meth:`finished`."""
+        super().__init_subclass__(**kwargs)
+        for name in ("open", "send"):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "_finishes_verdicts", False):
+                setattr(cls, name, _finishing(method))
 
     # -- pure ------------------------------------------------------------
     @abstractmethod
@@ -215,6 +257,53 @@ class Adapter(ABC):
         """Counts of things delivered but worth a look (e.g. entries the destination may discard),
         by a short camelCase name; shown under the sink's ``warnings`` in ``/v1/status``."""
         return {}
+
+    @property
+    def attempt_timeout(self) -> float:
+        """Seconds one attempt may take: what the transport gives its SDK call (see the module docstring)."""
+        return self.context.attempt_timeout or self.default_attempt_timeout
+
+    # -- reasons (the core's) ------------------------------------------------
+    def secrets(self) -> tuple[str, ...]:
+        """The secrets of this sink's config (override to add ones it holds elsewhere)."""
+        return secrets_in(self.config)
+
+    @functools.cached_property
+    def redactor(self) -> Redactor:
+        """The one redactor every reason of this sink passes (built on first use)."""
+        return Redactor(self.secrets(), self.secret_env)
+
+    def redact(self, text: str) -> str:
+        """``text`` (e.g. an exception's message the core turns into a reason) redacted, folded and cut."""
+        return self.redactor.clean(text)
+
+    def finished(self, verdict: Verdict) -> Verdict:
+        """``verdict`` with every reason redacted, folded and cut; the same object when nothing changed."""
+        clean = self.redactor.clean
+        reason = clean(verdict.reason)
+        items = verdict.items
+        if items:
+            cleaned = {text: clean(text) for text in {item.reason for item in items}}
+            if any(before != after for before, after in cleaned.items()):
+                items = tuple(
+                    ItemResult(i.outcome, cleaned[i.reason], i.retry_after) if cleaned[i.reason] != i.reason else i
+                    for i in items
+                )
+        if reason == verdict.reason and items is verdict.items:
+            return verdict
+        return Verdict(verdict.kind, reason, verdict.retry_after, items)
+
+
+def _finishing(method: Callable[..., Verdict | None]) -> Callable[..., Verdict | None]:
+    """``method`` (an adapter's open or send) with its Verdict passed through ``Adapter.finished``."""
+
+    @functools.wraps(method)
+    def finishing(self: Adapter, *args: Any, **kwargs: Any) -> Verdict | None:
+        verdict = method(self, *args, **kwargs)
+        return None if verdict is None else self.finished(verdict)
+
+    finishing._finishes_verdicts = True  # type: ignore[attr-defined]  # marks a method already wrapped
+    return finishing
 
 
 @dataclass

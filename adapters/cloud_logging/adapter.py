@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from adapters.cloud_logging.classify import SinkFacts, classify
 from adapters.cloud_logging.config import (
     BATCH_DEFAULTS,
+    DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_RETENTION_SECONDS,
     HARD_LIMITS,
     MAX_ENTRY_BYTES,
@@ -39,6 +40,8 @@ class CloudLoggingAdapter(Adapter):
     Config = CloudLoggingConfig
     batch_defaults = BATCH_DEFAULTS
     hard_limits = HARD_LIMITS
+    attempt_timeout_key = "request_timeout"
+    default_attempt_timeout = DEFAULT_REQUEST_TIMEOUT
 
     def __init__(self, context: SinkContext, config: CloudLoggingConfig) -> None:
         super().__init__(context, config)
@@ -53,7 +56,7 @@ class CloudLoggingAdapter(Adapter):
             )
         self.template = EntryTemplate.build(config, context.catalog)
         self.facts = SinkFacts(sink=context.name, project=config.project, endpoint=config.endpoint)
-        self.transport = CloudLoggingTransport(config, context.monotonic)
+        self.transport = CloudLoggingTransport(config, context.monotonic, self.attempt_timeout)
         self.stale_entries = 0  # entries sent older than the default retention (may be dropped by Cloud Logging)
 
     # -- pure ------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""The classifier: what Cloud Logging answered to one ``entries.write`` -> a :class:`Verdict`. Pure.
+"""Cloud Logging's own part of classifying one ``entries.write`` attempt (pure).
 
-The transport turns every outcome of one attempt into an :class:`Answer` (the HTTP status,
-the ``error`` object of Google's JSON error body, the ``Retry-After`` header, or a failure
-that got no HTTP answer); :func:`classify` decides. In this order:
+The common classifier (:mod:`shippers.delivery.classify`) owns the generic part: failures
+without an answer (connection errors, timeouts and a token endpoint that is down retry; unusable
+credentials are a sink_error), redirects, 408/429/5xx with Retry-After, 413, 401/403, other
+4xx. The transport hands Google's JSON error body on as ``{"error": {...}}`` and a 2xx body
+as parsed (or its text). This module adds what only Cloud Logging means, in this order:
 
 1. Per-entry errors (``WriteLogEntriesPartialErrors.logEntryErrors``, keyed by entry index)
    win over the HTTP status, which is only the status of the *first* failed entry::
@@ -15,24 +17,20 @@ that got no HTTP answer); :func:`classify` decides. In this order:
                                                  (role, project, log bucket), not the entry; keep all
        any other code (UNAVAILABLE, ...)      -> retry that entry alone
 
-2. Otherwise the whole request::
+2. Otherwise the whole request, by Google's status name (``error.status``)::
 
        200 with {} (WriteLogEntriesResponse)  -> delivered: the only answer that acknowledges a write
        any other 2xx: 204, an empty 200, a    -> sink_error: not Cloud Logging (check endpoint); nothing
          200 with an "error" or another body,    says the entries were written, so every one is kept
          201/202, a body that is not JSON
-       any 3xx                                -> sink_error: not Cloud Logging (check endpoint)
-       429 RESOURCE_EXHAUSTED                 -> retry (Retry-After / RetryInfo honoured)
-       408, 5xx, UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, ABORTED, UNKNOWN -> retry
-       400 "payload size exceeds", 413        -> split (reject when it is one entry)
+       RESOURCE_EXHAUSTED, UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, ABORTED, UNKNOWN, CANCELLED
+                                              -> retry (RetryInfo honoured when there is no Retry-After)
+       UNAUTHENTICATED                        -> sink_error (credentials)
+       PERMISSION_DENIED, NOT_FOUND           -> sink_error (roles/logging.logWriter, project id)
+       FAILED_PRECONDITION                    -> sink_error (the project's or log bucket's state)
+       "payload size exceeds" (a 400)         -> split (reject when it is one entry)
        400 about resource / logName / labels  -> sink_error (the sink's config is wrong)
        400 otherwise                          -> split to isolate the bad entries; one entry: reject
-       401 UNAUTHENTICATED                    -> sink_error (credentials)
-       403 PERMISSION_DENIED, 404 NOT_FOUND   -> sink_error (roles/logging.logWriter, project id)
-       FAILED_PRECONDITION                    -> sink_error (the project's or log bucket's state)
-       other                                  -> sink_error (unexpected; nothing is dropped)
-       connection error, timeout              -> retry
-       credentials unusable                   -> sink_error; token endpoint unreachable -> retry
 
 A whole-request 400 without per-entry errors means no entry was written: with
 ``partialSuccess`` one bad entry among good ones always comes back per entry, so a
@@ -43,11 +41,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from adapters.contract import ItemResult, Verdict
 from adapters.quoting import folded
-from shippers.retry_after import parse_retry_after
+from shippers.delivery.attempt import Attempt
+from shippers.delivery.classify import Hints, VendorRules, is_retryable, is_success, quote
+from shippers.delivery.classify import classify as classify_attempt
 
 PARTIAL_ERRORS_TYPE = "type.googleapis.com/google.logging.v2.WriteLogEntriesPartialErrors"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
@@ -71,8 +71,8 @@ ENTRY_DUPLICATE_CODES = frozenset({"ALREADY_EXISTS"})
 ENTRY_SINK_CODES = frozenset({"PERMISSION_DENIED", "NOT_FOUND", "UNAUTHENTICATED", "FAILED_PRECONDITION"})
 # Why: CONTRACTS.md and the Cloud Logging retry guidance: transient server-side conditions.
 RETRY_CODES = frozenset({"RESOURCE_EXHAUSTED", "UNAVAILABLE", "DEADLINE_EXCEEDED", "INTERNAL", "ABORTED", "UNKNOWN", "CANCELLED"})
-# Why: 408 is a timeout, 429 a throttle and 5xx the server's trouble: RFC 9110 and the table in CONTRACTS.md.
-RETRY_HTTP = frozenset({408, 429})
+# Why: Google's status for a 400 whose argument (an entry, or the sink's settings) is wrong.
+BAD_REQUEST_STATUS = 400
 # Why: the service's message for an oversized body; it is the one 400 that splitting cures.
 _TOO_LARGE = re.compile(r"payload size exceeds|request payload size|request entity too large", re.IGNORECASE)
 # Why: a whole-request 400 that names these is about the sink's config, which every entry shares.
@@ -85,22 +85,8 @@ WRITE_OK_STATUS = 200
 MAX_REPLY_KEYS = 5
 _KEY_NAME = re.compile(r"[A-Za-z0-9_.@$-]{1,40}")
 _STATUS_NAME = re.compile(r"[A-Z_]{1,40}")
-
-Failure = Literal["", "connection", "timeout", "credentials", "credentials_transient", "not_cloud_logging"]
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What one attempt got back, free of SDK types (the transport builds it)."""
-
-    status: int = 0  # the HTTP status; 0 when no HTTP answer arrived
-    error: dict[str, Any] | None = None  # the "error" object of Google's JSON error body
-    retry_after: str | None = None  # the Retry-After header, as sent
-    date: str | None = None  # the Date header (an HTTP-date Retry-After is measured from it)
-    failure: Failure = ""  # why no usable HTTP answer arrived
-    detail: str = ""  # what went wrong, for failures (no secrets)
-    location: str | None = None  # the Location header of a redirect
-    reply: Any = None  # the parsed JSON body of a 2xx answer; None when it was empty
+# Why: enough of a 2xx body that is not JSON to recognise it (an HTML title, a proxy's name).
+MAX_SAMPLE_CHARS = 80
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +131,6 @@ def _entry_errors(error: dict[str, Any] | None) -> dict[int, dict[str, Any]] | N
     return None
 
 
-
-
 def _retry_info(error: dict[str, Any] | None) -> float | None:
     """``google.rpc.RetryInfo.retryDelay`` ("1.5s"), when the service sent one."""
     for detail in _details(error):
@@ -160,11 +144,6 @@ def _retry_info(error: dict[str, Any] | None) -> float | None:
     return None
 
 
-def _wait(answer: Answer, now: float) -> float | None:
-    header = parse_retry_after(answer.retry_after, now, answer.date)
-    return header if header is not None else _retry_info(answer.error)
-
-
 def _violations(error: dict[str, Any] | None) -> str:
     parts = []
     for detail in _details(error):
@@ -175,10 +154,96 @@ def _violations(error: dict[str, Any] | None) -> str:
     return " ".join(parts)
 
 
-def _per_item(
-    entry_errors: dict[int, dict[str, Any]], count: int, answer: Answer, now: float, facts: SinkFacts
-) -> Verdict:
-    wait = _wait(answer, now)
+def _error(answer: Attempt) -> dict[str, Any]:
+    """The ``error`` object of Google's JSON error body ({} when there is none)."""
+    body = answer.body
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+class CloudLoggingRules(VendorRules):
+    """``entries.write`` into one project, for one sink."""
+
+    destination = "Cloud Logging"
+
+    def __init__(self, facts: SinkFacts) -> None:
+        self.facts = facts
+        endpoint = f"check sinks.{facts.sink}.endpoint ({facts.endpoint or 'the default'}) and any proxy in between"
+        self.hints = Hints(
+            credentials=_fix("UNAUTHENTICATED", facts),
+            privileges=_fix("PERMISSION_DENIED", facts),
+            endpoint=endpoint,
+            redirect=f"Cloud Logging never sends one: {endpoint}",
+            missing_credentials=(
+                f"set sinks.{facts.sink}.credentials_file to a service-account key, or provide Application Default "
+                "Credentials (GOOGLE_APPLICATION_CREDENTIALS, `gcloud auth application-default login`, or an "
+                "attached service account)"
+            ),
+            too_large="Cloud Logging's 10 MB request limit",
+        )
+
+    def said(self, answer: Attempt) -> str:
+        error = _error(answer)
+        code = str(error.get("status") or "")
+        message = _short(error.get("message") or f"HTTP {answer.status} without a message")
+        return f"{answer.status} {code}: {message}" if code else f"{answer.status}: {message}"
+
+    def wait(self, answer: Attempt) -> float | None:
+        return _retry_info(_error(answer))
+
+    def success(self, answer: Attempt, items: int) -> Verdict:
+        if answer.status == WRITE_OK_STATUS and answer.body == {}:
+            return Verdict.delivered()
+        if isinstance(answer.body, str | bytes | bytearray) and answer.body:
+            return Verdict.sink_error(
+                f"the endpoint does not answer like Cloud Logging ({_not_json(answer)}); nothing says the entries were "
+                f"written; {self.hints.endpoint}"
+            )
+        return Verdict.sink_error(
+            f"the endpoint answered {_what_came_back(answer)}, which is not how Cloud Logging acknowledges a write "
+            f"(HTTP 200 with {{}}); nothing says the entries were written, so they are kept; {self.hints.endpoint}"
+        )
+
+    def own(self, answer: Attempt, items: int) -> Verdict | None:
+        if is_success(answer.status):
+            return None
+        error = _error(answer)
+        entry_errors = _entry_errors(error)
+        if entry_errors:
+            return _per_item(entry_errors, items, self.facts)
+        code = str(error.get("status") or "")
+        said = self.said(answer)
+        if code in RETRY_CODES:
+            what = "is throttling writes" if code == "RESOURCE_EXHAUSTED" else "did not take the request"
+            return Verdict.retry(f"Cloud Logging {what} ({said})")
+        if is_retryable(answer.status):  # the status classes retry it, whatever the body's code says
+            return None
+        if code in ENTRY_SINK_CODES:
+            return _about_the_sink(code, said, self.facts)
+        message = str(error.get("message") or "")
+        if _TOO_LARGE.search(message) is not None:
+            if items > 1:
+                return Verdict.split(f"request too large for Cloud Logging ({said})")
+            return Verdict.reject(f"entry too large for Cloud Logging ({said})")
+        if answer.status == BAD_REQUEST_STATUS or code in ENTRY_REJECT_CODES:
+            if _CONFIG_FIELDS.search(f"{message} {_violations(error)}"):
+                return Verdict.sink_error(
+                    f"Cloud Logging rejects the sink's settings ({said}); fix sinks.{self.facts.sink}.resource, "
+                    "log_name or labels"
+                )
+            if items > 1:
+                return Verdict.split(f"Cloud Logging rejected the request without naming entries; isolating them ({said})")
+            return Verdict.reject(said)
+        return None
+
+
+def classify(answer: Attempt, count: int, now: float, facts: SinkFacts) -> Verdict:
+    """The Verdict for one attempt at writing ``count`` entries (see the module docstring)."""
+    return classify_attempt(answer, CloudLoggingRules(facts), count, now)
+
+
+def _per_item(entry_errors: dict[int, dict[str, Any]], count: int, facts: SinkFacts) -> Verdict:
+    """One outcome per entry; a code about the sink itself makes the whole request a sink_error."""
     items = []
     for index in range(count):
         status = entry_errors.get(index)
@@ -194,74 +259,23 @@ def _per_item(
             items.append(ItemResult("reject", reason))
         elif code in ENTRY_DUPLICATE_CODES:
             items.append(ItemResult("duplicate", reason))
-        else:
-            items.append(ItemResult("retry", reason, wait if code == "RESOURCE_EXHAUSTED" else None))
+        else:  # the core gives a retried entry the answer's Retry-After (or RetryInfo)
+            items.append(ItemResult("retry", reason))
     return Verdict.per_item(items)
 
 
-def classify(answer: Answer, count: int, now: float, facts: SinkFacts) -> Verdict:
-    """The Verdict for one attempt at writing ``count`` entries (see the module docstring)."""
-    if answer.failure:
-        return _no_answer(answer, facts)
-    if 200 <= answer.status < 300:
-        if answer.status == WRITE_OK_STATUS and answer.reply == {}:
-            return Verdict.delivered()
-        return Verdict.sink_error(
-            f"the endpoint answered {_what_came_back(answer)}, which is not how Cloud Logging acknowledges a write "
-            f"(HTTP 200 with {{}}); nothing says the entries were written, so they are kept; check "
-            f"sinks.{facts.sink}.endpoint ({facts.endpoint or 'the default'}) and any proxy in between"
-        )
-    if 300 <= answer.status < 400:
-        where = f" to {answer.location.split('?')[0]}" if answer.location else ""
-        return Verdict.sink_error(
-            f"the endpoint answered with a redirect (HTTP {answer.status}{where}), which Cloud Logging never sends; "
-            f"check sinks.{facts.sink}.endpoint ({facts.endpoint or 'the default'}) and any proxy in between"
-        )
-
-    error = answer.error or {}
-    entry_errors = _entry_errors(error)
-    if entry_errors:
-        return _per_item(entry_errors, count, answer, now, facts)
-
-    status = answer.status
-    code = str(error.get("status") or "")
-    message = _short(error.get("message") or f"HTTP {status} without a message")
-    said = f"{code or 'HTTP ' + str(status)}: {message}"
-
-    if status == 429 or code == "RESOURCE_EXHAUSTED":
-        return Verdict.retry(f"Cloud Logging is throttling writes ({said})", _wait(answer, now))
-    if status in RETRY_HTTP or status >= 500 or code in RETRY_CODES:
-        return Verdict.retry(f"Cloud Logging did not take the request ({said})", _wait(answer, now))
-    if status == 401 or code == "UNAUTHENTICATED":
-        return _about_the_sink("UNAUTHENTICATED", said, facts)
-    if status == 403 or code == "PERMISSION_DENIED":
-        return _about_the_sink("PERMISSION_DENIED", said, facts)
-    if status == 404 or code == "NOT_FOUND":
-        return _about_the_sink("NOT_FOUND", said, facts)
-    if code == "FAILED_PRECONDITION":
-        return _about_the_sink("FAILED_PRECONDITION", said, facts)
-    too_large = status == 413 or _TOO_LARGE.search(message) is not None
-    if too_large:
-        if count > 1:
-            return Verdict.split(f"request too large for Cloud Logging ({said})")
-        return Verdict.reject(f"entry too large for Cloud Logging ({said})")
-    if status == 400 or code in ENTRY_REJECT_CODES:
-        if _CONFIG_FIELDS.search(f"{message} {_violations(error)}"):
-            return Verdict.sink_error(
-                f"Cloud Logging rejects the sink's settings ({said}); fix sinks.{facts.sink}.resource, "
-                "log_name or labels"
-            )
-        if count > 1:
-            return Verdict.split(f"Cloud Logging rejected the request without naming entries; isolating them ({said})")
-        return Verdict.reject(said)
-    return Verdict.sink_error(
-        f"unexpected answer from Cloud Logging ({said}); check sinks.{facts.sink}.endpoint and the service status"
-    )
+def _not_json(answer: Attempt) -> str:
+    """A 2xx body that is not JSON (a proxy or captive portal): its type, size and start."""
+    body = answer.body
+    data = body.encode() if isinstance(body, str) else bytes(body)
+    kind = (answer.content_type or "no Content-Type").split(";")[0]
+    start = quote(data[:MAX_SAMPLE_CHARS])
+    return f"HTTP {answer.status} with a body that is not JSON ({kind}, {len(data)} bytes: {start!r})"
 
 
-def _what_came_back(answer: Answer) -> str:
+def _what_came_back(answer: Attempt) -> str:
     """A 2xx that is no write, described by its status and shape: key and status names, never values."""
-    reply = answer.reply
+    reply = answer.body
     said = f"HTTP {answer.status}"
     if reply is None:
         return f"{said} with an empty body"
@@ -281,47 +295,33 @@ def _what_came_back(answer: Answer) -> str:
     return f"{said} with JSON that is not the empty object ({kind})"
 
 
-def _about_the_sink(code: str, said: str, facts: SinkFacts) -> Verdict:
-    """The sink_error for a code about the sink itself (one of ENTRY_SINK_CODES): what to fix."""
+def _fix(code: str, facts: SinkFacts) -> str:
+    """What to fix for a code about the sink itself (one of ENTRY_SINK_CODES)."""
     if code == "UNAUTHENTICATED":
-        return Verdict.sink_error(
-            f"Cloud Logging does not accept the credentials ({said}); check sinks.{facts.sink}.credentials_file "
-            "or the Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, the attached service account), "
-            "and that the key is neither deleted nor disabled"
+        return (
+            f"check sinks.{facts.sink}.credentials_file or the Application Default Credentials "
+            "(GOOGLE_APPLICATION_CREDENTIALS, the attached service account), and that the key is neither deleted nor "
+            "disabled"
         )
     if code == "PERMISSION_DENIED":
-        return Verdict.sink_error(
-            f"permission denied writing to project '{facts.project}' ({said}); grant the sink's service account "
-            f"{WRITER_ROLE} on project '{facts.project}' and check sinks.{facts.sink}.project"
+        return (
+            f"grant the sink's service account {WRITER_ROLE} on project '{facts.project}' and check "
+            f"sinks.{facts.sink}.project"
         )
     if code == "NOT_FOUND":
         where = f" and sinks.{facts.sink}.endpoint ({facts.endpoint})" if facts.endpoint else ""
-        return Verdict.sink_error(
-            f"Cloud Logging does not know project '{facts.project}' ({said}); check sinks.{facts.sink}.project{where}"
-        )
-    return Verdict.sink_error(
-        f"Cloud Logging refuses writes in the current state of project '{facts.project}' ({said}); check that "
-        f"sinks.{facts.sink}.project is active and has the Logging API enabled, and that its log bucket is usable "
-        "(not locked or deleted, its CMEK key enabled)"
+        return f"check sinks.{facts.sink}.project{where}"
+    return (
+        f"check that sinks.{facts.sink}.project is active and has the Logging API enabled, and that its log bucket is "
+        "usable (not locked or deleted, its CMEK key enabled)"
     )
 
 
-def _no_answer(answer: Answer, facts: SinkFacts) -> Verdict:
-    detail = _short(answer.detail or answer.failure)
-    if answer.failure == "not_cloud_logging":
-        return Verdict.sink_error(
-            f"the endpoint does not answer like Cloud Logging ({detail}); nothing says the entries were written; "
-            f"check sinks.{facts.sink}.endpoint ({facts.endpoint or 'the default'}) and any proxy in between"
-        )
-    if answer.failure == "credentials":
-        return Verdict.sink_error(
-            f"no usable Google credentials ({detail}); set sinks.{facts.sink}.credentials_file to a service-account "
-            "key, or provide Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, "
-            "`gcloud auth application-default login`, or an attached service account)"
-        )
-    if answer.failure == "credentials_transient":
-        return Verdict.retry(f"could not get an access token ({detail})")
-    if answer.failure == "timeout":
-        return Verdict.retry(f"Cloud Logging did not answer in time ({detail})")
-    return Verdict.retry(f"cannot reach Cloud Logging ({detail})")
-
+def _about_the_sink(code: str, said: str, facts: SinkFacts) -> Verdict:
+    """The sink_error for a code about the sink itself (one of ENTRY_SINK_CODES): what went wrong and what to fix."""
+    what = {
+        "UNAUTHENTICATED": "Cloud Logging does not accept the credentials",
+        "PERMISSION_DENIED": f"permission denied writing to project '{facts.project}'",
+        "NOT_FOUND": f"Cloud Logging does not know project '{facts.project}'",
+    }.get(code, f"Cloud Logging refuses writes in the current state of project '{facts.project}'")
+    return Verdict.sink_error(f"{what} ({said}); {_fix(code, facts)}")

@@ -28,11 +28,12 @@ The client's own retries are off: the authorised session never re-sends after a 
 write; the 3xx is the answer instead (a sink_error).
 
 A 2xx is passed on as it came: its real status (the session keeps the last response of each
-thread; ``api_request`` alone hides it) and its body, parsed here (``expect_json=False``).
-Only ``200`` with the empty ``WriteLogEntriesResponse`` (``{}``) acknowledges a write; the
-classifier decides that. A 2xx whose body is not JSON becomes the ``not_cloud_logging`` failure.
-Every SDK exception is translated here, at the edge, into an
-:class:`~adapters.cloud_logging.classify.Answer`; nothing escapes ``write``.
+thread; ``api_request`` alone hides it) and its body, parsed here (``expect_json=False``), or
+its text when it is not JSON. Only ``200`` with the empty ``WriteLogEntriesResponse`` (``{}``)
+acknowledges a write; the classifier decides that. An error answer's body is handed on as
+``{"error": {...}}``, Google's shape, whatever shape it came in. Every SDK exception is
+translated here, at the edge, into the core's :class:`~shippers.delivery.attempt.Attempt`;
+nothing escapes ``write``. Each write is given the core's per-attempt timeout.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ from google.cloud.logging import Client
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 
-from adapters.cloud_logging.classify import Answer
 from adapters.cloud_logging.config import CloudLoggingConfig
+from shippers.delivery.attempt import Attempt
 
 # Why: the narrowest OAuth scope that allows entries.write (the client's own list includes it).
 WRITE_SCOPES = ("https://www.googleapis.com/auth/logging.write",)
@@ -71,6 +72,8 @@ TOKEN_REFRESH_TIMEOUT = 30.0
 TOKEN_EARLY_REFRESH_SECONDS = 225.0
 # Why: enough of an unexpected body to recognise it (an HTML title, a proxy's name) in a status line.
 _BODY_SAMPLE_CHARS = 80
+# Why: the client library's own default timeout for a request; the core passes the sink's own.
+DEFAULT_TIMEOUT_SECONDS = 60.0
 
 
 class _NoRedirectSession(AuthorizedSession):
@@ -93,10 +96,16 @@ class _NoRedirectSession(AuthorizedSession):
 
 
 class CloudLoggingTransport:
-    """Owns the client; :meth:`write` makes one attempt and returns an Answer."""
+    """Owns the client; :meth:`write` makes one attempt and returns an Attempt."""
 
-    def __init__(self, config: CloudLoggingConfig, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: CloudLoggingConfig,
+        monotonic: Callable[[], float] = time.monotonic,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+    ) -> None:
         self.config = config
+        self.timeout = timeout
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._client: Client | None = None
@@ -115,17 +124,17 @@ class CloudLoggingTransport:
         credentials, _ = google.auth.default(scopes=WRITE_SCOPES)
         return credentials
 
-    def connect(self) -> Answer | None:
-        """Build the client once; an Answer describes why it could not be built."""
+    def connect(self) -> Attempt | None:
+        """Build the client once; an Attempt describes why it could not be built."""
         with self._lock:
             if self._client is not None:
                 return None
             try:
                 credentials = self._build_credentials()
             except google.auth.exceptions.DefaultCredentialsError as exc:
-                return Answer(failure="credentials", detail=str(exc))
+                return Attempt.failed("credentials", str(exc))
             except (OSError, ValueError) as exc:
-                return Answer(failure="credentials", detail=f"{type(exc).__name__}: {exc}")
+                return Attempt.failed("credentials", f"{type(exc).__name__}: {exc}")
             session = _NoRedirectSession(credentials, max_refresh_attempts=0, refresh_timeout=TOKEN_REFRESH_TIMEOUT)
             options: dict[str, Any] = {}
             if self.config.endpoint is not None:
@@ -138,8 +147,8 @@ class CloudLoggingTransport:
             return None
 
     # -- one attempt ----------------------------------------------------------
-    def write(self, body: bytes) -> Answer:
-        """POST one ``entries.write`` body; every outcome is an Answer."""
+    def write(self, body: bytes) -> Attempt:
+        """POST one ``entries.write`` body; every outcome is an Attempt."""
         problem = self.connect()
         if problem is not None:
             return problem
@@ -156,7 +165,7 @@ class CloudLoggingTransport:
                     data=body,
                     content_type="application/json",
                     expect_json=False,
-                    timeout=float(self.config.request_timeout),
+                    timeout=self.timeout,
                 )
             finally:
                 self._time_token()
@@ -165,14 +174,14 @@ class CloudLoggingTransport:
                 self._refresh_token = True  # the token may have been revoked: fetch a new one next time
             return _from_api_error(exc)
         except requests.exceptions.Timeout as exc:
-            return Answer(failure="timeout", detail=type(exc).__name__)
+            return Attempt.failed("timeout", type(exc).__name__)
         except requests.exceptions.RequestException as exc:
-            return Answer(failure="connection", detail=_connection_detail(exc))
+            return Attempt.failed("connection", _connection_detail(exc))
         except google.auth.exceptions.RefreshError as exc:
             transient = bool(getattr(exc, "retryable", False))
-            return Answer(failure="credentials_transient" if transient else "credentials", detail=f"token refresh failed: {exc}")
+            return Attempt.failed("credentials_transient" if transient else "credentials", f"token refresh failed: {exc}")
         except google.auth.exceptions.TransportError as exc:
-            return Answer(failure="credentials_transient", detail=f"token endpoint unreachable: {exc}")
+            return Attempt.failed("credentials_transient", f"token endpoint unreachable: {exc}")
         except (AttributeError, TypeError, KeyError, ValueError):
             # google-api-core fails while reading an error body it did not expect (a gateway's
             # {"error": "rate limited"}): the answer itself is still here, status and Retry-After included.
@@ -234,31 +243,29 @@ def load_key_file(path: str) -> Credentials:
     )
 
 
-def _from_success(response: requests.Response | None, content: Any) -> Answer:
+def _from_success(response: requests.Response | None, content: Any) -> Attempt:
     """The status and parsed body of a 2xx answer (which the classifier may still find is no write)."""
     status = response.status_code if response is not None else 0
+    headers = response.headers if response is not None else {}
     data = content if isinstance(content, bytes) else str(content or "").encode()
     if not data.strip():
-        return Answer(status=status, reply=None)
+        return Attempt.http(status, None, headers)
     try:
-        return Answer(status=status, reply=json.loads(data))
+        return Attempt.http(status, json.loads(data), headers)
     except ValueError:  # not JSON (or not UTF-8): a proxy or captive portal, not Cloud Logging
-        kind = (response.headers.get("Content-Type") if response is not None else None) or "no Content-Type"
-        start = " ".join(data[:_BODY_SAMPLE_CHARS].decode("utf-8", "replace").split())
-        detail = f"HTTP {status} with a body that is not JSON ({kind.split(';')[0]}, {len(data)} bytes: {start!r})"
-        return Answer(status=status, failure="not_cloud_logging", detail=detail)
+        return Attempt.http(status, data, headers)
 
 
-def _from_api_error(exc: api_exceptions.GoogleAPICallError) -> Answer:
+def _from_api_error(exc: api_exceptions.GoogleAPICallError) -> Attempt:
     """The status, error body and Retry-After of a non-2xx answer the client library raised for."""
     if exc.response is not None:
         return _from_error_response(exc.response, message=exc.message, details=list(exc.details or []), status=exc.code)
-    return Answer(status=int(exc.code or 0), error={"message": exc.message, "details": list(exc.details or [])})
+    return Attempt(int(exc.code or 0), {"error": {"message": exc.message, "details": list(exc.details or [])}})
 
 
 def _from_error_response(
     response: requests.Response, *, message: str | None, details: list[Any] | None = None, status: int | None = None
-) -> Answer:
+) -> Attempt:
     """The status, error object and Retry-After of a non-2xx answer, whatever shape its body has."""
     try:
         payload = json.loads(response.content or b"null")
@@ -270,13 +277,7 @@ def _from_error_response(
             sample = error if isinstance(error, str) else " ".join((response.text or "")[:_BODY_SAMPLE_CHARS].split())
             message = f"HTTP {response.status_code} ({sample[:_BODY_SAMPLE_CHARS]!r})"
         error = {"message": message, "details": details or []}
-    return Answer(
-        status=int(status or response.status_code or 0),
-        error=error,
-        retry_after=response.headers.get("Retry-After"),
-        date=response.headers.get("Date"),
-        location=response.headers.get("Location"),
-    )
+    return Attempt.http(int(status or response.status_code or 0), {"error": error}, response.headers)
 
 
 def _connection_detail(exc: requests.exceptions.RequestException) -> str:

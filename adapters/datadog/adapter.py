@@ -19,7 +19,14 @@ import socket
 
 from adapters.contract import Adapter, ItemResult, Request, SinkContext, Verdict
 from adapters.datadog.classify import classify
-from adapters.datadog.config import API_KEY_ENV, BATCH_DEFAULTS, HARD_LIMITS, DatadogConfig, intake_url
+from adapters.datadog.config import (
+    API_KEY_ENV,
+    BATCH_DEFAULTS,
+    DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    HARD_LIMITS,
+    DatadogConfig,
+    intake_url,
+)
 from adapters.datadog.encoder import encode_log, outside_window, over_limits, too_large
 from adapters.datadog.mapping import MappingSettings, to_datadog_log
 from adapters.datadog.transport import DatadogTransport
@@ -33,6 +40,9 @@ class DatadogAdapter(Adapter):
     Config = DatadogConfig
     batch_defaults = BATCH_DEFAULTS
     hard_limits = HARD_LIMITS
+    attempt_timeout_key = "request_timeout"
+    default_attempt_timeout = DEFAULT_REQUEST_TIMEOUT_SECONDS
+    secret_env = (API_KEY_ENV,)
 
     def __init__(self, context: SinkContext, config: DatadogConfig) -> None:
         super().__init__(context, config)
@@ -55,7 +65,7 @@ class DatadogAdapter(Adapter):
         )
         self.intake = intake_url(config)
         api_key = config.api_key or os.environ.get(API_KEY_ENV, "").strip() or None  # e.g. "KEY\n" from a file
-        self._transport = DatadogTransport(self.intake, api_key, config.request_timeout) if api_key else None
+        self._transport = DatadogTransport(self.intake, api_key, self.attempt_timeout) if api_key else None
 
     # -- pure ----------------------------------------------------------------
     def map(self, event: Event) -> dict:

@@ -1,17 +1,19 @@
 """One attempt at ``POST /api/v2/logs`` with the real ``datadog-api-client``, its own retries off.
 
-SDK exceptions are translated here, at the edge, into the plain values :mod:`classify` reads::
+SDK exceptions are translated here, at the edge, into the core's
+:class:`~shippers.delivery.attempt.Attempt`, which :mod:`classify` reads::
 
-    2xx (body not read; classify accepts    -> Reply(status)
+    2xx (body not read; classify accepts    -> Attempt(status)
       only 202)
-    ApiException (Unauthorized, Forbidden,  -> Reply(status, headers, body)
+    ApiException (Unauthorized, Forbidden,  -> Attempt.http(status, body text, headers)
       Service, NotFound...) with a status
-    ApiException without a status (TLS),    -> Unreachable(reason)
-      urllib3 HTTPError, OSError
-    ApiTypeError / ApiValueError            -> Refused(reason)   (the SDK's checks, before sending)
-    UnicodeDecodeError (an error body that  -> Unreachable(reason)
+    ApiException without a status: the      -> failure "tls"
+      SDK's wrapping of urllib3's SSLError
+    urllib3 HTTPError, OSError              -> failure "connection" (a read timeout: "timeout")
+    ApiTypeError / ApiValueError            -> failure "refused"   (the SDK's checks, before sending)
+    UnicodeDecodeError (an error body that  -> failure "unreadable"
       is not UTF-8)
-    any other ValueError (http.client:      -> Unsendable(fixed text: the message may hold the key)
+    any other ValueError (http.client:      -> failure "request" (fixed text: the message may hold the key)
       "Invalid header value b'<KEY>\\n'")
 
 ``preload_content = False``: the SDK hands back the raw response of a 2xx instead of parsing it
@@ -24,7 +26,8 @@ Error answers are still read whole by the SDK (``ApiException`` keeps status, he
 Retries: ``enable_retry=False`` turns off the SDK's status retries and ``retry_policy=False``
 turns off urllib3's own connection retries, so one call is exactly one request. The body is
 gzipped by the SDK (``Content-Encoding: gzip``). The API key goes only into the
-``DD-API-KEY`` header; it is scrubbed from anything we pass on.
+``DD-API-KEY`` header; it is scrubbed from anything we pass on. ``timeout`` is the core's
+per-attempt timeout (the SDK's ``request_timeout``: connect and read).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from datadog_api_client.v2.model.content_encoding import ContentEncoding
 from datadog_api_client.v2.model.http_log import HTTPLog
 from datadog_api_client.v2.model.http_log_item import HTTPLogItem
 
-from adapters.datadog.classify import Attempt, Refused, Reply, Unreachable, Unsendable
+from shippers.delivery.attempt import Attempt, Failure
 
 
 def to_http_log(logs: Sequence[dict[str, Any]]) -> HTTPLog:
@@ -73,28 +76,35 @@ class DatadogTransport:
             body = to_http_log(logs)
             response = self._api.submit_log(body=body, content_encoding=ContentEncoding.GZIP)
         except ApiException as exc:
-            if not exc.status:
-                return Unreachable(self._scrub(f"{exc.reason}"))
+            if not exc.status:  # the SDK wraps urllib3's SSLError so (see its rest.py)
+                return Attempt.failed("tls", self._scrub(" ".join(f"{exc.reason}".split())))
             body_text = exc.body if isinstance(exc.body, str) else json.dumps(exc.body)
-            return Reply(int(exc.status), dict(exc.headers or {}), self._scrub(body_text))
+            return Attempt.http(int(exc.status), self._scrub(body_text), exc.headers or {})
         except (ApiTypeError, ApiValueError) as exc:
-            return Refused(self._scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+            return Attempt.failed("refused", self._scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
         except UnicodeDecodeError:  # a ValueError too: an error answer whose body is not UTF-8 (a proxy's page)
-            return Unreachable("the intake answered with a body that is not UTF-8")
+            return Attempt.failed("unreadable", "the intake answered with a body that is not UTF-8")
         except ValueError as exc:  # never the text: http.client quotes the bad header value, i.e. the key
-            return Unsendable(
-                f"the Datadog client raised {type(exc).__name__} (its text is withheld, it may quote the API key); "
-                "check the API key (api_key or DD_API_KEY) for stray characters such as a trailing newline"
+            return Attempt.failed(
+                "request", f"the Datadog client raised {type(exc).__name__}; its text is withheld, it may quote the API key"
             )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            return Unreachable(self._scrub(f"{type(exc).__name__}: {exc}"))
+            return Attempt.failed(_no_answer_kind(exc), self._scrub(f"{type(exc).__name__}: {exc}"))
         status = int(response.status)
         response.drain_conn()  # the unread body: discard it so the connection goes back to the pool
         response.release_conn()
-        return Reply(status)
+        return Attempt(status)
 
     def _scrub(self, text: str) -> str:
+        # The core redacts every reason too; this keeps the key out of the Attempt itself.
         return text.replace(self._api_key, "***") if self._api_key else text
 
     def close(self) -> None:
         self._client.close()
+
+
+def _no_answer_kind(exc: BaseException) -> Failure:
+    """A timeout, or a connection that failed (urllib3's NewConnectionError subclasses its ConnectTimeoutError)."""
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return "connection"
+    return "timeout" if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError) else "connection"

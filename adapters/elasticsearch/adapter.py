@@ -23,13 +23,11 @@ from typing import Any
 from adapters.contract import Adapter, Request, SinkContext, Verdict
 from adapters.elasticsearch import encoder
 from adapters.elasticsearch.classify import classify_bulk, classify_setup
-from adapters.elasticsearch.config import BATCH_DEFAULTS, HARD_LIMITS, ElasticsearchConfig
+from adapters.elasticsearch.config import BATCH_DEFAULTS, DEFAULT_REQUEST_TIMEOUT, HARD_LIMITS, ElasticsearchConfig
 from adapters.elasticsearch.index_template import index_template, template_name
 from adapters.elasticsearch.mapping import to_ecs
 from adapters.elasticsearch.transport import BulkTransport, make_transport
 from shippers.event import Event
-
-_REDACTED = "[redacted]"
 
 
 class ElasticsearchAdapter(Adapter):
@@ -38,6 +36,9 @@ class ElasticsearchAdapter(Adapter):
     Config = ElasticsearchConfig
     batch_defaults = BATCH_DEFAULTS
     hard_limits = HARD_LIMITS
+    attempt_timeout_key = "request_timeout"
+    default_attempt_timeout = DEFAULT_REQUEST_TIMEOUT
+    secret_env = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")  # what aws_sigv4 signs with
 
     def __init__(self, context: SinkContext, config: ElasticsearchConfig) -> None:
         super().__init__(context, config)
@@ -61,7 +62,7 @@ class ElasticsearchAdapter(Adapter):
         with self._client_lock:  # with concurrency > 1 several threads send at once
             if self._transport is None:
                 try:
-                    self._transport = make_transport(self.config)
+                    self._transport = make_transport(self.config, self.attempt_timeout)
                 except (ValueError, TypeError, OSError) as exc:  # bad CA file, URL, cloud_id the config check missed
                     return Verdict.sink_error(
                         f"cannot create the {self.config.flavor} client: {exc}; check this sink's keys"
@@ -78,10 +79,10 @@ class ElasticsearchAdapter(Adapter):
         if verdict is None:
             client = self._client()
             if isinstance(client, Verdict):
-                return self._redact(client)
+                return client
             answer = client.bulk(encoder.bulk_body(request.items))
             verdict = classify_bulk(answer, len(request.items), self.context.clock(), self.config.target)
-        return self._redact(verdict)
+        return verdict
 
     def close(self) -> None:
         if self._transport is not None:
@@ -98,27 +99,10 @@ class ElasticsearchAdapter(Adapter):
                 return None
             client = self._client()
             if isinstance(client, Verdict):
-                return self._redact(client)
+                return client
             target = self.config.target
             body = index_template(target, data_stream=self.config.is_data_stream, flavor=self.config.flavor)
             answer = client.put_index_template(template_name(target), body)
             verdict = classify_setup(answer, target, self.context.clock())
             self._setup_done = verdict is None
-            return None if verdict is None else self._redact(verdict)
-
-    def _redact(self, verdict: Verdict) -> Verdict:
-        """Defence in depth: no configured secret may leave in a reason, whatever a server echoed."""
-        secrets = self.config.secrets
-        if not secrets:
             return verdict
-        texts = [verdict.reason, *(item.reason for item in verdict.items)]
-        if not any(secret in text for secret in secrets for text in texts):
-            return verdict
-
-        def clean(text: str) -> str:
-            for secret in secrets:
-                text = text.replace(secret, _REDACTED)
-            return text
-
-        items = tuple(type(item)(item.outcome, clean(item.reason), item.retry_after) for item in verdict.items)
-        return Verdict(verdict.kind, clean(verdict.reason), verdict.retry_after, items)

@@ -111,12 +111,6 @@ class ElasticsearchConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
     def is_data_stream(self) -> bool:
         return self.data_stream is not None
 
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        """Values that must never appear in a log line or a Verdict reason."""
-        in_urls = [m.group(1) for host in self.hosts for m in [_USERINFO.search(host)] if m]
-        return tuple(s for s in (self.api_key, self.password, self.bearer_token, *in_urls) if s)
-
 
 def _problems(config: ElasticsearchConfig) -> list[str]:
     problems: list[str] = []

@@ -1,4 +1,4 @@
-"""One attempt against the cluster, with the SDK's own retries off; SDK exceptions become an :class:`Answer`.
+"""One attempt against the cluster, with the SDK's own retries off; SDK exceptions become an :class:`Attempt`.
 
 Two transports, one result type, so one classifier serves both flavors:
 
@@ -13,17 +13,19 @@ Two transports, one result type, so one classifier serves both flavors:
   answer, with the same pooling, TLS options and gzip as the Elasticsearch path.
 
 Both: ``max_retries=0``, ``retry_on_status=()``, ``retry_on_timeout=False`` (the core
-retries, with backoff and Retry-After), ``http_compress=True`` (gzip bodies). Exceptions
-are translated at the edge (like httpx's ``map_httpcore_exceptions``)::
+retries, with backoff and Retry-After), ``http_compress=True`` (gzip bodies), and the core's
+per-attempt timeout as ``request_timeout``. Exceptions are translated at the edge (like
+httpx's ``map_httpcore_exceptions``) into the core's :class:`~shippers.delivery.attempt.Attempt`::
 
-    elastic_transport.ApiError (any non-2xx)  -> Answer(status, body, retry_after)
-    elasticsearch.UnsupportedProductError     -> Answer(failure="product")
-    elastic_transport.TlsError                -> Answer(failure="tls")
-    elastic_transport.ConnectionTimeout       -> Answer(failure="timeout")
-    elastic_transport.ConnectionError         -> Answer(failure="connection")
-    elastic_transport.SerializationError      -> Answer(failure="unreadable")
-    no AWS credentials to sign with (SigV4)   -> Answer(failure="credentials")
-    ValueError / TypeError building the request -> Answer(failure="request"), the exception's
+    a 2xx, or elastic_transport.ApiError      -> Attempt.http(status, body, headers)
+      (any non-2xx)
+    elasticsearch.UnsupportedProductError     -> failure "product"
+    elastic_transport.TlsError                -> failure "tls"
+    elastic_transport.ConnectionTimeout       -> failure "timeout"
+    elastic_transport.ConnectionError         -> failure "connection"
+    elastic_transport.SerializationError      -> failure "unreadable"
+    no AWS credentials to sign with (SigV4)   -> failure "credentials"
+    ValueError / TypeError building the request -> failure "request", the exception's
                                                   text left out: http.client quotes the refused
                                                   header (``Authorization``, a secret) in it
 """
@@ -34,8 +36,7 @@ import base64
 import gzip
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import elastic_transport
 from elastic_transport.client_utils import url_to_node_config
@@ -43,8 +44,7 @@ from elasticsearch import Elasticsearch, UnsupportedProductError
 
 from adapters.elasticsearch.config import ElasticsearchConfig
 from adapters.quoting import folded
-
-Failure = Literal["connection", "timeout", "tls", "product", "unreadable", "credentials", "request"]
+from shippers.delivery.attempt import Attempt
 
 # Why: OpenSearch rejects Elasticsearch's vendor media types; these are what both products accept.
 _JSON = {"content-type": "application/json", "accept": "application/json"}
@@ -56,51 +56,35 @@ BULK_FILTER_PATH = "errors,items.*.status,items.*.error"
 _MAX_DETAIL_CHARS = 200
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What one attempt got back, free of SDK types."""
-
-    status: int | None  # the HTTP status; None when no HTTP answer arrived
-    body: Any = None  # the parsed JSON answer (a dict), text, or None
-    retry_after: str | None = None  # the Retry-After header as sent
-    date: str | None = None  # the Date header (an HTTP-date Retry-After is measured from it)
-    failure: Failure | None = None  # why there is no usable answer
-    detail: str = ""  # the SDK's message for a failure
-    content_type: str | None = None  # the answer's Content-Type (says what a non-JSON body is)
-
-
 class BulkTransport(Protocol):
     """The two calls the adapter makes; each is exactly one HTTP request."""
 
-    def bulk(self, body: bytes) -> Answer: ...
+    def bulk(self, body: bytes) -> Attempt: ...
 
-    def put_index_template(self, name: str, template: dict[str, Any]) -> Answer: ...
+    def put_index_template(self, name: str, template: dict[str, Any]) -> Attempt: ...
 
     def close(self) -> None: ...
 
 
-def _attempt(call: Callable[[], Any]) -> Answer:
-    """Run one SDK call and translate whatever happens into an Answer."""
+def _attempt(call: Callable[[], Any]) -> Attempt:
+    """Run one SDK call and translate whatever happens into an Attempt."""
     try:
         meta, body = call()
     except UnsupportedProductError as exc:
-        return Answer(exc.meta.status, failure="product", detail=_short(exc))
+        return Attempt(exc.meta.status, failure="product", detail=_short(exc))
     except elastic_transport.ApiError as exc:
-        headers = exc.meta.headers
-        return Answer(exc.meta.status, exc.body, headers.get("retry-after"), date=headers.get("date"),
-                      content_type=headers.get("content-type"))
+        return Attempt.http(exc.meta.status, exc.body, exc.meta.headers)
     except elastic_transport.TlsError as exc:
-        return Answer(None, failure="tls", detail=_short(exc))
+        return Attempt.failed("tls", _short(exc))
     except elastic_transport.ConnectionTimeout as exc:
-        return Answer(None, failure="timeout", detail=_short(exc))
+        return Attempt.failed("timeout", _short(exc))
     except elastic_transport.SerializationError as exc:
-        return Answer(None, failure="unreadable", detail=_short(exc))
+        return Attempt.failed("unreadable", _short(exc))
     except elastic_transport.TransportError as exc:  # ConnectionError and anything else below the HTTP layer
-        return Answer(None, failure="connection", detail=_short(exc))
+        return Attempt.failed("connection", _short(exc))
     except (ValueError, TypeError) as exc:  # elastic_transport re-raises these unwrapped (e.g. an invalid header)
-        return Answer(None, failure="request", detail=type(exc).__name__)  # never str(exc): it may quote a secret
-    return Answer(meta.status, body, meta.headers.get("retry-after"), date=meta.headers.get("date"),
-                  content_type=meta.headers.get("content-type"))
+        return Attempt.failed("request", type(exc).__name__)  # never str(exc): it may quote a secret
+    return Attempt.http(meta.status, body, meta.headers)
 
 
 def _short(exc: BaseException) -> str:
@@ -111,7 +95,7 @@ def _short(exc: BaseException) -> str:
 class ElasticsearchTransport:
     """The official v9 client, one request per call."""
 
-    def __init__(self, config: ElasticsearchConfig) -> None:
+    def __init__(self, config: ElasticsearchConfig, timeout: float) -> None:
         api_key: str | tuple[str, str] | None = config.api_key
         if config.api_key is not None and ":" in config.api_key:  # "id:secret" rather than the encoded form
             key_id, secret = config.api_key.split(":", 1)
@@ -131,18 +115,18 @@ class ElasticsearchTransport:
             max_retries=0,
             retry_on_status=(),
             retry_on_timeout=False,
-            request_timeout=float(config.request_timeout),
+            request_timeout=timeout,
             **options,
         )
 
-    def bulk(self, body: bytes) -> Answer:
+    def bulk(self, body: bytes) -> Attempt:
         def call() -> tuple[Any, Any]:
             # bytes pass through the client's NDJSON serializer unchanged
             return _pair(self.client.bulk(operations=body, filter_path=BULK_FILTER_PATH))  # type: ignore[arg-type]
 
         return _attempt(call)
 
-    def put_index_template(self, name: str, template: dict[str, Any]) -> Answer:
+    def put_index_template(self, name: str, template: dict[str, Any]) -> Attempt:
         return _attempt(lambda: _pair(self.client.indices.put_index_template(name=name, body=template)))
 
     def close(self) -> None:
@@ -156,7 +140,7 @@ def _pair(response: Any) -> tuple[Any, Any]:
 class OpenSearchTransport:
     """Plain JSON / NDJSON over ``elastic_transport`` (see the module docstring for why)."""
 
-    def __init__(self, config: ElasticsearchConfig) -> None:
+    def __init__(self, config: ElasticsearchConfig, timeout: float) -> None:
         auth: dict[str, str] = {}
         if config.username is not None and config.password is not None:
             token = base64.b64encode(f"{config.username}:{config.password}".encode()).decode()
@@ -177,7 +161,7 @@ class OpenSearchTransport:
                     headers={**node.headers, **auth},
                     # SigV4 signs the bytes on the wire, so that path gzips before signing.
                     http_compress=self._signer is None,
-                    request_timeout=float(config.request_timeout),
+                    request_timeout=timeout,
                     **tls,
                 )
             )
@@ -189,20 +173,20 @@ class OpenSearchTransport:
             serializers={"application/x-ndjson": _VerbatimNdjson()},
         )
 
-    def bulk(self, body: bytes) -> Answer:
+    def bulk(self, body: bytes) -> Attempt:
         return self._request("POST", f"/_bulk?filter_path={BULK_FILTER_PATH}", body, _NDJSON)
 
-    def put_index_template(self, name: str, template: dict[str, Any]) -> Answer:
+    def put_index_template(self, name: str, template: dict[str, Any]) -> Attempt:
         body = self.transport.serializers.dumps(template, mimetype="application/json")
         return self._request("PUT", f"/_index_template/{name}", body, _JSON)
 
-    def _request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Answer:
+    def _request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Attempt:
         if self._signer is None:
             return _attempt(lambda: self.transport.perform_request(method, path, body=body, headers=headers))
         try:
             wire_body, wire_headers = self._signer.sign(method, path, body, headers)
         except Exception as exc:
-            return Answer(None, failure="credentials", detail=_short(exc))
+            return Attempt.failed("credentials", _short(exc))
         return _attempt(lambda: self.transport.perform_request(method, path, body=wire_body, headers=wire_headers))
 
     def close(self) -> None:
@@ -245,8 +229,8 @@ class _SigV4Signer:
         return compressed, dict(request.headers.items())
 
 
-def make_transport(config: ElasticsearchConfig) -> BulkTransport:
-    """The transport for the configured flavor."""
+def make_transport(config: ElasticsearchConfig, timeout: float) -> BulkTransport:
+    """The transport for the configured flavor; ``timeout`` is the core's per-attempt timeout (seconds)."""
     if config.flavor == "opensearch":
-        return OpenSearchTransport(config)
-    return ElasticsearchTransport(config)
+        return OpenSearchTransport(config, timeout)
+    return ElasticsearchTransport(config, timeout)

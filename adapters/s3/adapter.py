@@ -19,11 +19,11 @@ from typing import Any
 
 from adapters.contract import Adapter, Request, SinkContext, Verdict
 from adapters.s3 import keys
-from adapters.s3.classify import classify, classify_existing
-from adapters.s3.config import BATCH_DEFAULTS, HARD_LIMITS, MAX_KEY_BYTES, S3Config
+from adapters.s3.classify import HEAD_DENIED_STATUS, HEAD_MISSING_STATUS, classify, classify_existing, holds_object
+from adapters.s3.config import BATCH_DEFAULTS, DEFAULT_REQUEST_TIMEOUT, HARD_LIMITS, MAX_KEY_BYTES, S3Config
 from adapters.s3.encoder import batch_tag, encode_body
 from adapters.s3.mapping import to_ocsf
-from adapters.s3.transport import BATCH_TAG, S3Transport
+from adapters.s3.transport import BATCH_TAG_HEADER, S3Transport
 from shippers.event import Event
 
 
@@ -33,12 +33,15 @@ class S3Adapter(Adapter):
     Config = S3Config
     batch_defaults = BATCH_DEFAULTS
     hard_limits = HARD_LIMITS
+    attempt_timeout_key = "request_timeout"
+    default_attempt_timeout = DEFAULT_REQUEST_TIMEOUT
+    secret_env = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")  # boto3's environment credentials
 
     def __init__(self, context: SinkContext, config: S3Config) -> None:
         super().__init__(context, config)
         self.config: S3Config = config
         self._by_tenant = "tenant" in config.partition_by
-        self.transport = S3Transport(config)
+        self.transport = S3Transport(config, self.attempt_timeout)
 
     # -- pure ------------------------------------------------------------
     def map(self, event: Event) -> Any:
@@ -84,11 +87,11 @@ class S3Adapter(Adapter):
         """
         head = self.transport.head(previous)
         now = self.context.clock()
-        if head.ok:
-            if head.metadata.get(BATCH_TAG) == tag:
+        if holds_object(head):
+            if head.headers.get(BATCH_TAG_HEADER) == tag:
                 return Verdict.duplicate(f"s3://{self.config.bucket}/{previous} (the key before a settings change) holds this batch")
             return None
-        if head.kind == "answer" and head.status in (403, 404):
+        if head.answered and head.status in (HEAD_DENIED_STATUS, HEAD_MISSING_STATUS):
             return None
         return classify(head, self.config, self.context.name, previous, now)
 

@@ -14,6 +14,7 @@ from typing import Literal
 import msgspec
 
 from adapters.contract import BatchLimits, HardLimits
+from shippers.config import Duration
 
 # Why: the defaults: 10 MiB of lines (~1-2 MiB gzipped) / 100k events / 60 s keeps
 # objects few and large enough for Athena and SIEM S3 inputs while bounding archive latency.
@@ -27,6 +28,8 @@ MAX_KEY_BYTES = 1024
 # Why: botocore's own client-side bucket check (``VALID_BUCKET``); legacy us-east-1 buckets and
 # S3-compatible stores allow upper case and '_', so we are no stricter than the SDK.
 BUCKET_NAME = re.compile(r"^[a-zA-Z0-9.\-_]{3,255}$")
+# Why: botocore's default read timeout; a 100 MiB PUT on a slow uplink needs the headroom.
+DEFAULT_REQUEST_TIMEOUT = 60.0
 # Why: these algorithms need the optional ``awscrt`` package in botocore.
 CRT_CHECKSUMS = ("CRC32C", "CRC64NVME")
 
@@ -55,6 +58,7 @@ class S3Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     checksum: Checksum = "CRC32"  # "none" sends no checksum (for stores that reject the header)
     force_path_style: bool = False  # https://host/bucket/key instead of https://bucket.host/key
     service_name: str | None = None  # format = "ocsf": OCSF service.name, the app users sign in to
+    request_timeout: Duration = Duration(DEFAULT_REQUEST_TIMEOUT)  # one PutObject (connect at most 10 s of it)
 
     def __post_init__(self) -> None:
         if not self.bucket.startswith("arn:") and not BUCKET_NAME.match(self.bucket):
@@ -69,5 +73,7 @@ class S3Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             self.prefix += "/"
         if self.kms_key_id is not None and self.sse not in ("aws:kms", "aws:kms:dsse"):
             raise ValueError("kms_key_id: only used with sse = \"aws:kms\"; set sse or remove kms_key_id")
+        if self.request_timeout <= 0:
+            raise ValueError("request_timeout: must be more than 0 seconds")
         if self.checksum in CRT_CHECKSUMS and importlib.util.find_spec("awscrt") is None:
             raise ValueError(f"checksum: {self.checksum} needs the awscrt package (pip install awscrt); or use CRC32")

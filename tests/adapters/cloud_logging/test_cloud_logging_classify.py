@@ -7,13 +7,8 @@ from typing import Any
 import pytest
 from gcl_testkit import FIXED, PROJECT
 
-from adapters.cloud_logging.classify import (
-    PARTIAL_ERRORS_TYPE,
-    RETRY_INFO_TYPE,
-    Answer,
-    SinkFacts,
-    classify,
-)
+from adapters.cloud_logging.classify import PARTIAL_ERRORS_TYPE, RETRY_INFO_TYPE, SinkFacts, classify
+from shippers.delivery.attempt import Attempt, Failure
 
 FACTS = SinkFacts(sink="gcl", project=PROJECT, endpoint=None)
 
@@ -29,30 +24,44 @@ def partial(errors: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"@type": PARTIAL_ERRORS_TYPE, "logEntryErrors": errors}]
 
 
-def verdict_for(answer: Answer, count: int = 3):  # type: ignore[no-untyped-def]
-    return classify(answer, count, FIXED, FACTS)
+def answer(
+    status: int | None = None,
+    *,
+    error: dict[str, Any] | None = None,
+    reply: Any = None,
+    retry_after: str | None = None,
+    failure: Failure | None = None,
+    detail: str = "",
+) -> Attempt:
+    """An attempt as the transport hands it over: Google's error body as {"error": ...}, a 2xx body as parsed."""
+    body = {"error": error} if error is not None else reply
+    return Attempt(status, body, retry_after=retry_after, failure=failure, detail=detail)
+
+
+def verdict_for(attempt: Attempt, count: int = 3):  # type: ignore[no-untyped-def]
+    return classify(attempt, count, FIXED, FACTS)
 
 
 def test_success_is_delivered() -> None:
     """A 200 with the empty WriteLogEntriesResponse ({}) is a delivered request."""
-    assert verdict_for(Answer(status=200, reply={})).kind == "delivered"
+    assert verdict_for(answer(status=200, reply={})).kind == "delivered"
 
 
 @pytest.mark.parametrize(
-    ("answer", "named"),
+    ("attempt", "named"),
     [
-        (Answer(status=204), "HTTP 204 with an empty body"),
-        (Answer(status=200), "HTTP 200 with an empty body"),
-        (Answer(status=201, reply={}), "HTTP 201 with {}"),
-        (Answer(status=200, reply={"error": {"status": "UNAVAILABLE", "message": "user u-secret"}}), "error object (UNAVAILABLE)"),
-        (Answer(status=200, reply={"error": {"status": "not a name: u-secret"}}), "HTTP 200 with an error object,"),
-        (Answer(status=200, reply={"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "u-secret value": 7}), "keys: a, b, c, d, e and 2 more"),
-        (Answer(status=200, reply=["u-secret"]), "JSON that is not the empty object (a list)"),
+        (answer(status=204), "HTTP 204 with an empty body"),
+        (answer(status=200), "HTTP 200 with an empty body"),
+        (answer(status=201, reply={}), "HTTP 201 with {}"),
+        (answer(status=200, reply={"error": {"status": "UNAVAILABLE", "message": "user u-secret"}}), "error object (UNAVAILABLE)"),
+        (answer(status=200, reply={"error": {"status": "not a name: u-secret"}}), "HTTP 200 with an error object,"),
+        (answer(status=200, reply={"a": 1, "b": 2, "c": 3, "d": 4, "e": 5, "f": 6, "u-secret value": 7}), "keys: a, b, c, d, e and 2 more"),
+        (answer(status=200, reply=["u-secret"]), "JSON that is not the empty object (a list)"),
     ],
 )
-def test_a_2xx_that_is_not_200_with_an_empty_object_keeps_the_entries(answer: Answer, named: str) -> None:
+def test_a_2xx_that_is_not_200_with_an_empty_object_keeps_the_entries(attempt: Attempt, named: str) -> None:
     """Any other 2xx is a sink_error naming the status and the body's shape, never its values."""
-    verdict = verdict_for(answer)
+    verdict = verdict_for(attempt)
     assert verdict.kind == "sink_error"
     assert named in verdict.reason and "sinks.gcl.endpoint" in verdict.reason
     assert "u-secret" not in verdict.reason
@@ -64,7 +73,7 @@ def test_partial_failure_is_classified_per_entry_by_index() -> None:
         "1": {"code": 3, "message": "Log entry with size 300.0K exceeds maximum size of 256.0K"},
         "3": {"code": 14, "message": "try again"},
     }))  # fmt: skip
-    verdict = verdict_for(Answer(status=400, error=body), count=4)
+    verdict = verdict_for(answer(status=400, error=body), count=4)
     assert verdict.kind == "per_item"
     assert [i.outcome for i in verdict.items] == ["delivered", "reject", "delivered", "retry"]
     assert "exceeds maximum size of 256.0K" in verdict.items[1].reason
@@ -75,7 +84,7 @@ def test_partial_failure_is_classified_per_entry_by_index() -> None:
 def test_partial_errors_win_over_a_retryable_http_status() -> None:
     """A 503 that carries per-entry errors retries only the failed entry, not the written ones."""
     body = error("UNAVAILABLE", "entry 0 unavailable", 503, partial({"0": {"code": 14, "message": "unavailable"}}))
-    verdict = verdict_for(Answer(status=503, error=body), count=2)
+    verdict = verdict_for(answer(status=503, error=body), count=2)
     assert verdict.kind == "per_item"
     assert [i.outcome for i in verdict.items] == ["retry", "delivered"]
 
@@ -88,7 +97,7 @@ def test_partial_errors_win_over_a_retryable_http_status() -> None:
 def test_per_entry_codes(code: int | str, outcome: str) -> None:
     """Per entry: bad values are rejected, ALREADY_EXISTS is a duplicate, other entry-level codes are kept and retried."""
     body = error("X", "m", 400, partial({"0": {"code": code, "message": "why"}}))
-    assert verdict_for(Answer(status=400, error=body), count=1).items[0].outcome == outcome
+    assert verdict_for(answer(status=400, error=body), count=1).items[0].outcome == outcome
 
 
 @pytest.mark.parametrize(
@@ -99,21 +108,21 @@ def test_per_entry_codes(code: int | str, outcome: str) -> None:
 def test_per_entry_errors_about_the_sink_are_sink_errors(code: int | str, fix: str) -> None:
     """A per-entry PERMISSION_DENIED, NOT_FOUND, UNAUTHENTICATED or FAILED_PRECONDITION keeps every event as a sink_error saying what to fix."""
     body = error("X", "m", 400, partial({"1": {"code": code, "message": "why"}, "2": {"code": 3, "message": "bad"}}))
-    verdict = verdict_for(Answer(status=400, error=body), count=3)
+    verdict = verdict_for(answer(status=400, error=body), count=3)
     assert (verdict.kind, verdict.items) == ("sink_error", ())
     assert fix in verdict.reason and "entry 1" in verdict.reason
 
 
 def test_whole_request_failed_precondition_is_a_sink_error() -> None:
     """A whole-request 400 FAILED_PRECONDITION is about the project or log bucket: a sink_error, not a split that ends in the DLQ."""
-    verdict = verdict_for(Answer(status=400, error=error("FAILED_PRECONDITION", "bucket is locked", 400)))
+    verdict = verdict_for(answer(status=400, error=error("FAILED_PRECONDITION", "bucket is locked", 400)))
     assert verdict.kind == "sink_error" and "log bucket" in verdict.reason
 
 
 def test_per_entry_throttle_carries_retry_after() -> None:
     """A RESOURCE_EXHAUSTED entry is retried after the Retry-After the answer carries."""
     body = error("RESOURCE_EXHAUSTED", "slow", 429, partial({"0": {"code": 8, "message": "quota"}}))
-    verdict = verdict_for(Answer(status=429, error=body, retry_after="7"), count=2)
+    verdict = verdict_for(answer(status=429, error=body, retry_after="7"), count=2)
     assert verdict.items[0].retry_after == 7.0
 
 
@@ -123,7 +132,7 @@ def test_per_entry_throttle_carries_retry_after() -> None:
 )
 def test_transient_whole_request_failures_retry(http: int, status: str) -> None:
     """429, 5xx and 408 retry the whole request."""
-    verdict = verdict_for(Answer(status=http, error=error(status, "busy", http)))
+    verdict = verdict_for(answer(status=http, error=error(status, "busy", http)))
     assert verdict.kind == "retry"
     assert "busy" in verdict.reason
 
@@ -131,23 +140,23 @@ def test_transient_whole_request_failures_retry(http: int, status: str) -> None:
 def test_throttle_honours_retry_after_seconds_and_dates() -> None:
     """Retry-After in seconds or as an HTTP date becomes the Verdict's retry_after."""
     throttled = error("RESOURCE_EXHAUSTED", "quota", 429)
-    assert verdict_for(Answer(status=429, error=throttled, retry_after="12")).retry_after == 12.0
+    assert verdict_for(answer(status=429, error=throttled, retry_after="12")).retry_after == 12.0
     date = "Wed, 25 Nov 2026 19:35:03 GMT"  # 29.877 s after FIXED
-    assert verdict_for(Answer(status=429, error=throttled, retry_after=date)).retry_after == pytest.approx(29.877)
-    assert verdict_for(Answer(status=429, error=throttled)).retry_after is None
+    assert verdict_for(answer(status=429, error=throttled, retry_after=date)).retry_after == pytest.approx(29.877)
+    assert verdict_for(answer(status=429, error=throttled)).retry_after is None
 
 
 def test_retry_info_detail_is_honoured() -> None:
     """Without a header, google.rpc.RetryInfo.retryDelay gives the wait."""
     body = error("UNAVAILABLE", "later", 503, [{"@type": RETRY_INFO_TYPE, "retryDelay": "2.5s"}])
-    assert verdict_for(Answer(status=503, error=body)).retry_after == 2.5
+    assert verdict_for(answer(status=503, error=body)).retry_after == 2.5
 
 
 
 
 def test_permission_denied_is_a_sink_error_naming_the_role() -> None:
     """403 PERMISSION_DENIED keeps the events and says to grant roles/logging.logWriter on the project."""
-    verdict = verdict_for(Answer(status=403, error=error("PERMISSION_DENIED", "Permission 'logging.logEntries.create' denied", 403)))
+    verdict = verdict_for(answer(status=403, error=error("PERMISSION_DENIED", "Permission 'logging.logEntries.create' denied", 403)))
     assert verdict.kind == "sink_error"
     assert "roles/logging.logWriter" in verdict.reason
     assert f"project '{PROJECT}'" in verdict.reason
@@ -155,14 +164,14 @@ def test_permission_denied_is_a_sink_error_naming_the_role() -> None:
 
 def test_unauthenticated_is_a_sink_error_about_credentials() -> None:
     """401 UNAUTHENTICATED keeps the events and points at credentials_file / ADC."""
-    verdict = verdict_for(Answer(status=401, error=error("UNAUTHENTICATED", "invalid credentials", 401)))
+    verdict = verdict_for(answer(status=401, error=error("UNAUTHENTICATED", "invalid credentials", 401)))
     assert verdict.kind == "sink_error"
     assert "credentials_file" in verdict.reason
 
 
 def test_unknown_project_is_a_sink_error() -> None:
     """404 NOT_FOUND (unknown project, wrong endpoint) keeps the events and names sinks.<name>.project."""
-    verdict = classify(Answer(status=404, error=error("NOT_FOUND", "Project not found", 404)), 2, FIXED,
+    verdict = classify(answer(status=404, error=error("NOT_FOUND", "Project not found", 404)), 2, FIXED,
                        SinkFacts("gcl", PROJECT, "http://127.0.0.1:9"))  # fmt: skip
     assert verdict.kind == "sink_error"
     assert "sinks.gcl.project" in verdict.reason
@@ -172,15 +181,15 @@ def test_unknown_project_is_a_sink_error() -> None:
 def test_payload_too_large_splits_or_rejects_one() -> None:
     """'Request payload size exceeds the limit' splits a batch; a lone entry that big is rejected."""
     body = error("INVALID_ARGUMENT", "Request payload size exceeds the limit: 10485760 bytes.", 400)
-    assert verdict_for(Answer(status=400, error=body), count=8).kind == "split"
-    assert verdict_for(Answer(status=400, error=body), count=1).kind == "reject"
-    assert verdict_for(Answer(status=413, error=None), count=8).kind == "split"
+    assert verdict_for(answer(status=400, error=body), count=8).kind == "split"
+    assert verdict_for(answer(status=400, error=body), count=1).kind == "reject"
+    assert verdict_for(answer(status=413, error=None), count=8).kind == "split"
 
 
 def test_whole_request_400_about_the_resource_is_a_sink_error() -> None:
     """A 400 that no entry got through and that names the resource is the sink's config, not the events."""
     body = error("INVALID_ARGUMENT", "A monitored resource with a type must be set on the entry or the request.", 400)
-    verdict = verdict_for(Answer(status=400, error=body), count=1)
+    verdict = verdict_for(answer(status=400, error=body), count=1)
     assert verdict.kind == "sink_error"
     assert "sinks.gcl.resource" in verdict.reason
 
@@ -189,30 +198,30 @@ def test_whole_request_400_field_violation_on_labels_is_a_sink_error() -> None:
     """A BadRequest field violation on entries[i].labels counts as a config problem too."""
     body = error("INVALID_ARGUMENT", "Invalid value", 400,
                  [{"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [{"field": "entries[0].labels", "description": "bad"}]}])  # fmt: skip
-    assert verdict_for(Answer(status=400, error=body), count=2).kind == "sink_error"
+    assert verdict_for(answer(status=400, error=body), count=2).kind == "sink_error"
 
 
 def test_other_whole_request_400_splits_to_find_the_bad_entry() -> None:
     """Any other whole-request 400 splits a batch to isolate the bad entry, and rejects a lone one with the server's message."""
     body = error("INVALID_ARGUMENT", "Log entry timestamp is more than 1 day in the future.", 400)
-    assert verdict_for(Answer(status=400, error=body), count=4).kind == "split"
-    single = verdict_for(Answer(status=400, error=body), count=1)
+    assert verdict_for(answer(status=400, error=body), count=4).kind == "split"
+    single = verdict_for(answer(status=400, error=body), count=1)
     assert single.kind == "reject"
     assert "more than 1 day in the future" in single.reason
 
 
 def test_unexpected_status_keeps_the_events() -> None:
     """An answer we do not expect (e.g. 409) is a sink_error, never a dead letter."""
-    assert verdict_for(Answer(status=409, error=error("ABORTED?", "what", 409))).kind == "sink_error"
+    assert verdict_for(answer(status=409, error=error("ABORTED?", "what", 409))).kind == "sink_error"
 
 
 @pytest.mark.parametrize(
     ("failure", "kind"),
     [("connection", "retry"), ("timeout", "retry"), ("credentials_transient", "retry"), ("credentials", "sink_error")],
 )
-def test_failures_without_an_http_answer(failure: str, kind: str) -> None:
+def test_failures_without_an_http_answer(failure: Failure, kind: str) -> None:
     """Connection errors and timeouts retry; unusable credentials are a sink_error saying how to provide them."""
-    verdict = verdict_for(Answer(failure=failure, detail="boom"))  # type: ignore[arg-type]
+    verdict = verdict_for(answer(failure=failure, detail="boom"))
     assert verdict.kind == kind
     assert "boom" in verdict.reason
     if kind == "sink_error":
@@ -221,11 +230,11 @@ def test_failures_without_an_http_answer(failure: str, kind: str) -> None:
 
 def test_long_server_messages_are_shortened() -> None:
     """Reasons stay readable: a huge server message is cut to a bounded length."""
-    verdict = verdict_for(Answer(status=503, error=error("UNAVAILABLE", "x" * 10_000, 503)))
+    verdict = verdict_for(answer(status=503, error=error("UNAVAILABLE", "x" * 10_000, 503)))
     assert len(verdict.reason) < 700
 
 
 def test_answer_without_a_body_still_classifies() -> None:
     """A 502 from a proxy with no JSON body retries; a 403 without a body is still a sink_error."""
-    assert verdict_for(Answer(status=502)).kind == "retry"
-    assert verdict_for(Answer(status=403)).kind == "sink_error"
+    assert verdict_for(answer(status=502)).kind == "retry"
+    assert verdict_for(answer(status=403)).kind == "sink_error"

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 from datadog_testkit import FIXED, KEY, every_type_and_reason, full_event, make_adapter, make_request
 
-from adapters.datadog.classify import Reply, Unreachable, Unsendable
 from adapters.datadog.config import AUTH_RETRY_AFTER_SECONDS, MAX_PAST_SECONDS
 from adapters.datadog.encoder import body_bytes
 from adapters.datadog.transport import DatadogTransport
+from shippers.delivery.attempt import Attempt
 from shippers.testing.fake_datadog import FakeDatadog
 from shippers.testing.scripted_http import Answer, ScriptedHTTPServer
 
@@ -64,25 +64,25 @@ def test_injected_faults_make_exactly_one_attempt(intake: FakeDatadog, inject, k
 
 
 def test_connection_refused_is_unreachable_after_one_try() -> None:
-    """A closed port gives Unreachable at once (no urllib3 retries), which the adapter turns into retry."""
+    """A closed port gives a connection failure at once (no urllib3 retries), which the adapter turns into retry."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     attempt = DatadogTransport(url, KEY, timeout=2.0).submit([{"message": "m"}])
-    assert isinstance(attempt, Unreachable) and KEY not in attempt.reason
+    assert attempt.failure == "connection" and KEY not in attempt.detail
     adapter = make_adapter(endpoint=url)
     verdict = adapter.send(make_request(adapter, [full_event("login.completed")]))
     assert verdict.kind == "retry" and url in verdict.reason
 
 
 def test_transport_answers_plain_values(intake: FakeDatadog) -> None:
-    """submit returns Reply(202) on success and Reply with the 429 headers when throttled."""
+    """submit returns a 202 Attempt on success and a 429 Attempt with its headers when throttled."""
     transport = DatadogTransport(intake.url, KEY, timeout=5.0)
-    assert transport.submit([{"message": "m", "timestamp": int(FIXED * 1000)}]) == Reply(202)
+    assert transport.submit([{"message": "m", "timestamp": int(FIXED * 1000)}]) == Attempt(202)
     intake.throttle_next(1, retry_after=3)
     throttled = transport.submit([{"message": "m"}])
-    assert isinstance(throttled, Reply) and throttled.status == 429
+    assert throttled.answered and throttled.status == 429
     assert {k.lower(): v for k, v in throttled.headers.items()}["x-ratelimit-reset"] == "3"
     transport.close()
 
@@ -203,7 +203,7 @@ def test_key_the_http_client_refuses_is_a_sink_error_that_never_shows_it(
     """A key http.client refuses as a header value (a newline inside) is a sink_error whose reason and logs never quote it."""
     secret = "SECRETKEY123\nrest"
     attempt = DatadogTransport(intake.url, secret, timeout=5.0).submit([{"message": "m"}])
-    assert isinstance(attempt, Unsendable) and "SECRETKEY" not in attempt.reason
+    assert attempt.failure == "request" and "SECRETKEY" not in attempt.detail
     monkeypatch.setenv("DD_API_KEY", secret)  # the env var is not validated by the config loader
     caplog.set_level(logging.DEBUG)
     adapter = make_adapter(endpoint=intake.url, api_key=None)

@@ -10,7 +10,7 @@ from es_testkit import FIXED
 
 from adapters.contract import Verdict
 from adapters.elasticsearch.classify import classify_bulk, classify_setup, server_reason
-from adapters.elasticsearch.transport import Answer
+from shippers.delivery.attempt import Attempt
 
 TARGET = "logs-authlog-default"
 
@@ -27,46 +27,46 @@ def item(status: int, error: tuple[str, str] | None = None) -> dict[str, Any]:
     return {"create": result}
 
 
-def bulk(*items: dict[str, Any]) -> Answer:
+def bulk(*items: dict[str, Any]) -> Attempt:
     errors = any("error" in i["create"] for i in items)
-    return Answer(200, {"errors": errors, "took": 1, "items": list(items)})
+    return Attempt(200, {"errors": errors, "took": 1, "items": list(items)})
 
 
 @pytest.mark.parametrize(
     ("answer", "kind", "retry_after", "text"),
     [
         (
-            Answer(429, error_body(429, "es_rejected_execution_exception", "busy"), "7"),
+            Attempt(429, error_body(429, "es_rejected_execution_exception", "busy"), "7"),
             "retry",
             7.0,
             "es_rejected_execution_exception",
         ),
-        (Answer(429, error_body(429, "es_rejected_execution_exception", "busy")), "retry", None, "429"),
+        (Attempt(429, error_body(429, "es_rejected_execution_exception", "busy")), "retry", None, "429"),
         (
-            Answer(502, {"ok": False, "message": "backend closed connection"}),
+            Attempt(502, {"ok": False, "message": "backend closed connection"}),
             "retry",
             None,
             "backend closed connection",
         ),
         (
-            Answer(503, error_body(503, "cluster_block_exception", "no master"), "2.5"),
+            Attempt(503, error_body(503, "cluster_block_exception", "no master"), "2.5"),
             "retry",
             2.5,
             "cluster_block_exception",
         ),
-        (Answer(504, {"ok": False, "message": "Timed out"}), "retry", None, "504"),
-        (Answer(500, error_body(500, "illegal_state_exception", "boom")), "retry", None, "illegal_state_exception"),
-        (Answer(408, None), "retry", None, "408"),
-        (Answer(413, None), "split", None, "http.max_content_length"),
-        (Answer(401, error_body(401, "security_exception", "unable to authenticate")), "sink_error", None, "api_key"),
+        (Attempt(504, {"ok": False, "message": "Timed out"}), "retry", None, "504"),
+        (Attempt(500, error_body(500, "illegal_state_exception", "boom")), "retry", None, "illegal_state_exception"),
+        (Attempt(408, None), "retry", None, "408"),
+        (Attempt(413, None), "split", None, "http.max_content_length"),
+        (Attempt(401, error_body(401, "security_exception", "unable to authenticate")), "sink_error", None, "api_key"),
         (
-            Answer(403, error_body(403, "security_exception", "action [indices:data/write/bulk] is unauthorized")),
+            Attempt(403, error_body(403, "security_exception", "action [indices:data/write/bulk] is unauthorized")),
             "sink_error",
             None,
             "create_doc",
         ),
         (
-            Answer(
+            Attempt(
                 406,
                 {
                     "error": "Content-Type header [application/vnd.elasticsearch+x-ndjson; compatible-with=9] is not supported",
@@ -78,32 +78,32 @@ def bulk(*items: dict[str, Any]) -> Answer:
             'flavor = "opensearch"',
         ),
         (
-            Answer(400, error_body(400, "media_type_header_exception", "Invalid media-type value")),
+            Attempt(400, error_body(400, "media_type_header_exception", "Invalid media-type value")),
             "sink_error",
             None,
             'flavor = "opensearch"',
         ),
         (
-            Answer(400, {"error": "no handler found for uri [/es/_bulk] and method [PUT]", "status": 400}),
+            Attempt(400, {"error": "no handler found for uri [/es/_bulk] and method [PUT]", "status": 400}),
             "sink_error",
             None,
             "check hosts",
         ),
         (
-            Answer(404, error_body(404, "index_not_found_exception", "no such index")),
+            Attempt(404, error_body(404, "index_not_found_exception", "no such index")),
             "sink_error",
             None,
             "index_not_found_exception",
         ),
-        (Answer(None, failure="connection", detail="Connection refused"), "retry", None, "cannot reach the cluster"),
-        (Answer(None, failure="timeout", detail="read timed out"), "retry", None, "request_timeout"),
-        (Answer(None, failure="tls", detail="CERTIFICATE_VERIFY_FAILED"), "sink_error", None, "ca_file"),
-        (Answer(200, failure="product", detail="not Elasticsearch"), "sink_error", None, 'flavor = "opensearch"'),
-        (Answer(None, failure="unreadable", detail="<html>"), "retry", None, "not JSON"),
-        (Answer(None, failure="credentials", detail="no AWS credentials"), "sink_error", None, "AWS credentials"),
+        (Attempt(None, failure="connection", detail="Connection refused"), "retry", None, "cannot reach the cluster"),
+        (Attempt(None, failure="timeout", detail="read timed out"), "retry", None, "request_timeout"),
+        (Attempt(None, failure="tls", detail="CERTIFICATE_VERIFY_FAILED"), "sink_error", None, "ca_file"),
+        (Attempt(200, failure="product", detail="not Elasticsearch"), "sink_error", None, 'flavor = "opensearch"'),
+        (Attempt(None, failure="unreadable", detail="<html>"), "retry", None, "not JSON"),
+        (Attempt(None, failure="credentials", detail="no AWS credentials"), "sink_error", None, "AWS credentials"),
     ],
 )
-def test_whole_request_outcomes(answer: Answer, kind: str, retry_after: float | None, text: str) -> None:
+def test_whole_request_outcomes(answer: Attempt, kind: str, retry_after: float | None, text: str) -> None:
     """Each whole-request answer becomes the Verdict CONTRACTS.md asks for, with an actionable reason."""
     verdict = classify_bulk(answer, 10, FIXED, TARGET)
     assert verdict.kind == kind
@@ -113,7 +113,7 @@ def test_whole_request_outcomes(answer: Answer, kind: str, retry_after: float | 
 
 def test_single_item_too_large_is_rejected_not_split() -> None:
     """A 413 for a one-item request cannot be split further: that event goes to the DLQ."""
-    verdict = classify_bulk(Answer(413, None), 1, FIXED, TARGET)
+    verdict = classify_bulk(Attempt(413, None), 1, FIXED, TARGET)
     assert verdict.kind == "reject" and "http.max_content_length" in verdict.reason
 
 
@@ -171,14 +171,14 @@ def test_item_count_mismatch_is_retried() -> None:
 
 def test_item_without_status_is_retried() -> None:
     """An item the answer does not describe is retried, never counted as delivered."""
-    answer = Answer(200, {"errors": True, "items": [{"create": {"_id": "x"}}, item(201)]})
+    answer = Attempt(200, {"errors": True, "items": [{"create": {"_id": "x"}}, item(201)]})
     verdict = classify_bulk(answer, 2, FIXED, TARGET)
     assert [i.outcome for i in verdict.items] == ["retry", "delivered"]
 
 
 def test_retry_after_as_seconds_and_as_http_date() -> None:
     """Retry-After is read as delta-seconds or as an HTTP date relative to the injected clock."""
-    verdict = classify_bulk(Answer(503, None, formatdate(FIXED + 12, usegmt=True)), 3, FIXED, TARGET)
+    verdict = classify_bulk(Attempt(503, None, formatdate(FIXED + 12, usegmt=True)), 3, FIXED, TARGET)
     assert verdict.retry_after == 12.0
 
 
@@ -190,19 +190,19 @@ def test_server_reason_is_bounded() -> None:
 
 def test_setup_success_and_failures() -> None:
     """Template setup: 200 is fine, 403 names the privilege, unreachable is retried, a 413 is no DLQ case."""
-    assert classify_setup(Answer(200, {"acknowledged": True}), TARGET, FIXED) is None
-    forbidden = classify_setup(Answer(403, error_body(403, "security_exception", "no")), TARGET, FIXED)
+    assert classify_setup(Attempt(200, {"acknowledged": True}), TARGET, FIXED) is None
+    forbidden = classify_setup(Attempt(403, error_body(403, "security_exception", "no")), TARGET, FIXED)
     assert forbidden is not None and forbidden.kind == "sink_error"
     assert "manage_index_templates" in forbidden.reason and "setup = false" in forbidden.reason
-    down = classify_setup(Answer(None, failure="connection", detail="refused"), TARGET, FIXED)
+    down = classify_setup(Attempt(None, failure="connection", detail="refused"), TARGET, FIXED)
     assert down is not None and down.kind == "retry" and TARGET in down.reason
-    big = classify_setup(Answer(413, None), TARGET, FIXED)
+    big = classify_setup(Attempt(413, None), TARGET, FIXED)
     assert big is not None and big.kind == "sink_error"
 
 
 def test_filtered_answer_shape_is_enough() -> None:
     """With filter_path=errors,items.*.status,items.*.error the answer still classifies item by item."""
-    answer = Answer(
+    answer = Attempt(
         200,
         {
             "errors": True,
@@ -217,6 +217,6 @@ def test_filtered_answer_shape_is_enough() -> None:
     assert [i.outcome for i in verdict.items] == ["delivered", "duplicate", "reject"]
     assert verdict.items[2].reason == "document_parsing_exception: bad ip"
     assert (
-        classify_bulk(Answer(200, {"errors": False, "items": [{"create": {"status": 201}}]}), 1, FIXED, TARGET).kind
+        classify_bulk(Attempt(200, {"errors": False, "items": [{"create": {"status": 201}}]}), 1, FIXED, TARGET).kind
         == "delivered"
     )

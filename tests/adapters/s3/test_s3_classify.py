@@ -8,18 +8,24 @@ import pytest
 from s3_testkit import FIXED, s3_config
 
 from adapters.s3.classify import classify
-from adapters.s3.transport import PutOutcome
+from shippers.delivery.attempt import Attempt
 
 KEY = "authlog/dt=2026-11-25/hour=19/00000000000000000001-00000000000000000009-archive.ndjson.gz"
 
 
-def _verdict(outcome: PutOutcome, **keys: object):  # type: ignore[no-untyped-def]
+def _verdict(outcome: Attempt, **keys: object):  # type: ignore[no-untyped-def]
     config = s3_config(bucket="auth-logs", region="eu-west-1", prefix="authlog/", **keys)
     return classify(outcome, config, "archive", KEY, FIXED)
 
 
-def answer(status: int, code: str = "", message: str = "", **headers: str) -> PutOutcome:
-    return PutOutcome("answer", status, code, message, {k.replace("_", "-"): v for k, v in headers.items()})
+def answer(status: int, code: str = "", message: str = "", **headers: str) -> Attempt:
+    """S3's answer as the transport hands it over: its parsed error and its headers."""
+    return Attempt.http(status, {"Code": code, "Message": message}, {k.replace("_", "-"): v for k, v in headers.items()})
+
+
+def failed(kind: str, code: str, message: str) -> Attempt:
+    """No answer: botocore raised ``code`` (an exception class) with ``message``."""
+    return Attempt.failed(kind, f"{code}: {message}")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -63,15 +69,15 @@ def answer(status: int, code: str = "", message: str = "", **headers: str) -> Pu
         (answer(422, "Unprocessable"), "sink_error"),
         (answer(409, "InvalidBucketState"), "sink_error"),
         (answer(409, ""), "sink_error"),
-        (PutOutcome("connection", code="EndpointConnectionError", message="Could not connect"), "retry"),
-        (PutOutcome("timeout", code="ReadTimeoutError", message="Read timeout"), "retry"),
-        (PutOutcome("credentials", code="NoCredentialsError", message="Unable to locate credentials"), "sink_error"),
-        (PutOutcome("tls", code="SSLError", message="certificate verify failed"), "sink_error"),
-        (PutOutcome("client", code="ParamValidationError", message="Invalid bucket name"), "sink_error"),
+        (failed("connection", "EndpointConnectionError", "Could not connect"), "retry"),
+        (failed("timeout", "ReadTimeoutError", "Read timeout"), "retry"),
+        (failed("credentials", "NoCredentialsError", "Unable to locate credentials"), "sink_error"),
+        (failed("tls", "SSLError", "certificate verify failed"), "sink_error"),
+        (failed("request", "ParamValidationError", "Invalid bucket name"), "sink_error"),
     ],
-    ids=lambda v: f"{v.kind}-{v.status}-{v.code}" if isinstance(v, PutOutcome) else v,
+    ids=lambda v: f"{v.failure or 'answer'}-{v.status}-{v.body['Code'] if v.body else v.detail.split(':')[0]}" if isinstance(v, Attempt) else v,
 )
-def test_outcome_table(outcome: PutOutcome, kind: str) -> None:
+def test_outcome_table(outcome: Attempt, kind: str) -> None:
     """The table in classify's docstring, row by row."""
     assert _verdict(outcome).kind == kind
 
@@ -105,7 +111,7 @@ def test_wrong_region_names_the_right_one_when_s3_says_it() -> None:
 
 def test_missing_credentials_say_where_credentials_come_from() -> None:
     """No credentials: the reason lists boto3's usual sources."""
-    reason = _verdict(PutOutcome("credentials", code="NoCredentialsError", message="Unable to locate credentials")).reason
+    reason = _verdict(failed("credentials", "NoCredentialsError", "Unable to locate credentials")).reason
     assert "AWS_ACCESS_KEY_ID" in reason and "AWS_PROFILE" in reason and "IAM role" in reason
 
 
@@ -146,24 +152,24 @@ def test_no_secret_reaches_a_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     outcomes = [answer(403, "SignatureDoesNotMatch", "The request signature we calculated does not match"),
-                PutOutcome("credentials", code="PartialCredentialsError", message="Partial credentials found in env")]
+                failed("credentials", "PartialCredentialsError", "Partial credentials found in env")]
     assert all(secret not in _verdict(o).reason for o in outcomes)
 
 
 @pytest.mark.parametrize(
     ("head", "kind", "needle"),
     [
-        (PutOutcome("answer", 200, metadata={"authlog-batch": "ours"}), "duplicate", "already holds this batch"),
-        (PutOutcome("answer", 200, metadata={"authlog-batch": "theirs"}), "sink_error", "sinks.archive.prefix"),
-        (PutOutcome("answer", 200, metadata={}), "sink_error", "tag none"),
+        (Attempt.http(200, None, {"x-amz-meta-authlog-batch": "ours"}), "duplicate", "already holds this batch"),
+        (Attempt.http(200, None, {"x-amz-meta-authlog-batch": "theirs"}), "sink_error", "sinks.archive.prefix"),
+        (Attempt.http(200), "sink_error", "tag none"),
         (answer(403, "403"), "sink_error", "grant s3:GetObject"),
         (answer(404, "404"), "retry", "gone now"),
         (answer(503, "503"), "retry", "503"),
-        (PutOutcome("connection", code="EndpointConnectionError", message="refused"), "retry", "cannot reach"),
-        (PutOutcome("credentials", code="NoCredentialsError", message="none"), "sink_error", "credentials"),
+        (failed("connection", "EndpointConnectionError", "refused"), "retry", "cannot reach"),
+        (failed("credentials", "NoCredentialsError", "none"), "sink_error", "credentials"),
     ],
 )
-def test_a_412_is_checked_against_the_batch_tag(head: PutOutcome, kind: str, needle: str) -> None:
+def test_a_412_is_checked_against_the_batch_tag(head: Attempt, kind: str, needle: str) -> None:
     """Only our own batch at the key is a duplicate; another writer's batch keeps the events (sink_error)."""
     from adapters.s3.classify import classify_existing
 
