@@ -330,7 +330,7 @@ class SinkWorker:
             try:
                 verdict = self.adapter.open()
             except Exception as exc:
-                verdict = Verdict.sink_error(f"setup failed: {type(exc).__name__}: {exc}")
+                verdict = Verdict.sink_error(self.adapter.redact(f"setup failed: {type(exc).__name__}: {exc}"))
             if verdict is None or verdict.kind == "delivered":
                 self._succeeded()
                 return True
@@ -459,7 +459,7 @@ class SinkWorker:
         try:
             verdict = self.adapter.send(request)
         except Exception as exc:  # the contract says never raise; if it does, it is transient until proven otherwise
-            verdict = Verdict.retry(f"{type(exc).__name__}: {exc}")
+            verdict = Verdict.retry(self.adapter.redact(f"{type(exc).__name__}: {exc}"))
         work.verdict = verdict
         self._apply(work, request, verdict)
         return work
