@@ -53,17 +53,21 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import msgspec
 
 from shippers.catalog import Catalog
 from shippers.delivery.attempt import resolve_timeout
 from shippers.delivery.redact import Redactor, secrets_in
+from shippers.delivery.verdict import ItemOutcome, ItemResult, Verdict, VerdictKind
 from shippers.event import Event, encode_event
 
-ItemOutcome = Literal["delivered", "duplicate", "retry", "reject"]
-VerdictKind = Literal["delivered", "duplicate", "retry", "per_item", "split", "reject", "sink_error"]
+# The Verdict types are the core's (shippers.delivery.verdict); adapters name them from here.
+__all__ = [
+    "Adapter", "AdapterInfo", "BatchLimits", "HardLimits", "ItemOutcome", "ItemResult", "NoConfig", "Request",
+    "SinkContext", "Verdict", "VerdictKind",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,64 +86,6 @@ class HardLimits:
     max_events: int  # items per request
     max_bytes: int  # sum of encode_item() sizes per request
     max_item_bytes: int  # one encoded item; larger ones are dead-lettered
-
-
-@dataclass(frozen=True, slots=True)
-class ItemResult:
-    """What the destination said about one item of a request."""
-
-    outcome: ItemOutcome
-    reason: str = ""
-    retry_after: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The classification of one attempt (DESIGN.md "Outcomes").
-
-    - ``delivered`` / ``duplicate``: the whole request is at the destination (ack).
-    - ``retry``: send the whole request again after a backoff (``retry_after`` honoured).
-    - ``per_item``: ``items`` holds one :class:`ItemResult` per request item, in order:
-      delivered and duplicate items are acked, ``retry`` items are resent alone
-      (DESIGN's ``retry_items``), ``reject`` items go to the DLQ (``reject_item``).
-    - ``split``: too large; the core halves the request and sends both halves.
-    - ``reject``: no item of this request can ever be accepted: all go to the DLQ with ``reason``.
-    - ``sink_error``: the sink is misconfigured or unauthorised: keep every event, mark the
-      sink failing with ``reason`` (what to fix), retry with a long backoff.
-    """
-
-    kind: VerdictKind
-    reason: str = ""
-    retry_after: float | None = None
-    items: tuple[ItemResult, ...] = ()
-
-    @classmethod
-    def delivered(cls) -> Verdict:
-        return cls("delivered")
-
-    @classmethod
-    def duplicate(cls, reason: str = "already at the destination") -> Verdict:
-        return cls("duplicate", reason)
-
-    @classmethod
-    def retry(cls, reason: str, retry_after: float | None = None) -> Verdict:
-        return cls("retry", reason, retry_after)
-
-    @classmethod
-    def per_item(cls, items: Sequence[ItemResult]) -> Verdict:
-        return cls("per_item", items=tuple(items))
-
-    @classmethod
-    def split(cls, reason: str) -> Verdict:
-        return cls("split", reason)
-
-    @classmethod
-    def reject(cls, reason: str) -> Verdict:
-        return cls("reject", reason)
-
-    @classmethod
-    def sink_error(cls, reason: str, retry_after: float | None = None) -> Verdict:
-        return cls("sink_error", reason, retry_after)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Read a ``Retry-After`` header (RFC 9110): delta-seconds or an HTTP date, as seconds from ``now``.
 
 Every destination may send one (Elasticsearch, S3, Cloud Logging, Datadog, our own sidecar);
-the worker honours it, capped. A value that cannot be read is ``None`` (fall back to backoff),
+the common classifier (:mod:`shippers.delivery.classify`) reads it for every adapter and the
+producer client for the sidecar; the worker honours it, capped. A value that cannot be read is ``None`` (fall back to backoff),
 never an error: a malformed header must not stop delivery.
 
 An HTTP date is measured from the answer's own ``Date`` header when it has a readable one: both

@@ -43,8 +43,8 @@ from elastic_transport.client_utils import url_to_node_config
 from elasticsearch import Elasticsearch, UnsupportedProductError
 
 from adapters.elasticsearch.config import ElasticsearchConfig
-from adapters.quoting import folded
 from shippers.delivery.attempt import Attempt
+from shippers.delivery.quoting import folded
 
 # Why: OpenSearch rejects Elasticsearch's vendor media types; these are what both products accept.
 _JSON = {"content-type": "application/json", "accept": "application/json"}

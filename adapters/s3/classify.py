@@ -36,12 +36,12 @@ The transport hands S3's parsed error on as the body: ``{"Code": ..., "Message":
 from __future__ import annotations
 
 from adapters.contract import Verdict
-from adapters.quoting import folded
 from adapters.s3.config import S3Config
 from adapters.s3.transport import BATCH_TAG_HEADER
 from shippers.delivery.attempt import Attempt
 from shippers.delivery.classify import Hints, VendorRules, is_retryable
 from shippers.delivery.classify import classify as classify_attempt
+from shippers.delivery.quoting import folded
 
 # Why: S3's documented transient answers (CONTRACTS.md); RequestTimeout/IncompleteBody/BadDigest
 # are 400s about a body that arrived slow or damaged, so sending it again fixes them. A 409 is

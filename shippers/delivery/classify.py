@@ -33,9 +33,9 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from adapters.contract import ItemResult, Verdict
-from adapters.quoting import folded
 from shippers.delivery.attempt import Attempt
+from shippers.delivery.quoting import folded
+from shippers.delivery.verdict import ItemResult, Verdict
 from shippers.retry_after import parse_retry_after
 
 # Why: 408 is a proxy's or the server's request timeout and 429 a throttle (RFC 9110, RFC 6585);
