@@ -35,7 +35,7 @@ from typing import Any
 
 from adapters.contract import ItemResult, Verdict
 from shippers.delivery.attempt import Attempt
-from shippers.delivery.classify import Hints, VendorRules, classify, is_retryable, is_success
+from shippers.delivery.classify import Hints, VendorRules, classify, is_retryable, is_success, quote
 from shippers.delivery.quoting import folded
 
 # Why: the create action's documented answers: 201 created (200 where a cluster reports it so);
@@ -49,9 +49,6 @@ NOT_ALLOWED_STATUSES = frozenset({401, 403})
 NOT_ACCEPTABLE_STATUS = 406  # the media types (the flavor is wrong)
 # Why: a server reason can quote a whole document; the DLQ and status page need the gist.
 MAX_REASON_CHARS = 1000
-# Why: an answer that is not Elasticsearch's JSON (a proxy's HTML page, a gateway's text) is
-# quoted this far, whitespace folded: enough to recognise it, short enough for a status line.
-MAX_QUOTED_CHARS = 200
 
 _FLAVOR_HINT = 'if the server is OpenSearch, set flavor = "opensearch"'
 _TLS_HINT = "set ca_file to the cluster's CA bundle or check the host name"
@@ -73,18 +70,13 @@ INDEX_ERRORS = {
 _ALIAS_WITHOUT_WRITE_INDEX = re.compile(r"write index", re.IGNORECASE)
 
 
-def quoted(text: str) -> str:
-    """``text`` with its whitespace folded, cut to MAX_QUOTED_CHARS (an ellipsis says it was cut)."""
-    return folded(text, MAX_QUOTED_CHARS)
-
-
 def describe_answer(body: Any, content_type: str | None) -> str:
     """What came back when it is not Elasticsearch's JSON: its type, its size and its start, briefly."""
     if isinstance(body, bytes | bytearray):
         body = bytes(body).decode("utf-8", "replace")
     text = body if isinstance(body, str) else repr(body)
     what = content_type.split(";", 1)[0].strip() if content_type else "non-JSON"
-    return f"a {what or 'non-JSON'} answer of {len(text)} characters, not Elasticsearch's JSON: {quoted(text)!r}"
+    return f"a {what or 'non-JSON'} answer of {len(text)} characters, not Elasticsearch's JSON: {quote(text)!r}"
 
 
 def server_reason(body: Any, content_type: str | None = None) -> str:
@@ -102,7 +94,7 @@ def server_reason(body: Any, content_type: str | None = None) -> str:
     elif error in (None, ""):
         text = "(empty answer)"
     else:  # {"error": "some text"} from a gateway, or JSON that is not an object
-        text = quoted(str(error))
+        text = quote(str(error))
     return folded(text, MAX_REASON_CHARS)
 
 

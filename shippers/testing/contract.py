@@ -87,6 +87,11 @@ class AdapterContract:
         assert adapter.batch_defaults.max_bytes <= adapter.hard_limits.max_bytes
         assert adapter.batch_defaults.timeout > 0
 
+    def test_the_attempt_timeout_is_resolved(self, adapter: Adapter) -> None:
+        """The sink knows its per-attempt timeout (the core's), a positive number of seconds its transport applies."""
+        assert adapter.context.attempt_timeout is not None and adapter.context.attempt_timeout > 0
+        assert adapter.attempt_timeout == adapter.context.attempt_timeout
+
     def test_mapping_is_pure_and_deterministic(self, adapter: Adapter) -> None:
         """Mapping and encoding the same event twice gives identical bytes, for every catalog type and reason."""
         for event in sample_events():
