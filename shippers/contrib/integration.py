@@ -39,8 +39,8 @@ from shippers.config import Config
 from shippers.contrib import facts as clean
 from shippers.contrib.drops import DropCounter
 from shippers.contrib.embedded import EmbeddedDelivery
-from shippers.contrib.failed_login import UserLookup, classify
 from shippers.contrib.facts import RequestFacts
+from shippers.contrib.failed_login import UserLookup, classify
 from shippers.contrib.moments import EventMap, build_event_map
 from shippers.contrib.settings import (
     INTEGRATION_KEY,

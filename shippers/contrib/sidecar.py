@@ -84,6 +84,7 @@ class SidecarDelivery:
         self._cool_reason = "sidecar_unavailable"
         self._backlog = False  # this process spooled events the forwarder has not yet seen go
         self.forwarder: Forwarder | None = None
+        self._start_forwarder = start_forwarder
         if self.spool is not None:
             self.forwarder = Forwarder(self.spool, transport, drops, on_empty=self._spool_drained,
                                        **({"wait": forwarder_wait} if forwarder_wait else {}))
@@ -148,7 +149,7 @@ class SidecarDelivery:
             return False
         with self._state:
             self._backlog = True
-        if self.forwarder is not None:
+        if self.forwarder is not None and self._start_forwarder:
             self.forwarder.start()
             self.forwarder.wake.set()
         return True

@@ -41,11 +41,14 @@ def every_byte_under(folder: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
 
 
+ACCEPTED = Outcome("accepted", status=202)
+
+
 class ScriptedTransport:
     """A sidecar transport whose answers the test decides; ``hold()`` makes sends wait until ``release()``."""
 
-    def __init__(self, answer: Outcome = Outcome("accepted", status=202)) -> None:
-        self.answer = answer
+    def __init__(self, answer: Outcome | None = None) -> None:
+        self.answer = answer or ACCEPTED
         self.sent: list[bytes] = []
         self.started = threading.Semaphore(0)
         self._gate = threading.Event()
@@ -94,3 +97,16 @@ def dropped(registry: CollectorRegistry, reason: str) -> float:
     """authlog_app_dropped_total{reason} in ``registry``."""
     value = registry.get_sample_value("authlog_app_dropped_total", {"reason": reason})
     return 0.0 if value is None else value
+
+
+class FakeClock:
+    """A monotonic clock that moves only when the test says."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
