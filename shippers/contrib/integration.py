@@ -164,6 +164,15 @@ class Integration:
                 catalog = catalog_only(authlog, base_dir)
         except ConfigError as exc:
             problems += exc.problems
+        if registry is None and settings.registry is not None:
+            try:
+                registry = import_dotted(settings.registry)
+            except (ImportError, AttributeError) as exc:
+                problems.append(f"{INTEGRATION_KEY}.registry: cannot import {settings.registry!r} ({exc})")
+            else:
+                if not isinstance(registry, CollectorRegistry):
+                    problems.append(f"{INTEGRATION_KEY}.registry: {settings.registry!r} is not a prometheus_client CollectorRegistry")
+                    registry = None
         return cls(settings, config=config, catalog=catalog or load_catalog(None), problems=problems,
                    registry=registry, plumbing=plumbing)
 

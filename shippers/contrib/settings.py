@@ -16,6 +16,7 @@
     tenant               dotted path of a callable(request) -> tenant id or None
     events               moment or dotted path -> catalog type (None turns a moment off): moments.py
     failed_login_lookup  look the username up to tell invalid_email from invalid_password (default true)
+    registry             dotted path of the prometheus_client CollectorRegistry the app exposes (default: REGISTRY)
 
 Every problem is collected and raised as one :class:`~shippers.errors.ConfigError`, each line
 starting with its key (``AUTHLOG_INTEGRATION.budget: ...``), the way ``authlog check-config`` does.
@@ -52,7 +53,7 @@ MIN_SPOOL_MAX_BYTES = 1024 * 1024
 DEFAULT_SPOOL_FILE = Path("var") / "authlog-spool.sqlite3"
 
 _KEYS = ("mode", "sidecar_url", "sidecar_token", "budget", "on_slow", "spool_path", "spool_max_bytes", "tenant",
-         "events", "failed_login_lookup")
+         "events", "failed_login_lookup", "registry")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class IntegrationSettings:
     tenant: str | None = None
     events: dict[str, str | None] = field(default_factory=dict)
     failed_login_lookup: bool = True
+    registry: str | None = None
 
 
 def _where(key: str) -> str:
@@ -105,7 +107,7 @@ def parse_integration(raw: Mapping[str, Any] | None, base_dir: Path) -> tuple[In
             problems.append(f"{_where('sidecar_url')}: {url!r} is not an http(s) URL; write e.g. {DEFAULT_SIDECAR_URL!r}")
         else:
             values["sidecar_url"] = url
-    for key in ("sidecar_token", "tenant"):
+    for key in ("sidecar_token", "tenant", "registry"):
         if key in raw and raw[key] is not None:
             if isinstance(raw[key], str) and raw[key].strip():
                 values[key] = raw[key]
