@@ -13,14 +13,23 @@ instead; uwsgi's ``@postfork`` (``uwsgidecorators``) can call :func:`start_after
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from shippers.contrib.integration import live_integrations
 
+log = logging.getLogger("shippers.contrib")
+
 
 def start_after_fork() -> int:
     """Start every integration this process knows; returns how many started (settings without problems)."""
-    return sum(1 for integration in live_integrations() if integration.start())
+    started = 0
+    for integration in live_integrations():
+        try:
+            started += integration.start()
+        except Exception as exc:  # one integration that cannot start must not stop the worker (its events count as drops)
+            log.error("authlog: starting an integration after the fork failed (%s: %s)", type(exc).__name__, exc)
+    return started
 
 
 def post_fork(server: Any, worker: Any) -> None:

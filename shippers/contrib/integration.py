@@ -52,7 +52,7 @@ from shippers.contrib.settings import (
 from shippers.contrib.sidecar import SidecarDelivery, Wait
 from shippers.contrib.spool import Spool
 from shippers.contrib.transport import ClientTransport, SidecarTransport
-from shippers.errors import ConfigError, ValidationError
+from shippers.errors import BufferError, ConfigError, ValidationError
 from shippers.event import EventValidator, format_time
 
 log = logging.getLogger("shippers.contrib")
@@ -179,6 +179,7 @@ class Integration:
     # -- the runtime of this process ---------------------------------------------------
     def start(self) -> bool:
         """Build this process's runtime now (post_fork, lifespan); False when the settings have problems."""
+        _live.add(self)
         return self._runtime_here() is not None
 
     def _runtime_here(self) -> EmbeddedDelivery | SidecarDelivery | None:
@@ -211,6 +212,7 @@ class Integration:
 
     def close(self, timeout: float = 10.0) -> None:
         """Flush and stop this process's runtime (a Starlette lifespan's end, tests)."""
+        _live.discard(self)  # a closed integration is not started again by post_fork
         with self._lock:
             runtime, self._runtime = self._runtime, None
         if runtime is not None:
@@ -296,7 +298,11 @@ class Integration:
         if not self._valid(wire):
             self.drops("invalid", f"{kind} did not pass the catalog's checks")
             return False
-        runtime = self._runtime_here()
+        try:
+            runtime = self._runtime_here()
+        except BufferError as exc:  # the store cannot be opened (yet): tried again by the next event
+            self.drops("store_unavailable", str(exc))
+            return False
         if runtime is None:
             return False
         if isinstance(runtime, EmbeddedDelivery):
