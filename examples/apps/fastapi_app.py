@@ -10,12 +10,10 @@ block (a store commit, or at most the budget in sidecar mode), and FastAPI runs 
 One demo user: ana@example.com / "correct horse battery staple".
 """
 
-from __future__ import annotations
-
 import hmac
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, HTTPException
 
@@ -41,9 +39,12 @@ def create_app(authlog_settings: dict[str, Any] | None = None, integration: dict
     authlog = AuthLog(authlog_settings or {"config": os.environ.get("AUTHLOG_CONFIG", str(HERE / "authlog.toml"))},
                       integration or {"events": {"logout": "session.logout"}}, user_lookup=known_user)
     app = FastAPI(lifespan=authlog.lifespan)
+    # The annotations are read by FastAPI at run time: this module has no `from __future__ import annotations`.
+    Events = Annotated[AuthEvents, Depends(authlog.events)]
+    Field = Annotated[str, Form()]
 
     @app.post("/login")
-    def login(email: str = Form(), password: str = Form(), auth_events: AuthEvents = Depends(authlog.events)) -> dict[str, str]:
+    def login(email: Field, password: Field, auth_events: Events) -> dict[str, str]:
         user = find_user(email)
         if user is None or not hmac.compare_digest(user["password"], password):
             auth_events.login_failed(email=email)
@@ -52,20 +53,19 @@ def create_app(authlog_settings: dict[str, Any] | None = None, integration: dict
         return {"status": "welcome"}
 
     @app.post("/logout")
-    def logout(user_id: str = Form(), auth_events: AuthEvents = Depends(authlog.events)) -> dict[str, str]:
+    def logout(user_id: Field, auth_events: Events) -> dict[str, str]:
         auth_events.logout(user_id=user_id)  # shipped as session.logout (mapped above)
         return {"status": "bye"}
 
     @app.post("/password-reset")
-    def password_reset(email: str = Form(), auth_events: AuthEvents = Depends(authlog.events)) -> dict[str, str]:
+    def password_reset(email: Field, auth_events: Events) -> dict[str, str]:
         user = find_user(email)
         if user is not None:  # ... email the reset link, then:
             auth_events.password_reset_requested(user_id=user["id"], email=email)
         return {"status": "if the address is known, an email is on its way"}
 
     @app.post("/password-reset/complete")
-    def password_reset_complete(email: str = Form(), password: str = Form(),
-                                auth_events: AuthEvents = Depends(authlog.events)) -> dict[str, str]:
+    def password_reset_complete(email: Field, password: Field, auth_events: Events) -> dict[str, str]:
         user = find_user(email)  # a real app checks the emailed token instead
         if user is None:
             raise HTTPException(400, "invalid link")
