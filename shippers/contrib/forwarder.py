@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from shippers.contrib.drops import DropCounter
@@ -29,6 +30,8 @@ FORWARD_BATCH = 500
 INITIAL_BACKOFF_SECONDS = 1.0
 # ... and 30 s between tries keeps a long outage from costing anything while still noticing the end quickly.
 MAX_BACKOFF_SECONDS = 30.0
+# Why: a sidecar that stays down is said once a minute, not once per backoff round.
+WARN_EVERY_SECONDS = 60.0
 # Why: another worker's spooled events are picked up within a minute even when this one spools nothing.
 IDLE_CHECK_SECONDS = 30.0
 
@@ -44,6 +47,7 @@ class Forwarder:
         *,
         on_empty: Callable[[], None] = lambda: None,
         wait: Callable[[threading.Event, float], bool] = lambda event, seconds: event.wait(seconds),
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spool = spool
         self.transport = transport
@@ -54,6 +58,8 @@ class Forwarder:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._backoff = INITIAL_BACKOFF_SECONDS
+        self._monotonic = monotonic
+        self._warned_at: float | None = None
 
     def forward_once(self) -> bool | None:
         """One round. True: something left to send now; False: the spool is empty; None: try later (backoff)."""
@@ -74,6 +80,7 @@ class Forwarder:
                 for _ in rows:
                     self.drops("sidecar_rejected")
             else:
+                self._say_waiting(outcome.kind, outcome.status)
                 return None
         for _ in outcome.rejected:
             self.drops("sidecar_rejected")
@@ -83,6 +90,16 @@ class Forwarder:
             return None  # forwarded but still spooled: sent again later (the ids let destinations deduplicate)
         self._backoff = INITIAL_BACKOFF_SECONDS
         return True
+
+    def _say_waiting(self, kind: str, status: int | None) -> None:
+        """Log that the spool waits for the sidecar: on the first failure, then at most once per WARN_EVERY_SECONDS."""
+        now = self._monotonic()
+        if self._warned_at is not None and now - self._warned_at < WARN_EVERY_SECONDS:
+            return
+        self._warned_at = now
+        hint = "check sidecar_token" if kind == "unauthorized" else "is `authlog run` up at sidecar_url?"
+        log.warning("authlog: the spool %s holds events the sidecar does not take yet (%s%s); %s", self.spool.path,
+                    kind, f", HTTP {status}" if status else "", hint)
 
     def _empty(self) -> bool:
         try:

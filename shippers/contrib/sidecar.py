@@ -86,7 +86,7 @@ class SidecarDelivery:
         self.forwarder: Forwarder | None = None
         self._start_forwarder = start_forwarder
         if self.spool is not None:
-            self.forwarder = Forwarder(self.spool, transport, drops, on_empty=self._spool_drained,
+            self.forwarder = Forwarder(self.spool, transport, drops, on_empty=self._spool_drained, monotonic=monotonic,
                                        **({"wait": forwarder_wait} if forwarder_wait else {}))
             self._backlog = self.spool.path.exists()  # events left from before this process: forwarded first
             if start_forwarder:

@@ -31,6 +31,8 @@ from shippers.buffer.faults import SQLITE_FULL, primary_code
 # Why: appends and the forwarder's deletes hold the write lock for a few ms; 250 ms rides out a
 # burst from several workers, and is what a request may wait beyond the budget in the worst case.
 BUSY_TIMEOUT_MS = 250
+# Why: spooled events carry emails and IPs: only the app's own user may read them.
+SPOOL_FILE_MODE = 0o600
 # Why: SQLite's default page size; the cap is counted in pages of it.
 PAGE_SIZE = 4096
 
@@ -83,6 +85,8 @@ class Spool:
         if self._db is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                # Created owner-only before SQLite opens it (its -wal and -shm files take the same mode): events hold PII.
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, SPOOL_FILE_MODE))
                 db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
                 db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 db.execute("PRAGMA journal_mode = WAL")

@@ -191,3 +191,61 @@ def test_an_event_the_sidecar_rejects_is_counted(sidecar: Any, registry: Collect
     side.transport.answer = Outcome("accepted", rejected=(0,), status=422)
     assert side.events.login_completed(user_id=1) is False
     assert dropped(registry, "sidecar_rejected") == 1 and side.spool.count() == 0
+
+
+def test_a_full_spool_is_counted_and_the_login_goes_on(tmp_path: Path, registry: CollectorRegistry) -> None:
+    """A stopped sidecar and a spool at its cap: each event past it is counted as spool_full; nothing raises, and the
+    events spooled before are kept."""
+    transport = ScriptedTransport(DOWN)
+    integration = Integration.from_settings(
+        None, {"mode": "sidecar", "spool_path": str(tmp_path / "spool.db"), "spool_max_bytes": "1MiB"},
+        base_dir=tmp_path, registry=registry, plumbing=Plumbing(transport=lambda _: transport, start_forwarder=False))
+    events = AuthEvents(integration, FACTS)
+    results = [events.login_completed(user_id=i, details={"pad": "x" * 15_000}) for i in range(120)]
+    kept = results.count(True)
+    assert 0 < kept < 120 and dropped(registry, "spool_full") == 120 - kept
+    assert integration.runtime.spool.count() == kept  # type: ignore[union-attr]
+    integration.close(5)
+
+
+def test_the_spool_file_is_the_apps_alone(sidecar: Any) -> None:
+    """The spool holds emails and IPs: its file is readable by the app's user only."""
+    side = sidecar()
+    side.transport.answer = DOWN
+    side.events.login_completed(user_id=1, email="ana@example.com")
+    assert side.spool.path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_forwarder_says_once_a_minute_that_the_sidecar_is_down(sidecar: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """Rounds against a down sidecar log one warning, then none until a minute has passed on the injected clock."""
+    side = sidecar()
+    side.transport.answer = DOWN
+    side.events.login_completed(user_id=1)
+    forwarder = side.delivery.forwarder
+    with caplog.at_level("WARNING", "shippers.contrib"):
+        for _ in range(5):
+            forwarder.forward_once()
+        side.clock.advance(60)
+        forwarder.forward_once()
+    assert sum("does not take yet" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_a_tenant_callable_that_raises_costs_only_the_tenant(tmp_path: Path, registry: CollectorRegistry) -> None:
+    """The app's tenant callable failing: the event is shipped without tenantId."""
+    transport = ScriptedTransport()
+    integration = Integration.from_settings(
+        None, {"mode": "sidecar", "on_slow": "drop", "tenant": "shippers.contrib.facts.no_such_function"},
+        base_dir=tmp_path, registry=registry, plumbing=Plumbing(transport=lambda _: transport))
+    facts = integration.facts(object(), ip="203.0.113.7")
+    assert AuthEvents(integration, facts).login_completed(user_id=1)
+    [event] = transport.events()
+    assert "tenantId" not in event and event["ip"] == "203.0.113.7"
+    integration.close(5)
+
+
+def test_details_that_are_not_json_cost_only_the_details(sidecar: Any) -> None:
+    """An app passing an object JSON cannot hold in details: the event is shipped without them."""
+    side = sidecar()
+    assert side.events.login_completed(user_id=1, details={"when": object()})
+    [event] = side.transport.events()
+    assert "details" not in event and event["userId"] == "1"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,39 @@ def test_a_forked_child_does_not_inherit_the_forward_lock(tmp_path: Path) -> Non
     assert answer == b"0"
     assert spool.take_forward_lock()  # the parent still holds it
     spool.close()
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a real 1 MiB tmpfs (mounting needs root on Linux; skipped elsewhere, with the reason)."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True, text=True,
+                             check=False) if shutil.which("mount") else None
+    if mounted is None or mounted.returncode != 0:
+        pytest.skip(f"no 1 MiB tmpfs for a real full disk: {mounted.stderr.strip() if mounted else 'no mount command'}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_spool_on_a_really_full_disk(full_disk: Path, registry: CollectorRegistry) -> None:
+    """On a real disk that fills up, appends fail as spool_full (counted), never raise, and what was spooled stays readable."""
+    from contrib_support import dropped
+
+    from shippers.contrib.facts import RequestFacts
+    from shippers.contrib.helpers import AuthEvents
+    from shippers.contrib.integration import Integration, Plumbing
+    from shippers.contrib.transport import Outcome
+
+    integration = Integration.from_settings(
+        None, {"mode": "sidecar", "spool_path": str(full_disk / "spool.db")}, base_dir=full_disk, registry=registry,
+        plumbing=Plumbing(transport=lambda _: ScriptedTransport(Outcome("unavailable")), start_forwarder=False))
+    events = AuthEvents(integration, RequestFacts())
+    results = [events.login_completed(user_id=i, details={"pad": "x" * 15_000}) for i in range(200)]
+    kept = results.count(True)
+    assert 0 < kept < 200
+    assert dropped(registry, "spool_full") + dropped(registry, "spool_unavailable") == 200 - kept
+    assert integration.runtime.spool.count() == kept  # type: ignore[union-attr]
+    integration.close(5)

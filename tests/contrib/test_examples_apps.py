@@ -49,7 +49,8 @@ class Served:
         config = tmp_path / "authlog.toml"
         config.write_text(f'[buffer]\npath = "{tmp_path / "buffer"}"\n[catalog]\nextra = "{APPS / "events.toml"}"\n'
                           f'[sinks.local]\ntype = "file"\npath = "{self.out}"\nbatch = {{ timeout = "10ms" }}\n')
-        self.env = {**os.environ, "AUTHLOG_CONFIG": str(config), "DJANGO_DB": str(tmp_path / "db.sqlite3"),
+        inherited = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}  # the test project's, not the example's
+        self.env = {**inherited, "AUTHLOG_CONFIG": str(config), "DJANGO_DB": str(tmp_path / "db.sqlite3"),
                     "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
         self.process: subprocess.Popen[bytes] | None = None
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
