@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -113,26 +113,22 @@ def parse_integration(raw: Mapping[str, Any] | None, base_dir: Path) -> tuple[In
                 values[key] = raw[key]
             else:
                 problems.append(f"{_where(key)}: must be a non-empty string (or leave it out)")
-    if "budget" in raw:
+    def measured(key: str, parse: Callable[[Any], float], fits: Callable[[float], bool], limits: str) -> None:
+        if key not in raw:
+            return
         try:
-            budget = units.parse_duration(raw["budget"])
+            value = parse(raw[key])
         except (ValueError, TypeError) as exc:
-            problems.append(f"{_where('budget')}: {exc}; write e.g. '50ms'")
+            problems.append(f"{_where(key)}: {exc}")
+            return
+        if fits(value):
+            values[key] = value
         else:
-            if not 0 < budget <= MAX_BUDGET_SECONDS:
-                problems.append(f"{_where('budget')}: must be more than 0 and at most {MAX_BUDGET_SECONDS:g}s, e.g. '50ms'")
-            else:
-                values["budget"] = budget
-    if "spool_max_bytes" in raw:
-        try:
-            cap = units.parse_size(raw["spool_max_bytes"])
-        except (ValueError, TypeError) as exc:
-            problems.append(f"{_where('spool_max_bytes')}: {exc}")
-        else:
-            if cap < MIN_SPOOL_MAX_BYTES:
-                problems.append(f"{_where('spool_max_bytes')}: must be at least 1MiB")
-            else:
-                values["spool_max_bytes"] = cap
+            problems.append(f"{_where(key)}: {limits}")
+
+    measured("budget", units.parse_duration, lambda b: 0 < b <= MAX_BUDGET_SECONDS,
+             f"must be more than 0 and at most {MAX_BUDGET_SECONDS:g}s, e.g. '50ms'")
+    measured("spool_max_bytes", units.parse_size, lambda cap: cap >= MIN_SPOOL_MAX_BYTES, "must be at least 1MiB")
     spool = raw.get("spool_path")
     if spool is not None and not (isinstance(spool, str | Path) and str(spool)):
         problems.append(f"{_where('spool_path')}: must be a path (a non-empty string)")

@@ -48,7 +48,7 @@ def install(plumbing: Plumbing | None = None) -> Integration:
                                                 base_dir=base_dir(), plumbing=_plumbing)
         previous, _current = _current, integration
         _connect_targets(integration)
-        receivers.connect()
+        receivers.connect(events_for, _count_failure)
     if previous is not None:
         previous.close()
     return integration
@@ -101,6 +101,10 @@ def facts_of(integration: Integration, request: Any) -> Any:
 def events_for(request: Any) -> AuthEvents:
     integration = current()
     return AuthEvents(integration, facts_of(integration, request), users.by_username)
+
+
+def _count_failure(kind: str) -> None:
+    current().drops("internal_error", kind)
 
 
 def _on_setting_changed(setting: str, **_: Any) -> None:

@@ -17,23 +17,26 @@ from shippers.contrib.django import users
 log = logging.getLogger("shippers.contrib")
 
 
+# Set by connect(): how to reach the current settings' helpers and drop counter (install.py owns them).
+_events_for: Callable[[Any], Any] | None = None
+_count_failure: Callable[[str], None] | None = None
+
+
 def _guarded(receive: Callable[..., None]) -> Callable[..., None]:
     def receiver(sender: Any, **kwargs: Any) -> None:
         try:
             receive(**kwargs)
         except Exception as exc:  # a receiver's exception would break the login itself
-            from shippers.contrib.django.install import current
-
-            current().drops("internal_error", type(exc).__name__)
+            if _count_failure is not None:
+                _count_failure(type(exc).__name__)
 
     receiver.__name__ = receive.__name__
     return receiver
 
 
 def _events(request: Any) -> Any:
-    from shippers.contrib.django.install import events_for
-
-    return events_for(request)
+    assert _events_for is not None, "connect() runs before any receiver is connected"
+    return _events_for(request)
 
 
 @_guarded
@@ -65,8 +68,10 @@ def project_signal(kind: str) -> Callable[..., None]:
     return mapped
 
 
-def connect() -> None:
-    """Connect the built-in receivers (idempotent: dispatch uids)."""
+def connect(events_for: Callable[[Any], Any], count_failure: Callable[[str], None]) -> None:
+    """Connect the built-in receivers (idempotent: dispatch uids); ``events_for(request)`` gives the helpers."""
+    global _events_for, _count_failure
+    _events_for, _count_failure = events_for, count_failure
     user_logged_in.connect(logged_in, dispatch_uid="authlog:user_logged_in")
     user_login_failed.connect(login_failed, dispatch_uid="authlog:user_login_failed")
     user_logged_out.connect(logged_out, dispatch_uid="authlog:user_logged_out")

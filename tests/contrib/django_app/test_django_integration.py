@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -183,25 +183,33 @@ def test_a_tenant_callable_fills_tenant_id(tmp_path: Path, ana: Any) -> None:
         get_integration().close(5)
 
 
-def test_post_fork_starts_the_integration_in_the_worker(folder: Path) -> None:
-    """A preloading master holds no runtime; gunicorn's post_fork builds one in the worker, which ships."""
-    from shippers.contrib.gunicorn import post_fork
-
-    get_integration()  # the master imported the app: settings read, nothing opened
-    assert get_integration().runtime is None
+def in_forked_child(work: Callable[[], bool]) -> int:
+    """Run ``work`` in a forked child that flushes and shuts its shipper down; its exit code (0: work said True)."""
     pid = os.fork()
-    if pid == 0:  # the worker
+    if pid == 0:
         code = 1
         try:
-            post_fork(server=None, worker=None)
-            ok = get_integration().runtime is not None and events(None).login_completed(user_id="from-worker")
+            ok = work()
             shippers.get_shipper().flush(20)
             shippers.shutdown(5)
             code = 0 if ok else 2
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_post_fork_starts_the_integration_in_the_worker(folder: Path) -> None:
+    """A preloading master holds no runtime; gunicorn's post_fork builds one in the worker, which ships."""
+    from shippers.contrib.gunicorn import post_fork
+
+    get_integration()  # the master imported the app: settings read, nothing opened
+    assert get_integration().runtime is None
+    def worker() -> bool:
+        post_fork(server=None, worker=None)
+        return get_integration().runtime is not None and events(None).login_completed(user_id="from-worker")
+
+    assert in_forked_child(worker) == 0
     assert get_integration().runtime is None  # the master still holds nothing
     out = folder / "out" / "events.ndjson"
     assert [json.loads(x)["userId"] for x in out.read_text().splitlines()] == ["from-worker"]
@@ -211,18 +219,8 @@ def test_a_worker_forked_after_the_store_opened_builds_its_own(folder: Path) -> 
     """Forked after the parent opened the store (no post_fork hook), the child's first event builds its own runtime."""
     assert events(None).login_completed(user_id="parent")
     parent_runtime = get_integration().runtime
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            ok = events(None).login_completed(user_id="child") and get_integration().runtime is not parent_runtime
-            shippers.get_shipper().flush(20)
-            shippers.shutdown(5)
-            code = 0 if ok else 2
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert in_forked_child(lambda: events(None).login_completed(user_id="child")
+                           and get_integration().runtime is not parent_runtime) == 0
     assert sorted(e["userId"] for e in shipped_events(folder)) == ["child", "parent"]
 
 
