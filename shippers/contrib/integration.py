@@ -296,7 +296,7 @@ class Integration:
             wire["tenantId"] = clean.identifier(tenant_id)
         wire = {k: v for k, v in wire.items() if v is not None}
         if not self._valid(wire):
-            self.drops("invalid", f"{kind} did not pass the catalog's checks")
+            self.drops("invalid", "an event did not pass the catalog's checks (its type or reason)")
             return False
         try:
             runtime = self._runtime_here()
