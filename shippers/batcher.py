@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adapters.contract import Adapter, BatchLimits, Request
-from shippers.buffer import BatchRecord, DeadItem, SqliteBuffer, StoredRow
+from shippers.buffer import BatchRecord, Buffer, DeadItem, StoredRow
 from shippers.buffer.records import UNDECODABLE_TAG
 from shippers.event import Event, decode_event, encode_event
 from shippers.pii import SinkPii, scrub
@@ -106,7 +106,7 @@ class Batcher:
         index = bisect.bisect_left(self._seen, seq, key=lambda entry: entry[0])
         return self._seen[index][1] if index < len(self._seen) else now
 
-    def scan(self, buffer: SqliteBuffer, after_seq: int, now: float) -> Scan:
+    def scan(self, buffer: Buffer, after_seq: int, now: float) -> Scan:
         """Routed rows after the cursor, up to one batch's worth (bytes estimated from stored size).
 
         A scan that was not due yet is kept and extended by the next call, so a large batch
@@ -247,7 +247,7 @@ class Batcher:
             items=[m.item for m in items],
         )
 
-    def rebuild(self, buffer: SqliteBuffer, batch: BatchRecord) -> tuple[list[Mapped], list[DeadItem]]:
+    def rebuild(self, buffer: Buffer, batch: BatchRecord) -> tuple[list[Mapped], list[DeadItem]]:
         """Re-cut a recorded batch after a restart: the same seqs, the same key, the same documents.
 
         Rows that no longer map (an adapter upgrade, a changed PII policy) come back as dead items.

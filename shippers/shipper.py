@@ -29,9 +29,9 @@ from typing import Any
 from adapters.contract import BatchLimits
 from shippers import __version__
 from shippers.batcher import Batcher
-from shippers.buffer import DeadLetter, SinkPolicy, SqliteBuffer
+from shippers.buffer import Buffer, DeadLetter, SinkPolicy
+from shippers.buffer.opening import open_buffer
 from shippers.buffer.records import UNDECODABLE_TAG
-from shippers.buffer.sqlite import SCHEMA_VERSION
 from shippers.catalog import Catalog, HintBudget, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
 from shippers.errors import (
@@ -103,7 +103,7 @@ class Shipper:
         self.catalog: Catalog = load_catalog(Path(config.catalog.extra) if config.catalog.extra else None)
         self.validator = EventValidator(self.catalog, clock)
         self.metrics = Metrics()
-        self.buffer = SqliteBuffer(config.buffer.path, max_bytes=config.buffer.max_bytes, fsync=config.buffer.fsync, clock=clock)
+        self.buffer: Buffer = open_buffer(config.buffer, clock=clock)
         self.buffer.on_fault = lambda kind: self.metrics.store_errors.labels(kind).inc()
         self.adapters = build_adapters(config.sinks.values(), self.catalog, clock, self.buffer.store_id, monotonic)
         # Sink positions and policies are the delivering process's (see _start_workers); this one only says where it differs.
@@ -226,7 +226,7 @@ class Shipper:
         self.buffer.register_sinks(self._policies(), remove_others=True)
         # Exact drop counts need the routes the sinks were registered with: the deliverer's. Any other
         # process (an app appending under another config) counts every row it drops: never fewer.
-        self.buffer.routes = {s.name: Route(s.name, s.common.route).takes for s in self.config.sinks.values()}
+        self.buffer.use_routes({s.name: Route(s.name, s.common.route).takes for s in self.config.sinks.values()})
         if not self.convert_pending_dead_letters():
             threading.Thread(target=self._retry_conversion, name="authlog-convert", daemon=True).start()
         for sink in self.config.sinks.values():
@@ -268,7 +268,7 @@ class Shipper:
         except AuthlogError as exc:
             return str(exc)
         except Exception as exc:
-            return f"the store {self.buffer.file} does not answer: {type(exc).__name__}: {exc}"
+            return f"the store {self.buffer.location} does not answer: {type(exc).__name__}: {exc}"
         stopped = sorted(name for name, worker in self.workers.items() if not worker.alive) if self._delivering else []
         if stopped:
             return f"the delivery of sink(s) {', '.join(stopped)} stopped; see the log"
@@ -487,10 +487,10 @@ class Shipper:
         if sink not in self.config.sinks:
             raise KeyError(sink)
         holder = self.buffer.delivery_holder()
-        if holder is not None and holder[1] < SCHEMA_VERSION:
+        if holder is not None and holder[1] < self.buffer.schema_version:
             raise BufferLockedError(
                 f"dlq replay refused: the process delivering from {self.config.buffer.path} (pid {holder[0]}) runs an older "
-                f"authlog (store schema {holder[1]}, this one {SCHEMA_VERSION}); it would apply the sink's PII policy again "
+                f"authlog (store schema {holder[1]}, this one {self.buffer.schema_version}); it would apply the sink's PII policy again "
                 "to letters that already hold the sink's view. Upgrade that process first, then replay"
             )
         current = self.pii[sink]

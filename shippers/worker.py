@@ -46,7 +46,7 @@ import tenacity
 
 from adapters.contract import Adapter, Request, Verdict
 from shippers.batcher import CODE_REJECTED, CODE_REQUEST_REJECTED, CODE_TOO_LARGE, Batcher, Mapped
-from shippers.buffer import BatchRecord, DeadItem, SqliteBuffer
+from shippers.buffer import BatchRecord, Buffer, DeadItem, NewBatch
 from shippers.buffer.faults import is_store_error
 from shippers.config import SinkConfig
 from shippers.metrics import Metrics
@@ -135,7 +135,7 @@ class SinkWorker:
         sink: SinkConfig,
         adapter: Adapter,
         batcher: Batcher,
-        buffer: SqliteBuffer,
+        buffer: Buffer,
         metrics: Metrics,
         clock: Callable[[], float],
         sleep: Callable[[float], None] | None = None,
@@ -368,8 +368,7 @@ class SinkWorker:
         self.batcher.forget_scan()
         self._next_deadline = None
         cut = self.batcher.cut(scan, now)
-        key_for = self._key_for
-        groups = [(partition, key_for(partition), [m.row.seq for m in items]) for partition, items in cut.groups]
+        groups = [self._new_batch(partition, [m.row.seq for m in items]) for partition, items in cut.groups]
         records = self.buffer.record_cut(self.name, groups, cut.dead, cut.scanned_through)
         if records or not groups:  # nothing is recorded when drop_oldest moved the cursor meanwhile
             self._count_dead(cut.dead)
@@ -377,8 +376,8 @@ class SinkWorker:
         self._deliver_all(work)
         return True
 
-    def _key_for(self, partition: str) -> Callable[[int, int], str | None]:
-        return lambda first, last: self.adapter.object_key(partition, first, last)
+    def _new_batch(self, partition: str, seqs: list[int]) -> NewBatch:
+        return NewBatch(partition, self.adapter.object_key(partition, seqs[0], seqs[-1]), seqs)
 
     # -- delivering ------------------------------------------------------------------
     def _deliver_all(self, work: list[_Work]) -> None:
@@ -529,7 +528,7 @@ class SinkWorker:
             return []
         half = len(items) // 2
         parts = [items[:half], items[half:]]
-        records = self.buffer.replace_batch(work.batch, [[m.row.seq for m in p] for p in parts], self._key_for(work.batch.partition))
+        records = self.buffer.replace_batch(work.batch, [self._new_batch(work.batch.partition, [m.row.seq for m in p]) for p in parts])
         return [_Work(record, part) for record, part in zip(records, parts, strict=False)]
 
     # -- state -------------------------------------------------------------------------

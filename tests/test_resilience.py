@@ -29,13 +29,6 @@ POLL_DEADLINE_SECONDS = 20.0
 IN_FLIGHT = 4
 
 
-
-
-def NO_KEY(first: int, last: int) -> None:
-    """No destination key (the memory/chaos sinks need none)."""
-    return None
-
-
 def events(n: int, prefix: str = "e") -> list[bytes]:
     return [b'{"id":"%s%d","type":"login.completed"}' % (prefix.encode(), i) for i in range(n)]
 
@@ -117,7 +110,7 @@ def test_drop_oldest_never_loses_an_uncounted_event(make_shipper: Callable[..., 
     shipper.buffer.register_sinks(shipper._policies())  # what a deliverer does at start, without its workers
     shipper.ingest_raw([b'{"id":"e%02d","type":"login.completed"}' % i for i in range(20)])
     buffer = shipper.buffer
-    buffer.record_cut("s", [("p1", NO_KEY, [1, 10]), ("p2", NO_KEY, [5, 20])], [], 20)
+    buffer.record_cut("s", [("p1", None, [1, 10]), ("p2", None, [5, 20])], [], 20)
     shipper.ingest_raw([b'{"id":"n","type":"login.completed"}'])
     watermark, _ = buffer.position("s")
     kept = buffer.open_batches("s")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -36,6 +37,14 @@ class StoredRow(NamedTuple):
     only_sink: str | None  # set on DLQ replays: only this sink takes the event
     body: bytes
     pii: str | None = None  # set on DLQ replays: the PII treatment the body already carries (shippers.pii tag)
+
+
+class NewBatch(NamedTuple):
+    """A batch as the cut made it, before the store records it: its destination key is computed already."""
+
+    partition: str
+    key: str | None
+    seqs: Sequence[int]
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ from shippers.buffer.records import (
     BatchRecord,
     DeadItem,
     DeadLetter,
+    NewBatch,
     SinkPolicy,
     SinkRow,
     StoredRow,
@@ -172,11 +173,14 @@ def _unpack(blob: bytes) -> tuple[int, ...]:
 
 
 class SqliteBuffer:
-    """The SQLite implementation of the durable buffer (see the module docstring for the layout)."""
+    """The SQLite implementation of the :class:`~shippers.buffer.protocol.Buffer` (see the module docstring for the layout)."""
+
+    schema_version = SCHEMA_VERSION
 
     def __init__(self, path: str | Path, *, max_bytes: int, fsync: str = "batch", clock: Callable[[], float] = time.time) -> None:
         self.folder = Path(path)
         self.file = self.folder / DB_FILE
+        self.location = str(self.file)
         self.max_bytes = int(max_bytes)
         self.clock = clock
         self._synchronous = "FULL" if fsync == "always" else "NORMAL"
@@ -185,9 +189,9 @@ class SqliteBuffer:
         self._pid = os.getpid()
         self.fault: BufferError | None = None  # the last write failure, until a write commits again
         self.on_fault: Callable[[str], None] | None = None  # called with the kind of each failure (metrics)
-        # Each sink's route filter (set by the Shipper), so drop_oldest counts only events the sink routes;
+        # Each sink's route filter (use_routes), so drop_oldest counts only events the sink routes;
         # a sink without one (a process that does not know its config) counts every event it passes.
-        self.routes: dict[str, Callable[[StoredRow], bool]] = {}
+        self._routes: dict[str, Callable[[StoredRow], bool]] = {}
         self._fault_lock = threading.Lock()
         self._reclaimed_at = float("-inf")  # time.monotonic() of the last checkpoint after a full disk
         self._prepare_files()
@@ -469,6 +473,10 @@ class SqliteBuffer:
             log.info("sink policy changed by the delivering process's config: %s", change)
         return removed
 
+    def use_routes(self, routes: Mapping[str, Callable[[StoredRow], bool]]) -> None:
+        """Each sink's route filter (the deliverer's), so drop_oldest counts only events the sink routes."""
+        self._routes = dict(routes)
+
     @staticmethod
     def _drop_position(cur: sqlite3.Cursor, sink: str) -> None:
         """Delete a sink's position and open batches (its dead letters are kept)."""
@@ -606,7 +614,7 @@ class SqliteBuffer:
         """How many rows in (after, through] the sink routes (from the routing columns; bodies are not read)."""
         if through <= after:
             return 0
-        takes = self.routes.get(sink)
+        takes = self._routes.get(sink)
         if takes is None:
             return through - after
         rows = cur.execute("SELECT type, outcome, tenant, only_sink FROM events WHERE seq > ? AND seq <= ?", (after, through))
@@ -659,47 +667,37 @@ class SqliteBuffer:
         return [BatchRecord(r[0], r[1], r[2], r[3], _unpack(r[4])) for r in rows]
 
     @_translated
-    def record_cut(
-        self,
-        sink: str,
-        batches: Sequence[tuple[str, Callable[[int, int], str | None], Sequence[int]]],
-        dead: Sequence[DeadItem],
-        cut_through: int,
-    ) -> list[BatchRecord]:
-        """Record new batches (partition, key_for(first, last), seqs) and pre-send dead letters, advance cut_through."""
+    def record_cut(self, sink: str, batches: Sequence[NewBatch], dead: Sequence[DeadItem], cut_through: int) -> list[BatchRecord]:
+        """Record new batches (keys as the cut computed them) and pre-send dead letters, advance cut_through."""
         now = self.clock()
-        records: list[BatchRecord] = []
         with self._write() as cur:
             current = cur.execute("SELECT cut_through FROM sinks WHERE name=?", (sink,)).fetchone()
             if current is None or current[0] > cut_through:
                 return []  # dropped by drop_oldest meanwhile: nothing to record
-            for partition, key_for, seqs in batches:
-                key = key_for(seqs[0], seqs[-1])
-                cur.execute(
-                    "INSERT INTO batches (sink, partition, key, first_seq, seqs, created) VALUES (?, ?, ?, ?, ?, ?)",
-                    (sink, partition, key, seqs[0], _pack(seqs), now),
-                )
-                records.append(BatchRecord(int(cur.lastrowid or 0), sink, partition, key, tuple(seqs)))
+            records = self._insert_batches(cur, sink, batches, now)
             self._dead_letter(cur, sink, dead, now)
             cur.execute("UPDATE sinks SET cut_through=? WHERE name=?", (cut_through, sink))
             self._advance(cur, sink)
         return records
 
     @_translated
-    def replace_batch(self, batch: BatchRecord, parts: Sequence[Sequence[int]], key_for: Callable[[int, int], str | None]) -> list[BatchRecord]:
+    def replace_batch(self, batch: BatchRecord, parts: Sequence[NewBatch]) -> list[BatchRecord]:
         """Split a recorded batch into smaller recorded batches (after a 'split' verdict)."""
         now = self.clock()
-        records: list[BatchRecord] = []
         with self._write() as cur:
             if not cur.execute("DELETE FROM batches WHERE id=?", (batch.id,)).rowcount:
                 return []
-            for seqs in parts:
-                key = key_for(seqs[0], seqs[-1])
-                cur.execute(
-                    "INSERT INTO batches (sink, partition, key, first_seq, seqs, created) VALUES (?, ?, ?, ?, ?, ?)",
-                    (batch.sink, batch.partition, key, seqs[0], _pack(seqs), now),
-                )
-                records.append(BatchRecord(int(cur.lastrowid or 0), batch.sink, batch.partition, key, tuple(seqs)))
+            return self._insert_batches(cur, batch.sink, parts, now)
+
+    @staticmethod
+    def _insert_batches(cur: sqlite3.Cursor, sink: str, batches: Sequence[NewBatch], now: float) -> list[BatchRecord]:
+        records: list[BatchRecord] = []
+        for partition, key, seqs in batches:
+            cur.execute(
+                "INSERT INTO batches (sink, partition, key, first_seq, seqs, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (sink, partition, key, seqs[0], _pack(seqs), now),
+            )
+            records.append(BatchRecord(int(cur.lastrowid or 0), sink, partition, key, tuple(seqs)))
         return records
 
     @_translated
