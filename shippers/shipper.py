@@ -28,7 +28,6 @@ from typing import Any
 
 from adapters.contract import BatchLimits
 from shippers import __version__
-from shippers.batcher import Batcher
 from shippers.buffer import Buffer, DeadLetter, SinkPolicy
 from shippers.buffer.opening import open_buffer
 from shippers.buffer.records import UNDECODABLE_TAG
@@ -244,8 +243,9 @@ class Shipper:
             max_bytes=overrides.max_bytes or defaults.max_bytes,
             timeout=defaults.timeout if overrides.timeout is None else overrides.timeout,
         )
-        batcher = Batcher(adapter, Route(sink.name, sink.common.route), limits, self.pii[sink.name], sink.common.concurrency)
-        return SinkWorker(sink, adapter, batcher, self.buffer, self.metrics, self.clock, self._sleep, monotonic=self.monotonic)
+        route = Route(sink.name, sink.common.route)
+        return SinkWorker(sink, adapter, route, limits, self.pii[sink.name], self.buffer, self.metrics, self.clock, self._sleep,
+                          monotonic=self.monotonic)
 
     @property
     def delivering(self) -> bool:
