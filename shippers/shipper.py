@@ -33,6 +33,7 @@ from shippers.buffer.opening import open_buffer
 from shippers.buffer.records import UNDECODABLE_TAG
 from shippers.catalog import Catalog, HintBudget, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
+from shippers.delivery.lag import RoutedLag
 from shippers.errors import (
     AuthlogError,
     BufferError,
@@ -109,6 +110,8 @@ class Shipper:
         for problem in self._policy_differences():
             log.warning("%s", problem)
         self.pii = {s.name: SinkPii(s.common.pii) for s in config.sinks.values()}
+        self.routes = {s.name: Route(s.name, s.common.route) for s in config.sinks.values()}
+        self._lag = RoutedLag(self.buffer, {name: route.takes for name, route in self.routes.items()})  # status() only
         self._refused: str | None = None  # why this process holds no delivery (a removed sink with a backlog)
         self._refused_sinks: list[str] = []
         self.workers: dict[str, SinkWorker] = {}
@@ -225,7 +228,7 @@ class Shipper:
         self.buffer.register_sinks(self._policies(), remove_others=True)
         # Exact drop counts need the routes the sinks were registered with: the deliverer's. Any other
         # process (an app appending under another config) counts every row it drops: never fewer.
-        self.buffer.use_routes({s.name: Route(s.name, s.common.route).takes for s in self.config.sinks.values()})
+        self.buffer.use_routes({name: route.takes for name, route in self.routes.items()})
         if not self.convert_pending_dead_letters():
             threading.Thread(target=self._retry_conversion, name="authlog-convert", daemon=True).start()
         for sink in self.config.sinks.values():
@@ -243,8 +246,7 @@ class Shipper:
             max_bytes=overrides.max_bytes or defaults.max_bytes,
             timeout=defaults.timeout if overrides.timeout is None else overrides.timeout,
         )
-        route = Route(sink.name, sink.common.route)
-        return SinkWorker(sink, adapter, route, limits, self.pii[sink.name], self.buffer, self.metrics, self.clock, self._sleep,
+        return SinkWorker(sink, adapter, self.routes[sink.name], limits, self.pii[sink.name], self.buffer, self.metrics, self.clock, self._sleep,
                           monotonic=self.monotonic)
 
     @property
@@ -523,13 +525,15 @@ class Shipper:
         self.metrics.buffer_events.set(stats["events"])
         sinks: dict[str, Any] = {}
         rows = self.buffer.sinks()
+        last_seq = stats["lastSeq"]  # read before the rows: what is appended meanwhile counts at the next status
         for row in rows:
             if row.name not in self.config.sinks:
                 continue
+            lag = self._lag.events(row.name, row.cut_through, row.in_flight, last_seq)
             worker = self.workers.get(row.name)
             state, live_error = worker.status_snapshot() if worker else (row.state, None)
             last_error = live_error or row.last_error
-            self.metrics.lag.labels(row.name).set(row.lag_events)
+            self.metrics.lag.labels(row.name).set(lag)
             new_drops = row.dropped - self._dropped_seen.get(row.name, row.dropped if not self._delivering else 0)
             if new_drops > 0:
                 self.metrics.dropped.labels(row.name).inc(new_drops)
@@ -537,7 +541,7 @@ class Shipper:
             sinks[row.name] = {
                 "type": row.type,
                 "state": state,
-                "lagEvents": row.lag_events,
+                "lagEvents": lag,
                 "lagBytes": row.lag_bytes,
                 "delivered": row.delivered,
                 "duplicates": row.duplicates,
@@ -552,6 +556,7 @@ class Shipper:
             warnings = adapter.warnings() if adapter is not None else {}
             if warnings:
                 sinks[row.name]["warnings"] = warnings
+        self._lag.forget_below(min((row.cut_through for row in rows if row.name in self.config.sinks), default=0))
         document: dict[str, Any] = {
             "version": __version__,
             "uptimeSeconds": round(self.monotonic() - self._started_mono, 3),

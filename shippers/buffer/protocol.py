@@ -29,7 +29,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
-from shippers.buffer.records import BatchRecord, DeadItem, DeadLetter, NewBatch, SinkPolicy, SinkRow, StoredRow
+from shippers.buffer.records import (
+    BatchRecord,
+    DeadItem,
+    DeadLetter,
+    NewBatch,
+    RoutingCount,
+    SinkPolicy,
+    SinkRow,
+    StoredRow,
+)
 from shippers.errors import BufferError
 from shippers.event import Event
 
@@ -67,6 +76,10 @@ class Buffer(Protocol):
 
     def read(self, seqs: Sequence[int]) -> list[StoredRow]:
         """The rows of ``seqs`` still held, in the given order (re-cutting a recorded batch)."""
+        ...
+
+    def routing_counts(self, after_seq: int, through_seq: int) -> list[RoutingCount]:
+        """How many rows in ``(after_seq, through_seq]`` carry each set of routing columns (bodies unread)."""
         ...
 
     # -- delivering ---------------------------------------------------------------------
@@ -133,7 +146,7 @@ class Buffer(Protocol):
         ...
 
     def sinks(self) -> list[SinkRow]:
-        """Every registered sink's position and counters, by name."""
+        """Every registered sink's position, counters and events in flight (in open batches), by name."""
         ...
 
     def stats(self) -> dict[str, int]:

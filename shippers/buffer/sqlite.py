@@ -58,6 +58,7 @@ from shippers.buffer.records import (
     DeadItem,
     DeadLetter,
     NewBatch,
+    RoutingCount,
     SinkPolicy,
     SinkRow,
     StoredRow,
@@ -142,6 +143,10 @@ CREATE INDEX dead_letters_raw ON dead_letters (sink) WHERE pii IS NULL;
 CREATE TABLE replayed (seq INTEGER PRIMARY KEY, pii TEXT NOT NULL);
 """
 
+# The rows of a seq range grouped by their routing columns: what a route filter decides on, without the bodies.
+_ROUTING_COUNTS = (
+    "SELECT type, outcome, tenant, only_sink, count(*) FROM events WHERE seq > ? AND seq <= ? GROUP BY type, outcome, tenant, only_sink"
+)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -617,8 +622,8 @@ class SqliteBuffer:
         takes = self._routes.get(sink)
         if takes is None:
             return through - after
-        rows = cur.execute("SELECT type, outcome, tenant, only_sink FROM events WHERE seq > ? AND seq <= ?", (after, through))
-        return sum(1 for kind, outcome, tenant, only in rows if takes(StoredRow(0, 0.0, kind, outcome, tenant, only, b"")))
+        counts = map(RoutingCount._make, cur.execute(_ROUTING_COUNTS, (after, through)))
+        return sum(c.count for c in counts if takes(c.as_row()))
 
     # -- delivery: scan, cut, ack ---------------------------------------------------
     @_translated
@@ -660,6 +665,11 @@ class SqliteBuffer:
             return rows
         tags = dict(self._conn().execute("SELECT seq, pii FROM replayed WHERE seq BETWEEN ? AND ?", (min(replays), max(replays))).fetchall())
         return [r._replace(pii=tags[r.seq]) if r.only_sink is not None and r.seq in tags else r for r in rows]
+
+    @_translated
+    def routing_counts(self, after_seq: int, through_seq: int) -> list[RoutingCount]:
+        """How many rows in (after_seq, through_seq] carry each set of routing columns (one grouped read, bodies unread)."""
+        return list(map(RoutingCount._make, self._conn().execute(_ROUTING_COUNTS, (after_seq, through_seq))))
 
     @_translated
     def open_batches(self, sink: str) -> list[BatchRecord]:
@@ -958,6 +968,8 @@ class SqliteBuffer:
         conn = self._conn()
         last_seq, last_cum = conn.execute("SELECT last_seq, last_cum FROM stats").fetchone()
         dlq = dict(conn.execute("SELECT sink, count(*) FROM dead_letters GROUP BY sink").fetchall())
+        # A batch's seqs are packed 8 bytes each (_pack), so its events are counted without unpacking them.
+        in_flight = dict(conn.execute("SELECT sink, total(length(seqs)) / 8 FROM batches GROUP BY sink").fetchall())
         rows = conn.execute(
             "SELECT name, type, watermark, cut_through, watermark_cum, delivered, duplicates, retries, dead_lettered, "
             "dropped, state, last_error, last_delivery_at FROM sinks ORDER BY name"
@@ -966,6 +978,7 @@ class SqliteBuffer:
             SinkRow(
                 name=r[0], type=r[1], watermark=r[2], cut_through=r[3],
                 lag_events=last_seq - r[2], lag_bytes=last_cum - r[4],
+                in_flight=int(in_flight.get(r[0], 0)),
                 delivered=r[5], duplicates=r[6], retries=r[7], dead_lettered=r[8], dropped=r[9],
                 dlq_events=dlq.get(r[0], 0), state=r[10], last_error=r[11], last_delivery_at=r[12],
             )

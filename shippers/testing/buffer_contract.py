@@ -115,6 +115,15 @@ class BufferContract:
         store.append(stored_events(2, 1), only_sink="b")
         assert [row.only_sink for row in store.scan(0, 10)] == [None, "b", "b"]
 
+    def test_routing_counts_group_a_range_by_its_routing_columns(self, store: Buffer) -> None:
+        """routing_counts(1, 4) says how many rows of seqs 2..4 carry each (type, outcome, tenant, only_sink)."""
+        store.append(stored_events(2, tenantId="t-1"))
+        store.append(stored_events(1, 2, tenantId="t-2"))
+        store.append(stored_events(1, 3, tenantId="t-1"), only_sink="a")
+        counts = {(c.type, c.outcome, c.tenant, c.only_sink): c.count for c in store.routing_counts(1, 4)}
+        assert counts == {("login.completed", "success", "t-1", None): 1, ("login.completed", "success", "t-2", None): 1,
+                          ("login.completed", "success", "t-1", "a"): 1}
+
     # -- sinks and positions ----------------------------------------------------------------
     def test_a_new_sink_starts_at_the_tail_or_the_oldest_event(self, store: Buffer) -> None:
         """A sink registered later starts after what is stored, or at the oldest event with start_at = oldest."""
@@ -197,6 +206,14 @@ class BufferContract:
         [left] = store.open_batches("a")
         assert (left.id, left.seqs, left.key) == (batch.id, (2,), "key-1-3")
         assert store.position("a") == (1, 3)
+
+    def test_sinks_count_the_events_in_flight(self, store: Buffer) -> None:
+        """A sink's in_flight is the events of its open batches: 3 recorded, then 1 once the other two settled."""
+        store.append(stored_events(4))
+        first, _ = store.record_cut("a", [NewBatch("", None, [1, 2]), NewBatch("", None, [3])], [], 4)
+        assert {r.name: r.in_flight for r in store.sinks()} == {"a": 3, "b": 0}
+        store.settle(first, delivered=2)
+        assert {r.name: r.in_flight for r in store.sinks()} == {"a": 1, "b": 0}
 
     def test_settling_a_batch_that_is_gone_writes_nothing(self, store: Buffer) -> None:
         """The second settle of one batch returns False and counts nothing twice."""
