@@ -38,7 +38,7 @@ holds every adapter to them):
 - A request never exceeds ``hard_limits``; items larger than ``max_item_bytes`` are
   dead-lettered by ``check_item`` before a request is built.
 - Secrets never appear in a Verdict reason: whatever ``open`` and ``send`` return passes the
-  sink's :class:`~shippers.delivery.redact.Redactor`, which knows the config's secrets (keys
+  sink's :class:`~shippers.redact.Redactor`, which knows the config's secrets (keys
   named like ``*key``, ``*token``, ``password``; URL user info), the environment variables
   named in ``secret_env``, and anything shaped like an Authorization or api-key value. An
   adapter holding a secret elsewhere adds it by overriding :meth:`Adapter.secrets`. Log lines
@@ -53,21 +53,74 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
 from shippers.catalog import Catalog
-from shippers.delivery.attempt import resolve_timeout
-from shippers.delivery.redact import Redactor, secrets_in
-from shippers.delivery.verdict import ItemOutcome, ItemResult, Verdict, VerdictKind
 from shippers.event import Event, encode_event
+from shippers.redact import Redactor, secrets_in
 
-# The Verdict types are the core's (shippers.delivery.verdict); adapters name them from here.
-__all__ = [
-    "Adapter", "AdapterInfo", "BatchLimits", "HardLimits", "ItemOutcome", "ItemResult", "NoConfig", "Request",
-    "SinkContext", "Verdict", "VerdictKind",
-]
+ItemOutcome = Literal["delivered", "duplicate", "retry", "reject"]
+VerdictKind = Literal["delivered", "duplicate", "retry", "per_item", "split", "reject", "sink_error"]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """What the destination said about one item of a request."""
+
+    outcome: ItemOutcome
+    reason: str = ""
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The classification of one attempt (DESIGN.md "Outcomes").
+
+    - ``delivered`` / ``duplicate``: the whole request is at the destination (ack).
+    - ``retry``: send the whole request again after a backoff (``retry_after`` honoured).
+    - ``per_item``: ``items`` holds one :class:`ItemResult` per request item, in order:
+      delivered and duplicate items are acked, ``retry`` items are resent alone
+      (DESIGN's ``retry_items``), ``reject`` items go to the DLQ (``reject_item``).
+    - ``split``: too large; the core halves the request and sends both halves.
+    - ``reject``: no item of this request can ever be accepted: all go to the DLQ with ``reason``.
+    - ``sink_error``: the sink is misconfigured or unauthorised: keep every event, mark the
+      sink failing with ``reason`` (what to fix), retry with a long backoff.
+    """
+
+    kind: VerdictKind
+    reason: str = ""
+    retry_after: float | None = None
+    items: tuple[ItemResult, ...] = ()
+
+    @classmethod
+    def delivered(cls) -> Verdict:
+        return cls("delivered")
+
+    @classmethod
+    def duplicate(cls, reason: str = "already at the destination") -> Verdict:
+        return cls("duplicate", reason)
+
+    @classmethod
+    def retry(cls, reason: str, retry_after: float | None = None) -> Verdict:
+        return cls("retry", reason, retry_after)
+
+    @classmethod
+    def per_item(cls, items: Sequence[ItemResult]) -> Verdict:
+        return cls("per_item", items=tuple(items))
+
+    @classmethod
+    def split(cls, reason: str) -> Verdict:
+        return cls("split", reason)
+
+    @classmethod
+    def reject(cls, reason: str) -> Verdict:
+        return cls("reject", reason)
+
+    @classmethod
+    def sink_error(cls, reason: str, retry_after: float | None = None) -> Verdict:
+        return cls("sink_error", reason, retry_after)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +202,8 @@ class Adapter(ABC):
 
     def __init__(self, context: SinkContext, config: Any) -> None:
         key = self.attempt_timeout_key
-        timeout = resolve_timeout(context.attempt_timeout, getattr(config, key, None) if key else None,
-                                  self.default_attempt_timeout)
+        timeout = resolve_attempt_timeout(context.attempt_timeout, getattr(config, key, None) if key else None,
+                                          self.default_attempt_timeout)
         self.context = context if context.attempt_timeout == timeout else dataclasses.replace(context, attempt_timeout=timeout)
         self.config = config
 
@@ -238,6 +291,18 @@ class Adapter(ABC):
         if reason == verdict.reason and items is verdict.items:
             return verdict
         return Verdict(verdict.kind, reason, verdict.retry_after, items)
+
+
+def resolve_attempt_timeout(override: float | None, configured: object, default: float) -> float:
+    """A sink's per-attempt timeout in seconds: the core's override, else the adapter's key, else its default.
+
+    ``configured`` is the value of the adapter's timeout key (``request_timeout``), or None when
+    the adapter has none; a value that is not a positive number falls back to ``default``.
+    """
+    for value in (override, configured):
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            return float(value)
+    return default
 
 
 def _finishing(method: Callable[..., Verdict | None]) -> Callable[..., Verdict | None]:

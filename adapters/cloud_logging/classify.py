@@ -47,7 +47,7 @@ from adapters.contract import ItemResult, Verdict
 from shippers.delivery.attempt import Attempt
 from shippers.delivery.classify import Hints, VendorRules, is_retryable, is_success, quote
 from shippers.delivery.classify import classify as classify_attempt
-from shippers.delivery.quoting import folded
+from shippers.quoting import folded
 
 PARTIAL_ERRORS_TYPE = "type.googleapis.com/google.logging.v2.WriteLogEntriesPartialErrors"
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"

@@ -28,7 +28,7 @@ from adapters.datadog.config import AUTH_RETRY_AFTER_SECONDS
 from shippers.delivery.attempt import Attempt
 from shippers.delivery.classify import Hints, VendorRules
 from shippers.delivery.classify import classify as classify_attempt
-from shippers.delivery.quoting import folded
+from shippers.quoting import folded
 
 # Why: an error body is for people; 300 characters is enough to say what went wrong.
 MAX_BODY_CHARS = 300

@@ -36,7 +36,7 @@ from typing import Any
 from adapters.contract import ItemResult, Verdict
 from shippers.delivery.attempt import Attempt
 from shippers.delivery.classify import Hints, VendorRules, classify, is_retryable, is_success, quote
-from shippers.delivery.quoting import folded
+from shippers.quoting import folded
 
 # Why: the create action's documented answers: 201 created (200 where a cluster reports it so);
 # checked first because nearly every item of a healthy bulk answer has one of them.

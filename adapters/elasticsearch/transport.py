@@ -44,7 +44,7 @@ from elasticsearch import Elasticsearch, UnsupportedProductError
 
 from adapters.elasticsearch.config import ElasticsearchConfig
 from shippers.delivery.attempt import Attempt
-from shippers.delivery.quoting import folded
+from shippers.quoting import folded
 
 # Why: OpenSearch rejects Elasticsearch's vendor media types; these are what both products accept.
 _JSON = {"content-type": "application/json", "accept": "application/json"}

@@ -41,7 +41,7 @@ from adapters.s3.transport import BATCH_TAG_HEADER
 from shippers.delivery.attempt import Attempt
 from shippers.delivery.classify import Hints, VendorRules, is_retryable
 from shippers.delivery.classify import classify as classify_attempt
-from shippers.delivery.quoting import folded
+from shippers.quoting import folded
 
 # Why: S3's documented transient answers (CONTRACTS.md); RequestTimeout/IncompleteBody/BadDigest
 # are 400s about a body that arrived slow or damaged, so sending it again fixes them. A 409 is

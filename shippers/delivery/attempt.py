@@ -81,15 +81,3 @@ class Attempt:
     def answered(self) -> bool:
         """True when an HTTP answer arrived (whatever its status)."""
         return self.failure is None and self.status is not None
-
-
-def resolve_timeout(override: float | None, configured: object, default: float) -> float:
-    """The sink's per-attempt timeout in seconds: the core's override, else the adapter's key, else its default.
-
-    ``configured`` is the value of the adapter's timeout key (``request_timeout``), or None when
-    the adapter has none; a value that is not a positive number falls back to ``default``.
-    """
-    for value in (override, configured):
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return float(value)
-    return default

@@ -21,7 +21,7 @@ Retry-After is honoured for every retry: a retry verdict, or a retried item, tha
 of its own gets the answer's ``Retry-After`` (delta-seconds or an HTTP date measured from the
 answer's ``Date``), else the vendor's own hint (:meth:`VendorRules.wait`: RetryInfo,
 X-Ratelimit-Reset). Reasons are redacted, folded and cut where they leave the adapter
-(:mod:`shippers.delivery.redact`, applied by :class:`adapters.contract.Adapter`).
+(:mod:`shippers.redact`, applied by :class:`adapters.contract.Adapter`).
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from adapters.contract import ItemResult, Verdict
 from shippers.delivery.attempt import Attempt
-from shippers.delivery.quoting import folded
-from shippers.delivery.verdict import ItemResult, Verdict
+from shippers.quoting import folded
 from shippers.retry_after import parse_retry_after
 
 # Why: 408 is a proxy's or the server's request timeout and 429 a throttle (RFC 9110, RFC 6585);

@@ -6,7 +6,7 @@ import pytest
 
 from adapters.cloud_logging import CloudLoggingAdapter
 from adapters.cloud_logging.config import CloudLoggingConfig
-from adapters.contract import Adapter, SinkContext
+from adapters.contract import Adapter, SinkContext, resolve_attempt_timeout
 from adapters.datadog import DatadogAdapter
 from adapters.datadog.config import DatadogConfig
 from adapters.elasticsearch import ElasticsearchAdapter
@@ -15,7 +15,7 @@ from adapters.s3 import S3Adapter
 from adapters.s3.config import S3Config
 from shippers.catalog import builtin_catalog
 from shippers.config import Duration
-from shippers.delivery.attempt import Attempt, resolve_timeout
+from shippers.delivery.attempt import Attempt
 
 
 def test_http_answers_pick_the_generic_headers_in_any_letter_case() -> None:
@@ -42,7 +42,7 @@ def test_the_timeout_is_the_cores_override_then_the_users_key_then_the_default(
     override: float | None, configured: object, expected: float
 ) -> None:
     """The core's override wins, then the adapter's key, then its default; nothing but a positive number counts."""
-    assert resolve_timeout(override, configured, 30.0) == expected
+    assert resolve_attempt_timeout(override, configured, 30.0) == expected
 
 
 ADAPTERS: list[tuple[type[Adapter], dict[str, object], float]] = [

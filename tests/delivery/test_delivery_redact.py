@@ -9,8 +9,8 @@ import pytest
 
 from adapters.contract import Adapter, ItemResult, NoConfig, Request, SinkContext, Verdict
 from shippers.catalog import builtin_catalog
-from shippers.delivery.redact import MARK, MAX_REASON_CHARS, Redactor, secrets_in
 from shippers.event import Event
+from shippers.redact import MARK, MAX_REASON_CHARS, Redactor, secrets_in
 
 
 class Signing(msgspec.Struct, kw_only=True):

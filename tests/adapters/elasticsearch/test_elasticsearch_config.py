@@ -17,8 +17,8 @@ from adapters.elasticsearch.config import (
     ElasticsearchConfig,
 )
 from shippers.config import config_from_dict, load_config
-from shippers.delivery.redact import secrets_in
 from shippers.errors import ConfigError
+from shippers.redact import secrets_in
 
 
 def load(**keys: Any) -> ElasticsearchConfig:

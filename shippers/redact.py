@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from shippers.delivery.quoting import folded
+from shippers.quoting import folded
 
 MARK = "[redacted]"
 # Why: a reason is a status line and a DLQ column: room for a server's words (vendors quote at most
