@@ -41,7 +41,7 @@ holds every adapter to them):
   sink's :class:`~shippers.redact.Redactor`, which knows the config's secrets (keys
   named like ``*key``, ``*token``, ``password``; URL user info), the environment variables
   named in ``secret_env``, and anything shaped like an Authorization or api-key value. An
-  adapter holding a secret elsewhere adds it by overriding :meth:`Adapter.secrets`. Log lines
+  adapter holding a secret elsewhere adds it with ``self.redactor.add(value)``. Log lines
   are the adapter's own: never put a secret in one.
 """
 
@@ -206,6 +206,10 @@ class Adapter(ABC):
                                           self.default_attempt_timeout)
         self.context = context if context.attempt_timeout == timeout else dataclasses.replace(context, attempt_timeout=timeout)
         self.config = config
+        # Built here, on the thread that builds the sink, not on its first send: no lock to hold
+        # across a fork, no work added to the first attempt. Add a secret held elsewhere with
+        # ``self.redactor.add(value)``.
+        self.redactor = Redactor(secrets_in(config), self.secret_env)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Every ``open`` and ``send`` an adapter defines hands its Verdict through :meth:`finished`."""
@@ -263,15 +267,6 @@ class Adapter(ABC):
         return self.context.attempt_timeout or self.default_attempt_timeout
 
     # -- reasons (the core's) ------------------------------------------------
-    def secrets(self) -> tuple[str, ...]:
-        """The secrets of this sink's config (override to add ones it holds elsewhere)."""
-        return secrets_in(self.config)
-
-    @functools.cached_property
-    def redactor(self) -> Redactor:
-        """The one redactor every reason of this sink passes (built on first use)."""
-        return Redactor(self.secrets(), self.secret_env)
-
     def redact(self, text: str) -> str:
         """``text`` (e.g. an exception's message the core turns into a reason) redacted, folded and cut."""
         return self.redactor.clean(text)

@@ -76,6 +76,10 @@ class Redactor:
         self._secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
         self._secret_env = tuple(secret_env)
 
+    def add(self, *secrets: str) -> None:
+        """Remove these values too (a secret the sink holds outside its config)."""
+        self._secrets = tuple(sorted({*self._secrets, *(s for s in secrets if s)}, key=len, reverse=True))
+
     def secrets(self) -> tuple[str, ...]:
         """The values removed from every reason: configured secrets and the named environment variables."""
         from_env = [value for name in self._secret_env if (value := os.environ.get(name, "").strip())]
