@@ -27,6 +27,7 @@ from aiohttp import web
 
 from shippers.config import Config, resolve_tokens
 from shippers.errors import ConfigError
+from shippers.heap import freeze_startup_heap
 from shippers.sidecar.app import STATE, ShipperLike, make_app
 from shippers.sidecar.auth import is_loopback
 from shippers.sidecar.connections import derived_max_connections, fd_soft_limit, open_fd_count, start_guarded
@@ -116,6 +117,7 @@ def serve(
 
         shipper_factory = Shipper.from_config
     shipper = shipper_factory(config)
+    freeze_startup_heap()
     closed = False
     try:
         shipper.start()
