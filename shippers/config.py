@@ -68,6 +68,9 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     idle_timeout: Duration = Duration(30.0)
     # None: derived at start-up from RLIMIT_NOFILE minus what the store, sinks and logs need.
     max_connections: int | None = None
+    # "process": bodies are split, validated and committed in a second process (the other core;
+    # shippers/sidecar/ingest_process.py); "thread": on two threads of the server's process.
+    ingest: Literal["process", "thread"] = "process"
 
 
 class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
