@@ -42,6 +42,7 @@ from shippers.errors import (
     ValidationError,
 )
 from shippers.event import Event, EventValidator, encode_event, unexpected_rejection
+from shippers.group_commit import GroupCommitter
 from shippers.ingest import IngestResult, Validated, append_validated, validate_items
 
 __all__ = ["IngestResult", "Shipper", "Validated"]  # the two results are re-exported (defined in shippers.ingest)
@@ -103,6 +104,7 @@ class Shipper:
         self._dropped_seen: dict[str, int] = {}  # drops are counted in the store (by any appender)
         self._status_lock = threading.Lock()  # status() runs on several sidecar threads at once
         self.left_for_restart: int | None = 0  # recorded batches close() left for the next start (None: unknown)
+        self._emits = GroupCommitter(self._commit)  # emit() from many threads: one transaction per group
 
     @classmethod
     def from_config(
@@ -278,6 +280,7 @@ class Shipper:
         """
         deadline = self.monotonic() + timeout
         self._closed.set()
+        self._emits.close()  # emit() calls queued now commit before the store closes
         if self._standby is not None:  # a standby taking over right now finishes starting its workers first
             self._standby.join(max(0.0, deadline - self.monotonic()))
         # 1. drain: workers cut what is waiting (ignoring batch timeouts) and deliver it, one
@@ -405,7 +408,7 @@ class Shipper:
         deadline = self.monotonic() + self.config.buffer.emit_timeout
         while True:
             try:
-                self._commit([(event, line)])
+                self._emits.commit([(event, line)])
                 return event
             except (BufferFullError, BufferUnavailableError) as exc:  # a full sink or disk, a read-only store...
                 remaining = deadline - self.monotonic()
