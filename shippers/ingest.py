@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from shippers.buffer import SqliteBuffer
+from shippers.buffer import Buffer
 from shippers.catalog import HintBudget
 from shippers.errors import ValidationError
 from shippers.event import Event, EventValidator, encode_event, unexpected_rejection
@@ -69,7 +69,7 @@ def validate_items(
     return (Validated(accepted, rejected) if into is None else into), reasons
 
 
-def append_validated(buffer: SqliteBuffer, accepted: Sequence[tuple[Event, bytes]]) -> Counter[tuple[str, str]]:
+def append_validated(buffer: Buffer, accepted: Sequence[tuple[Event, bytes]]) -> Counter[tuple[str, str]]:
     """Commit the accepted events in one transaction (raises the store's errors); the count by (type, outcome)."""
     if not accepted:
         return Counter()

@@ -34,9 +34,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from shippers.buffer import SqliteBuffer
+from shippers.buffer.opening import open_buffer
 from shippers.catalog import load_catalog
-from shippers.config import RouteConfig
+from shippers.config import BufferConfig, RouteConfig
 from shippers.errors import BufferError
 from shippers.event import EventValidator
 from shippers.ingest import Validated, append_validated, validate_items
@@ -51,9 +51,7 @@ _PR_SET_PDEATHSIG = 1
 class IngestSettings:
     """What the ingest process needs of the config (sent to it at start; no secrets, no sinks)."""
 
-    buffer_path: str
-    max_bytes: int
-    fsync: str
+    buffer: BufferConfig  # its path made absolute
     catalog_extra: str | None
     routes: dict[str, RouteConfig] = field(default_factory=dict)
 
@@ -70,8 +68,9 @@ class IngestChild:
     def __init__(self, settings: IngestSettings) -> None:
         catalog = load_catalog(Path(settings.catalog_extra) if settings.catalog_extra else None)
         self.validator = EventValidator(catalog, time.time)
-        self.buffer = SqliteBuffer(settings.buffer_path, max_bytes=settings.max_bytes, fsync=settings.fsync)
-        self.buffer.routes = {name: Route(name, route).takes for name, route in settings.routes.items()}
+        self.buffer = open_buffer(settings.buffer, clock=time.time)
+        # the sidecar's own routes (it delivers from this store), so a drop_oldest here counts exactly
+        self.buffer.use_routes({name: Route(name, route).takes for name, route in settings.routes.items()})
         self.requests: dict[int, _Request] = {}
 
     def handle(self, message: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -34,8 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
+import msgspec
+
 from shippers import errors
-from shippers.config import Config
+from shippers.config import Config, FilePath
 from shippers.errors import BufferError, BufferFullError
 from shippers.ingest import IngestResult
 from shippers.metrics import refusal_reason
@@ -160,9 +162,7 @@ class IngestProcess:
     @classmethod
     def for_config(cls, config: Config) -> IngestProcess:
         settings = IngestSettings(
-            buffer_path=os.path.abspath(config.buffer.path),
-            max_bytes=int(config.buffer.max_bytes),
-            fsync=str(config.buffer.fsync),
+            buffer=msgspec.structs.replace(config.buffer, path=FilePath(os.path.abspath(config.buffer.path))),
             catalog_extra=os.path.abspath(config.catalog.extra) if config.catalog.extra else None,
             routes={s.name: s.common.route for s in config.sinks.values()},
         )

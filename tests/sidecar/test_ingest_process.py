@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sidecar_fakes import ServedApp, make_config
 
-from shippers.config import config_from_dict
+from shippers.config import BufferConfig, FilePath, config_from_dict
 from shippers.shipper import Shipper
 from shippers.sidecar.body import BodyLimits
 from shippers.sidecar.ingest_child import IngestChild, IngestSettings
@@ -137,7 +137,7 @@ def test_a_full_sink_is_a_503_counted_here(tmp_path: Path) -> None:
 def test_the_child_gives_what_ingest_raw_gives(tmp_path: Path) -> None:
     """Split, validated in turns of 2 and committed, the ingest process's result equals Shipper.ingest_raw's on the same items."""
     items = [GOOD, TYPO, b"{", GOOD, b'{"type": "login.completed"}']
-    settings = IngestSettings(str(tmp_path / "a"), 1 << 30, "batch", None)
+    settings = IngestSettings(BufferConfig(path=FilePath(str(tmp_path / "a"))), None)
     child = IngestChild(settings)
     assert child.handle(("split", 1, b"\n".join(items), "application/x-ndjson", None, BodyLimits(1 << 20, 100))) == ("ok", 5)
     for start in range(0, 5, 2):
@@ -155,7 +155,7 @@ def test_the_child_gives_what_ingest_raw_gives(tmp_path: Path) -> None:
 
 def test_a_dropped_request_is_forgotten(tmp_path: Path) -> None:
     """A request abandoned after its split (the producer hung up) leaves nothing behind in the ingest process."""
-    child = IngestChild(IngestSettings(str(tmp_path / "a"), 1 << 30, "batch", None))
+    child = IngestChild(IngestSettings(BufferConfig(path=FilePath(str(tmp_path / "a"))), None))
     child.handle(("split", 7, GOOD, "application/json", None, BodyLimits(1 << 20, 100)))
     assert 7 in child.requests
     child.requests.pop(7, None)  # what main() does for ("drop", 7)
