@@ -18,10 +18,11 @@ shipper spawns later is counted and the far end is not. A benchmark whose shippe
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,3 +194,24 @@ def ingest(shipper: Shipper, docs: list[bytes], chunk: int) -> None:
     for start in range(0, len(docs), chunk):
         result = shipper.ingest_raw(docs[start : start + chunk])
         assert not result.rejected, result.rejected[:3]
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile (``fraction`` 0.99 for p99) of values sorted ascending."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def latency_line(label: str, seconds: Sequence[float]) -> str:
+    """``label  p50 .. p90 .. p99 .. max ..`` in milliseconds."""
+    ordered = sorted(seconds)
+    figures = "  ".join(f"{name} {percentile(ordered, q) * 1000:7.2f}" for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)))
+    return f"{label:<40} {figures}  max {ordered[-1] * 1000 if ordered else float('nan'):7.2f} ms"
+
+
+def stored_in_file(path: Path) -> tuple[int, int]:
+    """(lines, distinct ids) of a file sink's NDJSON output: every event once means both equal the events sent."""
+    ids = [msgspec.json.decode(line)["id"] for line in path.read_bytes().splitlines() if line]
+    return len(ids), len(set(ids))
