@@ -19,13 +19,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import msgspec
 from _measure import ProcessTree
 from _repo import REPO
+
+from shippers.samples import sample_events
 
 # Why: the sidecar imports every adapter plugin (boto3, SDKs) at start; 60 s covers a slow box.
 READY_TIMEOUT_SECONDS = 60.0
@@ -36,6 +40,51 @@ STOP_TIMEOUT_SECONDS = 60.0
 
 # The child is `authlog run`, opted in to the test adapters (the memory sink is a test double).
 CHILD = "from shippers.testing import register_test_adapters; register_test_adapters(); from shippers.cli import main; main()"
+
+
+def make_bodies(events: int, batch: int, seed: int) -> list[bytes]:
+    """``events`` sample events as NDJSON request bodies of ``batch`` events (pre-encoded: the producer spends little)."""
+    encode = msgspec.json.Encoder().encode
+    return ndjson_bodies([encode(e) for e in sample_events(events, seed)], batch)
+
+
+def ndjson_bodies(lines: list[bytes], batch: int) -> list[bytes]:
+    """JSON lines as NDJSON bodies of ``batch`` lines each."""
+    return [b"\n".join(lines[i : i + batch]) for i in range(0, len(lines), batch)]
+
+
+def post_all(port: int, bodies: list[bytes], connections: int) -> tuple[int, int, list[str]]:
+    """Post every body to /v1/events over ``connections`` keep-alive connections; (accepted, requests, errors)."""
+    lock = threading.Lock()
+    next_body = iter(range(len(bodies)))
+    totals = {"accepted": 0, "requests": 0}
+    errors: list[str] = []
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Content-Type": "application/x-ndjson"}
+        while True:
+            with lock:
+                index = next(next_body, None)
+            if index is None:
+                break
+            conn.request("POST", "/v1/events", body=bodies[index], headers=headers)
+            response = conn.getresponse()
+            payload = response.read()
+            with lock:
+                totals["requests"] += 1
+                if response.status == 202:
+                    totals["accepted"] += json.loads(payload)["accepted"]
+                else:
+                    errors.append(f"{response.status} {payload[:200]!r}")
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return totals["accepted"], totals["requests"], errors
 
 
 def free_port() -> int:

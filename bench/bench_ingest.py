@@ -24,21 +24,16 @@ Linux only (/proc). The numbers include the sink working concurrently on the sam
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import _repo  # noqa: F401 - this checkout first on sys.path, before shippers is imported
-import msgspec
-from _sidecar import Sidecar
-
-from shippers.samples import sample_events
+from _sidecar import Sidecar, make_bodies, post_all
 
 # Why: how long the sink may take to drain the backlog after the last 202 before we give up.
 CATCH_UP_TIMEOUT_SECONDS = 300.0
@@ -47,46 +42,6 @@ SINK_TABLES = {
     "file": '[sinks.bench]\ntype = "file"\npath = "./out/events.ndjson"\n',
     "memory": '[sinks.bench]\ntype = "memory"\n',
 }
-
-
-def make_bodies(events: int, batch: int, seed: int) -> list[bytes]:
-    encoder = msgspec.json.Encoder()
-    lines = [encoder.encode(e) for e in sample_events(events, seed)]
-    return [b"\n".join(lines[i : i + batch]) for i in range(0, len(lines), batch)]
-
-
-def post_all(port: int, bodies: list[bytes], connections: int) -> tuple[int, int, list[str]]:
-    """Post every body over ``connections`` keep-alive connections; (accepted, requests, errors)."""
-    lock = threading.Lock()
-    next_body = iter(range(len(bodies)))
-    totals = {"accepted": 0, "requests": 0}
-    errors: list[str] = []
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        headers = {"Content-Type": "application/x-ndjson"}
-        while True:
-            with lock:
-                index = next(next_body, None)
-            if index is None:
-                break
-            conn.request("POST", "/v1/events", body=bodies[index], headers=headers)
-            response = conn.getresponse()
-            payload = response.read()
-            with lock:
-                totals["requests"] += 1
-                if response.status == 202:
-                    totals["accepted"] += json.loads(payload)["accepted"]
-                else:
-                    errors.append(f"{response.status} {payload[:200]!r}")
-        conn.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return totals["accepted"], totals["requests"], errors
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -35,13 +35,10 @@ import threading
 import time
 from pathlib import Path
 
-import msgspec
 from _measure import latency_line, percentile, stored_in_file
-from _sidecar import Sidecar
+from _sidecar import Sidecar, make_bodies
 from endpoints.elasticsearch import start_elasticsearch
 from endpoints.process import Endpoint
-
-from shippers.samples import sample_events
 
 # Why: after the load, the sink drains what is left; a healthy one needs well under this.
 CATCH_UP_TIMEOUT_SECONDS = 300.0
@@ -55,12 +52,6 @@ def sink_table(kind: str, endpoint: Endpoint | None) -> str:
         return f'[sinks.{SINK}]\ntype = "file"\npath = "./out/events.ndjson"\n'
     assert endpoint is not None
     return f'[sinks.{SINK}]\ntype = "elasticsearch"\nhosts = ["{endpoint.url}"]\nindex = "authlog"\n'
-
-
-def bodies(requests: int, batch: int, seed: int) -> list[bytes]:
-    encode = msgspec.json.Encoder().encode
-    lines = [encode(event) for event in sample_events(requests * batch, seed=seed)]
-    return [b"\n".join(lines[i : i + batch]) for i in range(0, len(lines), batch)]
 
 
 def load(port: int, payloads: list[bytes], rate: float, connections: int, warmup: int) -> tuple[list[float], list[float], list[str]]:
@@ -116,7 +107,7 @@ def main() -> int:
 
     warmup = int(args.warmup * args.rate)
     requests = warmup + int(args.seconds * args.rate)
-    payloads = bodies(requests, args.batch, args.seed)
+    payloads = make_bodies(requests * args.batch, args.batch, args.seed)
     events = requests * args.batch
     endpoint = start_elasticsearch() if args.sink == "elasticsearch" else None
     try:
