@@ -2,9 +2,11 @@
 
 rsyslog 8 (RainerScript)::
 
-    imfile (inotify, from the start of the file) -> ruleset queue -> mmjsonparse (plain JSON, no
-    @cee cookie) -> omelasticsearch: bulkmode, writeoperation create, bulkid = $!id (dynbulkid),
-    the parsed fields as the document ($!all-json), 2 worker threads, batches of 1000
+    imfile (inotify, from the start of the file) -> ruleset queue (2 workers) -> mmjsonparse (plain
+    JSON, no @cee cookie) -> omelasticsearch: bulkmode, writeoperation create, bulkid = $!id
+    (dynbulkid), the parsed fields as the document ($!all-json), 2 worker threads, batches of up
+    to 1000 (what the queue holds when a worker takes a batch: rsyslog's default; its
+    queue.minDequeueBatchSize, which waits for a full batch, made it slower here)
 
 syslog-ng 3 ::
 
@@ -13,7 +15,8 @@ syslog-ng 3 ::
     2 workers, batch-lines(1000), flow control
 
 Both retry forever rather than drop (rsyslog ``action.resumeRetryCount=-1``, syslog-ng's flow
-control), as authlog does. Windows and queues hold 20 batches of 1000, not tuned further;
+control), as authlog does. Queues and windows hold WINDOW events in both (rsyslog's
+``queue.size``, syslog-ng's ``log-iw-size`` / ``log-fifo-size``), not tuned further;
 ``max-files(1)``: a wildcard source divides its window (``log-iw-size``) among ``max-files``
 (default 100), which would leave one file a window of 200 messages and throttle the source.
 """
@@ -26,6 +29,10 @@ from pathlib import Path
 BATCH_EVENTS = 1000
 # Why: the number of sending threads the comparison gives every peer.
 WORKERS = 2
+# Why: how long syslog-ng's sender waits to fill a batch of BATCH_EVENTS before it sends what it has.
+BATCH_WAIT_MS = 100
+# Why: events in flight inside a peer (queues, windows): 20 batches, the same for rsyslog and syslog-ng.
+WINDOW = 20 * BATCH_EVENTS
 INDEX = "authlog"
 
 
@@ -37,11 +44,12 @@ module(load="omelasticsearch")
 template(name="document" type="list") {{ property(name="$!all-json") }}
 template(name="document_id" type="list") {{ property(name="$!id") }}
 input(type="imfile" file="{input_file}" tag="authlog" ruleset="ship" freshStartTail="off")
-ruleset(name="ship" queue.type="LinkedList" queue.size="100000" queue.dequeueBatchSize="{BATCH_EVENTS}") {{
+ruleset(name="ship" queue.type="LinkedList" queue.size="{WINDOW}" queue.workerThreads="{WORKERS}"
+        queue.dequeueBatchSize="{BATCH_EVENTS}") {{
   action(type="mmjsonparse" cookie="")
   action(type="omelasticsearch" server="127.0.0.1" serverport="{port}" searchIndex="{INDEX}" template="document"
          bulkmode="on" bulkid="document_id" dynbulkid="on" writeoperation="create"
-         queue.type="LinkedList" queue.size="100000" queue.workerThreads="{WORKERS}"
+         queue.type="LinkedList" queue.size="{WINDOW}" queue.workerThreads="{WORKERS}"
          queue.dequeueBatchSize="{BATCH_EVENTS}" action.resumeRetryCount="-1" errorFile="{work}/es-errors.log")
 }}
 """
@@ -53,13 +61,13 @@ def syslog_ng_conf(input_dir: Path, port: int) -> str:
 options {{ threaded(yes); stats-freq(0); log-msg-size(65536); }};
 source s_events {{
   wildcard-file(base-dir("{input_dir}") filename-pattern("*.ndjson") flags(no-parse) follow-freq(0.1)
-                max-files(1) log-fetch-limit({BATCH_EVENTS}) log-iw-size({20 * BATCH_EVENTS}));
+                max-files(1) log-fetch-limit({BATCH_EVENTS}) log-iw-size({WINDOW}));
 }};
 parser p_json {{ json-parser(prefix(".json.")); }};
 destination d_bulk {{
   http(url("http://127.0.0.1:{port}/_bulk") method("POST") headers("Content-Type: application/x-ndjson")
        body("{body}") delimiter("\\n") body-suffix("\\n")
-       batch-lines({BATCH_EVENTS}) batch-timeout(100) workers({WORKERS}) log-fifo-size({20 * BATCH_EVENTS}));
+       batch-lines({BATCH_EVENTS}) batch-timeout({BATCH_WAIT_MS}) workers({WORKERS}) log-fifo-size({WINDOW}));
 }};
 log {{ source(s_events); parser(p_json); destination(d_bulk); flags(flow-control); }};
 """

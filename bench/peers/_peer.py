@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 import _configs
 from _install import SyslogNg
 from _measure import ProcessTree
-from _sidecar import Sidecar, post_all
+from _sidecar import Sidecar, post_all, stop
 from endpoints.process import Endpoint
 from endpoints.tally import Counted
 
@@ -110,16 +109,6 @@ def _wait_for_file(path: Path, proc: subprocess.Popen[bytes], log: Path) -> None
     time.sleep(SETTLE_SECONDS)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def _daemon_run(name: str, command: list[str], env: dict[str, str] | None, folder: Path, watched: Path,
                 pid_file: Path, endpoint: Endpoint, work: Workload, timeout: float) -> Result:  # fmt: skip
     """A file-reading peer in the foreground: start, wait for its pid file, measure, stop."""
@@ -130,7 +119,7 @@ def _daemon_run(name: str, command: list[str], env: dict[str, str] | None, folde
         _wait_for_file(pid_file, proc, log)
         return measured(name, ProcessTree(proc.pid), endpoint, work.events, _moved_in(work.file, watched), timeout)
     finally:
-        _stop(proc)
+        stop(proc, STOP_TIMEOUT_SECONDS)
 
 
 def run_rsyslog(binary: str, folder: Path, endpoint: Endpoint, work: Workload, timeout: float) -> Result:
