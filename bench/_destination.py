@@ -5,11 +5,12 @@ A script names its destinations (``_sinks``); this module does the rest:
 
 - each far end runs in a spawned child (``bench/endpoints``' fast counting endpoint, or with
   ``--stand-in`` the ``shippers.testing`` stand-in), so its CPU and memory are not the shipper's;
-- the shipper runs in this process (``Shipper.from_config(deliver=True)``, a fresh store in a
-  temp folder); ``--events`` sample events are ingested with ``ingest_raw`` in ``--chunk``-sized
-  calls (validate + durable commit), then ``flush`` until every sink has delivered all of them;
-- CPU seconds and peak RSS are those of this process and anything it spawned after the far ends
-  (``_measure.ProcessTree``), i.e. the whole shipper, not the far ends;
+- each run's shipper is a fresh spawned process (``Shipper.from_config(deliver=True)``, a fresh
+  store in a temp folder), so no run inherits an earlier one's heap; it ingests ``--events``
+  sample events with ``ingest_raw`` in ``--chunk``-sized calls (validate + durable commit),
+  then ``flush``es until every sink has delivered all of them;
+- CPU seconds and peak RSS are those of that process and anything it spawns
+  (``_measure.ProcessTree``), i.e. the whole shipper, not the far ends nor this harness;
 - each far end is asked what it stored: every event must be there once per sink (distinct ids
   == events, copies == events x sinks), else the script exits 1;
 - ``--plot FILE.png`` runs the sweeps instead (events/s against batch size, and against the
@@ -19,10 +20,12 @@ A script names its destinations (``_sinks``); this module does the rest:
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -112,32 +115,57 @@ def start(destinations: Sequence[Destination], stand_in: bool, sinks: int = 1) -
 
 
 def run(legs: Sequence[Leg], events: int, chunk: int, batch: int | None = None, *, cap: bool = False) -> Run:
-    """Ship ``events`` sample events into every sink of every leg; measure; ask each far end what it stored.
+    """Ship ``events`` sample events into every sink of every leg (a fresh shipper process); ask each far end what it stored.
 
     Raises ConfigError when a sink refuses ``batch`` (over its hard limit, unless ``cap``). Exits with status 1
-    if the sinks do not catch up within FLUSH_TIMEOUT_SECONDS.
+    if the sinks do not catch up within FLUSH_TIMEOUT_SECONDS or the shipper process fails.
     """
-    from shippers.shipper import Shipper
-
     for leg in legs:
         leg.endpoint.reset()
-    docs = documents(events, seed=SEED)
     sinks = {name: config for leg in legs for name, config in leg.sink_configs(batch, cap=cap).items()}
-    taken: list[Figures] = []
-    tree = ProcessTree.shipper_here()  # the far ends are already running: excluded
-    with tempfile.TemporaryDirectory() as tmp, tree.sampling():
-        shipper = Shipper.from_config({"buffer": {"path": str(Path(tmp) / "buf")}, "sinks": sinks}, deliver=True)
-        try:
-            with measure("end to end", events, taken.append, tree):
-                with measure("ingest only", events, taken.append, tree):
-                    ingest(shipper, docs, chunk)
-                if not shipper.flush(timeout=FLUSH_TIMEOUT_SECONDS):
-                    sys.exit("flush timed out")
-            statuses = {name: shipper.status()["sinks"][name] for name in sinks}
-        finally:
-            shipper.close()
-    ingested, end_to_end = taken
+    parent, child = multiprocessing.Pipe()
+    shipper = multiprocessing.get_context("spawn").Process(target=_ship, args=(child, sinks, events, chunk))
+    shipper.start()
+    child.close()
+    try:
+        outcome = parent.recv()
+    except EOFError:
+        outcome = ("failed", f"the shipper process died (exit code {shipper.join(10) or shipper.exitcode})")
+    shipper.join(60)
+    if outcome[0] == "config":
+        raise ConfigError(outcome[1])
+    if outcome[0] != "ok":
+        sys.exit(outcome[1])
+    _, ingested, end_to_end, statuses = outcome
     return Run(events, ingested, end_to_end, statuses, [(leg, leg.endpoint.count()) for leg in legs])
+
+
+def _ship(conn: Connection, sinks: dict[str, dict[str, Any]], events: int, chunk: int) -> None:
+    """The shipper's process: ingest and flush, measured over this process and what it spawns; the figures back."""
+    from shippers.shipper import Shipper
+
+    docs = documents(events, seed=SEED)
+    taken: list[Figures] = []
+    tree = ProcessTree.shipper_here()
+    tree.reset_peaks()  # the input documents stay in memory; the peak of building them does not count
+    try:
+        with tempfile.TemporaryDirectory() as tmp, tree.sampling():
+            shipper = Shipper.from_config({"buffer": {"path": str(Path(tmp) / "buf")}, "sinks": sinks}, deliver=True)
+            try:
+                with measure("end to end", events, taken.append, tree):
+                    with measure("ingest only", events, taken.append, tree):
+                        ingest(shipper, docs, chunk)
+                    if not shipper.flush(timeout=FLUSH_TIMEOUT_SECONDS):
+                        conn.send(("failed", f"the sinks did not catch up within {FLUSH_TIMEOUT_SECONDS:.0f} s"))
+                        return
+                statuses = {name: shipper.status()["sinks"][name] for name in sinks}
+            finally:
+                shipper.close()
+    except ConfigError as exc:
+        conn.send(("config", str(exc)))
+        return
+    ingested, end_to_end = taken
+    conn.send(("ok", ingested, end_to_end, statuses))
 
 
 @dataclass(frozen=True)

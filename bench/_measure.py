@@ -8,7 +8,7 @@ CPU and memory are the *shipper's*, summed over all its processes (Linux ``/proc
                                     root's cutime + cstime (children it has already reaped)
       .peak_rss_bytes()             VmHWM (/proc/<pid>/status) summed over the members, each
                                     the highest seen by any sample() so far (one that exited
-                                    keeps its last sample)
+                                    keeps its last sample); reset_peaks() starts them afresh
 
 ``ProcessTree.shipper_here()`` is this process with its children as they are *now* excluded:
 make it after starting the endpoints (and their helpers) and before the shipper, so what the
@@ -105,6 +105,21 @@ class ProcessTree:
                 if pid == self.root:
                     ticks += int(fields[13]) + int(fields[14])  # cutime, cstime: reaped children
         return ticks / CLOCK_TICKS
+
+    def reset_peaks(self) -> None:
+        """Start the peaks afresh: forget the samples, and reset each member's VmHWM to its current RSS.
+
+        (Writing 5 to /proc/<pid>/clear_refs, Linux 4.0+; a process whose peak cannot be reset,
+        e.g. one owned by another user, keeps its lifetime peak.) For runs in one process, such
+        as a sweep, where each run's peak must not be an earlier run's.
+        """
+        with self._lock:
+            self._peaks.clear()
+        for pid in self.pids():
+            try:
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
+            except OSError:
+                pass
 
     def sample(self) -> None:
         """Remember each member's VmHWM (a member that exits later keeps this figure)."""

@@ -26,8 +26,10 @@ def plot(path: str, title: str, by_batch: Sequence[_Point], by_sinks: Sequence[_
     import matplotlib.pyplot as plt
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    batch_sinks = by_batch[0].sinks if by_batch else 1
     panels = (
-        (left, by_batch, "batch size (batch.max_events)", "events/s (1 sink)", True),
+        (left, by_batch, "batch size (batch.max_events)",
+         f"events/s into every sink ({batch_sinks} sink{'s' if batch_sinks > 1 else ''})", True),
         (right, by_sinks, "sinks (each event into each)", "events/s into every sink", False),
     )
     for axes, points, xlabel, ylabel, log_x in panels:

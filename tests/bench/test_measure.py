@@ -72,3 +72,14 @@ def test_stored_in_file_counts_lines_and_distinct_ids(tmp_path: Path) -> None:
     path = tmp_path / "events.ndjson"
     path.write_bytes(b'{"id": "a"}\n{"id": "b"}\n{"id": "a"}\n')
     assert stored_in_file(path) == (3, 2)
+
+
+def test_reset_peaks_brings_a_peak_down_to_the_current_rss() -> None:
+    """After a large allocation is freed, reset_peaks() lowers this process's VmHWM below the old peak."""
+    tree = ProcessTree(os.getpid())
+    ballast = bytearray(64 * 1024 * 1024)  # touched pages: the peak rises by ~64 MiB
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    high = tree.peak_rss_bytes()
+    del ballast
+    tree.reset_peaks()
+    assert tree.peak_rss_bytes() < high
