@@ -90,6 +90,10 @@ class Deliverer:
                 done, _ = wait_for_futures(self._in_flight, return_when=FIRST_COMPLETED)
                 self._reap(done)
             self._in_flight.add(self._pool.submit(self._deliver_chain, item))
+        self.reap()
+
+    def reap(self) -> None:
+        """Forget the deliveries that ended; raises the first error one raised (the sink loop calls it every cycle)."""
         self._reap([future for future in self._in_flight if future.done()])
 
     def wait(self) -> None:
@@ -111,8 +115,11 @@ class Deliverer:
     def _deliver_chain(self, work: Work) -> None:
         """One submitted batch and the halves its splits record, until settled (or shutdown)."""
         queue = deque([work])
-        while queue and not self.signals.stopping.is_set() and not self.giving_up():
-            queue.extend(self._deliver(queue.popleft()))
+        try:
+            while queue and not self.signals.stopping.is_set() and not self.giving_up():
+                queue.extend(self._deliver(queue.popleft()))
+        finally:
+            self.signals.wake.set()  # the sink loop reaps it now (an error restarts delivery at once)
 
     def deliver_all(self, work: list[Work]) -> None:
         """Deliver every batch (and the halves of splits), up to ``concurrency`` at once."""

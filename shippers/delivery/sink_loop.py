@@ -129,6 +129,7 @@ class SinkLoop:
     def _cycle(self) -> bool:
         """Cut and deliver one round; False when there was nothing due."""
         signals = self.signals
+        self.deliverer.reap()  # a batch in flight that failed in a way no Verdict covers restarts delivery now
         _, cut_through = self.buffer.position(self.name)
         seen = self.monotonic()
         scan = self.scanner.scan(self.buffer, cut_through, seen)
