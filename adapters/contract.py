@@ -169,6 +169,10 @@ class Adapter(ABC):
     # True when map() returns the event itself and encode_item() its archive line: the core then
     # sends the stored bytes as they are (no decode-map-encode round trip on the hot path).
     archive_line: ClassVar[bool] = False
+    # Requests in flight at once when the sink's config does not say (``concurrency``). Two lets the
+    # core cut and encode the next batch while one waits for its answer (deliverer.py): over a
+    # network the wait is most of a send.
+    default_concurrency: ClassVar[int] = 2
 
     def __init__(self, context: SinkContext, config: Any) -> None:
         self.context = context

@@ -121,7 +121,7 @@ class SinkCommon(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     route: RouteConfig = msgspec.field(default_factory=RouteConfig)
     batch: BatchConfig = msgspec.field(default_factory=BatchConfig)
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
-    concurrency: int = 1
+    concurrency: int | None = None  # None: the adapter's default_concurrency
     max_backlog: ByteSize | None = None
     when_full: Literal["block", "drop_oldest"] = "block"
     start_at: Literal["tail", "oldest"] = "tail"
@@ -274,7 +274,7 @@ class _Loader:
         pii = common.pii
         if "hash" in (pii.email, pii.ip, pii.user_agent) and not pii.hash_key:
             self.problems.append(f"{path}.pii.hash_key: required when a field is hashed (HMAC-SHA256 key; use ${{VAR}})")
-        if common.concurrency < 1:
+        if common.concurrency is not None and common.concurrency < 1:
             self.problems.append(f"{path}.concurrency: must be at least 1")
         if common.retry.initial > common.retry.max:
             self.problems.append(f"{path}.retry.initial: must not exceed retry.max")

@@ -122,6 +122,14 @@ def adapter_class(name: str) -> type[Adapter] | None:
     return info.cls if info else None
 
 
+def effective_concurrency(sink: ConfiguredSink) -> int:
+    """Requests a sink keeps in flight: its ``concurrency``, else its adapter's default."""
+    if sink.common.concurrency is not None:
+        return int(sink.common.concurrency)
+    cls = adapter_class(sink.common.type)
+    return cls.default_concurrency if cls is not None else 1
+
+
 def build_adapters(
     sinks: Iterable[ConfiguredSink],
     catalog: Catalog,

@@ -28,6 +28,7 @@ from aiohttp import web
 from shippers.config import Config, resolve_tokens
 from shippers.errors import ConfigError
 from shippers.heap import freeze_startup_heap
+from shippers.plugins import effective_concurrency
 from shippers.sidecar.app import STATE, ShipperLike, make_app
 from shippers.sidecar.auth import is_loopback
 from shippers.sidecar.connections import derived_max_connections, fd_soft_limit, open_fd_count, start_guarded
@@ -153,7 +154,7 @@ async def _serve(shipper: ShipperLike, plan: ListenPlan, grace: float, on_listen
 def connection_cap(config: Config) -> int:
     """``[server] max_connections``, or the default derived from RLIMIT_NOFILE (call once the store and sinks are open)."""
     soft = fd_soft_limit()
-    slots = sum(sink.common.concurrency for sink in config.sinks.values())
+    slots = sum(effective_concurrency(sink) for sink in config.sinks.values())
     derived = derived_max_connections(soft, open_fd_count(), slots)
     chosen = config.server.max_connections
     if chosen is None:

@@ -128,7 +128,9 @@ def write_config(folder: Path, port: int, destination: Destination) -> Path:
     path = folder / "authlog.toml"
     path.write_text(
         f'[server]\nlisten = "127.0.0.1:{port}"\n\n[buffer]\npath = "./var/buf"\n\n'
-        f"[sinks.{SINK}]\n{destination.sink_toml}"
+        # One request in flight, so the front's arrival order shows every Retry-After gap: with two, the
+        # other was already on its way when the hint came (the pause at concurrency > 1 has its own tests).
+        f"[sinks.{SINK}]\n{destination.sink_toml}concurrency = 1\n"
         f'[sinks.{SINK}.retry]\ninitial = "50ms"\nmax = "500ms"\n'
         f'[sinks.{SINK}.batch]\nmax_events = 200\ntimeout = "100ms"\n'
     )
