@@ -1,11 +1,12 @@
 """The ``datadog`` sink: wires config, mapping, encoder, transport and classifier into the adapter contract.
 
 Per event (pure): ``map`` -> Datadog log (:mod:`mapping`), ``encode_item`` -> the exact bytes
-the SDK will send for it (:mod:`encoder`), ``check_item`` -> dead-letter a log over 1 MB or an
-event outside Datadog's 18 h past / 2 h future window, because Datadog would silently
+it occupies in the request body (:mod:`encoder`), ``check_item`` -> dead-letter a log over 1 MB
+or an event outside Datadog's 18 h past / 2 h future window, because Datadog would silently
 truncate or drop it. Per batch (I/O): ``send`` re-checks the time window against the
 injected clock (a batch that waited out a long outage may have aged past 18 h: those logs
-are dead-lettered, the rest sent), makes one gzipped ``submit_log`` call and classifies it.
+are dead-lettered, the rest sent), posts the encoded logs as one gzipped request through the
+SDK's client (:mod:`transport`) and classifies the answer.
 
 Delivery is at-least-once and Datadog has no de-duplication: a batch resent after a lost
 202 (timeout, crash before the ack) appears twice in Datadog. ``evt.id`` carries the event
@@ -89,7 +90,7 @@ class DatadogAdapter(Adapter):
         problem = over_limits(items)
         if problem is not None:  # only if the core's batch limits were bypassed: never send a 413
             return Verdict.split(problem)
-        attempt = self._transport.submit([request.docs[i] for i in fresh])
+        attempt = self._transport.submit(items)
         verdict = classify(attempt, now=now, item_count=len(items), intake=self.intake)
         if len(fresh) == len(stale) or verdict.kind != "delivered":
             return verdict
