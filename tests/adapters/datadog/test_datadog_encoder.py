@@ -21,8 +21,11 @@ from adapters.datadog.config import (
     MAX_PAST_SECONDS,
     MAX_PAYLOAD_BYTES,
 )
-from adapters.datadog.encoder import body_bytes, encode_body, encode_log, gzip_body, outside_window, over_limits, too_large
+from adapters.datadog.mapping import to_datadog_log
+from shippers.catalog import builtin_catalog
+from adapters.datadog.encoder import body_bytes, encode_body, gzip_body, outside_window, over_limits, too_large
 
+CATALOG = builtin_catalog()
 JSON_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 DETAILS = st.dictionaries(JSON_TEXT, st.one_of(JSON_TEXT, st.integers(-(2**53), 2**53), st.booleans(), st.none()), max_size=6)
 
@@ -36,8 +39,9 @@ def sdk_body(logs: list[dict]) -> bytes:
 def test_our_body_says_what_the_sdk_body_says(type_: str, reason: str | None) -> None:
     """For every type, the body built from encode_item holds exactly the JSON the SDK's own submit_log would send."""
     adapter = make_adapter(env="prod")
-    log = adapter.map(full_event(type_, reason))
-    body = encode_body([adapter.encode_item(log)])
+    event = full_event(type_, reason)
+    log = to_datadog_log(event, CATALOG[type_], adapter.settings)
+    body = encode_body([adapter.encode_item(adapter.map(event))])
     assert json.loads(body) == json.loads(sdk_body([log])) == [log]
 
 
@@ -46,8 +50,9 @@ def test_our_body_says_what_the_sdk_body_says(type_: str, reason: str | None) ->
 def test_body_size_formula_is_the_sent_size_for_any_text(details: list[dict], user_agent: str) -> None:
     """Whatever the characters, body_bytes is the exact size of the body sent, which gunzips from what goes on the wire."""
     adapter = make_adapter()
-    logs = [adapter.map(full_event("login.completed", details=d or None, userAgent=user_agent)) for d in details]
-    items = [adapter.encode_item(log) for log in logs]
+    events = [full_event("login.completed", details=d or None, userAgent=user_agent) for d in details]
+    logs = [to_datadog_log(e, CATALOG["login.completed"], adapter.settings) for e in events]
+    items = [adapter.encode_item(adapter.map(e)) for e in events]
     body = encode_body(items)
     assert body_bytes(items) == len(body) and gzip.decompress(gzip_body(items)) == body
     assert json.loads(body) == json.loads(sdk_body(logs))
@@ -55,8 +60,7 @@ def test_body_size_formula_is_the_sent_size_for_any_text(details: list[dict], us
 
 def test_non_ascii_is_counted_as_the_utf8_sent() -> None:
     """A detail of emoji is sent as UTF-8 (4 bytes per character), not as 12-byte escapes, and counted so."""
-    log = make_adapter().map(full_event("login.completed", details={"e": "\U0001f600" * 100}))
-    item = encode_log(log)
+    item = make_adapter().map(full_event("login.completed", details={"e": "\U0001f600" * 100}))
     assert item.count("\U0001f600".encode()) == 100 and b"\\ud83d" not in item
 
 

@@ -33,7 +33,7 @@ def test_one_request_gzipped_with_the_key_header(intake: FakeDatadog) -> None:
     assert sent.item_count == len(request.items) == 27
     assert sent.uncompressed_bytes == body_bytes(request.items)
     assert sent.wire_bytes is not None and sent.wire_bytes < sent.uncompressed_bytes
-    assert intake.items() == [dict(doc) for doc in request.docs]
+    assert intake.items() == [json.loads(doc) for doc in request.docs]
 
 
 def test_wrong_key_is_a_sink_error_that_never_shows_the_key(intake: FakeDatadog) -> None:
@@ -230,10 +230,10 @@ def test_request_is_the_one_the_sdk_would_send(odd_intake: ScriptedHTTPServer) -
     config = Configuration(host=odd_intake.url, enable_retry=False)
     config.api_key["apiKeyAuth"] = KEY
     with ApiClient(config) as client:
-        LogsApi(client).submit_log(HTTPLog([HTTPLogItem(**doc) for doc in request.docs]), content_encoding=ContentEncoding.GZIP)
+        LogsApi(client).submit_log(HTTPLog([HTTPLogItem(**json.loads(doc)) for doc in request.docs]), content_encoding=ContentEncoding.GZIP)
     ours, sdks = odd_intake.requests
     assert (ours.method, ours.path) == (sdks.method, sdks.path) == ("POST", "/api/v2/logs")
     unsized = ("content-length",)
     assert {k: v for k, v in ours.headers.items() if k not in unsized} == {k: v for k, v in sdks.headers.items() if k not in unsized}
     assert ours.headers["dd-api-key"] == KEY and ours.headers["content-encoding"] == "gzip"
-    assert json.loads(gzip.decompress(ours.body)) == json.loads(gzip.decompress(sdks.body)) == [dict(d) for d in request.docs]
+    assert json.loads(gzip.decompress(ours.body)) == json.loads(gzip.decompress(sdks.body)) == [json.loads(d) for d in request.docs]
