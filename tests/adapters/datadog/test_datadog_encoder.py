@@ -21,9 +21,9 @@ from adapters.datadog.config import (
     MAX_PAST_SECONDS,
     MAX_PAYLOAD_BYTES,
 )
+from adapters.datadog.encoder import body_bytes, encode_body, gzip_body, outside_window, over_limits, too_large
 from adapters.datadog.mapping import to_datadog_log
 from shippers.catalog import builtin_catalog
-from adapters.datadog.encoder import body_bytes, encode_body, gzip_body, outside_window, over_limits, too_large
 
 CATALOG = builtin_catalog()
 JSON_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
