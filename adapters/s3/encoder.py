@@ -2,8 +2,8 @@
 
 Each item is one line (no newline of its own); the body is ``line\\n`` per item,
 gzip-compressed with a zero mtime so the same batch always yields the same bytes
-(a resend after a crash carries exactly the object that may already be there), at the
-sink's ``gzip_level`` (default and measurements: :mod:`adapters.compression`).
+(a resend after a crash carries exactly the object that may already be there), by the fast
+default compressor or at the sink's ``gzip_level`` (why and measurements: :mod:`adapters.compression`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 
-from adapters.compression import DEFAULT_GZIP_LEVEL, gzipped
+from adapters.compression import gzipped
 
 CONTENT_TYPE = "application/x-ndjson"
 CONTENT_ENCODING = "gzip"
@@ -24,9 +24,9 @@ def ndjson(items: Sequence[bytes]) -> bytes:
     return b"\n".join(items) + b"\n" if items else b""
 
 
-def encode_body(items: Sequence[bytes], level: int = DEFAULT_GZIP_LEVEL) -> bytes:
-    """The gzip NDJSON object body of one batch."""
-    return gzipped(ndjson(items), level)
+def encode_body(items: Sequence[bytes], zlib_level: int | None = None) -> bytes:
+    """The gzip NDJSON object body of one batch (the fast default compressor, or zlib at ``zlib_level``)."""
+    return gzipped(ndjson(items), zlib_level)
 
 
 def batch_tag(event_ids: Iterable[str]) -> str:

@@ -35,10 +35,10 @@ def test_send_writes_one_object_at_the_recorded_key(s3: MotoS3, bucket: str) -> 
 
 
 def test_the_object_is_compressed_at_the_configured_level(s3: MotoS3, bucket: str) -> None:
-    """gzip_level reaches the object: level 9 stores the same lines in fewer bytes than the default level."""
+    """gzip_level reaches the object: zlib's level 9 stores the same lines in fewer bytes than the fast default."""
     events = [full_event(t, r, id=f"e-{i}") for i, (t, r) in enumerate(every_type_and_reason() * 20)]
     sizes = {}
-    for level in (3, 9):
+    for level in (None, 9):
         adapter = _adapter(s3, bucket, prefix=f"level{level}/", gzip_level=level)
         request = make_request(adapter, events)
         assert adapter.send(request).kind == "delivered"
@@ -46,7 +46,7 @@ def test_the_object_is_compressed_at_the_configured_level(s3: MotoS3, bucket: st
         assert body == encode_body(list(request.items), level)
         assert gzip.decompress(body) == b"".join(encode_event(e) + b"\n" for e in events)
         sizes[level] = len(body)
-    assert sizes[9] < sizes[3]
+    assert sizes[9] < sizes[None]
 
 
 def test_resend_is_a_duplicate_and_changes_nothing(s3: MotoS3, bucket: str) -> None:
