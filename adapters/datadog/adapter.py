@@ -1,9 +1,9 @@
 """The ``datadog`` sink: wires config, mapping, encoder, transport and classifier into the adapter contract.
 
-Per event (pure): ``map`` -> the Datadog log (:mod:`mapping`) as the exact bytes it occupies in
-the request body (:mod:`encoder`; ``encode_item`` passes them on), ``check_item`` -> dead-letter a log over 1 MB
-or an event outside Datadog's 18 h past / 2 h future window, because Datadog would silently
-truncate or drop it. Per batch (I/O): ``send`` re-checks the time window against the
+Per event (pure): ``map`` -> the Datadog log (:mod:`mapping`) as the exact bytes it occupies
+in the request body (:mod:`encoder`; ``encode_item`` passes them on), ``check_item`` ->
+dead-letter a log over 1 MB or an event outside Datadog's 18 h past / 2 h future window,
+because Datadog would silently truncate or drop it. Per batch (I/O): ``send`` re-checks the time window against the
 injected clock (a batch that waited out a long outage may have aged past 18 h: those logs
 are dead-lettered, the rest sent), posts the encoded logs as one gzipped request through the
 SDK's client (:mod:`transport`) and classifies the answer.

@@ -88,19 +88,19 @@ class TypeFacts:
     tags_after_tenant: str  # "event_type:<type>,outcome:<outcome>" and the sink's own tags
 
 
-def type_facts(kind: EventType, outcome: str, settings: MappingSettings) -> TypeFacts:
-    """The shared parts of the logs of type ``kind`` with this outcome."""
+def type_facts(kind: EventType, event: Event, settings: MappingSettings) -> TypeFacts:
+    """The parts ``event``'s log shares with every log of its type and outcome (``kind``: its catalog type)."""
     return TypeFacts(
         status=status_of(kind, settings),
         category=evt_category(kind),
         tags_before_tenant=tag("env", settings.env) if settings.env else "",
-        tags_after_tenant=",".join([tag("event_type", kind.name), tag("outcome", outcome), *settings.tags]),
+        tags_after_tenant=",".join([tag("event_type", event.type), tag("outcome", event.outcome), *settings.tags]),
     )
 
 
 def to_datadog_log(event: Event, kind: EventType, settings: MappingSettings) -> dict[str, Any]:
     """The Datadog log for one canonical event of catalog type ``kind`` (pure, deterministic)."""
-    return _log(event, type_facts(kind, event.outcome, settings), settings)
+    return _log(event, type_facts(kind, event, settings), settings)
 
 
 class DatadogMapping:
@@ -116,7 +116,7 @@ class DatadogMapping:
         key = (event.type, event.outcome)
         facts = self._facts.get(key)
         if facts is None:
-            facts = self._facts[key] = type_facts(self._catalog[event.type], event.outcome, self.settings)
+            facts = self._facts[key] = type_facts(self._catalog[event.type], event, self.settings)
         return _log(event, facts, self.settings)
 
 

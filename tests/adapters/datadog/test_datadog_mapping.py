@@ -185,3 +185,12 @@ def test_hostname_defaults_to_this_machine_once(monkeypatch: pytest.MonkeyPatch)
     adapter = make_adapter(hostname=None)
     logs = [log_of(adapter, full_event("login.completed")) for _ in range(3)]
     assert [log["hostname"] for log in logs] == ["box-1"] * 3 and len(calls) == 1
+
+
+def test_the_sinks_mapping_is_to_datadog_log_for_every_type() -> None:
+    """With each type's shared parts worked out once, every log (first of its type or not, tenant or none) is to_datadog_log's."""
+    adapter = make_adapter(env="prod", tags=["team:security"], status_by_type={"user.locked": "error"})
+    for type_, reason in CASES * 2:
+        for tenant in ("t-42", None):
+            event = full_event(type_, reason, tenantId=tenant)
+            assert log_of(adapter, event) == to_datadog_log(event, CATALOG[type_], adapter.settings), (type_, tenant)
