@@ -13,11 +13,13 @@ reading each item's id with msgspec, so events/s measure the shipper::
 
 Each counts what arrived by the event id it carries (``evt.id``, ``insertId``, ``id`` or
 ``metadata.uid``): :meth:`counts` is (distinct ids, copies). aiohttp undoes the gzip of the
-request bodies before the handlers read them.
+Datadog bodies before the handler reads them; the S3 far end keeps each object as it came, like
+a store, and reads the lines only when asked to count (moto's server is measured the same way).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 from collections import Counter
@@ -132,15 +134,22 @@ class CountingCloudLogging(_Counting):
         return web.json_response({})
 
 
+class _Object(msgspec.Struct):
+    body: bytes  # as sent (gzip NDJSON)
+    metadata: dict[str, str]  # the x-amz-meta-* headers, returned by HEAD
+
+
 class CountingS3(_Counting):
     """``PUT`` / ``HEAD`` of objects in any bucket, path-style, written at most once per key."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._objects: dict[str, dict[str, str]] = {}  # path -> the object's x-amz-meta-* headers
+        self._objects: dict[str, _Object] = {}  # by path
+        self._counted: set[str] = set()
 
     def make_app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        # auto_decompress off: an object's Content-Encoding describes the object, not the upload.
+        app = web.Application(client_max_size=MAX_BODY_BYTES, handler_args={"auto_decompress": False})
         app.router.add_put("/{path:.+}", self._put)
         app.router.add_head("/{path:.+}", self._head)
         return app
@@ -149,26 +158,32 @@ class CountingS3(_Counting):
         with self._count_lock:
             return len(self._objects)
 
+    def counts(self) -> tuple[int, int]:
+        with self._count_lock:
+            fresh = [(path, obj) for path, obj in self._objects.items() if path not in self._counted]
+            self._counted.update(path for path, _ in fresh)
+        for _, obj in fresh:
+            lines = [_line.decode(raw) for raw in gzip.decompress(obj.body).splitlines()]
+            self._note([line.id if line.id is not None else line.metadata.uid if line.metadata else "" for line in lines])
+        return super().counts()
+
     def reset(self) -> None:
         super().reset()
         with self._count_lock:
             self._objects.clear()
+            self._counted.clear()
 
     async def _put(self, request: web.Request) -> web.Response:
         path = request.match_info["path"]
-        body = await request.read()  # the NDJSON lines: aiohttp has undone Content-Encoding: gzip
+        body = await request.read()
+        metadata = {k: v for k, v in request.headers.items() if k.lower().startswith("x-amz-meta-")}
         with self._count_lock:
             if request.headers.get("If-None-Match") == "*" and path in self._objects:
                 return web.Response(status=412)
-            self._objects[path] = {k: v for k, v in request.headers.items() if k.lower().startswith("x-amz-meta-")}
-        ids = []
-        for raw in body.splitlines():
-            line = _line.decode(raw)
-            ids.append(line.id if line.id is not None else line.metadata.uid if line.metadata else "")
-        self._note(ids)
+            self._objects[path] = _Object(body, metadata)
         return web.Response(status=200, headers={"ETag": f'"{hashlib.md5(body).hexdigest()}"'})
 
     async def _head(self, request: web.Request) -> web.Response:
         with self._count_lock:
-            meta = self._objects.get(request.match_info["path"])
-        return web.Response(status=404) if meta is None else web.Response(status=200, headers=meta)
+            stored = self._objects.get(request.match_info["path"])
+        return web.Response(status=404) if stored is None else web.Response(status=200, headers=stored.metadata)
