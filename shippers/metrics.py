@@ -1,7 +1,7 @@
 """Prometheus metrics (``authlog_*``), one registry per :class:`~shippers.shipper.Shipper`.
 
 Labels carry only closed sets: sink names (from the config), event types and outcomes (from
-the catalog), dead-letter codes (``shippers.batcher.CODE_*``), rejection reasons
+the catalog), dead-letter codes (``shippers.delivery.codes``), rejection reasons
 (:class:`~shippers.errors.Rejection`) and refusal reasons (``REFUSALS``, ``REQUEST_REFUSALS``). Never producer text (a tenant, user, email, IP, field
 name or value) and never a destination's answer: those go in 4xx answers and the DLQ (DESIGN.md).
 """

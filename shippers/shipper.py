@@ -28,12 +28,12 @@ from typing import Any
 
 from adapters.contract import BatchLimits
 from shippers import __version__
-from shippers.batcher import Batcher
-from shippers.buffer import DeadLetter, SinkPolicy, SqliteBuffer
+from shippers.buffer import Buffer, DeadLetter, SinkPolicy
+from shippers.buffer.opening import open_buffer
 from shippers.buffer.records import UNDECODABLE_TAG
-from shippers.buffer.sqlite import SCHEMA_VERSION
 from shippers.catalog import Catalog, HintBudget, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
+from shippers.delivery.lag import RoutedLag
 from shippers.errors import (
     AuthlogError,
     BufferError,
@@ -103,13 +103,15 @@ class Shipper:
         self.catalog: Catalog = load_catalog(Path(config.catalog.extra) if config.catalog.extra else None)
         self.validator = EventValidator(self.catalog, clock)
         self.metrics = Metrics()
-        self.buffer = SqliteBuffer(config.buffer.path, max_bytes=config.buffer.max_bytes, fsync=config.buffer.fsync, clock=clock)
+        self.buffer: Buffer = open_buffer(config.buffer, clock=clock)
         self.buffer.on_fault = lambda kind: self.metrics.store_errors.labels(kind).inc()
         self.adapters = build_adapters(config.sinks.values(), self.catalog, clock, self.buffer.store_id, monotonic)
         # Sink positions and policies are the delivering process's (see _start_workers); this one only says where it differs.
         for problem in self._policy_differences():
             log.warning("%s", problem)
         self.pii = {s.name: SinkPii(s.common.pii) for s in config.sinks.values()}
+        self.routes = {s.name: Route(s.name, s.common.route) for s in config.sinks.values()}
+        self._lag = RoutedLag(self.buffer, {name: route.takes for name, route in self.routes.items()})  # status() only
         self._refused: str | None = None  # why this process holds no delivery (a removed sink with a backlog)
         self._refused_sinks: list[str] = []
         self.workers: dict[str, SinkWorker] = {}
@@ -226,7 +228,7 @@ class Shipper:
         self.buffer.register_sinks(self._policies(), remove_others=True)
         # Exact drop counts need the routes the sinks were registered with: the deliverer's. Any other
         # process (an app appending under another config) counts every row it drops: never fewer.
-        self.buffer.routes = {s.name: Route(s.name, s.common.route).takes for s in self.config.sinks.values()}
+        self.buffer.use_routes({name: route.takes for name, route in self.routes.items()})
         if not self.convert_pending_dead_letters():
             threading.Thread(target=self._retry_conversion, name="authlog-convert", daemon=True).start()
         for sink in self.config.sinks.values():
@@ -244,8 +246,8 @@ class Shipper:
             max_bytes=overrides.max_bytes or defaults.max_bytes,
             timeout=defaults.timeout if overrides.timeout is None else overrides.timeout,
         )
-        batcher = Batcher(adapter, Route(sink.name, sink.common.route), limits, self.pii[sink.name], sink.common.concurrency)
-        return SinkWorker(sink, adapter, batcher, self.buffer, self.metrics, self.clock, self._sleep, monotonic=self.monotonic)
+        return SinkWorker(sink, adapter, self.routes[sink.name], limits, self.pii[sink.name], self.buffer, self.metrics, self.clock, self._sleep,
+                          monotonic=self.monotonic)
 
     @property
     def delivering(self) -> bool:
@@ -268,7 +270,7 @@ class Shipper:
         except AuthlogError as exc:
             return str(exc)
         except Exception as exc:
-            return f"the store {self.buffer.file} does not answer: {type(exc).__name__}: {exc}"
+            return f"the store {self.buffer.location} does not answer: {type(exc).__name__}: {exc}"
         stopped = sorted(name for name, worker in self.workers.items() if not worker.alive) if self._delivering else []
         if stopped:
             return f"the delivery of sink(s) {', '.join(stopped)} stopped; see the log"
@@ -487,10 +489,10 @@ class Shipper:
         if sink not in self.config.sinks:
             raise KeyError(sink)
         holder = self.buffer.delivery_holder()
-        if holder is not None and holder[1] < SCHEMA_VERSION:
+        if holder is not None and holder[1] < self.buffer.schema_version:
             raise BufferLockedError(
                 f"dlq replay refused: the process delivering from {self.config.buffer.path} (pid {holder[0]}) runs an older "
-                f"authlog (store schema {holder[1]}, this one {SCHEMA_VERSION}); it would apply the sink's PII policy again "
+                f"authlog (store schema {holder[1]}, this one {self.buffer.schema_version}); it would apply the sink's PII policy again "
                 "to letters that already hold the sink's view. Upgrade that process first, then replay"
             )
         current = self.pii[sink]
@@ -523,13 +525,15 @@ class Shipper:
         self.metrics.buffer_events.set(stats["events"])
         sinks: dict[str, Any] = {}
         rows = self.buffer.sinks()
+        last_seq = stats["lastSeq"]  # read before the rows: what is appended meanwhile counts at the next status
         for row in rows:
             if row.name not in self.config.sinks:
                 continue
+            lag = self._lag.events(row.name, row.cut_through, row.in_flight, last_seq)
             worker = self.workers.get(row.name)
             state, live_error = worker.status_snapshot() if worker else (row.state, None)
             last_error = live_error or row.last_error
-            self.metrics.lag.labels(row.name).set(row.lag_events)
+            self.metrics.lag.labels(row.name).set(lag)
             new_drops = row.dropped - self._dropped_seen.get(row.name, row.dropped if not self._delivering else 0)
             if new_drops > 0:
                 self.metrics.dropped.labels(row.name).inc(new_drops)
@@ -537,7 +541,7 @@ class Shipper:
             sinks[row.name] = {
                 "type": row.type,
                 "state": state,
-                "lagEvents": row.lag_events,
+                "lagEvents": lag,
                 "lagBytes": row.lag_bytes,
                 "delivered": row.delivered,
                 "duplicates": row.duplicates,
@@ -552,6 +556,7 @@ class Shipper:
             warnings = adapter.warnings() if adapter is not None else {}
             if warnings:
                 sinks[row.name]["warnings"] = warnings
+        self._lag.forget_below(min((row.cut_through for row in rows if row.name in self.config.sinks), default=0))
         document: dict[str, Any] = {
             "version": __version__,
             "uptimeSeconds": round(self.monotonic() - self._started_mono, 3),

@@ -16,24 +16,18 @@ from typing import Any
 import pytest
 
 from adapters.contract import Request, Verdict
+from shippers.delivery.restart import STORE_ERROR_LOG_SECONDS
+from shippers.delivery.status import FAILING_AFTER_ATTEMPTS
 from shippers.shipper import Shipper
 from shippers.testing import chaos
 from shippers.testing.chaos import ChaosAdapter
 from shippers.testing.memory import delivered_ids
 from shippers.testing.waiting import wait_for
-from shippers.worker import FAILING_AFTER_ATTEMPTS, STORE_ERROR_LOG_SECONDS
 
 # Why: bounded waits (real time) for worker threads to get somewhere; 20 s means they never will.
 POLL_DEADLINE_SECONDS = 20.0
 # Why: four batches in flight at once, one per pool thread.
 IN_FLIGHT = 4
-
-
-
-
-def NO_KEY(first: int, last: int) -> None:
-    """No destination key (the memory/chaos sinks need none)."""
-    return None
 
 
 def events(n: int, prefix: str = "e") -> list[bytes]:
@@ -117,7 +111,7 @@ def test_drop_oldest_never_loses_an_uncounted_event(make_shipper: Callable[..., 
     shipper.buffer.register_sinks(shipper._policies())  # what a deliverer does at start, without its workers
     shipper.ingest_raw([b'{"id":"e%02d","type":"login.completed"}' % i for i in range(20)])
     buffer = shipper.buffer
-    buffer.record_cut("s", [("p1", NO_KEY, [1, 10]), ("p2", NO_KEY, [5, 20])], [], 20)
+    buffer.record_cut("s", [("p1", None, [1, 10]), ("p2", None, [5, 20])], [], 20)
     shipper.ingest_raw([b'{"id":"n","type":"login.completed"}'])
     watermark, _ = buffer.position("s")
     kept = buffer.open_batches("s")
@@ -198,12 +192,11 @@ def test_the_store_error_log_rate_limit_runs_on_the_injected_monotonic_clock(
 
     mono = {"now": 5_000.0}
 
-    def sleep(seconds: float) -> None:  # time passes only when the worker waits
-        mono["now"] += seconds
+    def sleep(seconds: float) -> None:  # time passes only when the worker waits: each wait outlasts the log's rate limit
+        mono["now"] += max(seconds, STORE_ERROR_LOG_SECONDS + 1)
         time.sleep(0.001)
 
-    retry = {"initial": f"{STORE_ERROR_LOG_SECONDS + 1:g}s", "max": f"{STORE_ERROR_LOG_SECONDS + 1:g}s"}
-    shipper = make_shipper({"m": {"type": "memory", "retry": retry}}, sleep=sleep, monotonic=lambda: mono["now"], start=False)
+    shipper = make_shipper({"m": {"type": "memory"}}, sleep=sleep, monotonic=lambda: mono["now"], start=False)
     shipper.ingest_raw(events(10))
     real_cut = shipper.buffer.record_cut
     failures = [sqlite3.OperationalError("database is locked"), sqlite3.OperationalError("database is locked")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -36,6 +37,14 @@ class StoredRow(NamedTuple):
     only_sink: str | None  # set on DLQ replays: only this sink takes the event
     body: bytes
     pii: str | None = None  # set on DLQ replays: the PII treatment the body already carries (shippers.pii tag)
+
+
+class NewBatch(NamedTuple):
+    """A batch as the cut made it, before the store records it: its destination key is computed already."""
+
+    partition: str
+    key: str | None
+    seqs: Sequence[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +92,20 @@ class DeadLetter:
     withheld: str | None = None  # set when the body does not decode: its length and hash (see withheld_body)
 
 
+class RoutingCount(NamedTuple):
+    """How many stored rows carry one set of routing columns (what a route decides on, bodies unread)."""
+
+    type: str
+    outcome: str
+    tenant: str | None
+    only_sink: str | None
+    count: int
+
+    def as_row(self) -> StoredRow:
+        """A body-less row with these routing columns, for a route filter to judge."""
+        return StoredRow(0, 0.0, self.type, self.outcome, self.tenant, self.only_sink, b"")
+
+
 @dataclass(frozen=True, slots=True)
 class SinkPolicy:
     """What the store must know about a configured sink to route, cap and start it."""
@@ -102,8 +125,9 @@ class SinkRow:
     type: str
     watermark: int
     cut_through: int
-    lag_events: int
-    lag_bytes: int
+    lag_events: int  # every event above the watermark, routed or not (status counts routed ones: shippers.delivery.lag)
+    lag_bytes: int  # the bytes the sink holds in the store (what max_backlog caps)
+    in_flight: int  # events in its recorded, unsettled batches
     delivered: int
     duplicates: int
     retries: int

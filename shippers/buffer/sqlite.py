@@ -57,6 +57,8 @@ from shippers.buffer.records import (
     BatchRecord,
     DeadItem,
     DeadLetter,
+    NewBatch,
+    RoutingCount,
     SinkPolicy,
     SinkRow,
     StoredRow,
@@ -141,6 +143,10 @@ CREATE INDEX dead_letters_raw ON dead_letters (sink) WHERE pii IS NULL;
 CREATE TABLE replayed (seq INTEGER PRIMARY KEY, pii TEXT NOT NULL);
 """
 
+# The rows of a seq range grouped by their routing columns: what a route filter decides on, without the bodies.
+_ROUTING_COUNTS = (
+    "SELECT type, outcome, tenant, only_sink, count(*) FROM events WHERE seq > ? AND seq <= ? GROUP BY type, outcome, tenant, only_sink"
+)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -172,11 +178,14 @@ def _unpack(blob: bytes) -> tuple[int, ...]:
 
 
 class SqliteBuffer:
-    """The SQLite implementation of the durable buffer (see the module docstring for the layout)."""
+    """The SQLite implementation of the :class:`~shippers.buffer.protocol.Buffer` (see the module docstring for the layout)."""
+
+    schema_version = SCHEMA_VERSION
 
     def __init__(self, path: str | Path, *, max_bytes: int, fsync: str = "batch", clock: Callable[[], float] = time.time) -> None:
         self.folder = Path(path)
         self.file = self.folder / DB_FILE
+        self.location = str(self.file)
         self.max_bytes = int(max_bytes)
         self.clock = clock
         self._synchronous = "FULL" if fsync == "always" else "NORMAL"
@@ -185,9 +194,9 @@ class SqliteBuffer:
         self._pid = os.getpid()
         self.fault: BufferError | None = None  # the last write failure, until a write commits again
         self.on_fault: Callable[[str], None] | None = None  # called with the kind of each failure (metrics)
-        # Each sink's route filter (set by the Shipper), so drop_oldest counts only events the sink routes;
+        # Each sink's route filter (use_routes), so drop_oldest counts only events the sink routes;
         # a sink without one (a process that does not know its config) counts every event it passes.
-        self.routes: dict[str, Callable[[StoredRow], bool]] = {}
+        self._routes: dict[str, Callable[[StoredRow], bool]] = {}
         self._fault_lock = threading.Lock()
         self._reclaimed_at = float("-inf")  # time.monotonic() of the last checkpoint after a full disk
         self._prepare_files()
@@ -469,6 +478,10 @@ class SqliteBuffer:
             log.info("sink policy changed by the delivering process's config: %s", change)
         return removed
 
+    def use_routes(self, routes: Mapping[str, Callable[[StoredRow], bool]]) -> None:
+        """Each sink's route filter (the deliverer's), so drop_oldest counts only events the sink routes."""
+        self._routes = dict(routes)
+
     @staticmethod
     def _drop_position(cur: sqlite3.Cursor, sink: str) -> None:
         """Delete a sink's position and open batches (its dead letters are kept)."""
@@ -606,11 +619,11 @@ class SqliteBuffer:
         """How many rows in (after, through] the sink routes (from the routing columns; bodies are not read)."""
         if through <= after:
             return 0
-        takes = self.routes.get(sink)
+        takes = self._routes.get(sink)
         if takes is None:
             return through - after
-        rows = cur.execute("SELECT type, outcome, tenant, only_sink FROM events WHERE seq > ? AND seq <= ?", (after, through))
-        return sum(1 for kind, outcome, tenant, only in rows if takes(StoredRow(0, 0.0, kind, outcome, tenant, only, b"")))
+        counts = map(RoutingCount._make, cur.execute(_ROUTING_COUNTS, (after, through)))
+        return sum(c.count for c in counts if takes(c.as_row()))
 
     # -- delivery: scan, cut, ack ---------------------------------------------------
     @_translated
@@ -654,52 +667,47 @@ class SqliteBuffer:
         return [r._replace(pii=tags[r.seq]) if r.only_sink is not None and r.seq in tags else r for r in rows]
 
     @_translated
+    def routing_counts(self, after_seq: int, through_seq: int) -> list[RoutingCount]:
+        """How many rows in (after_seq, through_seq] carry each set of routing columns (one grouped read, bodies unread)."""
+        return list(map(RoutingCount._make, self._conn().execute(_ROUTING_COUNTS, (after_seq, through_seq))))
+
+    @_translated
     def open_batches(self, sink: str) -> list[BatchRecord]:
         rows = self._conn().execute("SELECT id, sink, partition, key, seqs FROM batches WHERE sink=? ORDER BY id", (sink,)).fetchall()
         return [BatchRecord(r[0], r[1], r[2], r[3], _unpack(r[4])) for r in rows]
 
     @_translated
-    def record_cut(
-        self,
-        sink: str,
-        batches: Sequence[tuple[str, Callable[[int, int], str | None], Sequence[int]]],
-        dead: Sequence[DeadItem],
-        cut_through: int,
-    ) -> list[BatchRecord]:
-        """Record new batches (partition, key_for(first, last), seqs) and pre-send dead letters, advance cut_through."""
+    def record_cut(self, sink: str, batches: Sequence[NewBatch], dead: Sequence[DeadItem], cut_through: int) -> list[BatchRecord]:
+        """Record new batches (keys as the cut computed them) and pre-send dead letters, advance cut_through."""
         now = self.clock()
-        records: list[BatchRecord] = []
         with self._write() as cur:
             current = cur.execute("SELECT cut_through FROM sinks WHERE name=?", (sink,)).fetchone()
             if current is None or current[0] > cut_through:
                 return []  # dropped by drop_oldest meanwhile: nothing to record
-            for partition, key_for, seqs in batches:
-                key = key_for(seqs[0], seqs[-1])
-                cur.execute(
-                    "INSERT INTO batches (sink, partition, key, first_seq, seqs, created) VALUES (?, ?, ?, ?, ?, ?)",
-                    (sink, partition, key, seqs[0], _pack(seqs), now),
-                )
-                records.append(BatchRecord(int(cur.lastrowid or 0), sink, partition, key, tuple(seqs)))
+            records = self._insert_batches(cur, sink, batches, now)
             self._dead_letter(cur, sink, dead, now)
             cur.execute("UPDATE sinks SET cut_through=? WHERE name=?", (cut_through, sink))
             self._advance(cur, sink)
         return records
 
     @_translated
-    def replace_batch(self, batch: BatchRecord, parts: Sequence[Sequence[int]], key_for: Callable[[int, int], str | None]) -> list[BatchRecord]:
+    def replace_batch(self, batch: BatchRecord, parts: Sequence[NewBatch]) -> list[BatchRecord]:
         """Split a recorded batch into smaller recorded batches (after a 'split' verdict)."""
         now = self.clock()
-        records: list[BatchRecord] = []
         with self._write() as cur:
             if not cur.execute("DELETE FROM batches WHERE id=?", (batch.id,)).rowcount:
                 return []
-            for seqs in parts:
-                key = key_for(seqs[0], seqs[-1])
-                cur.execute(
-                    "INSERT INTO batches (sink, partition, key, first_seq, seqs, created) VALUES (?, ?, ?, ?, ?, ?)",
-                    (batch.sink, batch.partition, key, seqs[0], _pack(seqs), now),
-                )
-                records.append(BatchRecord(int(cur.lastrowid or 0), batch.sink, batch.partition, key, tuple(seqs)))
+            return self._insert_batches(cur, batch.sink, parts, now)
+
+    @staticmethod
+    def _insert_batches(cur: sqlite3.Cursor, sink: str, batches: Sequence[NewBatch], now: float) -> list[BatchRecord]:
+        records: list[BatchRecord] = []
+        for partition, key, seqs in batches:
+            cur.execute(
+                "INSERT INTO batches (sink, partition, key, first_seq, seqs, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (sink, partition, key, seqs[0], _pack(seqs), now),
+            )
+            records.append(BatchRecord(int(cur.lastrowid or 0), sink, partition, key, tuple(seqs)))
         return records
 
     @_translated
@@ -960,6 +968,8 @@ class SqliteBuffer:
         conn = self._conn()
         last_seq, last_cum = conn.execute("SELECT last_seq, last_cum FROM stats").fetchone()
         dlq = dict(conn.execute("SELECT sink, count(*) FROM dead_letters GROUP BY sink").fetchall())
+        # A batch's seqs are packed 8 bytes each (_pack), so its events are counted without unpacking them.
+        in_flight = dict(conn.execute("SELECT sink, total(length(seqs)) / 8 FROM batches GROUP BY sink").fetchall())
         rows = conn.execute(
             "SELECT name, type, watermark, cut_through, watermark_cum, delivered, duplicates, retries, dead_lettered, "
             "dropped, state, last_error, last_delivery_at FROM sinks ORDER BY name"
@@ -968,6 +978,7 @@ class SqliteBuffer:
             SinkRow(
                 name=r[0], type=r[1], watermark=r[2], cut_through=r[3],
                 lag_events=last_seq - r[2], lag_bytes=last_cum - r[4],
+                in_flight=int(in_flight.get(r[0], 0)),
                 delivered=r[5], duplicates=r[6], retries=r[7], dead_lettered=r[8], dropped=r[9],
                 dlq_events=dlq.get(r[0], 0), state=r[10], last_error=r[11], last_delivery_at=r[12],
             )

@@ -75,7 +75,7 @@ def test_a_dead_letters_tag_is_kept_and_rides_along_on_replay(tmp_path: Path) ->
     [replayed] = buffer.scan(1, 10)
     assert (replayed.only_sink, replayed.pii, replayed.body) == ("a", TAG, BODY)
     assert buffer.read([2]) == [replayed]  # a recorded batch re-cut after a restart sees the tag too
-    [batch] = buffer.record_cut("a", [("", lambda first, last: None, [2])], [], 2)
+    [batch] = buffer.record_cut("a", [("", None, [2])], [], 2)
     buffer.settle(batch, delivered=1)
     assert buffer.stats()["events"] == 0 and query(buffer.file, "SELECT count(*) FROM replayed") == [(0,)]  # collected with its event
 

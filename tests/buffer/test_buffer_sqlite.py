@@ -18,11 +18,6 @@ from shippers.event import EventValidator, encode_event
 VALIDATOR = EventValidator(builtin_catalog(), clock=lambda: 1_795_000_000.0)
 
 
-def NO_KEY(first: int, last: int) -> None:
-    """No destination key (the memory/chaos sinks need none)."""
-    return None
-
-
 def events(n: int, start: int = 0) -> list:
     out = []
     for i in range(start, start + n):
@@ -63,11 +58,11 @@ def test_events_are_deleted_only_when_every_sink_is_done(buffer: SqliteBuffer) -
     """The slowest sink's watermark pins events; garbage collection follows the minimum."""
     stored = events(4)
     buffer.append(stored)
-    [batch_a] = buffer.record_cut("a", [("", NO_KEY, [1, 2, 3, 4])], [], 4)
+    [batch_a] = buffer.record_cut("a", [("", None, [1, 2, 3, 4])], [], 4)
     buffer.settle(batch_a, delivered=4)
     assert buffer.position("a") == (4, 4)
     assert buffer.stats()["events"] == 4  # sink b still needs them
-    [batch_b] = buffer.record_cut("b", [("", NO_KEY, [1, 2])], [DeadItem(3, "x", "bad", stored[2][1])], 4)
+    [batch_b] = buffer.record_cut("b", [("", None, [1, 2])], [DeadItem(3, "x", "bad", stored[2][1])], 4)
     assert buffer.position("b") == (0, 4)  # batch [1,2] open: watermark stays below it
     buffer.settle(batch_b, delivered=2)
     assert buffer.position("b") == (4, 4)
@@ -78,7 +73,7 @@ def test_events_are_deleted_only_when_every_sink_is_done(buffer: SqliteBuffer) -
 def test_out_of_order_completion_keeps_the_low_watermark(buffer: SqliteBuffer) -> None:
     """A later batch finishing first does not move the watermark past an earlier open batch."""
     buffer.append(events(6))
-    first, second = buffer.record_cut("a", [("p1", NO_KEY, [1, 2, 3]), ("p2", NO_KEY, [4, 5, 6])], [], 6)
+    first, second = buffer.record_cut("a", [("p1", None, [1, 2, 3]), ("p2", None, [4, 5, 6])], [], 6)
     buffer.settle(second, delivered=3)
     assert buffer.position("a")[0] == 0
     buffer.settle(first, delivered=3)
@@ -88,7 +83,7 @@ def test_out_of_order_completion_keeps_the_low_watermark(buffer: SqliteBuffer) -
 def test_partial_settle_keeps_the_remaining_items_recorded(buffer: SqliteBuffer) -> None:
     """After per-item results only the items still to retry stay in the recorded batch."""
     buffer.append(events(3))
-    [batch] = buffer.record_cut("a", [("", lambda first, last: f"key-{first}-{last}", [1, 2, 3])], [], 3)
+    [batch] = buffer.record_cut("a", [("", "key-1-3", [1, 2, 3])], [], 3)
     assert batch.key == "key-1-3"
     buffer.settle(batch, delivered=2, remaining=[2])
     [open_batch] = buffer.open_batches("a")
@@ -130,7 +125,7 @@ def test_removed_sink_stops_pinning_events_once_caught_up(buffer: SqliteBuffer) 
     """A sink dropped from the config with nothing undelivered loses its position at start-up, so it pins nothing."""
     buffer.append(events(3))
     for sink in ("a", "b"):
-        [batch] = buffer.record_cut(sink, [("", NO_KEY, [1, 2, 3])], [], 3)
+        [batch] = buffer.record_cut(sink, [("", None, [1, 2, 3])], [], 3)
         buffer.settle(batch, delivered=3 if sink == "a" else 0, remaining=[] if sink == "a" else [3])
     with pytest.raises(SinkRemovedError, match=r"sink 'b' .* 1 undelivered"):
         buffer.register_sinks([policy("a")], remove_others=True)

@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable
 from email.utils import formatdate
 
+from shippers.delivery.retry import backoff_ceiling
 from shippers.shipper import Shipper
 from shippers.testing import chaos, memory
 from shippers.testing.memory import delivered_ids
 from shippers.testing.scripted_http import Answer, ScriptedHTTPServer
 from shippers.testing.waiting import wait_for
-from shippers.worker import backoff_ceiling
 
 WALL_START = 1_795_000_000.0  # 2026-11-18, seconds since the epoch
 MONO_START = 5_000.0  # a monotonic clock starts anywhere

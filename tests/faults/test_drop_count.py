@@ -51,7 +51,7 @@ def test_the_store_counts_a_drop_by_the_sinks_route(tmp_path: Path) -> None:
     try:
         store.register_sinks([SinkPolicy("t1", "memory", "drop_oldest", CAP_BYTES, "tail")], remove_others=False)
         route = Route("t1", RouteConfig(types=["login.*"], outcomes=["success"], tenants=["t-1"]))
-        store.routes = {"t1": route.takes}
+        store.use_routes({"t1": route.takes})
         routed = event("login.completed", tenant="t-1")
         others = [event("login.completed", tenant="t-2"), event("login.failed", "failure", "t-1"), event("user.locked", tenant="t-1")]
         store.append([routed] * 3 + others * 3)

@@ -1,0 +1,101 @@
+"""One sink's view of a stored row: decode, apply the sink's PII policy (once), map, encode; and its dead letters.
+
+Pure over what it is given (a row, the adapter's pure methods, the policy): the cut calls it for
+new rows, a restart for the rows of a recorded batch, and it gives the same item both times.
+A dead letter holds only what the sink may see (the policy applied), never the row as stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from adapters.contract import Adapter
+from shippers.buffer.records import UNDECODABLE_TAG, DeadItem, StoredRow
+from shippers.delivery.codes import CODE_INVALID, CODE_UNDECODABLE
+from shippers.event import Event, decode_event, encode_event
+from shippers.pii import SinkPii, scrub
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """One routed event, mapped for the sink."""
+
+    row: StoredRow
+    event: Event  # the sink's view (PII policy applied)
+    doc: object  # adapter.map(event)
+    item: bytes  # adapter.encode_item(doc): what the request carries and the limits count
+    stored: Event  # the row as decoded (before the PII policy), for dead letters
+
+
+class RowMapper:
+    """Stored rows -> one sink's items and dead letters."""
+
+    def __init__(self, adapter: Adapter, pii: SinkPii | None = None) -> None:
+        self.adapter = adapter
+        self.pii = pii or SinkPii()
+        self.transform = self.pii.transform
+
+    @staticmethod
+    def decode(row: StoredRow) -> Event | DeadItem:
+        """The stored event, or its ``undecodable`` dead letter: the bytes as stored, tagged so no view shows them.
+
+        The reason names the error's type only: a decoder's message may quote the bytes.
+        """
+        try:
+            return decode_event(row.body)
+        except Exception as exc:
+            reason = f"the stored event does not decode ({type(exc).__name__}); it is kept as stored and withheld from every view"
+            return DeadItem(row.seq, CODE_UNDECODABLE, reason, bytes(row.body), UNDECODABLE_TAG)
+
+    def map_row(self, row: StoredRow, stored: Event) -> Mapped:
+        """From ``stored`` (the row decoded): apply the sink's PII policy (once: a replayed dead letter carries it
+        already), map, encode."""
+        event = stored
+        if row.pii is not None:  # a replayed dead letter: its body is the sink's view already
+            event = self.pii.view(event, row.pii)[0]
+        elif self.transform is not None:
+            event = self.transform(event)
+        elif self.adapter.archive_line:
+            return Mapped(row, event, event, row.body, stored)  # the stored bytes are already the archive line
+        doc = self.adapter.map(event)
+        return Mapped(row, event, doc, self.adapter.encode_item(doc), stored)
+
+    def dead_letter(
+        self, row: StoredRow, code: str, reason: str, mapped: Mapped | None = None, *, stored: Event | None = None
+    ) -> DeadItem:
+        """A dead letter holding only what this sink may see: the mapped event, or the row with the policy applied.
+
+        The reason is scrubbed too: a text quoting a value the policy hides (an adapter or policy
+        error message) shows the sink's version of it instead. Give ``mapped`` when the row was mapped,
+        else ``stored`` (the row decoded by ``decode``; an undecodable row is its own dead letter).
+        """
+        if mapped is not None:
+            stored = mapped.stored
+        assert stored is not None, "dead_letter needs the mapped row or the decoded one"
+        shown, tag = self.pii.safe_view(stored, row.pii)
+        if mapped is not None:
+            shown = mapped.event  # the same view (map_row made it), as sent
+        body = row.body if shown is stored else encode_event(shown)
+        return DeadItem(row.seq, code, scrub(reason, stored, shown), body, tag)
+
+    def rebuild(self, rows: Iterable[StoredRow]) -> tuple[list[Mapped], list[DeadItem]]:
+        """A recorded batch's rows mapped again after a restart: the same documents, or dead items for rows
+        that no longer map (an adapter upgrade, a changed PII policy)."""
+        mapped: list[Mapped] = []
+        failed: list[DeadItem] = []
+        for row in rows:
+            stored = self.decode(row)
+            if isinstance(stored, DeadItem):
+                failed.append(stored)
+                continue
+            try:
+                mapped.append(self.map_row(row, stored))
+            except Exception as exc:
+                failed.append(self.dead_letter(row, CODE_INVALID, adapter_failure(exc), stored=stored))
+        return mapped, failed
+
+
+def adapter_failure(exc: Exception) -> str:
+    """The dead-letter reason of an event the adapter raised on (an adapter bug costs one event, not the stream)."""
+    return f"the adapter failed on this event: {type(exc).__name__}: {exc}"
