@@ -29,7 +29,7 @@ import msgspec
 
 from shippers import units
 from shippers.errors import ConfigError
-from shippers.plugins import broken_adapters, installed_adapters, unknown_type_hint
+from shippers.plugins import adapter_info, broken_adapters, broken_reason, installed_adapters, unknown_type_hint
 
 DEFAULT_CONFIG_FILE = "authlog.toml"
 _VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -68,6 +68,9 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     idle_timeout: Duration = Duration(30.0)
     # None: derived at start-up from RLIMIT_NOFILE minus what the store, sinks and logs need.
     max_connections: int | None = None
+    # "process": bodies are split, validated and committed in a second process (the other core;
+    # shippers/sidecar/ingest_process.py); "thread": on two threads of the server's process.
+    ingest: Literal["process", "thread"] = "process"
 
 
 class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -237,17 +240,18 @@ class _Loader:
         if not isinstance(raw, dict):
             self.problems.append(f"{path}: must be a table")
             return None
-        adapters = installed_adapters()
         kind = raw.get("type")
         if kind is None:
-            self.problems.append(f"{path}.type: required; one of {', '.join(sorted(adapters))}")
+            self.problems.append(f"{path}.type: required; one of {', '.join(sorted(installed_adapters()))}")
             return None
-        info = adapters.get(kind) if isinstance(kind, str) else None
-        if info is None and kind in broken_adapters():
-            self.problems.append(f"{path}.type: the {kind!r} adapter is installed but cannot load: {broken_adapters()[kind]}")
+        # Only the named plugin is imported: the others' SDKs would cost tens of MiB in every process.
+        info = adapter_info(kind) if isinstance(kind, str) else None
+        broken = broken_reason(kind) if isinstance(kind, str) and info is None else None
+        if broken is not None:
+            self.problems.append(f"{path}.type: the {kind!r} adapter is installed but cannot load: {broken}")
             return None
         if info is None:
-            names = [*adapters, *broken_adapters()]
+            names = [*installed_adapters(), *broken_adapters()]
             self.problems.append(
                 f"{path}.type: unknown sink type {kind!r}{_suggest(str(kind), names, 'types')}; `authlog adapters` "
                 f"lists the installed ones{unknown_type_hint(kind)}"
