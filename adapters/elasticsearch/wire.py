@@ -1,9 +1,9 @@
 """What goes on the wire to the cluster and back: gzip at a cheap level, msgspec for the JSON answers.
 
 The client's own ``http_compress`` gzips at level 9 (``gzip.compress`` default), which measured
-~9.5 µs per ~780-byte event, the single largest cost of a send; level 1 takes ~2.6 µs for
-a ratio of ~7.8 instead of ~11.3 (``bench/bench_elasticsearch.py``; Beats' elasticsearch output
-also defaults to level 1). The body is therefore gzipped here and sent with
+~9.5 µs per ~780-byte event, the single largest cost of a send; zlib level 1 took ~2.6 µs for a
+ratio of ~7.8 instead of ~11.3, and ISA-L's fast level (``adapters.compression``, the level every
+adapter uses) about a fifth of that. The body is therefore gzipped here and sent with
 ``content-encoding: gzip``, with the client's own compression off.
 
 The answers (a bulk answer of up to ``max_events`` items) are parsed with msgspec instead of the
@@ -14,7 +14,6 @@ translation is unchanged).
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
 import msgspec
@@ -26,19 +25,16 @@ from elasticsearch.serializer import (
     Serializer,
 )
 
-# Why: see the module docstring: level 1 costs a quarter of level 9 per event for ~70% of its ratio.
-GZIP_LEVEL = 1
-# Why: zlib's window bits for a gzip (not zlib) stream: 16 + the 15-bit window.
-_GZIP_WBITS = 31
+from adapters import compression
+
 GZIP_HEADERS = {"content-encoding": "gzip"}
 
 _decode = msgspec.json.decode
 
 
 def gzipped(body: bytes) -> bytes:
-    """``body`` as one gzip member at GZIP_LEVEL."""
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
-    return compressor.compress(body) + compressor.flush()
+    """``body`` as one gzip member at the adapters' fast level."""
+    return compression.gzipped(body)
 
 
 class _FastJson(JsonSerializer):
