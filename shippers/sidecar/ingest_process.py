@@ -220,6 +220,8 @@ class IngestProcess:
             except (EOFError, OSError) as exc:
                 self._lost(f"the ingest process ended ({type(exc).__name__}); it is started again on the next request")
                 raise IngestUnavailable(f"{self._why}; nothing of this request is known to be stored: retry it") from None
+        if answer[0] == "unknown":  # split by an ingest process that died; this one was started since
+            raise IngestUnavailable("the ingest process was restarted while this request was in progress; nothing of it is stored: retry it")
         if answer[0] == "error":
             raise RuntimeError(f"the ingest process failed on {message[0]!r}: {answer[1]}")
         return answer
