@@ -127,7 +127,12 @@ def main() -> None:
     """Entry point: ``python -m shippers.sidecar.ingest_child FD PARENT_PID``."""
     fd, parent = int(sys.argv[1]), int(sys.argv[2])
     _die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this process ends (SIGTERM, or EOF)
+    # The parent decides when this process ends (it closes the socket: EOF). SIGINT (Ctrl-C) and
+    # SIGTERM sent to the whole group (systemd's KillMode=control-group, `kill -TERM -PGID`) reach this
+    # process too: obeyed, they would fail the requests the sidecar is draining (503, and their producers
+    # resend what may already be stored). It still dies with its parent (PR_SET_PDEATHSIG, SIGKILL).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     conn = Connection(socket.socket(fileno=fd).detach())
     settings: IngestSettings = conn.recv()
     child = IngestChild(settings)

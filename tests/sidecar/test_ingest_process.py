@@ -218,3 +218,19 @@ def test_a_request_split_before_a_restart_is_told_to_retry(process: IngestProces
         process.validate(request_id, 0, 1000)
     with pytest.raises(IngestUnavailable, match="retry"):
         process.commit(request_id)
+
+
+def test_the_ingest_process_outlives_a_sigterm_sent_to_the_whole_group(process: IngestProcess) -> None:
+    """SIGTERM to every process of the sidecar (systemd's KillMode=control-group, `kill -TERM -PGID`) leaves the ingest process
+    running, so a request split before it still commits and gets its 202 while the sidecar drains; it ends when its parent closes it."""
+    limits = BodyLimits(1 << 20, 100)
+    request_id, _ = process.split(GOOD, "application/json", None, limits)
+    pid = process.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)
+    process.validate(request_id, 0, 1000)
+    accepted, rejected, _ = process.commit(request_id)
+    assert (accepted, rejected) == (1, [])
+    assert process.pid == pid
+    process.close()
+    assert process.pid is None
