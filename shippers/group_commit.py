@@ -9,14 +9,15 @@ each waiting caller how it went. Measured with 8 threads emitting (``bench/bench
 Nothing is buffered past a call that returned: a call returns only after the transaction holding
 its event committed, or raises that transaction's error (a full sink or store refuses the whole
 group, and each caller's own ``emit_timeout`` retry loop decides for its event, as before). The
-committer starts on the first commit (and again in a forked child, where it does not exist) and
-ends at :meth:`GroupCommitter.close`.
+committer starts on the first commit (and again in a forked child, where it does not exist: the
+child's committer state is new from the fork on) and ends at :meth:`GroupCommitter.close`.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,6 +43,11 @@ class GroupCommitter:
     def __init__(self, append: Callable[[Sequence[Item]], Any]) -> None:
         self._append = append
         self._reset()
+        # A forked child starts afresh at once, while it has one thread: its lock may have been held by a
+        # parent thread that does not exist there (close() would hang on it), and two of its threads
+        # noticing the fork in commit() could each reset and lose the other's queued call.
+        me = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (committer := me()) is not None and committer._reset())
 
     def _reset(self) -> None:
         self._pid = os.getpid()
@@ -52,7 +58,7 @@ class GroupCommitter:
 
     def commit(self, items: Sequence[Item]) -> None:
         """Append ``items`` durably (in a transaction shared with concurrent callers); raises that transaction's error."""
-        if self._pid != os.getpid():  # a forked child: the committer thread (and the lock's state) stayed in the parent
+        if self._pid != os.getpid():  # forked by C code that skips the at-fork hooks: the committer stayed behind
             self._reset()
         me = _Waiter(items)
         with self._cond:

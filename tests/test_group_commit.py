@@ -170,3 +170,54 @@ def test_after_close_commits_run_on_the_callers_thread() -> None:
     assert committer._thread is not None and not committer._thread.is_alive()
     committer.commit([("b", b"")])
     assert store.transactions == [[("a", b"")], [("b", b"")]]
+
+
+def test_a_child_forked_while_the_committers_lock_was_held_can_close_and_commit() -> None:
+    """A child forked while a parent thread held the committer's lock (a caller queueing, the committer taking its group)
+    neither hangs in close() (atexit's shutdown in a gunicorn worker) nor in commit(): its committer is new from the fork on."""
+    import os
+
+    store = _Store()
+    committer = GroupCommitter(store.append)
+    committer.commit([("parent", b"")])
+    read, write = os.pipe()
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:  # as another parent thread holds it at the moment of the fork
+        with committer._cond:
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    held.wait(5)
+    pid = os.fork()
+    if pid == 0:  # the child: the thread holding the lock does not exist here, so nothing will release it
+        try:
+            committer.close()
+            committer.commit([("child", b"")])
+            os.write(write, str(len(store.transactions)).encode())
+        finally:
+            os._exit(0)
+    release.set()
+    holder.join(5)
+    os.close(write)
+    done: list[int] = []
+    wait_for(lambda: done.append(os.waitpid(pid, os.WNOHANG)[0]) or done[-1] == pid or _gave_up(pid, done),
+             "the forked child ends")
+    answer = os.read(read, 16)
+    os.close(read)
+    assert done[-1] == pid and answer == b"2"  # the parent's one, and the child's own
+
+
+def _gave_up(pid: int, done: list[int]) -> bool:
+    """After ~2 s of a hung child, kill it (the test then fails on its empty answer)."""
+    import os
+    import signal
+
+    if len(done) < 400:  # Why: 400 polls of wait_for's 5 ms: the child needs milliseconds
+        return False
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    done.append(pid)
+    return True
