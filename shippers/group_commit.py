@@ -15,6 +15,7 @@ child's committer state is new from the fork on) and ends at :meth:`GroupCommitt
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 import weakref
@@ -75,7 +76,7 @@ class GroupCommitter:
             return
         me.wake.wait()
         if me.error is not None:
-            raise me.error
+            raise _own_copy(me.error)
 
     def close(self) -> None:
         """Let the committer finish what is queued and end; later commits run on their caller's thread."""
@@ -96,7 +97,8 @@ class GroupCommitter:
                 group = _take(self._queue)
             try:
                 self._append([item for waiter in group for item in waiter.items])
-            except BaseException as exc:  # every caller of this transaction gets its error
+            except BaseException as exc:  # every caller of this transaction gets its error (a copy of it: _own_copy)
+                _drop_frames(exc)
                 for waiter in group:
                     waiter.error = exc
             for waiter in group:
@@ -114,3 +116,30 @@ def _take(queue: list[_Waiter]) -> list[_Waiter]:
     group = queue[:taken]
     del queue[:taken]
     return group
+
+
+def _drop_frames(exc: BaseException) -> None:
+    """Clear the tracebacks of ``exc`` and of its causes: their frames (the committer's) hold every caller's events."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        todo += [current.__cause__, current.__context__]
+
+
+def _own_copy(exc: BaseException) -> BaseException:
+    """A copy of a group's error for one caller, with the same fields and causes.
+
+    Raised as one object in every caller, its traceback would grow with each caller's frames (an
+    error reporter that captures frame locals would show one user's event in another's report).
+    """
+    try:
+        mine = copy.copy(exc)  # class, args and fields (retry_after, sink, kind); no traceback
+    except Exception:  # a class that cannot be rebuilt from its args: the shared one, frames dropped
+        return exc
+    mine.__cause__, mine.__context__, mine.__suppress_context__ = exc.__cause__, exc.__context__, exc.__suppress_context__
+    return mine
