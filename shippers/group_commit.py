@@ -9,14 +9,16 @@ each waiting caller how it went. Measured with 8 threads emitting (``bench/bench
 Nothing is buffered past a call that returned: a call returns only after the transaction holding
 its event committed, or raises that transaction's error (a full sink or store refuses the whole
 group, and each caller's own ``emit_timeout`` retry loop decides for its event, as before). The
-committer starts on the first commit (and again in a forked child, where it does not exist) and
-ends at :meth:`GroupCommitter.close`.
+committer starts on the first commit (and again in a forked child, where it does not exist: the
+child's committer state is new from the fork on) and ends at :meth:`GroupCommitter.close`.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,6 +44,11 @@ class GroupCommitter:
     def __init__(self, append: Callable[[Sequence[Item]], Any]) -> None:
         self._append = append
         self._reset()
+        # A forked child starts afresh at once, while it has one thread: its lock may have been held by a
+        # parent thread that does not exist there (close() would hang on it), and two of its threads
+        # noticing the fork in commit() could each reset and lose the other's queued call.
+        me = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (committer := me()) is not None and committer._reset())
 
     def _reset(self) -> None:
         self._pid = os.getpid()
@@ -52,7 +59,7 @@ class GroupCommitter:
 
     def commit(self, items: Sequence[Item]) -> None:
         """Append ``items`` durably (in a transaction shared with concurrent callers); raises that transaction's error."""
-        if self._pid != os.getpid():  # a forked child: the committer thread (and the lock's state) stayed in the parent
+        if self._pid != os.getpid():  # forked by C code that skips the at-fork hooks: the committer stayed behind
             self._reset()
         me = _Waiter(items)
         with self._cond:
@@ -69,7 +76,7 @@ class GroupCommitter:
             return
         me.wake.wait()
         if me.error is not None:
-            raise me.error
+            raise _own_copy(me.error)
 
     def close(self) -> None:
         """Let the committer finish what is queued and end; later commits run on their caller's thread."""
@@ -90,7 +97,8 @@ class GroupCommitter:
                 group = _take(self._queue)
             try:
                 self._append([item for waiter in group for item in waiter.items])
-            except BaseException as exc:  # every caller of this transaction gets its error
+            except BaseException as exc:  # every caller of this transaction gets its error (a copy of it: _own_copy)
+                _drop_frames(exc)
                 for waiter in group:
                     waiter.error = exc
             for waiter in group:
@@ -108,3 +116,30 @@ def _take(queue: list[_Waiter]) -> list[_Waiter]:
     group = queue[:taken]
     del queue[:taken]
     return group
+
+
+def _drop_frames(exc: BaseException) -> None:
+    """Clear the tracebacks of ``exc`` and of its causes: their frames (the committer's) hold every caller's events."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        todo += [current.__cause__, current.__context__]
+
+
+def _own_copy(exc: BaseException) -> BaseException:
+    """A copy of a group's error for one caller, with the same fields and causes.
+
+    Raised as one object in every caller, its traceback would grow with each caller's frames (an
+    error reporter that captures frame locals would show one user's event in another's report).
+    """
+    try:
+        mine = copy.copy(exc)  # class, args and fields (retry_after, sink, kind); no traceback
+    except Exception:  # a class that cannot be rebuilt from its args: the shared one, frames dropped
+        return exc
+    mine.__cause__, mine.__context__, mine.__suppress_context__ = exc.__cause__, exc.__context__, exc.__suppress_context__
+    return mine

@@ -11,14 +11,17 @@ socket pair, so the turns of several requests interleave exactly as the parent o
 (``turns.py``)::
 
     ("split", id, body, content_type, content_encoding, limits) -> ("ok", items) | ("body", status, message)
-    ("validate", id, start, count)                               -> ("ok", {reason: n})
+    ("validate", id, start, count)                               -> ("ok", {reason: n}) | ("unknown",)
     ("commit", id)                                               -> ("ok", accepted, rejected, {(type, outcome): n})
                                                                     | ("store", class, message, retry_after, sink, kind, fault, events)
-                                                                    | ("recursion",)
+                                                                    | ("recursion",) | ("unknown",)
     ("drop", id)                                                 -> nothing (the request was abandoned)
 
 It ends when the socket closes (its parent is gone) and, on Linux, when its parent dies, even by
 ``kill -9`` (``PR_SET_PDEATHSIG``): it never outlives the sidecar that acknowledges its commits.
+
+``("unknown",)`` answers a request this process never split: it was split by an ingest process
+that died, and this one was started since (the parent tells the producer to retry).
 """
 
 from __future__ import annotations
@@ -85,7 +88,9 @@ class IngestChild:
             return ("ok", len(items))
         if op == "validate":
             _, request_id, start, count = message
-            request = self.requests[request_id]
+            request = self.requests.get(request_id)
+            if request is None:
+                return ("unknown",)
             try:
                 request.validated, reasons = validate_items(
                     self.validator, request.items[start : start + count], time.time(), start=start, into=request.validated
@@ -94,7 +99,9 @@ class IngestChild:
                 return ("recursion",)
             return ("ok", dict(reasons))
         if op == "commit":
-            request = self.requests.pop(message[1])
+            request = self.requests.pop(message[1], None)
+            if request is None:
+                return ("unknown",)
             validated = request.validated or Validated([], [])
             try:
                 counts = append_validated(self.buffer, validated.accepted)
@@ -120,7 +127,12 @@ def main() -> None:
     """Entry point: ``python -m shippers.sidecar.ingest_child FD PARENT_PID``."""
     fd, parent = int(sys.argv[1]), int(sys.argv[2])
     _die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this process ends (SIGTERM, or EOF)
+    # The parent decides when this process ends (it closes the socket: EOF). SIGINT (Ctrl-C) and
+    # SIGTERM sent to the whole group (systemd's KillMode=control-group, `kill -TERM -PGID`) reach this
+    # process too: obeyed, they would fail the requests the sidecar is draining (503, and their producers
+    # resend what may already be stored). It still dies with its parent (PR_SET_PDEATHSIG, SIGKILL).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     conn = Connection(socket.socket(fileno=fd).detach())
     settings: IngestSettings = conn.recv()
     child = IngestChild(settings)

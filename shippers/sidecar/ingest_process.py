@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
@@ -101,9 +101,12 @@ class ProcessIngest:
 
     async def run(self, body: list[bytes], content_type: str | None, content_encoding: str | None) -> IngestResult:
         loop = asyncio.get_running_loop()
-        request_id, count = await loop.run_in_executor(
-            self.validators, self.process.split, body.pop(), content_type, content_encoding, self.limits
-        )
+        split = self.validators.submit(self.process.split, body.pop(), content_type, content_encoding, self.limits)
+        try:
+            request_id, count = await asyncio.wrap_future(split)
+        except asyncio.CancelledError:  # the split goes on in its thread: the request it makes is dropped once it is made
+            split.add_done_callback(self._drop_once_split)
+            raise
         settled = False
         try:
             for start in range(0, max(count, 1), VALIDATE_TURN_ITEMS):
@@ -111,16 +114,24 @@ class ProcessIngest:
                 for reason, n in reasons.items():
                     self.shipper.metrics.count_rejected(reason, n)
             settled = True  # the commit ends the request in the ingest process, whatever it answers
-            accepted, rejected, counts = await loop.run_in_executor(self.writer, self._commit, request_id)
+            accepted, rejected = await loop.run_in_executor(self.writer, self._commit, request_id)
         finally:
-            if not settled:  # cancelled (the producer hung up) or failed: the ingest process forgets the request
+            if not settled:  # cancelled (the drain's deadline) or failed: the ingest process forgets the request
                 self.validators.submit(self.process.drop, request_id)
-        self.shipper.note_committed(counts)
         return IngestResult(accepted, rejected)
 
-    def _commit(self, request_id: int) -> tuple[int, list[tuple[int, str]], dict[tuple[str, str], int]]:
+    def _drop_once_split(self, split: Future[tuple[int, int]]) -> None:
+        if split.cancelled() or split.exception() is not None:
+            return
         try:
-            return self.process.commit(request_id)
+            self.validators.submit(self.process.drop, split.result()[0])  # never on the event loop: drop waits for the lock
+        except RuntimeError:  # the executor is shut down: the ingest process is being closed with all it holds
+            pass
+
+    def _commit(self, request_id: int) -> tuple[int, list[tuple[int, str]]]:
+        """Commit, and count and wake on this thread: a request cancelled meanwhile still counts what it stored."""
+        try:
+            accepted, rejected, counts = self.process.commit(request_id)
         except StoreRefused as refused:
             exc = refused.error
             self.shipper.metrics.count_refused(refusal_reason(exc), refused.events)
@@ -130,6 +141,8 @@ class ProcessIngest:
             if isinstance(exc, BufferFullError):
                 self.shipper.note_refused(exc)
             raise exc from None
+        self.shipper.note_committed(counts)
+        return accepted, rejected
 
     def not_ready(self) -> str | None:
         return self.process.not_ready()
@@ -220,6 +233,8 @@ class IngestProcess:
             except (EOFError, OSError) as exc:
                 self._lost(f"the ingest process ended ({type(exc).__name__}); it is started again on the next request")
                 raise IngestUnavailable(f"{self._why}; nothing of this request is known to be stored: retry it") from None
+        if answer[0] == "unknown":  # split by an ingest process that died; this one was started since
+            raise IngestUnavailable("the ingest process was restarted while this request was in progress; nothing of it is stored: retry it")
         if answer[0] == "error":
             raise RuntimeError(f"the ingest process failed on {message[0]!r}: {answer[1]}")
         return answer

@@ -196,3 +196,41 @@ def test_the_ingest_process_dies_with_its_sidecar(tmp_path: Path) -> None:
         if sidecar.poll() is None:
             sidecar.kill()
             sidecar.wait()
+
+
+def test_a_request_split_before_a_restart_is_told_to_retry(process: IngestProcess, clock: _Monotonic) -> None:
+    """A request split in an ingest process that died and was started again meanwhile gets IngestUnavailable (503, retry), not the new process's KeyError (500)."""
+    from shippers.sidecar.ingest_process import IngestUnavailable
+
+    limits = BodyLimits(1 << 20, 100)
+    request_id, count = process.split(GOOD, "application/json", None, limits)
+    assert count == 1
+    old = process.pid
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: process.pid is None, "the killed ingest process is gone")
+    with pytest.raises(IngestUnavailable):  # another request notices the death...
+        process.split(GOOD, "application/json", None, limits)
+    clock.now += RESPAWN_SECONDS
+    process.split(GOOD, "application/json", None, limits)  # ...and, past RESPAWN_SECONDS, one starts the new process
+    assert process.pid not in (None, old)
+    with pytest.raises(IngestUnavailable, match="retry"):
+        process.validate(request_id, 0, 1000)
+    with pytest.raises(IngestUnavailable, match="retry"):
+        process.commit(request_id)
+
+
+def test_the_ingest_process_outlives_a_sigterm_sent_to_the_whole_group(process: IngestProcess) -> None:
+    """SIGTERM to every process of the sidecar (systemd's KillMode=control-group, `kill -TERM -PGID`) leaves the ingest process
+    running, so a request split before it still commits and gets its 202 while the sidecar drains; it ends when its parent closes it."""
+    limits = BodyLimits(1 << 20, 100)
+    request_id, _ = process.split(GOOD, "application/json", None, limits)
+    pid = process.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)
+    process.validate(request_id, 0, 1000)
+    accepted, rejected, _ = process.commit(request_id)
+    assert (accepted, rejected) == (1, [])
+    assert process.pid == pid
+    process.close()
+    assert process.pid is None
