@@ -49,18 +49,24 @@ def _queued(committer: GroupCommitter, n: int) -> bool:
     return len(committer._queue) == n
 
 
-def test_callers_queued_behind_a_commit_share_the_next_transaction() -> None:
-    """While the first transaction is held open, 7 more callers queue; all 7 are then committed in one transaction, none lost."""
+def _held_then_queued(names: list[str]) -> tuple[_Store, GroupCommitter, dict[str, BaseException], list[threading.Thread]]:
+    """A committer whose first transaction (caller "a") is held open, with ``names`` queued behind it."""
     store = _Store()
     committer = GroupCommitter(store.append)
     store.hold.clear()
     errors: dict[str, BaseException] = {}
     first = _start(committer, ["a"], errors)
     store.entered.wait(5)
-    rest = _start(committer, [f"t{i}" for i in range(7)], errors)
-    wait_for(lambda: _queued(committer, 7), "seven callers queued behind the open transaction")
+    rest = _start(committer, names, errors)
+    wait_for(lambda: _queued(committer, len(names)), f"{len(names)} callers queued behind the open transaction")
+    return store, committer, errors, first + rest
+
+
+def test_callers_queued_behind_a_commit_share_the_next_transaction() -> None:
+    """While the first transaction is held open, 7 more callers queue; all 7 are then committed in one transaction, none lost."""
+    store, _, errors, threads = _held_then_queued([f"t{i}" for i in range(7)])
     store.hold.set()
-    for thread in first + rest:
+    for thread in threads:
         thread.join(5)
     assert errors == {}
     assert store.transactions[0] == [("a", b"")]
@@ -70,18 +76,11 @@ def test_callers_queued_behind_a_commit_share_the_next_transaction() -> None:
 
 def test_a_failed_transaction_fails_exactly_its_callers() -> None:
     """A BufferFullError of one group is raised in each of its callers; the next group's callers commit."""
-    store = _Store()
-    committer = GroupCommitter(store.append)
-    store.hold.clear()
-    errors: dict[str, BaseException] = {}
-    first = _start(committer, ["a"], errors)
-    store.entered.wait(5)
-    group = _start(committer, ["b", "c"], errors)
-    wait_for(lambda: _queued(committer, 2), "two callers queued")
+    store, committer, errors, threads = _held_then_queued(["b", "c"])
     full = BufferFullError("sink 'x' is full", sink="x")
     store.fail_next = full
     store.hold.set()
-    for thread in first + group:
+    for thread in threads:
         thread.join(5)
     assert list(errors) == ["a"]  # the held transaction was the one that failed
     assert type(errors["a"]) is BufferFullError and (str(errors["a"]), errors["a"].sink) == (str(full), "x")
