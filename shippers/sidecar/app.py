@@ -365,7 +365,9 @@ async def readyz(request: web.Request) -> web.Response:
     if state.closing:
         return json_response(503, {"status": "shutting down"})
     try:
-        reason = state.ingest.not_ready() or await asyncio.get_running_loop().run_in_executor(None, _not_ready_reason, state.shipper)
+        reason = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: state.ingest.not_ready() or _not_ready_reason(state.shipper)  # both may block: off the loop
+        )
     except AuthlogError as exc:
         reason = str(exc)
     if reason is None:

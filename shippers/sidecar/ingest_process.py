@@ -294,9 +294,17 @@ class IngestProcess:
         log.error("%s", why)
 
     def not_ready(self) -> str | None:
-        """Why ingest cannot work now (the process died and cannot be started again), or None."""
-        if self._why is not None and self.monotonic() - self._failed_at < RESPAWN_SECONDS:
-            return self._why
+        """Why ingest cannot work now, or None. Blocking: a dead process is started again here (at most once per
+        RESPAWN_SECONDS), so ``/readyz`` never says ready over an ingest process that cannot run, with or without traffic."""
+        if not self._lock.acquire(blocking=False):
+            return None  # a round trip is under way: the process runs
+        try:
+            if not self._closed:
+                self._running()
+        except IngestUnavailable as exc:
+            return str(exc)
+        finally:
+            self._lock.release()
         return None
 
     def close(self, timeout: float = 5.0) -> None:

@@ -234,3 +234,30 @@ def test_the_ingest_process_outlives_a_sigterm_sent_to_the_whole_group(process: 
     assert process.pid == pid
     process.close()
     assert process.pid is None
+
+
+def test_readyz_restarts_a_dead_ingest_process_without_traffic(
+    served: ServedApp, process: IngestProcess, clock: _Monotonic
+) -> None:
+    """With no ingest request at all, /readyz notices a killed ingest process, says why, and (past RESPAWN_SECONDS) starts it again."""
+    assert served.request("GET", "/readyz")[0] == 200  # starts it: the probe is what keeps it running
+    old = process.pid
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: process._proc is not None and process._proc.poll() is not None, "the killed ingest process is gone")
+    status, _, body = served.request("GET", "/readyz")
+    assert status == 503 and b"ingest process" in body  # found dead by the probe, with no request to notice it
+    clock.now += RESPAWN_SECONDS
+    assert served.request("GET", "/readyz")[0] == 200
+    assert process.pid not in (None, old)  # the next probe started it again
+
+
+def test_readyz_says_not_ready_while_the_ingest_process_cannot_start(
+    served: ServedApp, process: IngestProcess, clock: _Monotonic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ingest process that cannot be started (a broken interpreter) makes /readyz 503 with the reason, on every probe."""
+    monkeypatch.setattr("shippers.sidecar.ingest_process.sys.executable", "/nonexistent/python")
+    for _ in range(3):
+        status, _, body = served.request("GET", "/readyz")
+        assert status == 503 and b"ingest process" in body, body
+        clock.now += RESPAWN_SECONDS  # each probe past the window tries again, and fails again
