@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import os
+import random
 import re
 import socket
 import subprocess
@@ -25,10 +26,22 @@ APPS = ROOT / "examples" / "apps"
 GOOD = "correct horse battery staple"
 
 
+# Why: below Linux's ephemeral range (32768-60999): a port picked there is not handed out meanwhile to
+# another test's `bind(port 0)`, which made an app answer for another server (a 404 seen under load).
+PORT_RANGE = (20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nobody listens on now, outside the range port-0 binds draw from (the app binds it a moment later)."""
+    rng = random.Random()
+    while True:
+        port = rng.randrange(*PORT_RANGE)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def answers(port: int) -> bool:
