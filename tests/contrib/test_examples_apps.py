@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import os
-import random
 import re
 import socket
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 from contrib_support import PASSWORD
 
+from shippers.testing.ports import free_port
 from shippers.testing.waiting import wait_for
 
 ROOT = Path(__file__).parents[2]
@@ -31,17 +31,6 @@ GOOD = "correct horse battery staple"
 PORT_RANGE = (20000, 32000)
 
 
-def free_port() -> int:
-    """A port nobody listens on now, outside the range port-0 binds draw from (the app binds it a moment later)."""
-    rng = random.Random()
-    while True:
-        port = rng.randrange(*PORT_RANGE)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
 
 
 def answers(port: int) -> bool:
