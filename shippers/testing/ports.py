@@ -17,9 +17,9 @@ import socket
 PORT_RANGE = (20000, 32000)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+def free_port(host: str = "127.0.0.1", rng: random.Random | None = None) -> int:
     """A port nobody listens on at ``host`` now, outside the range the kernel picks ports from."""
-    rng = random.Random()
+    rng = rng or random.Random()
     while True:
         port = rng.randrange(*PORT_RANGE)
         with socket.socket() as sock:
