@@ -199,6 +199,10 @@ class Adapter(ABC):
     default_attempt_timeout: ClassVar[float] = 30.0
     # Environment variables holding this sink's secrets (the SDK reads them; no config key does).
     secret_env: ClassVar[tuple[str, ...]] = ()
+    # Requests in flight at once when the sink's config does not say (``concurrency``). Two lets the
+    # core cut and encode the next batch while one waits for its answer (deliverer.py): over a
+    # network the wait is most of a send.
+    default_concurrency: ClassVar[int] = 2
 
     def __init__(self, context: SinkContext, config: Any) -> None:
         key = self.attempt_timeout_key

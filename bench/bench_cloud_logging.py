@@ -1,54 +1,31 @@
-"""Benchmark: events end to end through the Shipper into the local Cloud Logging stand-in.
+"""Benchmark: events end to end through the Shipper into a local Cloud Logging ``entries:write``.
 
-    python bench/bench_cloud_logging.py [--events 100000] [--chunk 1000]
+    python bench/bench_cloud_logging.py [--events 100000] [--chunk 1000] [--sinks 1-4] [--batch N]
+                                        [--stand-in] [--plot FILE.png]
 
 What is measured: ``ingest_raw`` (validate + durable commit) of ``--events`` sample events in
-chunks, then ``flush`` until the cloud_logging sink has delivered all of them (map to
+chunks, then ``flush`` until the cloud_logging sink(s) have delivered all of them (map to
 LogEntries, encode the ``entries.write`` body, the real ``google-cloud-logging`` client over a
-loopback socket, ``200 {}`` from the stand-in). The stand-in runs in a child process, so the
-CPU and RSS figures are the shipper's own.
+loopback socket, ``200 {}``). The far end is the fast counting endpoint
+(``bench/endpoints/cloud_logging.py``) in its own process, or with ``--stand-in`` the
+``shippers.testing`` stand-in; it counts entries and distinct ``insertId``s.
 
 Prints events/s (ingest only, and wall clock from ingest start to last 200), CPU seconds per
-100k events (user + system of this process) and peak RSS (see bench/_destination.py), and
-checks that every event arrived exactly once by ``insertId``.
+100k events and peak RSS of the shipper's processes (see bench/_destination.py), and checks that
+every event arrived exactly once per sink by ``insertId``. ``--plot`` sweeps batch sizes and 1-4
+sinks instead.
 """
 
 from __future__ import annotations
 
 import sys
-from multiprocessing.connection import Connection
 
 import _destination
-
-PROJECT = "bench-project"
-
-
-def _serve(conn: Connection) -> None:
-    """Child process: run the stand-in; count (distinct insertIds, copies) written."""
-    from shippers.testing.fake_cloud_logging import FakeCloudLogging
-
-    with FakeCloudLogging(projects=(PROJECT,)) as fake:
-
-        def count() -> tuple[int, int]:
-            stored = fake.by_insert_id()
-            fake.reset()
-            return len(stored), sum(len(c) for c in stored.values())
-
-        _destination.answer(conn, fake.url, count)
+import _sinks
 
 
 def main() -> int:
-    args = _destination.parser(__doc__).parse_args()
-
-    def sink(url: str) -> dict[str, object]:
-        return {"type": "cloud_logging", "project": PROJECT, "endpoint": url}
-
-    run = _destination.run(_serve, (), "gcl", sink, args.events, args.chunk)
-    distinct, copies = run.counted
-    run.report(
-        ("events", str(args.events)), ("stored by insertId", f"{distinct} distinct, {copies} copies ({run.delivery})")
-    )
-    return 0 if distinct == copies == args.events else 1
+    return _destination.main(_sinks.cloud_logging(), _destination.parser(__doc__).parse_args())
 
 
 if __name__ == "__main__":

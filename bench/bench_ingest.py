@@ -10,8 +10,8 @@ and reports
 
 - ingest events/s: events acknowledged with 202 (durably committed) / wall time of the posting,
 - end-to-end events/s: events / time until the sink's lag is 0 (polled on /v1/status),
-- server CPU seconds per 100k events (user + system of the child, from /proc/<pid>/stat),
-- the server's peak RSS (VmHWM from /proc/<pid>/status).
+- server CPU seconds per 100k events (user + system of the sidecar and any process it spawns),
+- the server's peak RSS (VmHWM summed over those processes); see bench/_measure.py.
 
 Run it from the repository root::
 
@@ -24,167 +24,43 @@ Linux only (/proc). The numbers include the sink working concurrently on the sam
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import msgspec
+import _repo  # noqa: F401 - this checkout first on sys.path, before shippers is imported
+from _sidecar import Sidecar, make_bodies, post_all
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-# Imported after the sys.path line above so the bench runs this tree without an install.
-from shippers.samples import sample_events  # noqa: E402 - after the sys.path line, on purpose
-
-# Why: the sidecar imports every adapter plugin (boto3, SDKs) at start; 60 s covers a slow box.
-READY_TIMEOUT_SECONDS = 60.0
 # Why: how long the sink may take to drain the backlog after the last 202 before we give up.
 CATCH_UP_TIMEOUT_SECONDS = 300.0
-POLL_SECONDS = 0.02
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def write_config(folder: Path, port: int, sink: str, fsync: str) -> Path:
-    sink_table = {
-        "file": '[sinks.bench]\ntype = "file"\npath = "./out/events.ndjson"\n',
-        "memory": '[sinks.bench]\ntype = "memory"\n',
-    }[sink]
-    path = folder / "authlog.toml"
-    path.write_text(f'[server]\nlisten = "127.0.0.1:{port}"\n\n[buffer]\npath = "./buf"\nfsync = "{fsync}"\n\n{sink_table}')
-    return path
-
-
-def proc_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a running process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15 of stat)
-
-
-def proc_peak_rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def request(port: int, method: str, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request(method, path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    except OSError:
-        return 0, b""
-    finally:
-        conn.close()
-
-
-# The child is `authlog run`, opted in to the test adapters (the memory sink is a test double).
-CHILD = "from shippers.testing import register_test_adapters; register_test_adapters(); from shippers.cli import main; main()"
-
-
-def start_sidecar(config: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    log = (config.parent / "sidecar.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, "run", "-c", str(config), "--log-level", "warning"],
-        cwd=config.parent, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"authlog run exited with {proc.returncode}: {(config.parent / 'sidecar.log').read_text()}")
-        if request(port, "GET", "/readyz")[0] == 200:
-            return proc
-        time.sleep(POLL_SECONDS)
-    proc.kill()
-    raise SystemExit("authlog run did not become ready")
-
-
-def make_bodies(events: int, batch: int, seed: int) -> list[bytes]:
-    encoder = msgspec.json.Encoder()
-    lines = [encoder.encode(e) for e in sample_events(events, seed)]
-    return [b"\n".join(lines[i : i + batch]) for i in range(0, len(lines), batch)]
-
-
-def post_all(port: int, bodies: list[bytes], connections: int) -> tuple[int, int, list[str]]:
-    """Post every body over ``connections`` keep-alive connections; (accepted, requests, errors)."""
-    lock = threading.Lock()
-    next_body = iter(range(len(bodies)))
-    totals = {"accepted": 0, "requests": 0}
-    errors: list[str] = []
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        headers = {"Content-Type": "application/x-ndjson"}
-        while True:
-            with lock:
-                index = next(next_body, None)
-            if index is None:
-                break
-            conn.request("POST", "/v1/events", body=bodies[index], headers=headers)
-            response = conn.getresponse()
-            payload = response.read()
-            with lock:
-                totals["requests"] += 1
-                if response.status == 202:
-                    totals["accepted"] += json.loads(payload)["accepted"]
-                else:
-                    errors.append(f"{response.status} {payload[:200]!r}")
-        conn.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return totals["accepted"], totals["requests"], errors
-
-
-def wait_caught_up(port: int) -> bool:
-    deadline = time.monotonic() + CATCH_UP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        status, body = request(port, "GET", "/v1/status")
-        if status == 200 and json.loads(body)["sinks"]["bench"]["lagEvents"] == 0:
-            return True
-        time.sleep(POLL_SECONDS)
-    return False
+SINK_TABLES = {
+    "file": '[sinks.bench]\ntype = "file"\npath = "./out/events.ndjson"\n',
+    "memory": '[sinks.bench]\ntype = "memory"\n',
+}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     bodies = make_bodies(args.events, args.batch, args.seed)
     folder = Path(tempfile.mkdtemp(prefix="authlog-bench-"))
-    port = free_port()
-    proc = start_sidecar(write_config(folder, port, args.sink, args.fsync), port)
     try:
-        cpu_before = proc_cpu_seconds(proc.pid)
-        started = time.perf_counter()
-        accepted, requests, errors = post_all(port, bodies, args.connections)
-        ingest_seconds = time.perf_counter() - started
-        cpu_ingest = proc_cpu_seconds(proc.pid) - cpu_before
-        caught_up = wait_caught_up(port)
-        e2e_seconds = time.perf_counter() - started
-        cpu_total = proc_cpu_seconds(proc.pid) - cpu_before
-        peak_rss = proc_peak_rss_bytes(proc.pid)
+        with Sidecar(folder, SINK_TABLES[args.sink], fsync=args.fsync) as sidecar:
+            tree = sidecar.tree
+            with tree.sampling():
+                cpu_before = tree.cpu_seconds()
+                started = time.perf_counter()
+                accepted, requests, errors = post_all(sidecar.port, bodies, args.connections)
+                ingest_seconds = time.perf_counter() - started
+                cpu_ingest = tree.cpu_seconds() - cpu_before
+                caught_up = sidecar.caught_up("bench", CATCH_UP_TIMEOUT_SECONDS)
+                e2e_seconds = time.perf_counter() - started
+                cpu_total = tree.cpu_seconds() - cpu_before
+                peak_rss = tree.peak_rss_bytes()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
     return {

@@ -1,43 +1,26 @@
-"""Benchmark: events end to end through the Shipper into a local S3 (moto's server).
+"""Benchmark: events end to end through the Shipper into a local S3 endpoint.
 
     python bench/bench_s3.py [--events 100000] [--chunk 1000] [--format ndjson|ocsf] [--tenants]
+                             [--sinks 1-4] [--batch N] [--stand-in] [--plot FILE.png]
 
 What is measured: ``ingest_raw`` (validate + durable commit) of ``--events`` sample events in
-chunks, then ``flush`` until the s3 sink has acknowledged all of them (map, gzip NDJSON, real
-boto3 ``PutObject`` with ``IfNoneMatch`` over a loopback socket, 200 from moto). moto runs in a
-child process, so the CPU and RSS figures are the shipper's own; afterwards the child reads
-every object back and counts the lines and distinct ids, so a lost or doubled event fails the run.
+chunks, then ``flush`` until the s3 sink(s) have acknowledged all of them (map, gzip NDJSON or
+OCSF, real boto3 ``PutObject`` with ``IfNoneMatch`` over a loopback socket, 200 + ETag). The far
+end is the fast counting S3 endpoint (``bench/endpoints/s3.py``) in its own process, or with
+``--stand-in`` moto's server; afterwards it counts the lines and distinct ids of every object,
+so a lost or doubled event fails the run. Each sink writes under its own prefix.
 
 Prints events/s (ingest only, and wall clock from ingest start to last acknowledgement), CPU
-seconds per 100k events (user + system of this process) and peak RSS; see bench/_destination.py.
+seconds per 100k events and peak RSS of the shipper's processes; see bench/_destination.py.
+``--plot`` sweeps batch sizes and 1-4 sinks instead and draws events/s.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from multiprocessing.connection import Connection
-from typing import Any
 
 import _destination
-
-BUCKET = "bench-archive"
-
-
-def _serve(conn: Connection) -> None:
-    """Child process: run moto's S3; count (objects, lines, distinct ids) stored."""
-    from shippers.testing.moto_s3 import CREDENTIALS, MotoS3
-
-    os.environ.update(CREDENTIALS)
-    with MotoS3() as s3:
-        s3.make_bucket(BUCKET)
-
-        def count() -> tuple[int, int, int]:
-            objects = s3.read_lines(BUCKET)
-            ids = [line.get("id") or line["metadata"]["uid"] for lines in objects.values() for line in lines]
-            return len(objects), len(ids), len(set(ids))
-
-        _destination.answer(conn, s3.url, count)
+import _sinks
 
 
 def main() -> int:
@@ -45,23 +28,8 @@ def main() -> int:
     parser.add_argument("--format", choices=["ndjson", "ocsf"], default="ndjson")
     parser.add_argument("--tenants", action="store_true", help='partition_by = ["tenant"] (one object per tenant)')
     args = parser.parse_args()
-
-    from shippers.testing.moto_s3 import CREDENTIALS
-
-    os.environ.update(CREDENTIALS)  # boto3's chain needs some credentials; moto accepts any
-
-    def sink(url: str) -> dict[str, Any]:
-        config = {"type": "s3", "bucket": BUCKET, "endpoint_url": url, "region": "us-east-1",
-                  "prefix": "authlog/", "format": args.format}  # fmt: skip
-        return config | ({"partition_by": ["tenant"]} if args.tenants else {})
-
-    run = _destination.run(_serve, (), "archive", sink, args.events, args.chunk)
-    objects, lines, unique = run.counted
-    run.report(
-        ("events", f"{args.events} (format {args.format}, partition_by tenant: {args.tenants})"),
-        ("in the bucket", f"{lines} lines, {unique} distinct ids, {objects} objects ({run.delivery})"),
-    )
-    return 0 if lines == unique == args.events else 1
+    destination = _sinks.s3(args.format, args.tenants)
+    return _destination.main(destination, args, ("format", f"{args.format}, partition_by tenant: {args.tenants}"))
 
 
 if __name__ == "__main__":

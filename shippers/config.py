@@ -29,7 +29,7 @@ import msgspec
 
 from shippers import units
 from shippers.errors import ConfigError
-from shippers.plugins import broken_adapters, installed_adapters, unknown_type_hint
+from shippers.plugins import adapter_info, broken_adapters, broken_reason, installed_adapters, unknown_type_hint
 
 DEFAULT_CONFIG_FILE = "authlog.toml"
 _VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -68,6 +68,9 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     idle_timeout: Duration = Duration(30.0)
     # None: derived at start-up from RLIMIT_NOFILE minus what the store, sinks and logs need.
     max_connections: int | None = None
+    # "process": bodies are split, validated and committed in a second process (the other core;
+    # shippers/sidecar/ingest_process.py); "thread": on two threads of the server's process.
+    ingest: Literal["process", "thread"] = "process"
 
 
 class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -118,7 +121,7 @@ class SinkCommon(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     route: RouteConfig = msgspec.field(default_factory=RouteConfig)
     batch: BatchConfig = msgspec.field(default_factory=BatchConfig)
     retry: RetryConfig = msgspec.field(default_factory=RetryConfig)
-    concurrency: int = 1
+    concurrency: int | None = None  # None: the adapter's default_concurrency
     max_backlog: ByteSize | None = None
     when_full: Literal["block", "drop_oldest"] = "block"
     start_at: Literal["tail", "oldest"] = "tail"
@@ -237,17 +240,18 @@ class _Loader:
         if not isinstance(raw, dict):
             self.problems.append(f"{path}: must be a table")
             return None
-        adapters = installed_adapters()
         kind = raw.get("type")
         if kind is None:
-            self.problems.append(f"{path}.type: required; one of {', '.join(sorted(adapters))}")
+            self.problems.append(f"{path}.type: required; one of {', '.join(sorted(installed_adapters()))}")
             return None
-        info = adapters.get(kind) if isinstance(kind, str) else None
-        if info is None and kind in broken_adapters():
-            self.problems.append(f"{path}.type: the {kind!r} adapter is installed but cannot load: {broken_adapters()[kind]}")
+        # Only the named plugin is imported: the others' SDKs would cost tens of MiB in every process.
+        info = adapter_info(kind) if isinstance(kind, str) else None
+        broken = broken_reason(kind) if isinstance(kind, str) and info is None else None
+        if broken is not None:
+            self.problems.append(f"{path}.type: the {kind!r} adapter is installed but cannot load: {broken}")
             return None
         if info is None:
-            names = [*adapters, *broken_adapters()]
+            names = [*installed_adapters(), *broken_adapters()]
             self.problems.append(
                 f"{path}.type: unknown sink type {kind!r}{_suggest(str(kind), names, 'types')}; `authlog adapters` "
                 f"lists the installed ones{unknown_type_hint(kind)}"
@@ -270,7 +274,7 @@ class _Loader:
         pii = common.pii
         if "hash" in (pii.email, pii.ip, pii.user_agent) and not pii.hash_key:
             self.problems.append(f"{path}.pii.hash_key: required when a field is hashed (HMAC-SHA256 key; use ${{VAR}})")
-        if common.concurrency < 1:
+        if common.concurrency is not None and common.concurrency < 1:
             self.problems.append(f"{path}.concurrency: must be at least 1")
         if common.retry.initial > common.retry.max:
             self.problems.append(f"{path}.retry.initial: must not exceed retry.max")

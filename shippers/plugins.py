@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, Protocol
 
 from adapters.contract import Adapter, AdapterInfo, SinkContext
@@ -44,29 +44,44 @@ _registered: dict[str, AdapterInfo] = {}  # adapters registered by this process 
 
 
 @cache
-def _scan() -> tuple[dict[str, AdapterInfo], dict[str, str]]:
-    found: dict[str, AdapterInfo] = {}
-    broken: dict[str, str] = {}
+def _points() -> dict[str, EntryPoint]:
+    """The group's entry points by name, test doubles left out; nothing is imported yet."""
+    points: dict[str, EntryPoint] = {}
     for point in entry_points(group=ENTRY_POINT_GROUP):
         module = point.value.split(":", 1)[0].strip()
         if module == TESTING_PACKAGE or module.startswith(TESTING_PACKAGE + "."):
             continue  # a test double: opt in with shippers.testing.register_test_adapters()
-        try:
-            cls = point.load()
-        except Exception as exc:  # a broken third-party plugin must not take the others down
-            broken[point.name] = f"{point.value} failed to import: {type(exc).__name__}: {exc}"
-            continue
-        if not (isinstance(cls, type) and issubclass(cls, Adapter)):
-            broken[point.name] = f"{point.value} is not a subclass of adapters.contract.Adapter"
-            continue
-        origin = point.dist.name if point.dist else "?"
-        found[point.name] = AdapterInfo(point.name, cls, origin)
-    return found, broken
+        points.setdefault(point.name, point)
+    return points
+
+
+@cache
+def _load(name: str) -> AdapterInfo | str:
+    """Import one plugin (only when a config names it or a listing asks: an SDK costs tens of MiB); or why not."""
+    point = _points()[name]
+    try:
+        cls = point.load()
+    except Exception as exc:  # a broken third-party plugin must not take the others down
+        return f"{point.value} failed to import: {type(exc).__name__}: {exc}"
+    if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+        return f"{point.value} is not a subclass of adapters.contract.Adapter"
+    return AdapterInfo(point.name, cls, point.dist.name if point.dist else "?")
+
+
+def adapter_info(name: str) -> AdapterInfo | None:
+    """The adapter for sink type ``name`` (a registered one first), importing only that plugin; None if none loads."""
+    if name in _registered:
+        return _registered[name]
+    if name not in _points():
+        return None
+    loaded = _load(name)
+    return loaded if isinstance(loaded, AdapterInfo) else None
 
 
 def installed_adapters() -> dict[str, AdapterInfo]:
-    """Adapter name -> info for every plugin that loads (scanned once per process) and every registered one."""
-    return {**_scan()[0], **_registered}
+    """Adapter name -> info for every plugin that loads (each imported once per process) and every registered one."""
+    loaded = {name: _load(name) for name in _points()}
+    return {**{name: info for name, info in loaded.items() if isinstance(info, AdapterInfo)}, **_registered}
 
 
 def register(cls: type[Adapter], origin: str) -> None:
@@ -90,12 +105,29 @@ def unknown_type_hint(kind: object) -> str:
 
 def broken_adapters() -> dict[str, str]:
     """Adapter name -> why it could not be loaded (listed by `authlog adapters`, named by check-config)."""
-    return _scan()[1]
+    loaded = {name: _load(name) for name in _points()}
+    return {name: why for name, why in loaded.items() if isinstance(why, str)}
+
+
+def broken_reason(name: str) -> str | None:
+    """Why the installed plugin ``name`` cannot load, or None (not installed, or it loads)."""
+    if name in _registered or name not in _points():
+        return None
+    loaded = _load(name)
+    return loaded if isinstance(loaded, str) else None
 
 
 def adapter_class(name: str) -> type[Adapter] | None:
-    info = installed_adapters().get(name)
+    info = adapter_info(name)
     return info.cls if info else None
+
+
+def effective_concurrency(sink: ConfiguredSink) -> int:
+    """Requests a sink keeps in flight: its ``concurrency``, else its adapter's default."""
+    if sink.common.concurrency is not None:
+        return int(sink.common.concurrency)
+    cls = adapter_class(sink.common.type)
+    return cls.default_concurrency if cls is not None else 1
 
 
 def build_adapters(

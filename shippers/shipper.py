@@ -20,9 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ from shippers import __version__
 from shippers.buffer import Buffer, DeadLetter, SinkPolicy
 from shippers.buffer.opening import open_buffer
 from shippers.buffer.records import UNDECODABLE_TAG
-from shippers.catalog import Catalog, HintBudget, load_catalog
+from shippers.catalog import Catalog, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
 from shippers.delivery.lag import RoutedLag
 from shippers.errors import (
@@ -44,6 +42,10 @@ from shippers.errors import (
     ValidationError,
 )
 from shippers.event import Event, EventValidator, encode_event, unexpected_rejection
+from shippers.group_commit import GroupCommitter
+from shippers.ingest import IngestResult, Validated, append_validated, validate_items
+
+__all__ = ["IngestResult", "Shipper", "Validated"]  # the two results are re-exported (defined in shippers.ingest)
 from shippers.metrics import Metrics, refusal_reason
 from shippers.pii import SinkPii
 from shippers.plugins import build_adapters
@@ -62,25 +64,6 @@ FLUSH_POLL_SECONDS = 0.02
 # Why: after close() gave up on a hung send, its watcher looks this often whether the send returned,
 # so the delivery lock is handed over within a second of it.
 RELEASE_POLL_SECONDS = 0.5
-
-
-@dataclass
-class IngestResult:
-    """What happened to one ingest request: how many were committed, which were rejected and why."""
-
-    accepted: int
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-
-
-@dataclass
-class Validated:
-    """Items that passed validation (with their stored bytes) and the ones that did not.
-
-    An accepted Event has ``details = None``: its line (the stored bytes) carries them.
-    """
-
-    accepted: list[tuple[Event, bytes]]
-    rejected: list[tuple[int, str]]
 
 
 class Shipper:
@@ -123,6 +106,7 @@ class Shipper:
         self._dropped_seen: dict[str, int] = {}  # drops are counted in the store (by any appender)
         self._status_lock = threading.Lock()  # status() runs on several sidecar threads at once
         self.left_for_restart: int | None = 0  # recorded batches close() left for the next start (None: unknown)
+        self._emits = GroupCommitter(self._commit)  # emit() from many threads: one transaction per group
 
     @classmethod
     def from_config(
@@ -298,6 +282,7 @@ class Shipper:
         """
         deadline = self.monotonic() + timeout
         self._closed.set()
+        self._emits.close()  # emit() calls queued now commit before the store closes
         if self._standby is not None:  # a standby taking over right now finishes starting its workers first
             self._standby.join(max(0.0, deadline - self.monotonic()))
         # 1. drain: workers cut what is waiting (ignoring batch timeouts) and deliver it, one
@@ -372,32 +357,10 @@ class Shipper:
         A request may be validated in turns (shippers/sidecar/turns.py): ``start`` is the index of
         ``items[0]`` in the request, and ``into`` the Validated of the earlier turns, extended in place.
         """
-        now = self.clock()
-        accepted: list[tuple[Event, bytes]] = [] if into is None else into.accepted
-        rejected: list[tuple[int, str]] = [] if into is None else into.rejected
-        reasons: Counter[str] = Counter()
-        decode = self.validator.decode
-        hints = HintBudget()  # bounds the difflib work of one call, whatever the items
-        for index, item in enumerate(items, start):
-            try:
-                event = decode(item, now, hints)
-                line = encode_event(event)
-                # The line holds the details; they are most of an event's Python objects, and millions of
-                # them kept until the commit made garbage-collection passes stall the event loop.
-                event.details = None
-            except ValidationError as exc:
-                rejected.append((index, str(exc)))
-                reasons[exc.reason] += 1
-                continue
-            except Exception as exc:  # last resort: one item never costs the request (logged by type only)
-                failure = unexpected_rejection(exc)
-                rejected.append((index, str(failure)))
-                reasons[failure.reason] += 1
-                continue
-            accepted.append((event, line))
+        validated, reasons = validate_items(self.validator, items, self.clock(), start=start, into=into)
         for reason, n in reasons.items():
             self.metrics.count_rejected(reason, n)
-        return Validated(accepted, rejected) if into is None else into
+        return validated
 
     def commit_validated(self, validated: Validated) -> IngestResult:
         """The second half of ingest_raw: commit the accepted events in one transaction (refused ones are counted)."""
@@ -409,20 +372,27 @@ class Shipper:
         return IngestResult(len(validated.accepted), validated.rejected)
 
     def _commit(self, accepted: Sequence[tuple[Event, bytes]]) -> None:
-        if not accepted:
-            return
         try:
-            self.buffer.append(accepted)
+            counts = append_validated(self.buffer, accepted)
         except BufferFullError as exc:
-            worker = self.workers.get(exc.sink or "")
-            if worker is not None:
-                worker.mark_blocked(str(exc))
+            self.note_refused(exc)
             raise
-        counts = Counter((event.type, event.outcome) for event, _ in accepted)
+        self.note_committed(counts)
+
+    def note_committed(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Events were committed (here, or by the sidecar's ingest process): count them and wake the workers."""
+        if not counts:
+            return
         for (kind, outcome), n in counts.items():
             self.metrics.received.labels(kind, outcome).inc(n)
         for worker in self.workers.values():
             worker.wake.set()
+
+    def note_refused(self, exc: BufferFullError) -> None:
+        """A commit met a full sink: its worker shows why producers are refused."""
+        worker = self.workers.get(exc.sink or "")
+        if worker is not None:
+            worker.mark_blocked(str(exc))
 
     def emit(self, type: str, **fields: Any) -> Event:
         """Validate and durably append one event; raise ValidationError or, after emit_timeout, BufferFullError
@@ -440,7 +410,7 @@ class Shipper:
         deadline = self.monotonic() + self.config.buffer.emit_timeout
         while True:
             try:
-                self._commit([(event, line)])
+                self._emits.commit([(event, line)])
                 return event
             except (BufferFullError, BufferUnavailableError) as exc:  # a full sink or disk, a read-only store...
                 remaining = deadline - self.monotonic()

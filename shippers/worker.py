@@ -70,9 +70,10 @@ class SinkWorker:
         self.sink_status = status = SinkStatus(sink.name, buffer, metrics)
         self.pause = SinkPause(monotonic, policy.sleep)
         within = Limits.within(limits, adapter.hard_limits)
-        self.scanner = Scanner(route, within, limits.timeout, sink.common.concurrency)
+        concurrency = sink.common.concurrency or adapter.default_concurrency  # plugins.effective_concurrency, adapter built
+        self.scanner = Scanner(route, within, limits.timeout, concurrency)
         mapper = RowMapper(adapter, pii)
-        self.deliverer = Deliverer(adapter, mapper, buffer, status, self.pause, policy, signals, monotonic, sink.common.concurrency)
+        self.deliverer = Deliverer(adapter, mapper, buffer, status, self.pause, policy, signals, monotonic, concurrency)
         self.loop = SinkLoop(adapter, self.scanner, mapper, within, buffer, self.deliverer, status, policy, signals, clock, monotonic)
         self.restarts = Restarts(sink.name, buffer, status, policy, signals, monotonic)
         self._thread: threading.Thread | None = None

@@ -80,12 +80,13 @@ def test_an_entry_point_naming_a_test_double_is_ignored(production: None, monkey
         EntryPoint("file", "adapters.file:FileAdapter", plugins.ENTRY_POINT_GROUP),
     ]
     monkeypatch.setattr(plugins, "entry_points", lambda group: points)
-    plugins._scan.cache_clear()
+    plugins._points.cache_clear()
     try:
         assert sorted(plugins.installed_adapters()) == ["file"]
         assert plugins.broken_adapters() == {}
+        assert plugins.adapter_info("chaos") is None
     finally:
-        plugins._scan.cache_clear()
+        plugins._points.cache_clear()
 
 
 _USER_TEST = '''
@@ -120,3 +121,14 @@ def test_the_pytest_plugin_opts_a_users_session_in_only_when_asked(tmp_path: Pat
     assert not_opted_in.returncode != 0
     assert "fixture 'authlog_test_sinks' not found" in not_opted_in.stdout
     assert "unknown sink type 'memory'" in not_opted_in.stdout
+
+
+def test_a_config_imports_only_the_adapters_it_names(tmp_path: Path) -> None:
+    """Loading a config with one file sink imports no SDK of another destination (each costs tens of MiB per process)."""
+    code = (
+        "import sys; from shippers.config import config_from_dict; "
+        f"config_from_dict({{'buffer': {{'path': {str(tmp_path / 'b')!r}}}, 'sinks': {{'f': {{'type': 'file', 'path': {str(tmp_path / 'o')!r}}}}}}}); "
+        "print(sorted(m for m in ('boto3', 'elasticsearch', 'google.cloud.logging', 'datadog_api_client') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

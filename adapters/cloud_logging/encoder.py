@@ -1,4 +1,4 @@
-"""The encoder: encoded LogEntries -> one ``entries.write`` request body, within the request limit.
+"""The encoder: a LogEntry -> its bytes, and encoded LogEntries -> one ``entries.write`` body within the request limit.
 
 The body is what the client would send for ``write_entries(entries, partial_success=True)``,
 built from the already-encoded items so the bytes the core counted are the bytes on the wire::
@@ -12,11 +12,20 @@ by index (``WriteLogEntriesPartialErrors``) instead of failing the whole request
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+import msgspec
 
 from adapters.cloud_logging.config import MAX_REQUEST_BYTES
 
 _HEAD = b'{"entries":['
 _TAIL = b'],"partialSuccess":true}'
+_encoder = msgspec.json.Encoder()
+
+
+def encode_entry(entry: dict[str, Any]) -> bytes:
+    """One LogEntry as it sits in the request body: compact UTF-8 JSON."""
+    return _encoder.encode(entry)
 
 
 class RequestTooLarge(ValueError):

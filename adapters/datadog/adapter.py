@@ -1,11 +1,17 @@
 """The ``datadog`` sink: wires config, mapping, encoder, transport and classifier into the adapter contract.
 
-Per event (pure): ``map`` -> Datadog log (:mod:`mapping`), ``encode_item`` -> the exact bytes
-the SDK will send for it (:mod:`encoder`), ``check_item`` -> dead-letter a log over 1 MB or an
-event outside Datadog's 18 h past / 2 h future window, because Datadog would silently
-truncate or drop it. Per batch (I/O): ``send`` re-checks the time window against the
+Per event (pure): ``map`` -> the Datadog log (:mod:`mapping`) as the exact bytes it occupies
+in the request body (:mod:`encoder`; ``encode_item`` passes them on), ``check_item`` ->
+dead-letter a log over 1 MB or an event outside Datadog's 18 h past / 2 h future window,
+because Datadog would silently truncate or drop it. Per batch (I/O): ``send`` re-checks the time window against the
 injected clock (a batch that waited out a long outage may have aged past 18 h: those logs
-are dead-lettered, the rest sent), makes one gzipped ``submit_log`` call and classifies it.
+are dead-lettered, the rest sent), posts the encoded logs as one gzipped request through the
+SDK's client (:mod:`transport`) and classifies the answer.
+
+``map`` returns bytes rather than the log's dicts because the core keeps every document of a
+batch until the batch is settled: one bytes object per log is never scanned by the garbage
+collector, six nested dicts per log are (measured in ``bench/bench_datadog.py``: 0.4 CPU s per
+100k events).
 
 Delivery is at-least-once and Datadog has no de-duplication: a batch resent after a lost
 202 (timeout, crash before the ack) appears twice in Datadog. ``evt.id`` carries the event
@@ -28,7 +34,7 @@ from adapters.datadog.config import (
     intake_url,
 )
 from adapters.datadog.encoder import encode_log, outside_window, over_limits, too_large
-from adapters.datadog.mapping import MappingSettings, to_datadog_log
+from adapters.datadog.mapping import DatadogMapping, MappingSettings
 from adapters.datadog.transport import DatadogTransport
 from shippers.errors import ConfigError
 from shippers.event import Event
@@ -55,7 +61,7 @@ class DatadogAdapter(Adapter):
                     for t in unknown
                 ]
             )
-        self.settings = MappingSettings(
+        self.settings = settings = MappingSettings(
             service=config.service,
             source=config.source,
             hostname=config.hostname or socket.gethostname(),  # resolved once: map() stays pure
@@ -63,16 +69,17 @@ class DatadogAdapter(Adapter):
             tags=tuple(config.tags),
             status_by_type=dict(config.status_by_type),
         )
+        self._mapping = DatadogMapping(settings, context.catalog)
         self.intake = intake_url(config)
         api_key = config.api_key or os.environ.get(API_KEY_ENV, "").strip() or None  # e.g. "KEY\n" from a file
         self._transport = DatadogTransport(self.intake, api_key, self.attempt_timeout) if api_key else None
 
     # -- pure ----------------------------------------------------------------
-    def map(self, event: Event) -> dict:
-        return to_datadog_log(event, self.context.catalog[event.type], self.settings)
+    def map(self, event: Event) -> bytes:
+        return encode_log(self._mapping.log(event))
 
-    def encode_item(self, document: dict) -> bytes:
-        return encode_log(document)
+    def encode_item(self, document: bytes) -> bytes:
+        return document
 
     def check_item(self, event: Event, item: bytes, now: float) -> str | None:
         return too_large(item) or outside_window(event.epoch_ms, now)
@@ -99,7 +106,7 @@ class DatadogAdapter(Adapter):
         problem = over_limits(items)
         if problem is not None:  # only if the core's batch limits were bypassed: never send a 413
             return Verdict.split(problem)
-        attempt = self._transport.submit([request.docs[i] for i in fresh])
+        attempt = self._transport.submit(items)
         verdict = classify(attempt, now=now, item_count=len(items), intake=self.intake)
         if len(fresh) == len(stale) or verdict.kind != "delivered":
             return verdict

@@ -25,8 +25,8 @@ from shippers.config import Duration
 MAX_LOGS_PER_REQUEST = 1000
 # Why: "Maximum content size per payload (uncompressed): 5MB"; read as decimal MB, the stricter reading.
 MAX_PAYLOAD_BYTES = 5_000_000
-# Why: the body is a JSON array: "[" + "]" and ", " between logs (the SDK's json.dumps separators).
-ARRAY_FRAMING_BYTES = 2 + 2 * (MAX_LOGS_PER_REQUEST - 1)
+# Why: the body is a JSON array: "[" + "]" and "," between logs (adapters.datadog.encoder.encode_body).
+ARRAY_FRAMING_BYTES = 2 + (MAX_LOGS_PER_REQUEST - 1)
 # Why: "Maximum size for a single log: 1MB"; bigger logs are truncated without an error, so we refuse them.
 MAX_LOG_BYTES = 1_000_000
 # Why: "Log events can be submitted with a timestamp that is up to 18 hours in the past"; older are dropped.

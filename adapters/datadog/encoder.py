@@ -1,22 +1,24 @@
-"""Datadog logs -> the bytes the intake counts, and the checks that keep a request inside its limits.
+"""Datadog logs -> the bytes the intake receives, and the checks that keep a request inside its limits.
 
-The SDK serialises the request body itself (``json.dumps`` of the array, default separators,
-ASCII escapes), so we count with the *same* serialisation: ``encode_log`` returns exactly
-the bytes one log occupies in the body the SDK sends, and the body of ``n`` logs is::
+We serialise the request body ourselves (the transport hands it to the SDK's HTTP pool as it
+is): ``encode_log`` is one log as compact UTF-8 JSON (msgspec), made once when its batch is
+cut, and the body of ``n`` logs is::
 
-    "[" + ", ".join(encode_log(log) for log in logs) + "]"   ->  sum(sizes) + 2 * (n - 1) + 2 bytes
+    "[" + ",".join(encode_log(log) for log in logs) + "]"   ->  sum(sizes) + (n - 1) + 2 bytes
 
-so a batch whose item sizes sum to at most ``HARD_LIMITS.max_bytes`` is never over the
-5 MB payload limit, whatever the characters (non-ASCII text grows up to 6x as ``\\uXXXX``
-and is counted that way). Pure functions only; gzip happens in the SDK.
+so the bytes the core counted are the bytes on the wire (before gzip), and a batch whose item
+sizes sum to at most ``HARD_LIMITS.max_bytes`` is never over the 5 MB payload limit, whatever
+the characters (non-ASCII text is counted as its UTF-8 bytes, as sent). Pure functions only.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
+from adapters.compression import gzipped
 from adapters.datadog.config import (
     MAX_FUTURE_SECONDS,
     MAX_LOG_BYTES,
@@ -25,13 +27,26 @@ from adapters.datadog.config import (
     MAX_PAYLOAD_BYTES,
 )
 
-_SEPARATOR_BYTES = len(", ")
-_BRACKET_BYTES = len("[]")
+_SEPARATOR = b","
+_OPEN, _CLOSE = b"[", b"]"
+_SEPARATOR_BYTES = len(_SEPARATOR)
+_BRACKET_BYTES = len(_OPEN + _CLOSE)
+_encoder = msgspec.json.Encoder()
 
 
 def encode_log(log: dict[str, Any]) -> bytes:
-    """One log exactly as the SDK's ``json.dumps`` writes it into the request body."""
-    return json.dumps(log).encode("ascii")
+    """One log exactly as it sits in the request body: compact UTF-8 JSON."""
+    return _encoder.encode(log)
+
+
+def encode_body(items: Sequence[bytes]) -> bytes:
+    """The uncompressed request body of these encoded logs: a JSON array, ``body_bytes(items)`` long."""
+    return _OPEN + _SEPARATOR.join(items) + _CLOSE
+
+
+def gzip_body(items: Sequence[bytes]) -> bytes:
+    """The body as sent, with ``Content-Encoding: gzip`` (the level: :mod:`adapters.compression`)."""
+    return gzipped(encode_body(items))
 
 
 def body_bytes(items: Sequence[bytes]) -> int:

@@ -1,6 +1,7 @@
 """Canonical event -> Datadog log, speaking Datadog's standard attributes (what Cloud SIEM rules read).
 
-One pure function, :func:`to_datadog_log`. The log it returns, for a
+One pure function, :func:`to_datadog_log` (and :class:`DatadogMapping`, the same for one sink,
+with what each event type's logs share worked out once). The log it returns, for a
 ``magic_link.failed`` event::
 
     {"message": "<catalog description>", "ddsource": "authlog", "service": "authlog",
@@ -22,12 +23,13 @@ One pure function, :func:`to_datadog_log`. The log it returns, for a
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shippers.catalog import EventType
+from shippers.catalog import Catalog, EventType
 from shippers.event import Event
 
 # Why: catalog severities -> the status names Datadog's status remapper understands.
@@ -40,6 +42,9 @@ EVT_CATEGORIES = ("authentication", "iam")
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_\-:./]")
 # Why: Datadog's documented tag length limit.
 MAX_TAG_CHARS = 200
+# Why: tags repeat (a few types, outcomes and tenants); 4096 remembered values cover a large
+# multi-tenant sidecar and cost well under a megabyte, beyond that a tag is simply worked out again.
+TAG_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,7 @@ class MappingSettings:
     status_by_type: Mapping[str, str] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=TAG_CACHE_SIZE)
 def tag(key: str, value: str) -> str:
     """One ``key:value`` tag, with characters Datadog would rewrite already replaced by ``_``."""
     return _TAG_UNSAFE.sub("_", f"{key}:{value}")[:MAX_TAG_CHARS]
@@ -72,26 +78,68 @@ def status_of(kind: EventType, settings: MappingSettings) -> str:
     return settings.status_by_type.get(kind.name) or STATUS_BY_SEVERITY[kind.severity]
 
 
+@dataclass(frozen=True, slots=True)
+class TypeFacts:
+    """What every log of one event type and outcome shares, worked out once (:class:`DatadogMapping`)."""
+
+    status: str
+    category: str
+    tags_before_tenant: str  # "env:<env>" or ""
+    tags_after_tenant: str  # "event_type:<type>,outcome:<outcome>" and the sink's own tags
+
+
+def type_facts(kind: EventType, event: Event, settings: MappingSettings) -> TypeFacts:
+    """The parts ``event``'s log shares with every log of its type and outcome (``kind``: its catalog type)."""
+    return TypeFacts(
+        status=status_of(kind, settings),
+        category=evt_category(kind),
+        tags_before_tenant=tag("env", settings.env) if settings.env else "",
+        tags_after_tenant=",".join([tag("event_type", event.type), tag("outcome", event.outcome), *settings.tags]),
+    )
+
+
 def to_datadog_log(event: Event, kind: EventType, settings: MappingSettings) -> dict[str, Any]:
     """The Datadog log for one canonical event of catalog type ``kind`` (pure, deterministic)."""
-    tags = [tag("env", settings.env)] if settings.env else []
-    if event.tenantId is not None:
-        tags.append(tag("tenant_id", event.tenantId))
-    tags += [tag("event_type", event.type), tag("outcome", event.outcome), *settings.tags]
+    return _log(event, type_facts(kind, event, settings), settings)
 
+
+class DatadogMapping:
+    """:func:`to_datadog_log` for one sink, with each type's :class:`TypeFacts` worked out once."""
+
+    def __init__(self, settings: MappingSettings, catalog: Catalog) -> None:
+        self.settings = settings
+        self._catalog = catalog
+        # Keyed by (type, outcome): the outcome is the stored event's, which a later catalog could differ from.
+        self._facts: dict[tuple[str, str], TypeFacts] = {}
+
+    def log(self, event: Event) -> dict[str, Any]:
+        key = (event.type, event.outcome)
+        facts = self._facts.get(key)
+        if facts is None:
+            facts = self._facts[key] = type_facts(self._catalog[event.type], event, self.settings)
+        return _log(event, facts, self.settings)
+
+
+def _log(event: Event, facts: TypeFacts, settings: MappingSettings) -> dict[str, Any]:
+    tags = facts.tags_after_tenant
+    if event.tenantId is not None:
+        tags = f"{tag('tenant_id', event.tenantId)},{tags}"
+    if facts.tags_before_tenant:
+        tags = f"{facts.tags_before_tenant},{tags}"
     log: dict[str, Any] = {
         "message": event.description,
         "ddsource": settings.source,
         "service": settings.service,
         "hostname": settings.hostname,
-        "ddtags": ",".join(tags),
-        "status": status_of(kind, settings),
+        "ddtags": tags,
+        "status": facts.status,
         "timestamp": event.epoch_ms,
-        "evt": {"name": event.type, "outcome": event.outcome, "category": evt_category(kind), "id": event.id},
+        "evt": {"name": event.type, "outcome": event.outcome, "category": facts.category, "id": event.id},
     }
-    usr = {k: v for k, v in (("id", event.userId), ("email", event.email)) if v is not None}
-    if usr:
-        log["usr"] = usr
+    if event.userId is not None:
+        log["usr"] = {"id": event.userId} if event.email is None else {"id": event.userId, "email": event.email}
+    elif event.email is not None:
+        log["usr"] = {"email": event.email}
     if event.ip is not None:
         log["network"] = {"client": {"ip": event.ip}}
     if event.userAgent is not None:

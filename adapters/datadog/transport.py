@@ -1,99 +1,100 @@
-"""One attempt at ``POST /api/v2/logs`` with the real ``datadog-api-client``, its own retries off.
+"""One attempt at ``POST /api/v2/logs`` through the real ``datadog-api-client``, carrying a body we encoded.
 
-SDK exceptions are translated here, at the edge, into the core's
-:class:`~shippers.delivery.attempt.Attempt`, which :mod:`classify` reads::
+What the SDK provides, as for any of its calls: its ``Configuration`` (the intake host, TLS
+verification and CA bundle, proxy settings, its loggers), its ``ApiClient`` (the User-Agent and
+default headers), the Logs API's own description of the operation (``LogsApi``'s submit_log
+endpoint: its Accept and Content-Type headers and the ``DD-API-KEY`` header its auth setting
+names) and its HTTP pool (the rest client's urllib3 ``PoolManager``, or ``ProxyManager`` with a
+proxy: keep-alive connections, certificate checks).
 
-    2xx (body not read; classify accepts    -> Attempt(status)
-      only 202)
-    ApiException (Unauthorized, Forbidden,  -> Attempt.http(status, body text, headers)
-      Service, NotFound...) with a status
-    ApiException without a status: the      -> failure "tls"
-      SDK's wrapping of urllib3's SSLError
-    urllib3 HTTPError, OSError              -> failure "connection" (a read timeout: "timeout")
-    ApiTypeError / ApiValueError            -> failure "refused"   (the SDK's checks, before sending)
-    UnicodeDecodeError (an error body that  -> failure "unreadable"
-      is not UTF-8)
-    any other ValueError (http.client:      -> failure "request" (fixed text: the message may hold the key)
-      "Invalid header value b'<KEY>\\n'")
+What we do instead of ``submit_log(HTTPLog([...]))``: the body. That call builds a model object
+per log, turns it back into dicts and ``json.dumps`` the array: ~170 µs of CPU per log, more than
+the rest of the pipeline together. Each log was already encoded once when its batch was cut
+(:mod:`adapters.datadog.encoder`), so :meth:`DatadogTransport.submit` posts those bytes, gzipped,
+with the headers the SDK computes for this operation, through the SDK's pool, the way its rest
+client sends every request (``pool_manager.request(..., timeout=Timeout(total=request_timeout))``).
 
-``preload_content = False``: the SDK hands back the raw response of a 2xx instead of parsing it
-as JSON. The intake's 202 body carries nothing we use, and parsing it made the SDK raise
-ApiTypeError *after* the logs were accepted (an empty or HTML body from a proxy), which read
-like a pre-send refusal: split, then dead-lettered, and duplicated. With it off, nothing of the
-SDK's runs after the request, so an ApiTypeError/ApiValueError is always a pre-send refusal.
-Error answers are still read whole by the SDK (``ApiException`` keeps status, headers, body).
+Answers and errors are translated here, at the edge, into the plain values :mod:`classify` reads::
 
-Retries: ``enable_retry=False`` turns off the SDK's status retries and ``retry_policy=False``
-turns off urllib3's own connection retries, so one call is exactly one request. The body is
-gzipped by the SDK (``Content-Encoding: gzip``). The API key goes only into the
-``DD-API-KEY`` header; it is scrubbed from anything we pass on. ``timeout`` is the core's
-per-attempt timeout (the SDK's ``request_timeout``: connect and read).
+    any status (body read as text, never   -> Attempt.http(status, body, headers)
+      parsed; bytes that are not UTF-8 are
+      replaced; classify accepts only 202)
+    urllib3 HTTPError (refused, reset,      -> failure "connection", "timeout" or "tls"
+      timeout, TLS), OSError
+    ValueError (http.client: "Invalid       -> failure "request" (fixed text: the message may hold the key)
+      header value b'<KEY>\\n'")
+
+Retries: the Configuration's ``retry_policy = False`` reaches the pool, so urllib3 makes exactly
+one request and follows no redirect (a 3xx is the answer). A body is never parsed here, so an
+empty or HTML body from a proxy can never turn an accepted request into an error. The API key goes only into the ``DD-API-KEY`` header; it is scrubbed from
+anything we pass on. ``timeout`` is the core's per-attempt timeout.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import Any
 
 import urllib3
 from datadog_api_client import ApiClient, Configuration
-from datadog_api_client.exceptions import ApiException, ApiTypeError, ApiValueError
+from datadog_api_client.model_utils import data_to_dict
 from datadog_api_client.v2.api.logs_api import LogsApi
 from datadog_api_client.v2.model.content_encoding import ContentEncoding
-from datadog_api_client.v2.model.http_log import HTTPLog
-from datadog_api_client.v2.model.http_log_item import HTTPLogItem
 
+from adapters.datadog.encoder import gzip_body
 from shippers.delivery.attempt import Attempt, Failure
 
 
-def to_http_log(logs: Sequence[dict[str, Any]]) -> HTTPLog:
-    """The SDK's request body model for these logs (nested attributes pass as additional properties).
+def operation_headers(client: ApiClient) -> tuple[str, dict[str, str]]:
+    """The URL and headers the SDK sends ``submit_log`` with (gzip body), as plain strings.
 
-    The SDK's per-attribute type checks (``_check_type``) are skipped: they were half of the
-    client's CPU per log, and they cannot fail here, because every log was already serialised
-    to JSON by :func:`adapters.datadog.encoder.encode_log` when its batch was cut.
+    ``gather_params`` is the SDK's own step that turns the operation's description and the
+    Configuration's auth settings into headers; the client's default headers (User-Agent) are
+    added as ``ApiClient.call_api`` adds them.
     """
-    return HTTPLog([HTTPLogItem(**log, _check_type=False) for log in logs], _check_type=False)
+    endpoint = LogsApi(client)._submit_log_endpoint  # the SDK's description of POST /api/v2/logs
+    params = endpoint.gather_params({"content_encoding": ContentEncoding.GZIP})
+    headers = {str(k): str(v) for k, v in data_to_dict({**params["header"], **client.default_headers}).items()}
+    return client.configuration.host + endpoint.settings["endpoint_path"], headers
 
 
 class DatadogTransport:
-    """A Logs API client bound to one intake URL and key; ``submit`` makes one attempt."""
+    """The SDK's client bound to one intake URL and key; ``submit`` makes one attempt."""
 
     def __init__(self, intake: str, api_key: str, timeout: float) -> None:
         self.intake = intake
         self._api_key = api_key
         config = Configuration(host=intake, enable_retry=False, request_timeout=timeout)
         config.retry_policy = False  # urllib3: no connection retries, no redirects either
-        config.preload_content = False  # a 2xx body is never parsed (see the module docstring)
         config.api_key["apiKeyAuth"] = api_key
         self._client = ApiClient(config)
-        self._api = LogsApi(self._client)
+        self._pool = self._client.rest_client.pool_manager
+        self._url, self._headers = operation_headers(self._client)
+        self._timeout = urllib3.Timeout(total=timeout)  # what the SDK's rest client makes of request_timeout
 
-    def submit(self, logs: Sequence[dict[str, Any]]) -> Attempt:
-        """POST these logs once, gzipped; whatever happens comes back as a plain value."""
+    def submit(self, items: Sequence[bytes]) -> Attempt:
+        """POST these encoded logs once, as one gzipped JSON array; whatever happens comes back as a plain value."""
         try:
-            body = to_http_log(logs)
-            response = self._api.submit_log(body=body, content_encoding=ContentEncoding.GZIP)
-        except ApiException as exc:
-            if not exc.status:  # the SDK wraps urllib3's SSLError so (see its rest.py)
-                return Attempt.failed("tls", self._scrub(" ".join(f"{exc.reason}".split())))
-            body_text = exc.body if isinstance(exc.body, str) else json.dumps(exc.body)
-            return Attempt.http(int(exc.status), self._scrub(body_text), exc.headers or {})
-        except (ApiTypeError, ApiValueError) as exc:
-            return Attempt.failed("refused", self._scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
-        except UnicodeDecodeError:  # a ValueError too: an error answer whose body is not UTF-8 (a proxy's page)
-            return Attempt.failed("unreadable", "the intake answered with a body that is not UTF-8")
+            response = self._pool.request(
+                "POST", self._url, body=gzip_body(items), headers=self._headers, timeout=self._timeout,
+                preload_content=False,
+            )
         except ValueError as exc:  # never the text: http.client quotes the bad header value, i.e. the key
+            if isinstance(exc, urllib3.exceptions.HTTPError):  # some urllib3 errors are ValueErrors too
+                return Attempt.failed(_no_answer_kind(exc), self._scrub(f"{type(exc).__name__}: {exc}"))
             return Attempt.failed(
-                "request", f"the Datadog client raised {type(exc).__name__}; its text is withheld, it may quote the API key"
+                "request",
+                f"the Datadog client raised {type(exc).__name__} (its text is withheld, it may quote the API key); "
+                "check the API key (api_key or DD_API_KEY) for stray characters such as a trailing newline",
             )
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             return Attempt.failed(_no_answer_kind(exc), self._scrub(f"{type(exc).__name__}: {exc}"))
-        status = int(response.status)
-        response.drain_conn()  # the unread body: discard it so the connection goes back to the pool
-        response.release_conn()
-        return Attempt(status)
+        try:  # the body as text, whatever the status: classify reads it (the intake's 202 carries "{}")
+            body = response.read().decode("utf-8", "replace")
+            return Attempt.http(response.status, self._scrub(body), dict(response.headers))
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # the answer broke off mid-body
+            return Attempt.failed(_no_answer_kind(exc), self._scrub(f"{type(exc).__name__}: {exc}"))
+        finally:
+            response.release_conn()
 
     def _scrub(self, text: str) -> str:
         # The core redacts every reason too; this keeps the key out of the Attempt itself.
@@ -104,7 +105,9 @@ class DatadogTransport:
 
 
 def _no_answer_kind(exc: BaseException) -> Failure:
-    """A timeout, or a connection that failed (urllib3's NewConnectionError subclasses its ConnectTimeoutError)."""
+    """TLS, a timeout, or a connection that failed (urllib3's NewConnectionError subclasses its ConnectTimeoutError)."""
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return "tls"
     if isinstance(exc, urllib3.exceptions.NewConnectionError):
         return "connection"
     return "timeout" if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError) else "connection"

@@ -47,6 +47,7 @@ class ElasticsearchAdapter(Adapter):
         self._setup_done = not config.setup
         self._setup_lock = threading.Lock()
         self._client_lock = threading.Lock()
+        self._encode_item = encoder.item_encoder(config.target)
 
     # -- pure ------------------------------------------------------------
     def map(self, event: Event) -> dict[str, Any]:
@@ -54,7 +55,7 @@ class ElasticsearchAdapter(Adapter):
         return to_ecs(event, kind, dataset=self.config.dataset, labels=self.config.labels)
 
     def encode_item(self, document: Any) -> bytes:
-        return encoder.encode_item(document, self.config.target)
+        return self._encode_item(document)
 
     # -- I/O ---------------------------------------------------------------
     def _client(self) -> BulkTransport | Verdict:

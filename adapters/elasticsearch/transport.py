@@ -13,9 +13,9 @@ Two transports, one result type, so one classifier serves both flavors:
   answer, with the same pooling, TLS options and gzip as the Elasticsearch path.
 
 Both: ``max_retries=0``, ``retry_on_status=()``, ``retry_on_timeout=False`` (the core
-retries, with backoff and Retry-After), ``http_compress=True`` (gzip bodies), and the core's
-per-attempt timeout as ``request_timeout``. Exceptions are translated at the edge (like
-httpx's ``map_httpcore_exceptions``) into the core's :class:`~shippers.delivery.attempt.Attempt`::
+retries, with backoff and Retry-After); bodies gzipped and answers parsed by :mod:`.wire`; the core's
+per-attempt timeout as ``request_timeout``. Exceptions are translated at the edge (like httpx's
+``map_httpcore_exceptions``) into the core's :class:`~shippers.delivery.attempt.Attempt`::
 
     a 2xx, or elastic_transport.ApiError      -> Attempt.http(status, body, headers)
       (any non-2xx)
@@ -33,7 +33,6 @@ httpx's ``map_httpcore_exceptions``) into the core's :class:`~shippers.delivery.
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -42,6 +41,7 @@ import elastic_transport
 from elastic_transport.client_utils import url_to_node_config
 from elasticsearch import Elasticsearch, UnsupportedProductError
 
+from adapters.elasticsearch import wire
 from adapters.elasticsearch.config import ElasticsearchConfig
 from shippers.delivery.attempt import Attempt
 from shippers.quoting import folded
@@ -111,18 +111,20 @@ class ElasticsearchTransport:
             api_key=api_key,
             basic_auth=(config.username, config.password) if config.username and config.password else None,
             bearer_auth=config.bearer_token,
-            http_compress=True,
+            http_compress=False,  # wire.gzipped does it, at a cheaper level
+            serializers=wire.serializers(),
             max_retries=0,
             retry_on_status=(),
             retry_on_timeout=False,
             request_timeout=timeout,
             **options,
         )
+        self._gzip_client = self.client.options(headers=wire.GZIP_HEADERS)
 
     def bulk(self, body: bytes) -> Attempt:
         def call() -> tuple[Any, Any]:
-            # bytes pass through the client's NDJSON serializer unchanged
-            return _pair(self.client.bulk(operations=body, filter_path=BULK_FILTER_PATH))  # type: ignore[arg-type]
+            # bytes pass through wire.VerbatimNdjson unchanged
+            return _pair(self._gzip_client.bulk(operations=wire.gzipped(body), filter_path=BULK_FILTER_PATH))  # type: ignore[arg-type]
 
         return _attempt(call)
 
@@ -159,8 +161,7 @@ class OpenSearchTransport:
             nodes.append(
                 node.replace(
                     headers={**node.headers, **auth},
-                    # SigV4 signs the bytes on the wire, so that path gzips before signing.
-                    http_compress=self._signer is None,
+                    http_compress=False,  # _request gzips (wire.gzipped), before signing when it signs
                     request_timeout=timeout,
                     **tls,
                 )
@@ -170,7 +171,7 @@ class OpenSearchTransport:
             max_retries=0,
             retry_on_status=(),
             retry_on_timeout=False,
-            serializers={"application/x-ndjson": _VerbatimNdjson()},
+            serializers=wire.serializers(),
         )
 
     def bulk(self, body: bytes) -> Attempt:
@@ -181,25 +182,17 @@ class OpenSearchTransport:
         return self._request("PUT", f"/_index_template/{name}", body, _JSON)
 
     def _request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Attempt:
+        compressed, headers = wire.gzipped(body), {**headers, **wire.GZIP_HEADERS}
         if self._signer is None:
-            return _attempt(lambda: self.transport.perform_request(method, path, body=body, headers=headers))
+            return _attempt(lambda: self.transport.perform_request(method, path, body=compressed, headers=headers))
         try:
-            wire_body, wire_headers = self._signer.sign(method, path, body, headers)
+            wire_body, wire_headers = self._signer.sign(method, path, compressed, headers)
         except Exception as exc:
             return Attempt.failed("credentials", _short(exc))
         return _attempt(lambda: self.transport.perform_request(method, path, body=wire_body, headers=wire_headers))
 
     def close(self) -> None:
         self.transport.close()
-
-
-class _VerbatimNdjson(elastic_transport.NdjsonSerializer):
-    """Send bytes exactly as given: the stock serializer appends a newline to a (signed, gzipped) body."""
-
-    def dumps(self, data: Any) -> bytes:
-        if isinstance(data, bytes):
-            return data
-        return super().dumps(data)
 
 
 class _SigV4Signer:
@@ -215,18 +208,18 @@ class _SigV4Signer:
         self.session = boto3.Session()
 
     def sign(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+        """The headers signing ``body`` (already gzipped: the signature covers the bytes on the wire)."""
         from botocore.auth import SigV4Auth  # type: ignore[import-untyped]  # botocore ships no stubs
         from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
 
         credentials = self.session.get_credentials()
         if credentials is None:
             raise LookupError("no AWS credentials found (environment, shared profile or instance role)")
-        compressed = gzip.compress(body)
         # Why: OpenSearch Serverless requires the payload hash as a header; the managed service accepts it.
-        wire = {**headers, "content-encoding": "gzip", "x-amz-content-sha256": hashlib.sha256(compressed).hexdigest()}
-        request = AWSRequest(method=method, url=self.endpoint + path, data=compressed, headers=wire)
+        signed = {**headers, "x-amz-content-sha256": hashlib.sha256(body).hexdigest()}
+        request = AWSRequest(method=method, url=self.endpoint + path, data=body, headers=signed)
         SigV4Auth(credentials.get_frozen_credentials(), self.service, self.region).add_auth(request)
-        return compressed, dict(request.headers.items())
+        return body, dict(request.headers.items())
 
 
 def make_transport(config: ElasticsearchConfig, timeout: float) -> BulkTransport:

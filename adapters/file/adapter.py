@@ -41,6 +41,7 @@ class FileAdapter(Adapter):
     Config = FileConfig
     batch_defaults = BATCH_DEFAULTS
     hard_limits = HARD_LIMITS
+    default_concurrency = 1  # a local append does not wait on a network; one writer per path anyway
     archive_line = True
 
     def __init__(self, context: SinkContext, config: FileConfig) -> None:

@@ -13,6 +13,7 @@ from typing import Literal
 
 import msgspec
 
+from adapters.compression import MAX_ZLIB_LEVEL, MIN_ZLIB_LEVEL
 from adapters.contract import BatchLimits, HardLimits
 from shippers.config import Duration
 
@@ -59,6 +60,7 @@ class S3Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     force_path_style: bool = False  # https://host/bucket/key instead of https://bucket.host/key
     service_name: str | None = None  # format = "ocsf": OCSF service.name, the app users sign in to
     request_timeout: Duration = Duration(DEFAULT_REQUEST_TIMEOUT)  # one PutObject (connect at most 10 s of it)
+    gzip_level: int | None = None  # None: ISA-L's fast gzip (adapters.compression); 1-9: zlib's level, smaller for more CPU
 
     def __post_init__(self) -> None:
         if not self.bucket.startswith("arn:") and not BUCKET_NAME.match(self.bucket):
@@ -75,5 +77,10 @@ class S3Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError("kms_key_id: only used with sse = \"aws:kms\"; set sse or remove kms_key_id")
         if self.request_timeout <= 0:
             raise ValueError("request_timeout: must be more than 0 seconds")
+        if self.gzip_level is not None and not MIN_ZLIB_LEVEL <= self.gzip_level <= MAX_ZLIB_LEVEL:
+            raise ValueError(
+                f"gzip_level: {self.gzip_level} is not a gzip level; use {MIN_ZLIB_LEVEL} (least CPU) to "
+                f"{MAX_ZLIB_LEVEL} (smallest objects), or leave it out for the fast default"
+            )
         if self.checksum in CRT_CHECKSUMS and importlib.util.find_spec("awscrt") is None:
             raise ValueError(f"checksum: {self.checksum} needs the awscrt package (pip install awscrt); or use CRC32")

@@ -20,6 +20,8 @@ Everything here is pure: the core cuts a batch with ``partition()`` and records
 from __future__ import annotations
 
 import hashlib
+import re
+from datetime import UTC
 from urllib.parse import quote
 
 from shippers.event import Event
@@ -34,6 +36,8 @@ MAX_TENANT_VALUE_BYTES = 256
 TENANT_HEAD_BYTES = 64
 # Why: 128 bits of SHA-256: two different long tenants never share a partition in practice.
 TENANT_HASH_CHARS = 32
+# The UTC times the validator stores (``shippers.event.format_time``): date and hour read off the text.
+_UTC_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d):\d\d:\d\d(?:\.\d+)?Z")
 
 
 def _encoded(text: str) -> str:
@@ -70,9 +74,15 @@ def shortened_tenant_value(tenant: str) -> str:
 
 def partition_of(event: Event, by_tenant: bool) -> str:
     """``dt=YYYY-MM-DD/hour=HH`` (+ ``/tenant=<id>``) of the event's UTC time."""
-    moment = event.timestamp
-    # Explicit widths: strftime's %Y does not zero-pad years before 1000 on every platform.
-    part = f"dt={moment.year:04d}-{moment.month:02d}-{moment.day:02d}/hour={moment.hour:02d}"
+    utc = _UTC_TIME.fullmatch(event.time)
+    if utc is not None:  # every validated event: no datetime needed
+        part = f"dt={utc[1]}/hour={utc[2]}"
+    else:  # a record not in that form (a foreign writer): its UTC hour, whatever offset it was written with
+        moment = event.timestamp
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        # Explicit widths: strftime's %Y does not zero-pad years before 1000 on every platform.
+        part = f"dt={moment.year:04d}-{moment.month:02d}-{moment.day:02d}/hour={moment.hour:02d}"
     if by_tenant:
         part += f"/tenant={tenant_value(event.tenantId)}"
     return part
@@ -90,4 +100,9 @@ def object_key(prefix: str, partition: str, first_seq: int, last_seq: int, sink:
 
 def key_bytes(prefix: str, partition: str, sink: str, store_id: str = "") -> int:
     """The UTF-8 length of every key in ``partition`` (seqs are fixed width)."""
-    return len(object_key(prefix, partition, 0, 0, sink, store_id).encode("utf-8"))
+    return fixed_key_bytes(prefix, sink, store_id) + len(partition.encode("utf-8"))
+
+
+def fixed_key_bytes(prefix: str, sink: str, store_id: str = "") -> int:
+    """The UTF-8 length of a key without its partition: what every key of a sink shares."""
+    return len(object_key(prefix, "", 0, 0, sink, store_id).encode("utf-8"))

@@ -419,9 +419,12 @@ class SqliteBuffer:
         return None
 
     def release_delivery_lock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        # Taken out under the fault lock: close()'s release and the watcher of a send left in flight at
+        # shutdown may release at once, and a second os.close() of the number could close another file.
+        with self._fault_lock:
+            fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
 
     @_translated
     def close(self) -> None:

@@ -6,6 +6,14 @@ For one batch::
       -> settle (pure: shippers.delivery.settle) -> execute: one store transaction, pause, status
       -> items left? back off (the retry policy) and attempt again
 
+With ``concurrency`` N > 1, :meth:`Deliverer.submit` puts each batch on the sink's pool and returns
+as soon as fewer than N are in flight, so the sink loop cuts the next batch while the previous ones
+are on the wire (pipelining: mapping and gzip on one thread while another waits for the answer).
+Batches may then settle out of order, which the store allows (the watermark passes a batch only
+once it is settled). :meth:`Deliverer.wait` returns once nothing is in flight: the sink loop calls
+it before it returns, so a send still in progress always keeps the worker alive (and with it the
+delivery lock).
+
 On shutdown (drain) each batch gets at most one more attempt, and none inside a Retry-After or
 backoff deadline: "not before T" holds during the drain too. Such batches stay recorded and are
 sent at the next start (the worker's log says how many).
@@ -14,13 +22,15 @@ sent at the next start (the worker's log says how many).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future
+from concurrent.futures import wait as wait_for_futures
 from dataclasses import dataclass, field
 
 from adapters.contract import Adapter, Verdict
 from shippers.buffer.protocol import Buffer
 from shippers.buffer.records import BatchRecord
+from shippers.delivery.daemon_pool import DaemonPool
 from shippers.delivery.mapping import Mapped, RowMapper
 from shippers.delivery.pause import SinkPause
 from shippers.delivery.request import build_request
@@ -65,7 +75,51 @@ class Deliverer:
         self.policy = policy
         self.signals = signals
         self.monotonic = monotonic
-        self._pool = ThreadPoolExecutor(concurrency, f"sink-{status.name}") if concurrency > 1 else None
+        self.concurrency = concurrency
+        self._pool = DaemonPool(concurrency, f"sink-{status.name}") if concurrency > 1 else None
+        self._in_flight: set[Future[None]] = set()  # submitted batches (with their splits), touched by the sink thread only
+
+    def submit(self, work: list[Work]) -> None:
+        """Start delivering ``work``; returns once fewer than ``concurrency`` batches are in flight (without a pool: once
+        delivered). Raises the first error a delivery raised, after every other one in flight ended."""
+        if self._pool is None:
+            self.deliver_all(work)
+            return
+        for item in work:
+            while len(self._in_flight) >= self.concurrency:
+                done, _ = wait_for_futures(self._in_flight, return_when=FIRST_COMPLETED)
+                self._reap(done)
+            self._in_flight.add(self._pool.submit(self._deliver_chain, item))
+        self.reap()
+
+    def reap(self) -> None:
+        """Forget the deliveries that ended; raises the first error one raised (the sink loop calls it every cycle)."""
+        self._reap([future for future in self._in_flight if future.done()])
+
+    def wait(self) -> None:
+        """Until nothing is in flight; raises the first error a delivery raised."""
+        while self._in_flight:
+            done, _ = wait_for_futures(self._in_flight, return_when=FIRST_COMPLETED)
+            self._reap(done)
+
+    def _reap(self, done: Iterable[Future[None]]) -> None:
+        """Forget finished deliveries; on an error, let the others end first (a restart resends what they hold)."""
+        for future in list(done):
+            self._in_flight.discard(future)
+            error = future.exception()
+            if error is not None:
+                wait_for_futures(self._in_flight)
+                self._in_flight.clear()
+                raise error
+
+    def _deliver_chain(self, work: Work) -> None:
+        """One submitted batch and the halves its splits record, until settled (or shutdown)."""
+        queue = deque([work])
+        try:
+            while queue and not self.signals.stopping.is_set() and not self.giving_up():
+                queue.extend(self._deliver(queue.popleft()))
+        finally:
+            self.signals.wake.set()  # the sink loop reaps it now (an error restarts delivery at once)
 
     def deliver_all(self, work: list[Work]) -> None:
         """Deliver every batch (and the halves of splits), up to ``concurrency`` at once."""
@@ -85,7 +139,7 @@ class Deliverer:
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=False)
+            self._pool.shutdown()
 
     def _deliver(self, work: Work) -> list[Work]:
         """Attempt one batch until it is settled (or shutdown); return the batches a split recorded instead."""

@@ -80,7 +80,8 @@ class Scanner:
         del self._seen[: bisect.bisect_right(self._seen, after_seq, key=lambda entry: entry[0])]  # cut already
         full = False
         while not full:
-            chunk = buffer.scan(cursor, SCAN_CHUNK)
+            # no more than the batch still needs: a scan past it is thrown away and read again by the next cut
+            chunk = buffer.scan(cursor, min(SCAN_CHUNK, self.scan_events - len(rows)))
             if not chunk:
                 break
             for row in chunk:

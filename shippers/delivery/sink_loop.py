@@ -6,7 +6,8 @@ The loop::
     recover recorded batches (crash) -> resend them as cut (rows that no longer map: dead letters)
     loop: scan past cut_through -> due? (full | oldest waited `timeout` | flush | drain)
           -> cut (pure) -> record the batches and pre-send dead letters in ONE transaction
-          -> deliver them (shippers.delivery.deliverer)
+          -> submit them (shippers.delivery.deliverer): with concurrency > 1 the next cut starts while
+             they are on the wire
           nothing due: sleep until the oldest event's timeout or the idle poll, or a wake-up
 
 Two clocks: ``monotonic`` for every wait and deadline, ``clock`` (wall) only for what adapters
@@ -77,12 +78,15 @@ class SinkLoop:
             work = self._rebuild(batch)
             if work is not None:
                 self.deliverer.deliver_all([work])
-        while not signals.stopping.is_set() and not self.deliverer.giving_up():
-            if not self._cycle():
-                if signals.draining.is_set():
-                    return
-                signals.wake.wait(self._idle_wait())
-                signals.wake.clear()
+        try:
+            while not signals.stopping.is_set() and not self.deliverer.giving_up():
+                if not self._cycle():
+                    if signals.draining.is_set():
+                        return
+                    signals.wake.wait(self._idle_wait())
+                    signals.wake.clear()
+        finally:
+            self.deliverer.wait()  # a send in flight keeps this worker (and the delivery lock) alive until it returns
 
     def _open(self) -> bool:
         """Let the adapter prepare the destination; False when shutdown came first.
@@ -125,6 +129,7 @@ class SinkLoop:
     def _cycle(self) -> bool:
         """Cut and deliver one round; False when there was nothing due."""
         signals = self.signals
+        self.deliverer.reap()  # a batch in flight that failed in a way no Verdict covers restarts delivery now
         _, cut_through = self.buffer.position(self.name)
         seen = self.monotonic()
         scan = self.scanner.scan(self.buffer, cut_through, seen)
@@ -147,5 +152,5 @@ class SinkLoop:
         records = self.buffer.record_cut(self.name, [b.recorded_as() for b in made.batches], made.dead, scan.scanned_through)
         if records or not made.batches:  # nothing is recorded when drop_oldest moved the cursor meanwhile
             self.status.counted(dead=made.dead)
-        self.deliverer.deliver_all([Work(record, b.items) for record, b in zip(records, made.batches, strict=False)])
+        self.deliverer.submit([Work(record, b.items) for record, b in zip(records, made.batches, strict=False)])
         return True

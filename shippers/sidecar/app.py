@@ -2,8 +2,8 @@
 
 ::
 
-    POST /v1/events   body -> items (body.py) -> validator thread: shipper.validate_raw
-                      -> ONE writer thread: shipper.commit_validated (one commit)
+    POST /v1/events   body -> items (body.py) -> validate -> ONE commit, on the server's threads or in
+                      the ingest process (ingest_process.py; ``[server] ingest``, default "process")
                       -> 202 {"accepted", "rejected": [{"index", "error"}]}   (only after the commit)
                       -> 422 same body when nothing was accepted
                       -> 400 / 401 / 413 / 415 {"error": "..."} ; 503 + Retry-After when a sink is full
@@ -48,11 +48,11 @@ from shippers.config import Config
 from shippers.errors import AuthlogError, BufferError, BufferFullError
 from shippers.metrics import Metrics, refusal_reason
 from shippers.sidecar.auth import check_request
-from shippers.sidecar.body import BodyError, BodyLimits, check_headers, split_body
+from shippers.sidecar.body import BodyError, BodyLimits, check_headers
 from shippers.sidecar.budget import BodyAccount, BudgetExhausted, ByteBudget
+from shippers.sidecar.ingest_process import IngestEngine, IngestProcess, ProcessIngest, ThreadIngest
 from shippers.sidecar.log_throttle import RepeatFilter
 from shippers.sidecar.query import QueryError, check_query, echo, whole_number
-from shippers.sidecar.turns import validate_in_turns
 
 log = logging.getLogger("authlog.sidecar")
 
@@ -116,6 +116,7 @@ class SidecarState:
     writer: ThreadPoolExecutor
     validators: ThreadPoolExecutor
     budget: ByteBudget
+    ingest: IngestEngine
     slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(MAX_INGESTS_IN_FLIGHT))
     closing: bool = False  # set by server.py when SIGTERM arrives: ingest answers 503
     # "the store refused a commit" once a minute (with a count), not once per refused request.
@@ -290,20 +291,16 @@ async def post_events(request: web.Request) -> web.Response:
                 503, "the sidecar holds too many request bodies right now; nothing was stored: retry the request shortly",
                 {hdrs.RETRY_AFTER: str(SHUTDOWN_RETRY_AFTER_SECONDS)},
             )
-        # 2. split, validate and commit in a slot, on worker threads (never on the event loop).
+        # 2. split, validate and commit in a slot, on worker threads or in the ingest process (never on the event loop).
         async with state.slots:
             if state.closing:
                 return _shutting_down(state)
-            loop = asyncio.get_running_loop()
+            body = [raw]
+            del raw  # the engine frees the bytes once they are split
             try:
-                items = await loop.run_in_executor(state.validators, split_body, raw, content_type, content_encoding, state.limits)
+                result = await state.ingest.run(body, content_type, content_encoding)
             except BodyError as exc:
                 return error_response(exc.status, exc.message)
-            del raw
-            try:
-                validated = await validate_in_turns(state.validators, state.shipper, items)  # turns.py: fair to others
-                del items
-                result = await loop.run_in_executor(state.writer, state.shipper.commit_validated, validated)
             except RecursionError:
                 # A safety net: the validator should reject such an item alone (see the report of issue 10).
                 return error_response(
@@ -368,7 +365,9 @@ async def readyz(request: web.Request) -> web.Response:
     if state.closing:
         return json_response(503, {"status": "shutting down"})
     try:
-        reason = await asyncio.get_running_loop().run_in_executor(None, _not_ready_reason, state.shipper)
+        reason = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: state.ingest.not_ready() or _not_ready_reason(state.shipper)  # both may block: off the loop
+        )
     except AuthlogError as exc:
         reason = str(exc)
     if reason is None:
@@ -464,8 +463,12 @@ async def version(request: web.Request) -> web.Response:
 # -- the application --------------------------------------------------------------------------
 
 
-def make_app(shipper: ShipperLike, tokens: list[str]) -> web.Application:
-    """The sidecar application over ``shipper``; ``tokens`` empty means no token is required."""
+def make_app(shipper: ShipperLike, tokens: list[str], ingest_process: IngestProcess | None = None) -> web.Application:
+    """The sidecar application over ``shipper``; ``tokens`` empty means no token is required.
+
+    With ``ingest_process``, bodies are split, validated and committed there (ingest_process.py);
+    the application closes it at cleanup.
+    """
     server = shipper.config.server
     limits = BodyLimits(max_body_bytes=int(server.max_body_bytes), max_events=server.max_events_per_request)
     app = web.Application(
@@ -479,8 +482,12 @@ def make_app(shipper: ShipperLike, tokens: list[str]) -> web.Application:
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="authlog-ingest-writer")
     validators = ThreadPoolExecutor(max_workers=1, thread_name_prefix="authlog-ingest-validator")
     budget = ByteBudget(BODIES_IN_MEMORY * (limits.max_body_bytes + GZIP_OVERHEAD_BYTES))
+    engine: IngestEngine = (
+        ThreadIngest(shipper, limits, validators, writer) if ingest_process is None
+        else ProcessIngest(shipper, limits, ingest_process, validators, writer)
+    )
     app[STATE] = SidecarState(
-        shipper=shipper, tokens=list(tokens), limits=limits, writer=writer, validators=validators, budget=budget
+        shipper=shipper, tokens=list(tokens), limits=limits, writer=writer, validators=validators, budget=budget, ingest=engine
     )
     app.router.add_post("/v1/events", post_events, expect_handler=expect_events)
     app.router.add_get("/v1/status", status)
@@ -494,6 +501,7 @@ def make_app(shipper: ShipperLike, tokens: list[str]) -> web.Application:
         # Waits for a commit still running, so a cancelled request never leaves half a transaction.
         validators.shutdown(wait=False)
         await asyncio.get_running_loop().run_in_executor(None, lambda: writer.shutdown(wait=True))
+        await asyncio.get_running_loop().run_in_executor(None, engine.close)
 
     app.on_cleanup.append(stop_writer)
     return app

@@ -27,9 +27,12 @@ from aiohttp import web
 
 from shippers.config import Config, resolve_tokens
 from shippers.errors import ConfigError
+from shippers.heap import freeze_startup_heap
+from shippers.plugins import effective_concurrency
 from shippers.sidecar.app import STATE, ShipperLike, make_app
 from shippers.sidecar.auth import is_loopback
 from shippers.sidecar.connections import derived_max_connections, fd_soft_limit, open_fd_count, start_guarded
+from shippers.sidecar.ingest_process import IngestProcess
 from shippers.sidecar.log_throttle import throttled
 from shippers.sidecar.quiet import quiet_parser_errors
 
@@ -116,6 +119,7 @@ def serve(
 
         shipper_factory = Shipper.from_config
     shipper = shipper_factory(config)
+    freeze_startup_heap()
     closed = False
     try:
         shipper.start()
@@ -150,7 +154,7 @@ async def _serve(shipper: ShipperLike, plan: ListenPlan, grace: float, on_listen
 def connection_cap(config: Config) -> int:
     """``[server] max_connections``, or the default derived from RLIMIT_NOFILE (call once the store and sinks are open)."""
     soft = fd_soft_limit()
-    slots = sum(sink.common.concurrency for sink in config.sinks.values())
+    slots = sum(effective_concurrency(sink) for sink in config.sinks.values())
     derived = derived_max_connections(soft, open_fd_count(), slots)
     chosen = config.server.max_connections
     if chosen is None:
@@ -164,7 +168,11 @@ def connection_cap(config: Config) -> int:
 
 
 async def _serve_guarded(shipper: ShipperLike, plan: ListenPlan, grace: float, on_listening: Callable[[str], None] | None) -> float:
-    app = make_app(shipper, plan.tokens)
+    ingest = None
+    if shipper.config.server.ingest == "process":
+        ingest = IngestProcess.for_config(shipper.config)
+        await asyncio.get_running_loop().run_in_executor(None, ingest.warm)  # fails the start-up if it cannot run
+    app = make_app(shipper, plan.tokens, ingest)
     server_config = shipper.config.server
     max_connections = connection_cap(shipper.config)
     try:

@@ -82,6 +82,7 @@ class Seen(NamedTuple):
     fault: Fault
     body: bytes  # the request body, decompressed when it was sent gzip/deflate
     reached_destination: bool  # True when the destination got it (pass, lose, cut, hold)
+    answered: float = 0.0  # time.monotonic() once its body was read: a status fault is answered then
 
 
 def _readable(body: bytes, encoding: str | None) -> bytes:
@@ -180,7 +181,7 @@ class FaultFront(FakeServer):
         fault = self._next_fault(request.method, request.path_qs)
         forwards = fault.kind in ("pass", "lose", "cut", "hold")
         seen = Seen(arrived, request.method, request.path_qs, fault,
-                    _readable(body, request.headers.get("Content-Encoding")), forwards)
+                    _readable(body, request.headers.get("Content-Encoding")), forwards, time.monotonic())
         with self.lock:
             self._seen.append(seen)
         if fault.kind == "drop":
@@ -230,16 +231,18 @@ class FaultFront(FakeServer):
 
 
 def retry_after_gaps(seen: list[Seen], key: Callable[[Seen], str] = lambda s: "") -> list[tuple[Seen, Seen]]:
-    """(answer with Retry-After, the next request with the same key) pairs, in arrival order.
+    """(answer with Retry-After, the next request with the same key made after that answer) pairs, in arrival order.
 
     A shipper that honours Retry-After leaves at least that long between the two; the caller
-    decides which pairs count (e.g. only those within one process lifetime).
+    decides which pairs count (e.g. only those within one process lifetime). A request that
+    arrived before the hint was answered was already on its way (a sink with several requests
+    in flight) and could not have known it: it is not paired with that hint.
     """
     pairs: list[tuple[Seen, Seen]] = []
     pending: dict[str, Seen] = {}
     for item in sorted(seen, key=lambda s: s.at):
         k = key(item)
-        if k in pending:
+        if k in pending and item.at >= pending[k].answered:
             pairs.append((pending.pop(k), item))
         if item.fault.kind == "status" and item.fault.retry_after is not None:
             pending[k] = item

@@ -190,3 +190,39 @@ def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BufferCorruptError, match="check \\[buffer\\] path"):
         SqliteBuffer(blocker / "buf", max_bytes=1024)
     assert os.path.isfile(blocker)
+
+
+def test_the_delivery_lock_released_from_two_threads_at_once_is_closed_once(tmp_path: Path) -> None:
+    """close() and the watcher of a send left in flight may release the lock together: the descriptor is closed once."""
+    import threading
+
+    store = SqliteBuffer(tmp_path / "buf", max_bytes=1 << 20)
+    assert store.acquire_delivery_lock()
+    closes: list[int] = []
+    real_close = os.close
+    gate = threading.Barrier(2)
+
+    def slow_close(fd: int) -> None:  # slow, so the other thread looks at the lock while this close runs
+        closes.append(fd)
+        threading.Event().wait(0.05)
+        real_close(fd)
+
+    errors: list[BaseException] = []
+
+    def release() -> None:
+        gate.wait()
+        try:
+            store.release_delivery_lock()
+        except BaseException as exc:
+            errors.append(exc)
+
+    import unittest.mock
+
+    with unittest.mock.patch("shippers.buffer.sqlite.os.close", slow_close):
+        threads = [threading.Thread(target=release) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(5)
+    assert errors == [] and len(closes) == 1
+    store.close()

@@ -128,7 +128,9 @@ def write_config(folder: Path, port: int, destination: Destination) -> Path:
     path = folder / "authlog.toml"
     path.write_text(
         f'[server]\nlisten = "127.0.0.1:{port}"\n\n[buffer]\npath = "./var/buf"\n\n'
-        f"[sinks.{SINK}]\n{destination.sink_toml}"
+        # One request in flight, so the front's arrival order shows every Retry-After gap: with two, the
+        # other was already on its way when the hint came (the pause at concurrency > 1 has its own tests).
+        f"[sinks.{SINK}]\n{destination.sink_toml}concurrency = 1\n"
         f'[sinks.{SINK}.retry]\ninitial = "50ms"\nmax = "500ms"\n'
         f'[sinks.{SINK}.batch]\nmax_events = 200\ntimeout = "100ms"\n'
     )
@@ -146,6 +148,7 @@ class Producer(threading.Thread):
         self.stop = threading.Event()
         self.acked: list[str] = []
         self.resends = 0
+        self.resent_ids: set[str] = set()  # events of requests sent again after a failure (maybe committed before it)
 
     def run(self) -> None:
         for _ in range(MAX_CHUNKS):
@@ -157,6 +160,7 @@ class Producer(threading.Thread):
                     result = self.client.send(chunk)
                 except ClientError:
                     self.resends += 1  # the sidecar is down or was killed mid-request: send it again
+                    self.resent_ids.update(e["id"] for e in chunk)
                     continue
                 if result.accepted == len(chunk):
                     self.acked += [e["id"] for e in chunk]
@@ -244,7 +248,11 @@ def test_kill_9_under_destination_faults_loses_nothing_and_honours_retry_after(n
     assert acked, "the producer got no 202 at all"
     assert not lost, f"{len(lost)} acknowledged events never reached {name}, e.g. {sorted(lost)[:5]}"
     if destination.exactly_once:
-        assert not stored_twice, f"{len(stored_twice)} events stored twice in {name} (a resend under another key)"
+        # A sidecar killed after its commit and before its 202 was sent makes the producer's resend a second
+        # copy in the store (at-least-once ingest: HTTP has no idempotency key); any other twice-stored event
+        # is a resend of a recorded batch under another key, which must never happen.
+        unexplained = set(stored_twice) - producer.resent_ids
+        assert not unexplained, f"{len(unexplained)} events stored twice in {name} (a resend under another key)"
     assert len(compared) >= 2, "the opening storm's retries were not seen within the first lifetime"
     assert not early, "retries before their Retry-After: " + "; ".join(
         f"told {h.fault.retry_after}s, came after {a.at - h.at:.3f}s" for h, a in early[:5]

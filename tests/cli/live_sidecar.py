@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import Any, Self
 import msgspec
 
 from shippers.client import NO_RETRY, Client, ClientError
+from shippers.testing.ports import free_port as free_port  # re-exported: the live tests import it from here
 
 REPO = Path(__file__).resolve().parents[2]
 # Why: a cold start imports boto3 and friends through the adapter plugins; 30 s covers a slow CI box.
@@ -27,13 +27,6 @@ READY_TIMEOUT_SECONDS = 30.0
 POLL_SECONDS = 0.05
 # Why: a file sink delivers 10k events in well under a second; 60 s means it is stuck.
 CATCH_UP_TIMEOUT_SECONDS = 60.0
-
-
-def free_port() -> int:
-    """A loopback port that was free a moment ago (the kernel hands out a fresh one per call)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(folder: Path, port: int, *, token: str | None = None, extra: str = "") -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from contrib_support import PASSWORD
 
+from shippers.testing.ports import free_port
 from shippers.testing.waiting import wait_for
 
 ROOT = Path(__file__).parents[2]
@@ -25,10 +26,11 @@ APPS = ROOT / "examples" / "apps"
 GOOD = "correct horse battery staple"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# Why: below Linux's ephemeral range (32768-60999): a port picked there is not handed out meanwhile to
+# another test's `bind(port 0)`, which made an app answer for another server (a 404 seen under load).
+PORT_RANGE = (20000, 32000)
+
+
 
 
 def answers(port: int) -> bool:

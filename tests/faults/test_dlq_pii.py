@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import logging
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from shippers.event import encode_event
 from shippers.shipper import Shipper
 from shippers.testing import chaos
 from shippers.testing.events import full_event
+from shippers.testing.ports import free_port
 from shippers.testing.sidecar_server import SidecarServer
 
 EMAIL = "ana@example.com"
@@ -48,10 +48,6 @@ POLICIES = [
 RAW = {"email": EMAIL, "ip": IP}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(folder: Path, pii: dict[str, str]) -> Path:

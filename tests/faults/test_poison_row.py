@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from shippers.client import Client
 from shippers.shipper import Shipper
 from shippers.testing import chaos
 from shippers.testing.memory import delivered_ids
+from shippers.testing.ports import free_port
 from shippers.testing.sidecar_server import SidecarServer
 
 EMAIL = "ana@example.com"
@@ -34,10 +34,6 @@ DEADLINE_SECONDS = 15.0
 POLL_SECONDS = 0.01
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(folder: Path, sink_type: str = "memory") -> Path:

@@ -101,13 +101,14 @@ def make_config(tmp_path: Path, **server: Any) -> Config:
 class ServedApp(FakeServer):
     """The sidecar app over a fake shipper, served on loopback port 0 from a thread."""
 
-    def __init__(self, shipper: FakeShipper, tokens: list[str]) -> None:
+    def __init__(self, shipper: FakeShipper, tokens: list[str], ingest_process: Any = None) -> None:
         super().__init__()
         self.shipper = shipper
         self.tokens = tokens
+        self.ingest_process = ingest_process
 
     def make_app(self) -> web.Application:
-        return make_app(self.shipper, self.tokens)
+        return make_app(self.shipper, self.tokens, self.ingest_process)
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:

@@ -111,3 +111,12 @@ def test_retry_after_gaps_pairs_each_hint_with_the_next_request_of_its_key() -> 
     requests = [seen(0.0, "/a", 1), seen(0.5, "/b"), seen(1.2, "/a"), seen(1.3, "/a"), seen(2.0, "/b", 2)]
     pairs = retry_after_gaps(requests, key=lambda s: s.path)
     assert [(hint.at, after.at) for hint, after in pairs] == [(0.0, 1.2)]
+
+
+def test_a_request_already_on_its_way_is_not_paired_with_a_hint() -> None:
+    """A request that arrived before the Retry-After answer was given (another one in flight) is skipped; the next one is paired."""
+    hint = Seen(0.0, "POST", "/a", status(429, 1), b"", False, 0.05)
+    in_flight = Seen(0.01, "POST", "/a", PASS, b"", True, 0.02)
+    after = Seen(1.2, "POST", "/a", PASS, b"", True, 1.21)
+    pairs = retry_after_gaps([hint, in_flight, after])
+    assert [(h.at, a.at) for h, a in pairs] == [(0.0, 1.2)]

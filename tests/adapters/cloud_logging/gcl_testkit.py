@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,11 @@ def _dec_hook(kind: type, value: Any) -> Any:
 def make_adapter(clock: Callable[[], float] = lambda: FIXED, name: str = "gcl", **keys: Any) -> CloudLoggingAdapter:
     """An adapter for sink ``name`` with these config keys."""
     return CloudLoggingAdapter(SinkContext(name=name, catalog=builtin_catalog(), clock=clock), make_config(**keys))
+
+
+def entry_of(adapter: CloudLoggingAdapter, event: Event) -> dict[str, Any]:
+    """The LogEntry the adapter maps ``event`` to, as the service will read it (map returns its bytes)."""
+    return json.loads(adapter.map(event))
 
 
 def make_request(adapter: CloudLoggingAdapter, events: list[Event], batch_id: int = 1) -> Request:

@@ -14,6 +14,7 @@ from gcl_testkit import (
     PROJECT,
     TRACE_ID,
     case_id,
+    entry_of,
     event,
     every_type_and_reason,
     full_event,
@@ -34,7 +35,7 @@ def test_every_type_maps_to_a_complete_log_entry(case: tuple[str, str | None], l
     """Each catalog type and reason gives a LogEntry with the documented logName, resource, severity, labels, httpRequest, trace and payload."""
     type_, reason = case
     kind = builtin_catalog()[type_]
-    entry = make_adapter().map(full_event(type_, reason))
+    entry = entry_of(make_adapter(), full_event(type_, reason))
 
     assert set(entry) <= set(log_entry_facts["log_entry_fields"])
     assert [k for k in entry if k in log_entry_facts["payload_oneof"]] == ["jsonPayload"]
@@ -77,7 +78,7 @@ def test_mapping_is_pure_and_deterministic(case: tuple[str, str | None]) -> None
 
 def test_minimal_event_leaves_out_what_is_absent() -> None:
     """A failed login with an unknown email (no userId, ip, agent, trace or tenant) still maps, without empty fields."""
-    entry = make_adapter().map(event("login.invalid_email", email="who@example.com"))
+    entry = entry_of(make_adapter(), event("login.invalid_email", email="who@example.com"))
     assert "httpRequest" not in entry
     assert "trace" not in entry
     assert entry["labels"] == {"event_type": "login.invalid_email", "outcome": "failure"}
@@ -87,13 +88,13 @@ def test_minimal_event_leaves_out_what_is_absent() -> None:
 
 def test_http_request_carries_only_the_fields_present() -> None:
     """An event with an ip but no user agent gets httpRequest.remoteIp alone (and vice versa)."""
-    assert make_adapter().map(event("login.completed", ip="2001:db8::1"))["httpRequest"] == {"remoteIp": "2001:db8::1"}
-    assert make_adapter().map(event("login.completed", userAgent="curl/8"))["httpRequest"] == {"userAgent": "curl/8"}
+    assert entry_of(make_adapter(), event("login.completed", ip="2001:db8::1"))["httpRequest"] == {"remoteIp": "2001:db8::1"}
+    assert entry_of(make_adapter(), event("login.completed", userAgent="curl/8"))["httpRequest"] == {"userAgent": "curl/8"}
 
 
 def test_log_name_is_url_encoded() -> None:
     """A log name with '/' is URL-encoded inside logName, as the LogEntry reference requires."""
-    entry = make_adapter(log_name="auth/events.v1").map(event("login.completed"))
+    entry = entry_of(make_adapter(log_name="auth/events.v1"), event("login.completed"))
     assert entry["logName"] == f"projects/{PROJECT}/logs/auth%2Fevents.v1"
     assert unquote(entry["logName"].rsplit("/logs/", 1)[1]) == "auth/events.v1"
     assert log_name("p-1", "a b") == "projects/p-1/logs/a%20b"
@@ -102,9 +103,9 @@ def test_log_name_is_url_encoded() -> None:
 def test_severity_by_type_overrides_the_catalog() -> None:
     """severity_by_type changes the severity of the named type only."""
     adapter = make_adapter(severity_by_type={"user.locked": "ERROR", "login.completed": "NOTICE"})
-    assert adapter.map(event("user.locked", "locked"))["severity"] == "ERROR"
-    assert adapter.map(event("login.completed"))["severity"] == "NOTICE"
-    assert adapter.map(event("login.invalid_password"))["severity"] == "WARNING"
+    assert entry_of(adapter, event("user.locked", "locked"))["severity"] == "ERROR"
+    assert entry_of(adapter, event("login.completed"))["severity"] == "NOTICE"
+    assert entry_of(adapter, event("login.invalid_password"))["severity"] == "WARNING"
 
 
 def test_severity_by_type_with_an_unknown_type_is_a_config_error() -> None:
@@ -137,7 +138,7 @@ def test_severity_by_type_rejects_a_non_severity() -> None:
 )  # fmt: skip
 def test_configured_resource_is_used(resource: dict[str, Any], expected: dict[str, Any], log_entry_facts: dict[str, Any]) -> None:
     """The configured monitored resource (with project_id filled in where the type has it) goes on every entry."""
-    entry = make_adapter(resource=resource).map(event("login.completed"))
+    entry = entry_of(make_adapter(resource=resource), event("login.completed"))
     assert entry["resource"] == expected
     known = log_entry_facts["resource_labels"].get(expected["type"])
     if known is not None:
@@ -152,7 +153,7 @@ def test_resource_label_not_of_that_type_is_a_config_error() -> None:
 
 def test_configured_labels_are_added_and_cannot_shadow_ours() -> None:
     """Configured labels appear on every entry; event_type/outcome/tenant_id are reserved."""
-    entry = make_adapter(labels={"env": "prod", "app": "web"}).map(full_event("login.completed"))
+    entry = entry_of(make_adapter(labels={"env": "prod", "app": "web"}), full_event("login.completed"))
     assert entry["labels"] == {"env": "prod", "app": "web", "event_type": "login.completed", "outcome": "success", "tenant_id": "t-42"}
     with pytest.raises(msgspec.ValidationError, match="labels.outcome: set by the adapter"):
         make_config(labels={"outcome": "x"})
@@ -200,11 +201,11 @@ def test_template_is_built_once_from_config_and_catalog() -> None:
 
 def test_entries_share_no_mutable_parts() -> None:
     """Changing one mapped entry's resource or labels does not change the next one."""
-    adapter = make_adapter(labels={"env": "prod"})
-    first = adapter.map(event("login.completed"))
+    template = make_adapter(labels={"env": "prod"}).template
+    first = to_log_entry(event("login.completed"), template)
     first["resource"]["labels"]["project_id"] = "changed"
     first["labels"]["env"] = "changed"
-    second = adapter.map(event("login.completed"))
+    second = to_log_entry(event("login.completed"), template)
     assert second["resource"]["labels"]["project_id"] == PROJECT
     assert second["labels"]["env"] == "prod"
 

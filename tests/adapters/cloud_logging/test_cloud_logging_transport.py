@@ -16,6 +16,7 @@ from gcl_testkit import (
     FIXED,
     PROJECT,
     case_id,
+    entry_of,
     event,
     every_type_and_reason,
     full_event,
@@ -51,7 +52,7 @@ def test_every_type_is_stored_exactly_as_mapped(gcl: FakeCloudLogging, case: tup
     assert adapter.send(make_request(adapter, [e])).kind == "delivered"
     (stored,) = gcl.entries()
     stored.pop("receiveTimestamp")
-    assert stored == adapter.map(e)
+    assert stored == entry_of(adapter, e)
 
 
 def test_the_body_on_the_wire_is_the_encoded_request(gcl: FakeCloudLogging) -> None:

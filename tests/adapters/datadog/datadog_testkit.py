@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,16 @@ KEY = "dd-test-key-0123456789abcdef"
 DATA = Path(__file__).parents[2] / "data" / "datadog"
 
 
-
-
-
-
 def make_adapter(clock: Callable[[], float] = lambda: FIXED, **keys: Any) -> DatadogAdapter:
     """An adapter for sink 'dd' with these config keys (api_key and hostname defaulted)."""
     raw = {"api_key": KEY, "hostname": "web-1", **keys}
     config = DatadogConfig(**{k: v for k, v in raw.items() if v is not None})
     return DatadogAdapter(SinkContext(name="dd", catalog=builtin_catalog(), clock=clock), config)
+
+
+def log_of(adapter: DatadogAdapter, event: Event) -> dict[str, Any]:
+    """The Datadog log the adapter maps ``event`` to, as the intake will read it (map returns its bytes)."""
+    return json.loads(adapter.map(event))
 
 
 def make_request(adapter: DatadogAdapter, events: list[Event], batch_id: int = 1) -> Request:

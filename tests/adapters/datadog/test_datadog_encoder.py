@@ -1,11 +1,14 @@
-"""The Datadog encoder: sizes counted exactly as the SDK serialises them, and the per-log and time-window checks."""
+"""The Datadog encoder: the body we send is the SDK's body, counted byte for byte, and the per-log and time-window checks."""
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
 from datadog_api_client.model_utils import data_to_dict
+from datadog_api_client.v2.model.http_log import HTTPLog
+from datadog_api_client.v2.model.http_log_item import HTTPLogItem
 from datadog_testkit import FIXED, every_type_and_reason, full_event, make_adapter
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -18,42 +21,47 @@ from adapters.datadog.config import (
     MAX_PAST_SECONDS,
     MAX_PAYLOAD_BYTES,
 )
-from adapters.datadog.encoder import body_bytes, encode_log, outside_window, over_limits, too_large
-from adapters.datadog.transport import to_http_log
+from adapters.datadog.encoder import body_bytes, encode_body, gzip_body, outside_window, over_limits, too_large
+from adapters.datadog.mapping import to_datadog_log
+from shippers.catalog import builtin_catalog
 
+CATALOG = builtin_catalog()
 JSON_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 DETAILS = st.dictionaries(JSON_TEXT, st.one_of(JSON_TEXT, st.integers(-(2**53), 2**53), st.booleans(), st.none()), max_size=6)
 
 
 def sdk_body(logs: list[dict]) -> bytes:
-    """The uncompressed body the SDK builds for these logs (what rest.py json.dumps before gzip)."""
-    return json.dumps(data_to_dict(to_http_log(logs))).encode("utf-8")
+    """The uncompressed body ``LogsApi.submit_log(HTTPLog(...))`` would send for these logs (rest.py's json.dumps)."""
+    return json.dumps(data_to_dict(HTTPLog([HTTPLogItem(**log) for log in logs]))).encode("utf-8")
 
 
 @pytest.mark.parametrize(("type_", "reason"), every_type_and_reason())
-def test_item_bytes_equal_the_sdk_serialisation(type_: str, reason: str | None) -> None:
-    """For every type, encode_item has the size and content of the log as it sits in the SDK's request body."""
+def test_our_body_says_what_the_sdk_body_says(type_: str, reason: str | None) -> None:
+    """For every type, the body built from encode_item holds exactly the JSON the SDK's own submit_log would send."""
     adapter = make_adapter(env="prod")
-    log = adapter.map(full_event(type_, reason))
-    body, item = sdk_body([log]), adapter.encode_item(log)
-    assert len(body) == len(item) + 2  # the SDK orders keys its own way; sizes and content agree
-    assert json.loads(body) == [json.loads(item)] == [log]
+    event = full_event(type_, reason)
+    log = to_datadog_log(event, CATALOG[type_], adapter.settings)
+    body = encode_body([adapter.encode_item(adapter.map(event))])
+    assert json.loads(body) == json.loads(sdk_body([log])) == [log]
 
 
 @settings(max_examples=60, deadline=None)
 @given(details=st.lists(DETAILS, min_size=1, max_size=5), user_agent=JSON_TEXT.filter(lambda s: s.strip() != ""))
-def test_body_size_formula_matches_the_sdk_for_any_text(details: list[dict], user_agent: str) -> None:
-    """Whatever the characters (non-ASCII grows as \\uXXXX escapes), body_bytes is the SDK body's exact size."""
+def test_body_size_formula_is_the_sent_size_for_any_text(details: list[dict], user_agent: str) -> None:
+    """Whatever the characters, body_bytes is the exact size of the body sent, which gunzips from what goes on the wire."""
     adapter = make_adapter()
-    logs = [adapter.map(full_event("login.completed", details=d or None, userAgent=user_agent)) for d in details]
-    items = [adapter.encode_item(log) for log in logs]
-    assert body_bytes(items) == len(sdk_body(logs))
+    events = [full_event("login.completed", details=d or None, userAgent=user_agent) for d in details]
+    logs = [to_datadog_log(e, CATALOG["login.completed"], adapter.settings) for e in events]
+    items = [adapter.encode_item(adapter.map(e)) for e in events]
+    body = encode_body(items)
+    assert body_bytes(items) == len(body) and gzip.decompress(gzip_body(items)) == body
+    assert json.loads(body) == json.loads(sdk_body(logs))
 
 
-def test_non_ascii_is_counted_as_sent_not_as_utf8() -> None:
-    """A detail of emoji counts 12 bytes per character (a surrogate pair of escapes), not 4."""
-    log = make_adapter().map(full_event("login.completed", details={"e": "\U0001f600" * 100}))
-    assert encode_log(log).count(b"\\ud83d\\ude00") == 100
+def test_non_ascii_is_counted_as_the_utf8_sent() -> None:
+    """A detail of emoji is sent as UTF-8 (4 bytes per character), not as 12-byte escapes, and counted so."""
+    item = make_adapter().map(full_event("login.completed", details={"e": "\U0001f600" * 100}))
+    assert item.count("\U0001f600".encode()) == 100 and b"\\ud83d" not in item
 
 
 def test_hard_limits_keep_a_full_request_under_the_payload_cap() -> None:
@@ -73,8 +81,8 @@ def test_too_many_logs_is_over_the_limits() -> None:
 
 
 def test_empty_body_size() -> None:
-    """An empty array is two bytes; one log adds no separator."""
-    assert body_bytes([]) == 2 and body_bytes([b"{}"]) == 4 and body_bytes([b"{}", b"{}"]) == 8
+    """An empty array is two bytes; one log adds no separator, each further one a comma."""
+    assert body_bytes([]) == 2 and body_bytes([b"{}"]) == 4 and body_bytes([b"{}", b"{}"]) == 7
 
 
 @pytest.mark.parametrize(("size", "dead"), [(MAX_LOG_BYTES, False), (MAX_LOG_BYTES + 1, True)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from datadog_testkit import FIXED, every_type_and_reason, full_event, make_adapter
+from datadog_testkit import FIXED, every_type_and_reason, full_event, log_of, make_adapter
 
 from adapters.datadog.mapping import MappingSettings, tag, to_datadog_log
 from shippers.catalog import EventType, builtin_catalog
@@ -47,7 +47,7 @@ def test_cases_cover_the_whole_catalog() -> None:
 def test_every_type_maps_to_its_standard_attributes(type_: str, reason: str | None) -> None:
     """Each type and reason yields the catalog's description, status, outcome and category in Datadog's names."""
     kind = CATALOG[type_]
-    log = make_adapter(env="prod", tags=["team:security"]).map(full_event(type_, reason))
+    log = log_of(make_adapter(env="prod", tags=["team:security"]), full_event(type_, reason))
     assert log["message"] == kind.describe(reason) != ""
     assert (log["ddsource"], log["service"], log["hostname"]) == ("authlog", "authlog", "web-1")
     assert log["ddtags"].split(",") == [
@@ -74,7 +74,7 @@ def test_every_type_maps_to_its_standard_attributes(type_: str, reason: str | No
 @pytest.mark.parametrize(("type_", "reason"), CASES)
 def test_attribute_names_are_datadog_standard_ones(type_: str, reason: str | None, standard_attributes: dict) -> None:
     """Outside our own `authlog.*` namespace, every attribute is an intake field, reserved or standard attribute."""
-    log = make_adapter(env="prod").map(full_event(type_, reason))
+    log = log_of(make_adapter(env="prod"), full_event(type_, reason))
     known = set(standard_attributes["intake_fields"]) | set(standard_attributes["reserved"]) | set(standard_attributes["standard"])
     ours = {p for p in paths(log) if not p.startswith("authlog.")}
     assert ours - known == NON_STANDARD_ON_PURPOSE
@@ -98,7 +98,7 @@ def test_nested_objects_never_dotted_keys(type_: str, reason: str | None) -> Non
                 found += keys(value, inside_details or key == "details")
         return found
 
-    log = make_adapter().map(full_event(type_, reason, details={"a.b": 1}))
+    log = log_of(make_adapter(), full_event(type_, reason, details={"a.b": 1}))
     assert all("." not in k for k in keys(log))
     assert log["authlog"]["details"] == {"a.b": 1}  # the producer's own keys stay as sent, namespaced
 
@@ -107,7 +107,7 @@ def test_nested_objects_never_dotted_keys(type_: str, reason: str | None) -> Non
 def test_minimal_event_leaves_absent_fields_out(type_: str, reason: str | None) -> None:
     """An event with only a type (and reason) maps without usr, network, http, trace_id, tenant tag or details."""
     event = full_event(type_, reason, tenantId=None, userId=None, email=None, ip=None, userAgent=None, traceId=None, details=None)
-    log = make_adapter().map(event)
+    log = log_of(make_adapter(), event)
     assert set(log) == {"message", "ddsource", "service", "hostname", "ddtags", "status", "timestamp", "evt", "authlog"}
     assert log["ddtags"] == f"event_type:{type_},outcome:{CATALOG[type_].outcome}"
     assert log["authlog"] == ({"reason": reason} if reason else {}) | {"schema_version": 1}
@@ -115,16 +115,16 @@ def test_minimal_event_leaves_absent_fields_out(type_: str, reason: str | None) 
 
 def test_invalid_email_login_has_no_user_id() -> None:
     """login.invalid_email carries the email without a user id: usr holds only what is known."""
-    log = make_adapter().map(full_event("login.invalid_email", userId=None))
+    log = log_of(make_adapter(), full_event("login.invalid_email", userId=None))
     assert log["usr"] == {"email": "ana@example.com"}
 
 
 def test_status_override_per_type() -> None:
     """status_by_type replaces the catalog-derived status for that type only."""
     adapter = make_adapter(status_by_type={"user.locked": "error", "login.completed": "notice"})
-    assert adapter.map(full_event("user.locked", "limit_passed"))["status"] == "error"
-    assert adapter.map(full_event("login.completed"))["status"] == "notice"
-    assert adapter.map(full_event("login.invalid_password"))["status"] == "warn"
+    assert log_of(adapter, full_event("user.locked", "limit_passed"))["status"] == "error"
+    assert log_of(adapter, full_event("login.completed"))["status"] == "notice"
+    assert log_of(adapter, full_event("login.invalid_password"))["status"] == "warn"
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_extension_category_falls_back_to_authentication() -> None:
 )
 def test_tenant_tag_is_made_tag_safe_but_attribute_is_exact(tenant: str, expected: str) -> None:
     """A tenant id with commas or spaces cannot split ddtags; authlog.tenant_id keeps the exact value."""
-    log = make_adapter().map(full_event("login.completed", tenantId=tenant))
+    log = log_of(make_adapter(), full_event("login.completed", tenantId=tenant))
     assert log["ddtags"].split(",")[0] == expected
     assert log["authlog"]["tenant_id"] == tenant
 
@@ -163,12 +163,13 @@ def test_tags_are_capped_at_200_characters() -> None:
 
 
 def test_mapping_is_pure_and_deterministic() -> None:
-    """Mapping the same event twice gives equal, separate documents and leaves the event as it was."""
+    """Mapping the same event twice gives the same bytes (and equal, separate logs) and leaves the event as it was."""
     event = full_event("magic_link.failed", "expired")
     before = encode_event(event)
     adapter = make_adapter()
-    first, second = adapter.map(event), adapter.map(event)
-    assert first == second and first is not second
+    assert adapter.map(event) == adapter.map(event)
+    first, second = (to_datadog_log(event, CATALOG[event.type], adapter.settings) for _ in range(2))
+    assert first == second == log_of(adapter, event) and first is not second
     assert encode_event(event) == before
 
 
@@ -182,5 +183,14 @@ def test_hostname_defaults_to_this_machine_once(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr("adapters.datadog.adapter.socket.gethostname", fake_gethostname)
     adapter = make_adapter(hostname=None)
-    logs = [adapter.map(full_event("login.completed")) for _ in range(3)]
+    logs = [log_of(adapter, full_event("login.completed")) for _ in range(3)]
     assert [log["hostname"] for log in logs] == ["box-1"] * 3 and len(calls) == 1
+
+
+def test_the_sinks_mapping_is_to_datadog_log_for_every_type() -> None:
+    """With each type's shared parts worked out once, every log (first of its type or not, tenant or none) is to_datadog_log's."""
+    adapter = make_adapter(env="prod", tags=["team:security"], status_by_type={"user.locked": "error"})
+    for type_, reason in CASES * 2:
+        for tenant in ("t-42", None):
+            event = full_event(type_, reason, tenantId=tenant)
+            assert log_of(adapter, event) == to_datadog_log(event, CATALOG[type_], adapter.settings), (type_, tenant)

@@ -122,7 +122,7 @@ def test_2500_events_with_429_and_503_all_arrive(make_shipper: Callable[..., Shi
 def test_big_events_are_cut_under_5mb_whatever_the_batch_config(make_shipper: Callable[..., Shipper], dd: FakeDatadog) -> None:
     """With batch.max_bytes set above the intake's cap, 12 KB events still go in requests of at most 5 MB."""
     shipper = make_shipper(batch={"max_bytes": "50MiB", "timeout": "50ms"})
-    padding = "\u00e9" * 2000  # non-ASCII: 6 bytes each on the wire as \u00e9
+    padding = "\u20ac" * 1000 + "x" * 9000  # 12 KB as sent (the euro sign is 3 bytes of UTF-8), under the 16 KiB details cap
     assert shipper.ingest_raw(wire_events(900, details={"pad": padding})).accepted == 900
     assert shipper.flush(timeout=FLUSH_SECONDS)
     requests = dd.requests()

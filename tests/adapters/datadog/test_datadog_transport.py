@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import logging
 import socket
 from collections.abc import Iterator
@@ -12,7 +14,6 @@ from datadog_testkit import FIXED, KEY, every_type_and_reason, full_event, make_
 from adapters.datadog.config import AUTH_RETRY_AFTER_SECONDS, MAX_PAST_SECONDS
 from adapters.datadog.encoder import body_bytes
 from adapters.datadog.transport import DatadogTransport
-from shippers.delivery.attempt import Attempt
 from shippers.testing.fake_datadog import FakeDatadog
 from shippers.testing.scripted_http import Answer, ScriptedHTTPServer
 
@@ -31,7 +32,7 @@ def test_one_request_gzipped_with_the_key_header(intake: FakeDatadog) -> None:
     assert sent.item_count == len(request.items) == 27
     assert sent.uncompressed_bytes == body_bytes(request.items)
     assert sent.wire_bytes is not None and sent.wire_bytes < sent.uncompressed_bytes
-    assert intake.items() == [dict(doc) for doc in request.docs]
+    assert intake.items() == [json.loads(doc) for doc in request.docs]
 
 
 def test_wrong_key_is_a_sink_error_that_never_shows_the_key(intake: FakeDatadog) -> None:
@@ -69,7 +70,7 @@ def test_connection_refused_is_unreachable_after_one_try() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    attempt = DatadogTransport(url, KEY, timeout=2.0).submit([{"message": "m"}])
+    attempt = DatadogTransport(url, KEY, timeout=2.0).submit([b'{"message":"m"}'])
     assert attempt.failure == "connection" and KEY not in attempt.detail
     adapter = make_adapter(endpoint=url)
     verdict = adapter.send(make_request(adapter, [full_event("login.completed")]))
@@ -79,9 +80,10 @@ def test_connection_refused_is_unreachable_after_one_try() -> None:
 def test_transport_answers_plain_values(intake: FakeDatadog) -> None:
     """submit returns a 202 Attempt on success and a 429 Attempt with its headers when throttled."""
     transport = DatadogTransport(intake.url, KEY, timeout=5.0)
-    assert transport.submit([{"message": "m", "timestamp": int(FIXED * 1000)}]) == Attempt(202)
+    accepted = transport.submit([b'{"message":"m","timestamp":%d}' % int(FIXED * 1000)])
+    assert accepted.status == 202 and accepted.failure is None
     intake.throttle_next(1, retry_after=3)
-    throttled = transport.submit([{"message": "m"}])
+    throttled = transport.submit([b'{"message":"m"}'])
     assert throttled.answered and throttled.status == 429
     assert {k.lower(): v for k, v in throttled.headers.items()}["x-ratelimit-reset"] == "3"
     transport.close()
@@ -202,7 +204,7 @@ def test_key_the_http_client_refuses_is_a_sink_error_that_never_shows_it(
 ) -> None:
     """A key http.client refuses as a header value (a newline inside) is a sink_error whose reason and logs never quote it."""
     secret = "SECRETKEY123\nrest"
-    attempt = DatadogTransport(intake.url, secret, timeout=5.0).submit([{"message": "m"}])
+    attempt = DatadogTransport(intake.url, secret, timeout=5.0).submit([b'{"message":"m"}'])
     assert attempt.failure == "request" and "SECRETKEY" not in attempt.detail
     monkeypatch.setenv("DD_API_KEY", secret)  # the env var is not validated by the config loader
     caplog.set_level(logging.DEBUG)
@@ -211,3 +213,27 @@ def test_key_the_http_client_refuses_is_a_sink_error_that_never_shows_it(
     assert verdict.kind == "sink_error" and "check the API key" in verdict.reason and "SECRETKEY" not in verdict.reason
     assert all("SECRETKEY" not in record.getMessage() for record in caplog.records)
     assert intake.requests() == []
+
+
+def test_request_is_the_one_the_sdk_would_send(odd_intake: ScriptedHTTPServer) -> None:
+    """Our POST carries the SDK's own submit_log headers (user agent, key, content type, gzip) and the same logs, to the same path."""
+    from datadog_api_client import ApiClient, Configuration
+    from datadog_api_client.v2.api.logs_api import LogsApi
+    from datadog_api_client.v2.model.content_encoding import ContentEncoding
+    from datadog_api_client.v2.model.http_log import HTTPLog
+    from datadog_api_client.v2.model.http_log_item import HTTPLogItem
+
+    odd_intake.answer = Answer(202, {"Content-Type": "application/json"}, b"{}")  # what the SDK parses a 202 into
+    adapter = make_adapter(endpoint=odd_intake.url)
+    request = make_request(adapter, every_event()[:3])
+    assert adapter.send(request).kind == "delivered"
+    config = Configuration(host=odd_intake.url, enable_retry=False)
+    config.api_key["apiKeyAuth"] = KEY
+    with ApiClient(config) as client:
+        LogsApi(client).submit_log(HTTPLog([HTTPLogItem(**json.loads(doc)) for doc in request.docs]), content_encoding=ContentEncoding.GZIP)
+    ours, sdks = odd_intake.requests
+    assert (ours.method, ours.path) == (sdks.method, sdks.path) == ("POST", "/api/v2/logs")
+    unsized = ("content-length",)
+    assert {k: v for k, v in ours.headers.items() if k not in unsized} == {k: v for k, v in sdks.headers.items() if k not in unsized}
+    assert ours.headers["dd-api-key"] == KEY and ours.headers["content-encoding"] == "gzip"
+    assert json.loads(gzip.decompress(ours.body)) == json.loads(gzip.decompress(sdks.body)) == [json.loads(d) for d in request.docs]

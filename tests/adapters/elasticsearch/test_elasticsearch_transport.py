@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
-import socket
 from email.utils import formatdate
 from typing import Any
 
@@ -14,6 +13,7 @@ from es_testkit import FIXED, CaptureServer, make_adapter, numbered, request_for
 
 from adapters.elasticsearch.index_template import template_name
 from shippers.testing.fake_elasticsearch import FakeElasticsearch
+from shippers.testing.ports import free_port
 
 DS = "logs-authlog-default"
 
@@ -23,10 +23,6 @@ def adapter_for(server: FakeElasticsearch | CaptureServer, **keys: Any) -> Any:
     return make_adapter(hosts=[server.url], flavor=flavor, **keys)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_open_installs_the_template_and_send_creates_documents(cluster: FakeElasticsearch) -> None:

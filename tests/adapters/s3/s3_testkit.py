@@ -60,6 +60,11 @@ def make_adapter(clock: Callable[[], float] = lambda: FIXED, sink: str = SINK, *
     return S3Adapter(SinkContext(name=sink, catalog=builtin_catalog(), clock=clock), s3_config(**keys))
 
 
+def line_of(adapter: S3Adapter, event: Event) -> dict[str, Any]:
+    """The line the adapter writes for ``event``, as a reader of the object sees it."""
+    return json.loads(adapter.encode_item(adapter.map(event)))
+
+
 def make_request(adapter: S3Adapter, events: list[Event], first_seq: int = 1, key: str | None = "") -> Request:
     """The Request the core would build for these (same-partition) events; ``key=""`` records object_key()."""
     docs = [adapter.map(e) for e in events]

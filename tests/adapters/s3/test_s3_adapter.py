@@ -11,6 +11,7 @@ from s3_testkit import FIXED, every_type_and_reason, full_event, make_adapter, m
 
 from adapters.contract import Adapter
 from adapters.s3 import S3Adapter
+from adapters.s3.encoder import encode_body
 from shippers.event import encode_event
 from shippers.testing.contract import AdapterContract, closed_port
 from shippers.testing.moto_s3 import MotoS3
@@ -31,6 +32,21 @@ def test_send_writes_one_object_at_the_recorded_key(s3: MotoS3, bucket: str) -> 
     assert list(stored) == [request.key]
     assert request.key == f"authlog/dt=2026-11-25/hour=19/{11:020d}-{11 + len(events) - 1:020d}-archive.ndjson.gz"
     assert gzip.decompress(stored[request.key]) == b"".join(encode_event(e) + b"\n" for e in events)
+
+
+def test_the_object_is_compressed_at_the_configured_level(s3: MotoS3, bucket: str) -> None:
+    """gzip_level reaches the object: zlib's level 9 stores the same lines in fewer bytes than the fast default."""
+    events = [full_event(t, r, id=f"e-{i}") for i, (t, r) in enumerate(every_type_and_reason() * 20)]
+    sizes = {}
+    for level in (None, 9):
+        adapter = _adapter(s3, bucket, prefix=f"level{level}/", gzip_level=level)
+        request = make_request(adapter, events)
+        assert adapter.send(request).kind == "delivered"
+        body = s3.objects(bucket)[request.key]
+        assert body == encode_body(list(request.items), level)
+        assert gzip.decompress(body) == b"".join(encode_event(e) + b"\n" for e in events)
+        sizes[level] = len(body)
+    assert sizes[9] < sizes[None]
 
 
 def test_resend_is_a_duplicate_and_changes_nothing(s3: MotoS3, bucket: str) -> None:

@@ -23,6 +23,7 @@ def test_defaults_are_the_documented_ones() -> None:
     assert (config.bucket, config.region, config.endpoint_url, config.prefix) == ("auth-logs", None, None, "")
     assert (config.format, config.partition_by, config.sse, config.kms_key_id) == ("ndjson", [], None, None)
     assert (config.storage_class, config.checksum, config.force_path_style) == (None, "CRC32", False)
+    assert config.gzip_level is None
 
 
 def test_batch_defaults_follow_the_issue() -> None:
@@ -52,6 +53,8 @@ def test_prefix_gets_a_trailing_slash() -> None:
         ({"bucket": "x-logs", "partition_by": ["user"]}, "sinks.archive.partition_by"),
         ({"bucket": "x-logs", "storage_class": "COLD"}, "sinks.archive.storage_class"),
         ({"bucket": "x-logs", "checksum": "MD4"}, "sinks.archive.checksum"),
+        ({"bucket": "x-logs", "gzip_level": 0}, "gzip_level: 0 is not a gzip level; use 1 (least CPU) to 9 (smallest objects), or leave it out"),
+        ({"bucket": "x-logs", "gzip_level": 10}, "gzip_level: 10 is not a gzip level"),
         ({"bucket": "x-logs", "endpoint_url": "127.0.0.1:9000"}, "endpoint_url: '127.0.0.1:9000' must start with http"),
         ({"bucket": "x-logs", "bukcet": "y"}, "sinks.archive.bukcet: unknown key (did you mean 'bucket'?)"),
     ],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import quote, unquote
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,11 +13,27 @@ from s3_testkit import FIXED, full_event, make_adapter, minimal_event
 
 from adapters.s3 import keys
 from adapters.s3.config import MAX_KEY_BYTES
+from shippers.event import format_time
 
 
 def test_partition_is_the_utc_hour_of_the_event_time() -> None:
     """An event at 01:30+02:00 belongs to the previous UTC day's hour 23."""
     event = full_event("login.completed", time="2026-11-25T01:30:00+02:00")
+    assert make_adapter().partition(event) == "dt=2026-11-24/hour=23"
+
+
+@settings(max_examples=200, deadline=None)
+@given(moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)))
+def test_the_partition_read_off_a_stored_time_is_its_utc_hour(moment: datetime) -> None:
+    """For any time as the validator stores it (ms or us), the partition read off the text is the datetime's UTC date and hour."""
+    event = msgspec.structs.replace(full_event("login.completed"), time=format_time(moment))
+    expected = f"dt={moment.year:04d}-{moment.month:02d}-{moment.day:02d}/hour={moment.hour:02d}"
+    assert make_adapter().partition(event) == expected
+
+
+def test_a_time_not_in_the_stored_form_is_still_read_as_a_datetime() -> None:
+    """A record with an offset time (a foreign writer, an old release) falls back to the datetime: its UTC hour, not its text."""
+    event = msgspec.structs.replace(full_event("login.completed"), time="2026-11-25T01:30:00+02:00")
     assert make_adapter().partition(event) == "dt=2026-11-24/hour=23"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from s3_testkit import FIXED, every_type_and_reason, full_event, make_adapter, minimal_event
+from s3_testkit import FIXED, every_type_and_reason, full_event, line_of, make_adapter, minimal_event
 
 from adapters.contract import SinkContext
 from adapters.file import FileAdapter
@@ -54,7 +54,7 @@ def test_ndjson_line_is_the_archive_line(type_: str, reason: str | None) -> None
 def test_ocsf_classification_follows_design(type_: str, reason: str | None) -> None:
     """class, activity, type_uid, category, status and severity come from the catalog as DESIGN.md says."""
     kind = builtin_catalog()[type_]
-    line = make_adapter(format="ocsf").map(full_event(type_, reason))
+    line = line_of(make_adapter(format="ocsf"), full_event(type_, reason))
     class_uid, activity_id = DESIGN_OCSF[type_]
     assert (line["class_uid"], line["activity_id"]) == (class_uid, activity_id)
     assert line["type_uid"] == class_uid * 100 + activity_id
@@ -68,7 +68,7 @@ def test_ocsf_classification_follows_design(type_: str, reason: str | None) -> N
 @pytest.mark.parametrize("type_", ["lockout_policy.limit_reached", "recaptcha_policy.validation_failed", "ip_policy.validation_failed"])
 def test_policy_failures_are_logon_failures(type_: str) -> None:
     """DESIGN.md: these are Logon (1) with status Failure."""
-    line = make_adapter(format="ocsf").map(full_event(type_))
+    line = line_of(make_adapter(format="ocsf"), full_event(type_))
     assert (line["activity_id"], line["status_id"], line["status"]) == (1, 2, "Failure")
 
 
@@ -76,7 +76,7 @@ def test_policy_failures_are_logon_failures(type_: str) -> None:
 def test_ocsf_fields_from_the_event(type_: str, reason: str | None) -> None:
     """user, src_endpoint.ip, http_request.user_agent, time (ms) and metadata carry the event's values."""
     event = full_event(type_, reason)
-    line = make_adapter(format="ocsf", service_name="shop").map(event)
+    line = line_of(make_adapter(format="ocsf", service_name="shop"), event)
     assert line["user"] == {"uid": "u-7", "email_addr": "ana@example.com"}
     assert line["src_endpoint"] == {"ip": "203.0.113.7"}
     assert line["http_request"] == {"user_agent": "Mozilla/5.0 (X11; Linux x86_64)"}
@@ -104,12 +104,12 @@ def test_ocsf_fields_from_the_event(type_: str, reason: str | None) -> None:
 def test_ocsf_user_is_always_present(fields: dict[str, str], user: dict[str, str]) -> None:
     """No user id: the user is named by email, else "unknown" (login.invalid_email has no userId)."""
     event = full_event("login.invalid_email", **{"userId": None, "email": None, **fields})
-    assert make_adapter(format="ocsf").map(event)["user"] == user
+    assert line_of(make_adapter(format="ocsf"), event)["user"] == user
 
 
 def test_ocsf_leaves_out_absent_optional_fields() -> None:
     """A minimal event has no src_endpoint, http_request, tenant or details; no nulls are written."""
-    line = make_adapter(format="ocsf").map(minimal_event("login.completed"))
+    line = line_of(make_adapter(format="ocsf"), minimal_event("login.completed"))
     assert not {"src_endpoint", "http_request", "status_code"} & set(line)
     assert "tenant_uid" not in line["metadata"] and "details" not in line["unmapped"]
     assert b"null" not in msgspec.json.encode(line)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from s3_testkit import every_type_and_reason, full_event, make_adapter, minimal_event, ocsf_facts
+from s3_testkit import every_type_and_reason, full_event, line_of, make_adapter, minimal_event, ocsf_facts
 
 from adapters.s3 import mapping
 
@@ -100,14 +100,14 @@ def test_ocsf_line_validates_against_its_class(type_: str, reason: str | None, s
         event = minimal_event(type_, reason)
     else:
         event = full_event(type_, reason, userId=None, ip=None, userAgent=None)
-    line = make_adapter(format="ocsf", service_name="shop").map(event)
+    line = line_of(make_adapter(format="ocsf", service_name="shop"), event)
     assert ocsf_problems(line) == []
 
 
 @pytest.mark.parametrize(("type_", "reason"), CASES[:3], ids=IDS[:3])
 def test_ocsf_line_without_service_name_still_validates(type_: str, reason: str | None) -> None:
     """With service_name unset, Authentication's service-or-dst_endpoint constraint still holds."""
-    assert ocsf_problems(make_adapter(format="ocsf").map(full_event(type_, reason))) == []
+    assert ocsf_problems(line_of(make_adapter(format="ocsf"), full_event(type_, reason))) == []
 
 
 def test_metadata_version_is_the_facts_schema_version() -> None:
@@ -146,7 +146,7 @@ def test_mapping_captions_match_the_facts() -> None:
 )
 def test_the_validator_catches_broken_lines(damage: Any, needle: str) -> None:
     """The checker is not vacuous: each kind of damage to a valid line is reported."""
-    line = make_adapter(format="ocsf").map(full_event("login.completed"))
+    line = line_of(make_adapter(format="ocsf"), full_event("login.completed"))
     assert ocsf_problems(line) == []
     damage(line)
     problems = ocsf_problems(line)

@@ -1,0 +1,51 @@
+"""The side-by-side table: per peer, the median and range over its runs, and the ratio to rsyslog."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+
+from _peer import Result
+
+MIB = 1024 * 1024
+
+
+def _spread(values: Sequence[float], shown: Callable[[float], str]) -> str:
+    """``median (min-max)``, or the one value."""
+    if len(values) == 1:
+        return shown(values[0])
+    return f"{shown(statistics.median(values))} ({shown(min(values))}-{shown(max(values))})"
+
+
+def table(results: Sequence[Result], peers: Sequence[str], skipped: dict[str, str]) -> str:
+    """Markdown rows: events/s, CPU s per 100k events, summed peak RSS, exactly once, ratios to rsyslog."""
+    by_peer = {peer: [r for r in results if r.peer == peer] for peer in peers}
+    good = {peer: [r for r in runs if r.error is None] for peer, runs in by_peer.items()}
+    baseline = good.get("rsyslog") or []
+    base_rate = statistics.median([r.per_second for r in baseline]) if baseline else None
+    base_cpu = statistics.median([r.cpu_per_100k for r in baseline]) if baseline else None
+    lines = [
+        "| peer | events/s, median (range) | CPU s per 100k events | peak RSS, summed | stored exactly once | events/s vs rsyslog | CPU vs rsyslog |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for peer in peers:
+        if peer in skipped:
+            lines.append(f"| {peer} | not run: {skipped[peer]} | | | | | |")
+            continue
+        runs, ok = by_peer[peer], good[peer]
+        if not ok:
+            why = runs[0].error if runs else "no run"
+            lines.append(f"| {peer} | every run failed: {why} | | | 0/{len(runs)} | | |")
+            continue
+        rate = statistics.median([r.per_second for r in ok])
+        cpu = statistics.median([r.cpu_per_100k for r in ok])
+        ratio = f"{rate / base_rate:.2f}x" if base_rate else "-"
+        cpu_ratio = f"{cpu / base_cpu:.2f}x" if base_cpu else "-"
+        once = sum(r.exactly_once for r in runs)
+        lines.append(
+            f"| {peer} | {_spread([r.per_second for r in ok], lambda v: f'{v:,.0f}')} "
+            f"| {_spread([r.cpu_per_100k for r in ok], lambda v: f'{v:.2f}')} "
+            f"| {_spread([r.peak_rss / MIB for r in ok], lambda v: f'{v:.0f} MiB')} "
+            f"| {once}/{len(runs)} | {ratio} | {cpu_ratio} |"
+        )
+    return "\n".join(lines)

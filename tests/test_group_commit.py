@@ -1,0 +1,272 @@
+"""Group commit: concurrent emit() calls share transactions, each durable when it returns, each told its group's fate."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from shippers.errors import BufferFullError
+from shippers.group_commit import MAX_GROUP_EVENTS, GroupCommitter
+from shippers.shipper import Shipper
+from shippers.testing.waiting import wait_for
+
+
+class _Store:
+    """An append that records each transaction and can be held open (so callers queue behind it)."""
+
+    def __init__(self) -> None:
+        self.transactions: list[list[Any]] = []
+        self.hold = threading.Event()
+        self.hold.set()
+        self.entered = threading.Event()
+        self.fail_next: BaseException | None = None
+
+    def append(self, items: Sequence[Any]) -> None:
+        self.entered.set()
+        self.hold.wait()
+        if self.fail_next is not None:
+            exc, self.fail_next = self.fail_next, None
+            raise exc
+        self.transactions.append(list(items))
+
+
+def _start(committer: GroupCommitter, names: list[str], errors: dict[str, BaseException]) -> list[threading.Thread]:
+    def call(name: str) -> None:
+        try:
+            committer.commit([(name, b"")])
+        except BaseException as exc:
+            errors[name] = exc
+
+    threads = [threading.Thread(target=call, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _queued(committer: GroupCommitter, n: int) -> bool:
+    return len(committer._queue) == n
+
+
+def _held_then_queued(names: list[str]) -> tuple[_Store, GroupCommitter, dict[str, BaseException], list[threading.Thread]]:
+    """A committer whose first transaction (caller "a") is held open, with ``names`` queued behind it."""
+    store = _Store()
+    committer = GroupCommitter(store.append)
+    store.hold.clear()
+    errors: dict[str, BaseException] = {}
+    first = _start(committer, ["a"], errors)
+    store.entered.wait(5)
+    rest = _start(committer, names, errors)
+    wait_for(lambda: _queued(committer, len(names)), f"{len(names)} callers queued behind the open transaction")
+    return store, committer, errors, first + rest
+
+
+def test_callers_queued_behind_a_commit_share_the_next_transaction() -> None:
+    """While the first transaction is held open, 7 more callers queue; all 7 are then committed in one transaction, none lost."""
+    store, _, errors, threads = _held_then_queued([f"t{i}" for i in range(7)])
+    store.hold.set()
+    for thread in threads:
+        thread.join(5)
+    assert errors == {}
+    assert store.transactions[0] == [("a", b"")]
+    assert sorted(name for name, _ in store.transactions[1]) == [f"t{i}" for i in range(7)]
+    assert len(store.transactions) == 2
+
+
+def test_a_failed_transaction_fails_exactly_its_callers() -> None:
+    """A BufferFullError of one group is raised in each of its callers; the next group's callers commit."""
+    store, committer, errors, threads = _held_then_queued(["b", "c"])
+    full = BufferFullError("sink 'x' is full", sink="x")
+    store.fail_next = full
+    store.hold.set()
+    for thread in threads:
+        thread.join(5)
+    assert list(errors) == ["a"]  # the held transaction was the one that failed
+    assert type(errors["a"]) is BufferFullError and (str(errors["a"]), errors["a"].sink) == (str(full), "x")
+    assert sorted(name for name, _ in store.transactions[0]) == ["b", "c"]
+    later = _start(committer, ["d"], errors)
+    later[0].join(5)
+    assert "d" not in errors and store.transactions[-1] == [("d", b"")]
+
+
+def test_a_group_holds_at_most_max_group_events() -> None:
+    """Callers queued with more events than MAX_GROUP_EVENTS in all are committed in several transactions, in order."""
+    store = _Store()
+    committer = GroupCommitter(store.append)
+    store.hold.clear()
+    done: list[int] = []
+    first = threading.Thread(target=committer.commit, args=([("first", b"")],))
+    first.start()
+    store.entered.wait(5)
+    half = MAX_GROUP_EVENTS // 2 + 1
+    threads = [threading.Thread(target=lambda i=i: (committer.commit([(i, b"")] * half), done.append(i))) for i in range(3)]
+    for queued, thread in enumerate(threads, 1):
+        thread.start()
+        wait_for(lambda n=queued: _queued(committer, n), f"{queued} big callers queued, in order")
+    store.hold.set()
+    first.join(5)
+    for thread in threads:
+        thread.join(5)
+    assert sorted(done) == [0, 1, 2]
+    assert all(len(t) <= MAX_GROUP_EVENTS for t in store.transactions)
+    assert len(store.transactions) == 4  # the first, then one per big caller (two would pass the cap)
+
+
+def test_emit_from_eight_threads_stores_every_event(tmp_path: Path) -> None:
+    """8 threads x 200 emit() calls through the real store: every event is stored exactly once, each append counted once."""
+    shipper = Shipper.from_config({"buffer": {"path": str(tmp_path / "buf")}, "sinks": {"f": {"type": "file", "path": str(tmp_path / "o")}}})
+    appends: list[int] = []
+    real_append = shipper.buffer.append
+
+    def counting(events: Any, **kwargs: Any) -> Any:
+        appends.append(len(events))
+        return real_append(events, **kwargs)
+
+    shipper.buffer.append = counting  # type: ignore[method-assign]
+    try:
+        def work(t: int) -> None:
+            for i in range(200):
+                shipper.emit("login.completed", userId=f"u-{t}-{i}")
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert shipper.buffer.stats()["events"] == 1600
+        assert sum(appends) == 1600
+    finally:
+        shipper.close(1.0)
+
+
+def test_a_forked_child_commits_without_the_parents_committer(tmp_path: Path) -> None:
+    """In a child forked after a commit, commit() starts its own committer instead of waiting on one left in the parent."""
+    import os
+
+    store = _Store()
+    committer = GroupCommitter(store.append)
+    committer.commit([("parent", b"")])
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one commit, then report how many transactions it saw
+        try:
+            committer.commit([("child", b"")])
+            os.write(write, str(len(store.transactions)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 16)
+    os.waitpid(pid, 0)
+    assert answer == b"2"  # the parent's one, and the child's own
+
+
+def test_after_close_commits_run_on_the_callers_thread() -> None:
+    """close() ends the committer once the queue is empty; a later commit still commits, on its own thread."""
+    store = _Store()
+    committer = GroupCommitter(store.append)
+    committer.commit([("a", b"")])
+    committer.close()
+    assert committer._thread is not None and not committer._thread.is_alive()
+    committer.commit([("b", b"")])
+    assert store.transactions == [[("a", b"")], [("b", b"")]]
+
+
+def test_a_child_forked_while_the_committers_lock_was_held_can_close_and_commit() -> None:
+    """A child forked while a parent thread held the committer's lock (a caller queueing, the committer taking its group)
+    neither hangs in close() (atexit's shutdown in a gunicorn worker) nor in commit(): its committer is new from the fork on."""
+    import os
+
+    store = _Store()
+    committer = GroupCommitter(store.append)
+    committer.commit([("parent", b"")])
+    read, write = os.pipe()
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:  # as another parent thread holds it at the moment of the fork
+        with committer._cond:
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    held.wait(5)
+    pid = os.fork()
+    if pid == 0:  # the child: the thread holding the lock does not exist here, so nothing will release it
+        try:
+            committer.close()
+            committer.commit([("child", b"")])
+            os.write(write, str(len(store.transactions)).encode())
+        finally:
+            os._exit(0)
+    release.set()
+    holder.join(5)
+    os.close(write)
+    done: list[int] = []
+    wait_for(lambda: done.append(os.waitpid(pid, os.WNOHANG)[0]) or done[-1] == pid or _gave_up(pid, done),
+             "the forked child ends")
+    answer = os.read(read, 16)
+    os.close(read)
+    assert done[-1] == pid and answer == b"2"  # the parent's one, and the child's own
+
+
+def _gave_up(pid: int, done: list[int]) -> bool:
+    """After ~2 s of a hung child, kill it (the test then fails on its empty answer)."""
+    import os
+    import signal
+
+    if len(done) < 400:  # Why: 400 polls of wait_for's 5 ms: the child needs milliseconds
+        return False
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    done.append(pid)
+    return True
+
+
+def _frames_reachable(exc: BaseException) -> list[Any]:
+    """Every frame of ``exc``'s traceback and of the tracebacks of its causes and contexts."""
+    frames, seen, todo = [], set(), [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        tb = current.__traceback__
+        while tb is not None:
+            frames.append(tb.tb_frame)
+            tb = tb.tb_next
+        todo += [current.__cause__, current.__context__]
+    return frames
+
+
+def test_a_failed_group_shows_each_caller_only_its_own_event() -> None:
+    """Each caller of a failed transaction gets its own error whose tracebacks hold none of the other callers' events
+    (an error reporter capturing frame locals, as Sentry does by default, would put one user's login in another's report)."""
+    hold, entered = threading.Event(), threading.Event()
+
+    def append(items: Sequence[Any]) -> None:  # like Shipper._commit: its frame holds every event of the group
+        entered.set()
+        hold.wait(5)
+        if len(items) > 1:
+            try:
+                raise OSError("disk I/O error")
+            except OSError as cause:
+                raise BufferFullError("the store's disk is full", retry_after=2.0, kind="disk_full") from cause
+
+    committer = GroupCommitter(append)
+    errors: dict[str, BaseException] = {}
+    first = _start(committer, ["first"], errors)
+    entered.wait(5)
+    group = _start(committer, ["alice@example.com", "bob@example.com"], errors)
+    wait_for(lambda: _queued(committer, 2), "two callers queued behind the open transaction")
+    hold.set()
+    for thread in first + group:
+        thread.join(5)
+    alice, bob = errors["alice@example.com"], errors["bob@example.com"]
+    assert alice is not bob
+    for error, other in ((alice, "bob@example.com"), (bob, "alice@example.com")):
+        assert isinstance(error, BufferFullError) and (error.retry_after, error.kind) == (2.0, "disk_full")
+        assert str(error) == "the store's disk is full" and isinstance(error.__cause__, OSError)  # the diagnosis is kept
+        for frame in _frames_reachable(error):
+            shown = {name: value for name, value in frame.f_locals.items() if name != "errors"}  # the test's own results
+            assert other not in repr(shown), frame.f_code.co_name
