@@ -149,6 +149,14 @@ class Producer(threading.Thread):
         self.acked: list[str] = []
         self.resends = 0
         self.resent_ids: set[str] = set()  # events of requests sent again after a failure (maybe committed before it)
+        self._retried = False
+        client_sleep = self.client.sleep
+
+        def retrying_sleep(seconds: float) -> None:  # the client sleeps only before it sends a request again
+            self._retried = True
+            client_sleep(seconds)
+
+        self.client.sleep = retrying_sleep
 
     def run(self) -> None:
         for _ in range(MAX_CHUNKS):
@@ -156,12 +164,16 @@ class Producer(threading.Thread):
                 return
             chunk = [next(self.events) for _ in range(CHUNK)]
             while time.monotonic() < self.deadline:
+                self._retried = False
                 try:
                     result = self.client.send(chunk)
                 except ClientError:
                     self.resends += 1  # the sidecar is down or was killed mid-request: send it again
                     self.resent_ids.update(e["id"] for e in chunk)
                     continue
+                finally:
+                    if self._retried:  # the client itself sent it again after a lost answer
+                        self.resent_ids.update(e["id"] for e in chunk)
                 if result.accepted == len(chunk):
                     self.acked += [e["id"] for e in chunk]
                     break
