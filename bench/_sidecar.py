@@ -16,7 +16,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from _measure import ProcessTree
 from _repo import REPO
 
 from shippers.samples import sample_events
+from shippers.testing.ports import free_port
 
 # Why: the sidecar imports every adapter plugin (boto3, SDKs) at start; 60 s covers a slow box.
 READY_TIMEOUT_SECONDS = 60.0
@@ -96,12 +96,6 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_SECONDS) -
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def request(port: int, method: str, path: str, timeout: float = 10.0) -> tuple[int, bytes]:

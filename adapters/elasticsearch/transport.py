@@ -41,6 +41,7 @@ import elastic_transport
 from elastic_transport.client_utils import url_to_node_config
 from elasticsearch import Elasticsearch, UnsupportedProductError
 
+from adapters import compression
 from adapters.elasticsearch import wire
 from adapters.elasticsearch.config import ElasticsearchConfig
 from shippers.delivery.attempt import Attempt
@@ -111,7 +112,7 @@ class ElasticsearchTransport:
             api_key=api_key,
             basic_auth=(config.username, config.password) if config.username and config.password else None,
             bearer_auth=config.bearer_token,
-            http_compress=False,  # wire.gzipped does it, at a cheaper level
+            http_compress=False,  # compression.gzipped does it, at a cheaper level
             serializers=wire.serializers(),
             max_retries=0,
             retry_on_status=(),
@@ -124,7 +125,7 @@ class ElasticsearchTransport:
     def bulk(self, body: bytes) -> Attempt:
         def call() -> tuple[Any, Any]:
             # bytes pass through wire.VerbatimNdjson unchanged
-            return _pair(self._gzip_client.bulk(operations=wire.gzipped(body), filter_path=BULK_FILTER_PATH))  # type: ignore[arg-type]
+            return _pair(self._gzip_client.bulk(operations=compression.gzipped(body), filter_path=BULK_FILTER_PATH))  # type: ignore[arg-type]
 
         return _attempt(call)
 
@@ -161,7 +162,7 @@ class OpenSearchTransport:
             nodes.append(
                 node.replace(
                     headers={**node.headers, **auth},
-                    http_compress=False,  # _request gzips (wire.gzipped), before signing when it signs
+                    http_compress=False,  # _request gzips (compression.gzipped), before signing when it signs
                     request_timeout=timeout,
                     **tls,
                 )
@@ -182,7 +183,7 @@ class OpenSearchTransport:
         return self._request("PUT", f"/_index_template/{name}", body, _JSON)
 
     def _request(self, method: str, path: str, body: bytes, headers: dict[str, str]) -> Attempt:
-        compressed, headers = wire.gzipped(body), {**headers, **wire.GZIP_HEADERS}
+        compressed, headers = compression.gzipped(body), {**headers, **wire.GZIP_HEADERS}
         if self._signer is None:
             return _attempt(lambda: self.transport.perform_request(method, path, body=compressed, headers=headers))
         try:

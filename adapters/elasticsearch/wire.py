@@ -25,16 +25,9 @@ from elasticsearch.serializer import (
     Serializer,
 )
 
-from adapters import compression
-
 GZIP_HEADERS = {"content-encoding": "gzip"}
 
 _decode = msgspec.json.decode
-
-
-def gzipped(body: bytes) -> bytes:
-    """``body`` as one gzip member at the adapters' fast level."""
-    return compression.gzipped(body)
 
 
 class _FastJson(JsonSerializer):

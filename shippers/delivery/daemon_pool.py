@@ -33,11 +33,6 @@ class DaemonPool:
         self._tasks.put((future, fn, args))
         return future
 
-    def map(self, fn: Callable[..., T], items: list[Any]) -> list[T]:
-        """``fn`` over ``items`` on the pool, results in order (the first error is raised once all ended)."""
-        futures = [self.submit(fn, item) for item in items]
-        return [future.result() for future in futures]
-
     def shutdown(self) -> None:
         for _ in self._threads:
             self._tasks.put(_STOP)

@@ -122,16 +122,13 @@ class Deliverer:
             self.signals.wake.set()  # the sink loop reaps it now (an error restarts delivery at once)
 
     def deliver_all(self, work: list[Work]) -> None:
-        """Deliver every batch (and the halves of splits), up to ``concurrency`` at once."""
-        queue = deque(work)
-        stopping = self.signals.stopping
-        while queue and not stopping.is_set() and not self.giving_up():
-            if self._pool is not None and len(queue) > 1:
-                batch = [queue.popleft() for _ in range(len(queue))]
-                for done in self._pool.map(self._deliver, batch):
-                    queue.extend(done)
-            else:
-                queue.extend(self._deliver(queue.popleft()))
+        """Deliver every batch (and the halves of splits), up to ``concurrency`` at once, and return once all are settled."""
+        if self._pool is None:
+            for item in work:
+                self._deliver_chain(item)
+            return
+        self.submit(work)
+        self.wait()
 
     def giving_up(self) -> bool:
         """Shutting down and the sink just failed or is paused by a Retry-After: stop here, the buffer keeps the rest."""
