@@ -50,6 +50,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from shippers.buffer import fork_gate
 from shippers.buffer.faults import store_fault
 from shippers.buffer.presence import DB_FILE, LOCK_FILE, SCHEMA_MARK, check_folder, lock_holder
 from shippers.buffer.records import (
@@ -156,6 +157,7 @@ def _translated(method: _F) -> _F:
 
     @functools.wraps(method)
     def call(self: SqliteBuffer, *args: Any, **kwargs: Any) -> Any:
+        fork_gate.enter()  # no fork while this thread is inside SQLite (fork_gate.py)
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
@@ -163,6 +165,8 @@ def _translated(method: _F) -> _F:
             if getattr(error, "kind", None) == "disk_full":
                 self._reclaim(throttled=True)
             raise error from exc
+        finally:
+            fork_gate.leave()
 
     return call  # type: ignore[return-value]
 
