@@ -28,6 +28,7 @@ from typing import Any, Literal
 import msgspec
 
 from shippers import units
+from shippers.config_buffer import DEFAULT_MAX_BYTES, check_buffer, check_sink_on_jetstream
 from shippers.errors import ConfigError
 from shippers.plugins import adapter_info, broken_adapters, broken_reason, installed_adapters, unknown_type_hint
 
@@ -73,13 +74,47 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ingest: Literal["process", "thread"] = "process"
 
 
+class Secret(str):
+    """A credential: its repr never shows it (a config printed in a log or a traceback keeps it)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+class TlsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """TLS to the JetStream servers (verification is always on; ca_file adds a private CA)."""
+
+    ca_file: FilePath | None = None
+    cert_file: FilePath | None = None
+    key_file: FilePath | None = None
+
+
 class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    kind: Literal["sqlite"] = "sqlite"
+    """``kind = "sqlite"``: the embedded store (path, fsync); ``"jetstream"``: a fleet's shared stream (shippers.config_buffer)."""
+
+    kind: Literal["sqlite", "jetstream"] = "sqlite"
     path: FilePath = FilePath("./var/authlog")
-    max_bytes: ByteSize = ByteSize(1024**3)
+    # None: the kind's default (DEFAULT_MAX_BYTES), filled in when the config is loaded.
+    max_bytes: ByteSize | None = None
     fsync: Literal["batch", "always"] = "batch"
     # Why: an app's emit() waits this long for room before raising BufferFullError (DESIGN.md).
     emit_timeout: Duration = Duration(1.0)
+    # -- kind = "jetstream" (shippers.config_buffer checks them) --
+    servers: list[str] = msgspec.field(default_factory=list)
+    stream: str = "AUTHLOG"
+    replicas: int = 3
+    # Why: a member that died holds its unacknowledged messages this long before the consumer gives them
+    # to another member; 30 s is JetStream's default ack wait (a member renews it while a batch is in flight).
+    ack_wait: Duration = Duration(30.0)
+    creds_file: FilePath | None = None
+    nkey_seed_file: FilePath | None = None
+    token: Secret | None = None
+    user: str | None = None
+    password: Secret | None = None
+    tls: TlsConfig = msgspec.field(default_factory=TlsConfig)
+    spool: FilePath | None = None
 
 
 class CatalogConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -188,6 +223,10 @@ class _Loader:
             return ByteSize(units.parse_size(value))
         if kind is Duration:
             return Duration(units.parse_duration(value))
+        if kind is Secret:
+            if not isinstance(value, str):
+                raise ValueError("expected a string")
+            return Secret(value)
         if kind is FilePath:
             if not isinstance(value, str) or not value:
                 raise ValueError("expected a path (a non-empty string)")
@@ -312,6 +351,15 @@ def config_from_dict(raw: Mapping[str, Any], base_dir: Path | None = None, envir
     server = sections["server"]
     if server is not None:
         _check_server(server, loader.problems)
+    buffer = sections["buffer"]
+    if buffer is not None:
+        raw_buffer = doc.get("buffer", {})
+        check_buffer(buffer, set(raw_buffer) if isinstance(raw_buffer, dict) else set(), loader.problems)
+        if buffer.kind == "jetstream":
+            for sink in sinks.values():
+                check_sink_on_jetstream(f"sinks.{sink.name}", sink.common, loader.problems)
+        if buffer.max_bytes is None:  # the kind's default
+            sections["buffer"] = msgspec.structs.replace(buffer, max_bytes=ByteSize(DEFAULT_MAX_BYTES[buffer.kind]))
     if loader.problems:
         raise ConfigError(loader.problems)
     return Config(server=server, buffer=sections["buffer"], catalog=sections["catalog"], sinks=sinks, source=source)
