@@ -48,10 +48,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import msgspec
-
 from shippers.buffer import fork_gate
 from shippers.buffer.faults import store_fault
+from shippers.buffer.letters import decode_letter as _decode_letter
+from shippers.buffer.letters import shown_letter as _letter
 from shippers.buffer.presence import DB_FILE, LOCK_FILE, SCHEMA_MARK, check_folder, lock_holder
 from shippers.buffer.records import (
     UNDECODABLE_TAG,
@@ -63,7 +63,6 @@ from shippers.buffer.records import (
     SinkPolicy,
     SinkRow,
     StoredRow,
-    withheld_body,
 )
 from shippers.errors import (
     BufferCorruptError,
@@ -73,7 +72,7 @@ from shippers.errors import (
     BufferLockedError,
     SinkRemovedError,
 )
-from shippers.event import Event, decode_event
+from shippers.event import Event
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +93,6 @@ CACHE_KIB = 64 * 1024
 STORE_ID_HEX = 12
 # Why: replays and purges commit in chunks so one huge DLQ never holds the write lock long.
 DLQ_CHUNK = 1000
-# What a dead letter stored raw (schema 1, sink no longer configured) is shown without.
-PERSONAL_FIELDS = ("email", "ip", "userAgent")
-WITHHELD = "[withheld]"
 # Why: the readiness probe of a store that failed a write commits this much (then deletes it): an
 # append of a typical request fits where 64 KiB fit, so "ready" is rarely said of a still-full disk.
 PROBE_BYTES = 64 * 1024
@@ -1002,29 +998,6 @@ def _removed_message(backlogged: Mapping[str, int]) -> str:
     )
 
 
-def _decode_letter(body: bytes, pii: str | None) -> Event | None:
-    """A dead letter's event; None when it is tagged undecodable or its body does not decode."""
-    if pii == UNDECODABLE_TAG:
-        return None
-    try:
-        return decode_event(body)
-    except Exception:
-        return None
-
-
-def _letter(letter_id: int, sink: str, seq: int, code: str, reason: str, at: float, body: bytes, pii: str | None) -> DeadLetter:
-    """A dead letter as read; one still stored raw (its sink's policy unknown) is shown without personal fields.
-
-    One whose body does not decode is withheld whole (no policy can be applied to it): only its length and hash.
-    """
-    event = _decode_letter(body, pii)
-    if event is None:
-        return DeadLetter(letter_id, sink, seq, code, reason, at, None, pii, withheld_body(bytes(body)))
-    if pii is None:
-        for value in filter(None, (getattr(event, f) for f in PERSONAL_FIELDS)):
-            reason = reason.replace(value, WITHHELD)
-        event = msgspec.structs.replace(event, **dict.fromkeys(PERSONAL_FIELDS))
-    return DeadLetter(letter_id, sink, seq, code, reason, at, event, pii)
 
 
 class _Txn:
