@@ -30,14 +30,17 @@ MAX_REPLICAS = 5
 URL_SCHEMES = ("nats", "tls")
 
 
+def max_bytes_of(buffer: BufferConfig) -> int:
+    """The buffer's cap: as configured, else its kind's default (a BufferConfig built in code may leave it out)."""
+    return int(buffer.max_bytes) if buffer.max_bytes is not None else DEFAULT_MAX_BYTES[buffer.kind]
+
+
 def check_buffer(buffer: BufferConfig, given: set[str], problems: list[str]) -> None:
     """Append a problem (naming its key) for every key that does not fit the buffer's kind or value."""
     other = JETSTREAM_ONLY if buffer.kind == "sqlite" else SQLITE_ONLY
     for key in sorted(given.intersection(other)):
         problems.append(f'buffer.{key}: only applies to kind = "{"jetstream" if buffer.kind == "sqlite" else "sqlite"}" '
                         f'(this buffer is kind = "{buffer.kind}"); remove it')
-    if buffer.emit_timeout <= 0:
-        problems.append('buffer.emit_timeout: must be more than 0, e.g. "1s"')
     if buffer.kind == "jetstream":
         _check_jetstream(buffer, given, problems)
 

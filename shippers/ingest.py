@@ -23,6 +23,7 @@ class IngestResult:
 
     accepted: int
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    duplicates: int = 0  # accepted events the store already held (by event id): a resend, counted inside accepted
 
 
 @dataclass
@@ -69,9 +70,10 @@ def validate_items(
     return (Validated(accepted, rejected) if into is None else into), reasons
 
 
-def append_validated(buffer: Buffer, accepted: Sequence[tuple[Event, bytes]]) -> Counter[tuple[str, str]]:
-    """Commit the accepted events in one transaction (raises the store's errors); the count by (type, outcome)."""
+def append_validated(buffer: Buffer, accepted: Sequence[tuple[Event, bytes]]) -> tuple[Counter[tuple[str, str]], int]:
+    """Commit the accepted events in one transaction (raises the store's errors); the count by (type, outcome), and how
+    many of them the store already held (a resend, acknowledged as a duplicate)."""
     if not accepted:
-        return Counter()
-    buffer.append(accepted)
-    return Counter((event.type, event.outcome) for event, _ in accepted)
+        return Counter(), 0
+    _, duplicates = buffer.append_deduplicated(accepted)
+    return Counter((event.type, event.outcome) for event, _ in accepted), duplicates

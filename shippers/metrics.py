@@ -56,6 +56,9 @@ class Metrics:
             ["kind"], registry=r,
         )
 
+        self.ingest_duplicates = Counter(
+            "authlog_ingest_duplicates", "Accepted events the store already held by event id (a producer's resend; JetStream).", registry=r,
+        )
         self.refused = Counter(
             "authlog_events_refused", "Valid events the store refused (nothing stored), by reason (a closed set).", ["reason"], registry=r,
         )
@@ -70,6 +73,10 @@ class Metrics:
     def count_refused(self, reason: str, n: int = 1) -> None:
         """Count ``n`` events the store refused (``reason`` from :func:`refusal_reason`)."""
         self.refused.labels(reason if reason in REFUSALS else "store_unavailable").inc(n)
+
+    def count_duplicates(self, n: int) -> None:
+        """Count ``n`` accepted events the store already held (acknowledged as duplicates)."""
+        self.ingest_duplicates.inc(n)
 
     def count_refused_request(self, reason: str) -> None:
         """Count one ingest request answered 503 (``reason`` one of REQUEST_REFUSALS)."""

@@ -365,19 +365,23 @@ class Shipper:
     def commit_validated(self, validated: Validated) -> IngestResult:
         """The second half of ingest_raw: commit the accepted events in one transaction (refused ones are counted)."""
         try:
-            self._commit(validated.accepted)
+            duplicates = self._commit(validated.accepted)
         except BufferError as exc:
             self.metrics.count_refused(refusal_reason(exc), len(validated.accepted))
             raise
-        return IngestResult(len(validated.accepted), validated.rejected)
+        return IngestResult(len(validated.accepted), validated.rejected, duplicates)
 
-    def _commit(self, accepted: Sequence[tuple[Event, bytes]]) -> None:
+    def _commit(self, accepted: Sequence[tuple[Event, bytes]]) -> int:
+        """Commit, count and wake the workers; return how many the store already held (duplicates)."""
         try:
-            counts = append_validated(self.buffer, accepted)
+            counts, duplicates = append_validated(self.buffer, accepted)
         except BufferFullError as exc:
             self.note_refused(exc)
             raise
         self.note_committed(counts)
+        if duplicates:
+            self.metrics.count_duplicates(duplicates)
+        return duplicates
 
     def note_committed(self, counts: Mapping[tuple[str, str], int]) -> None:
         """Events were committed (here, or by the sidecar's ingest process): count them and wake the workers."""

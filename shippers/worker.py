@@ -60,22 +60,22 @@ class SinkWorker:
     ) -> None:
         self.name = sink.name
         self.adapter = adapter
-        self.buffer = buffer
+        self.buffer = source = buffer.delivery_source(sink.name)  # this process's view of the sink (Buffer protocol docstring)
         self.metrics = metrics
         self.signals = signals = Signals()
         self.wake, self.flush_requested, self.draining = signals.wake, signals.flush, signals.draining
         self.stopping, self.interrupt = signals.stopping, signals.interrupt
         retry = sink.common.retry
         policy = RetryPolicy(retry.initial, retry.max, signals.interrupt, sleep=sleep, rng=rng)
-        self.sink_status = status = SinkStatus(sink.name, buffer, metrics)
+        self.sink_status = status = SinkStatus(sink.name, source, metrics)
         self.pause = SinkPause(monotonic, policy.sleep)
         within = Limits.within(limits, adapter.hard_limits)
         concurrency = sink.common.concurrency or adapter.default_concurrency  # plugins.effective_concurrency, adapter built
         self.scanner = Scanner(route, within, limits.timeout, concurrency)
         mapper = RowMapper(adapter, pii)
-        self.deliverer = Deliverer(adapter, mapper, buffer, status, self.pause, policy, signals, monotonic, concurrency)
-        self.loop = SinkLoop(adapter, self.scanner, mapper, within, buffer, self.deliverer, status, policy, signals, clock, monotonic)
-        self.restarts = Restarts(sink.name, buffer, status, policy, signals, monotonic)
+        self.deliverer = Deliverer(adapter, mapper, source, status, self.pause, policy, signals, monotonic, concurrency)
+        self.loop = SinkLoop(adapter, self.scanner, mapper, within, source, self.deliverer, status, policy, signals, clock, monotonic)
+        self.restarts = Restarts(sink.name, source, status, policy, signals, monotonic)
         self._thread: threading.Thread | None = None
 
     @property

@@ -7,8 +7,13 @@ from collections.abc import Callable
 from shippers.buffer.protocol import Buffer
 from shippers.buffer.sqlite import SqliteBuffer
 from shippers.config import BufferConfig
+from shippers.config_buffer import max_bytes_of
 
 
 def open_buffer(config: BufferConfig, *, clock: Callable[[], float]) -> Buffer:
     """Open (or create) the store ``config`` describes; ``clock`` (wall) stamps what it stores."""
-    return SqliteBuffer(config.path, max_bytes=config.max_bytes, fsync=config.fsync, clock=clock)
+    if config.kind == "jetstream":
+        from shippers.buffer.jetstream.buffer import JetStreamBuffer  # nats is imported only by processes that use it
+
+        return JetStreamBuffer(config, clock=clock)
+    return SqliteBuffer(config.path, max_bytes=max_bytes_of(config), fsync=config.fsync, clock=clock)

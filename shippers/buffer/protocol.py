@@ -1,4 +1,4 @@
-"""The ``Buffer`` protocol: what the delivery core and the Shipper need from a durable store.
+"""The ``Buffer`` protocol: what the delivery core and the Shipper need from a durable store (and its per-sink ``DeliverySource``).
 
 Nothing here names SQLite: :class:`~shippers.buffer.sqlite.SqliteBuffer` implements it today and a
 second store (NATS JetStream) can implement it next; ``shippers.testing.buffer_contract`` is the
@@ -22,6 +22,12 @@ Promises every implementation keeps:
   After a crash ``open_batches`` gives back exactly what was recorded (same seqs, same key).
 - **One deliverer**: only the holder of the delivery lock writes sink positions and policies.
 - Failures leave as :class:`~shippers.errors.BufferError` subclasses that say what to do.
+
+Delivery goes through a :class:`DeliverySource` per sink (``buffer.delivery_source(sink)``): the
+cursor, recorded batches and settles of that sink as *this process* sees them. The embedded store
+is its own source (one deliverer per store, the lock holder); on JetStream many members share a
+sink's consumer, and each member's source numbers the messages it was handed with its own seqs
+(``shippers.buffer.jetstream.source``). The delivery core types against ``DeliverySource`` only.
 """
 
 from __future__ import annotations
@@ -43,6 +49,42 @@ from shippers.errors import BufferError
 from shippers.event import Event
 
 
+class DeliverySource(Protocol):
+    """One sink's delivery as this process sees it: the methods of :class:`Buffer` the delivery core calls.
+
+    Same signatures and promises as on :class:`Buffer` (positions, scan, read, record_cut, settle...),
+    over the seqs this source hands out.
+    """
+
+    def last_seq(self) -> int: ...
+
+    def position(self, sink: str) -> tuple[int, int]: ...
+
+    def scan(self, after_seq: int, limit: int) -> list[StoredRow]: ...
+
+    def read(self, seqs: Sequence[int]) -> list[StoredRow]: ...
+
+    def open_batches(self, sink: str) -> list[BatchRecord]: ...
+
+    def record_cut(self, sink: str, batches: Sequence[NewBatch], dead: Sequence[DeadItem], cut_through: int) -> list[BatchRecord]: ...
+
+    def replace_batch(self, batch: BatchRecord, parts: Sequence[NewBatch]) -> list[BatchRecord]: ...
+
+    def settle(
+        self,
+        batch: BatchRecord,
+        *,
+        delivered: int = 0,
+        duplicates: int = 0,
+        dead: Sequence[DeadItem] = (),
+        remaining: Sequence[int] = (),
+    ) -> bool: ...
+
+    def note_attempt(self, sink: str, *, state: str, error: str | None, retried: bool) -> None: ...
+
+    def probe_write(self) -> None: ...
+
+
 class Buffer(Protocol):
     """A durable store of events with one cursor per sink, recorded batches and a DLQ per sink."""
 
@@ -59,6 +101,10 @@ class Buffer(Protocol):
         ``only_sink`` marks every row for that sink alone (a DLQ replay: other sinks skip it).
         Applies each sink's ``when_full`` first; raises BufferFullError (nothing written) when there is no room.
         """
+        ...
+
+    def append_deduplicated(self, events: Sequence[tuple[Event, bytes]], *, only_sink: str | None = None) -> tuple[int, int]:
+        """``append``, and how many of the events the store already held (by event id; 0 for a store that keeps every copy)."""
         ...
 
     # -- reading ------------------------------------------------------------------------
@@ -83,6 +129,10 @@ class Buffer(Protocol):
         ...
 
     # -- delivering ---------------------------------------------------------------------
+    def delivery_source(self, sink: str) -> DeliverySource:
+        """Where the delivery core reads, records and settles ``sink``'s batches in this process (see the module docstring)."""
+        ...
+
     def open_batches(self, sink: str) -> list[BatchRecord]:
         """The sink's recorded, unsettled batches, oldest first."""
         ...

@@ -541,6 +541,14 @@ class SqliteBuffer:
         return {key[len(FORGOTTEN_KEY):]: int(value) for key, value in rows}
 
     # -- append ------------------------------------------------------------------
+    def append_deduplicated(self, events: Sequence[tuple[Event, bytes]], *, only_sink: str | None = None) -> tuple[int, int]:
+        """``append``: this store keeps every copy (dedup is the destinations' event ids), so 0 duplicates."""
+        return self.append(events, only_sink=only_sink), 0
+
+    def delivery_source(self, sink: str) -> SqliteBuffer:
+        """The store is its own delivery source: one deliverer (the lock holder) per store."""
+        return self
+
     @_translated
     def append(self, events: Sequence[tuple[Event, bytes]], *, only_sink: str | None = None) -> int:
         """Durably commit events (one transaction); return the last seq. Raises BufferFullError."""

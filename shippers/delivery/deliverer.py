@@ -28,7 +28,7 @@ from concurrent.futures import wait as wait_for_futures
 from dataclasses import dataclass, field
 
 from adapters.contract import Adapter, Verdict
-from shippers.buffer.protocol import Buffer
+from shippers.buffer.protocol import DeliverySource
 from shippers.buffer.records import BatchRecord
 from shippers.delivery.daemon_pool import DaemonPool
 from shippers.delivery.mapping import Mapped, RowMapper
@@ -59,7 +59,7 @@ class Deliverer:
         self,
         adapter: Adapter,
         mapper: RowMapper,
-        buffer: Buffer,
+        buffer: DeliverySource,
         status: SinkStatus,
         pause: SinkPause,
         policy: RetryPolicy,

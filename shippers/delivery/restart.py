@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from adapters.contract import Verdict
 from shippers.buffer.faults import is_store_error
-from shippers.buffer.protocol import Buffer
+from shippers.buffer.protocol import DeliverySource
 from shippers.delivery.log import log
 from shippers.delivery.retry import Again, RetryPolicy
 from shippers.delivery.signals import Signals
@@ -27,7 +27,7 @@ class Restarts:
     """Counts restarts in a row (the backoff grows with them until the watermark moves) and waits each one out."""
 
     def __init__(
-        self, name: str, buffer: Buffer, status: SinkStatus, policy: RetryPolicy, signals: Signals, monotonic: Callable[[], float]
+        self, name: str, buffer: DeliverySource, status: SinkStatus, policy: RetryPolicy, signals: Signals, monotonic: Callable[[], float]
     ) -> None:
         self.name = name
         self.buffer = buffer

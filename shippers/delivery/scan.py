@@ -19,7 +19,8 @@ import bisect
 import math
 from dataclasses import dataclass
 
-from shippers.buffer import Buffer, StoredRow
+from shippers.buffer import StoredRow
+from shippers.buffer.protocol import DeliverySource
 from shippers.delivery.cut import Limits
 from shippers.routing import Route
 
@@ -65,7 +66,7 @@ class Scanner:
         index = bisect.bisect_left(self._seen, seq, key=lambda entry: entry[0])
         return self._seen[index][1] if index < len(self._seen) else now
 
-    def scan(self, buffer: Buffer, after_seq: int, now: float) -> Scan:
+    def scan(self, buffer: DeliverySource, after_seq: int, now: float) -> Scan:
         """Routed rows after the cursor, up to one batch's worth (bytes estimated from stored size).
 
         A scan that was not due yet is kept and extended by the next call, so a large batch

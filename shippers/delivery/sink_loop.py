@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from adapters.contract import Adapter, Verdict
-from shippers.buffer.protocol import Buffer
+from shippers.buffer.protocol import DeliverySource
 from shippers.buffer.records import BatchRecord
 from shippers.delivery.cut import Limits, cut
 from shippers.delivery.deliverer import Deliverer, Work
@@ -44,7 +44,7 @@ class SinkLoop:
         scanner: Scanner,
         mapper: RowMapper,
         limits: Limits,
-        buffer: Buffer,
+        buffer: DeliverySource,
         deliverer: Deliverer,
         status: SinkStatus,
         policy: RetryPolicy,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from adapters.contract import Verdict
 from shippers.buffer.faults import is_store_error
-from shippers.buffer.protocol import Buffer
+from shippers.buffer.protocol import DeliverySource
 from shippers.buffer.records import DeadItem
 from shippers.delivery.log import log
 from shippers.metrics import Metrics
@@ -35,7 +35,7 @@ class SinkState:
 class SinkStatus:
     """One sink's state, metrics and their record in the store."""
 
-    def __init__(self, name: str, buffer: Buffer, metrics: Metrics) -> None:
+    def __init__(self, name: str, buffer: DeliverySource, metrics: Metrics) -> None:
         self.name = name
         self.buffer = buffer
         self.metrics = metrics

@@ -4,7 +4,8 @@
 
     POST /v1/events   body -> items (body.py) -> validate -> ONE commit, on the server's threads or in
                       the ingest process (ingest_process.py; ``[server] ingest``, default "process")
-                      -> 202 {"accepted", "rejected": [{"index", "error"}]}   (only after the commit)
+                      -> 202 {"accepted", "rejected": [{"index", "error"}], "duplicates"?}   (only after the commit;
+                         duplicates: accepted events the store already held, JetStream only)
                       -> 422 same body when nothing was accepted
                       -> 400 / 401 / 413 / 415 {"error": "..."} ; 503 + Retry-After when a sink is full
     GET  /healthz     alive                           (open)
@@ -324,7 +325,11 @@ async def post_events(request: web.Request) -> web.Response:
     # The shipper counts rejections (authlog_events_rejected_total{reason=<Rejection>}) as it validates.
     rejected = [{"index": index, "error": message} for index, message in result.rejected]
     log.debug("ingest: %d accepted, %d rejected", result.accepted, len(rejected))
-    return json_response(202 if result.accepted else 422, {"accepted": result.accepted, "rejected": rejected})
+    answer: dict[str, Any] = {"accepted": result.accepted, "rejected": rejected}
+    duplicates = getattr(result, "duplicates", 0)
+    if duplicates:  # already held (a resend within the stream's duplicate window): counted inside accepted
+        answer["duplicates"] = duplicates
+    return json_response(202 if result.accepted else 422, answer)
 
 
 def _whole_seconds(seconds: float) -> int:

@@ -104,14 +104,14 @@ class IngestChild:
                 return ("unknown",)
             validated = request.validated or Validated([], [])
             try:
-                counts = append_validated(self.buffer, validated.accepted)
+                counts, duplicates = append_validated(self.buffer, validated.accepted)
             except BufferError as exc:
                 fault = exc is self.buffer.fault
                 return ("store", type(exc).__name__, str(exc), getattr(exc, "retry_after", None),
                         getattr(exc, "sink", None), getattr(exc, "kind", None), fault, len(validated.accepted))
             except RecursionError:
                 return ("recursion",)
-            return ("ok", len(validated.accepted), validated.rejected, dict(counts))
+            return ("ok", len(validated.accepted), validated.rejected, dict(counts), duplicates)
         raise ValueError(f"unknown ingest operation {op!r}")
 
 

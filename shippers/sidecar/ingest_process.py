@@ -114,11 +114,11 @@ class ProcessIngest:
                 for reason, n in reasons.items():
                     self.shipper.metrics.count_rejected(reason, n)
             settled = True  # the commit ends the request in the ingest process, whatever it answers
-            accepted, rejected = await loop.run_in_executor(self.writer, self._commit, request_id)
+            accepted, rejected, duplicates = await loop.run_in_executor(self.writer, self._commit, request_id)
         finally:
             if not settled:  # cancelled (the drain's deadline) or failed: the ingest process forgets the request
                 self.validators.submit(self.process.drop, request_id)
-        return IngestResult(accepted, rejected)
+        return IngestResult(accepted, rejected, duplicates)
 
     def _drop_once_split(self, split: Future[tuple[int, int]]) -> None:
         if split.cancelled() or split.exception() is not None:
@@ -128,10 +128,10 @@ class ProcessIngest:
         except RuntimeError:  # the executor is shut down: the ingest process is being closed with all it holds
             pass
 
-    def _commit(self, request_id: int) -> tuple[int, list[tuple[int, str]]]:
+    def _commit(self, request_id: int) -> tuple[int, list[tuple[int, str]], int]:
         """Commit, and count and wake on this thread: a request cancelled meanwhile still counts what it stored."""
         try:
-            accepted, rejected, counts = self.process.commit(request_id)
+            accepted, rejected, counts, duplicates = self.process.commit(request_id)
         except StoreRefused as refused:
             exc = refused.error
             self.shipper.metrics.count_refused(refusal_reason(exc), refused.events)
@@ -142,7 +142,9 @@ class ProcessIngest:
                 self.shipper.note_refused(exc)
             raise exc from None
         self.shipper.note_committed(counts)
-        return accepted, rejected
+        if duplicates:
+            self.shipper.metrics.count_duplicates(duplicates)
+        return accepted, rejected, duplicates
 
     def not_ready(self) -> str | None:
         return self.process.not_ready()
@@ -207,14 +209,15 @@ class IngestProcess:
             raise RecursionError("an item is nested too deeply")
         return Counter(answer[1])
 
-    def commit(self, request_id: int) -> tuple[int, list[tuple[int, str]], dict[tuple[str, str], int]]:
+    def commit(self, request_id: int) -> tuple[int, list[tuple[int, str]], dict[tuple[str, str], int], int]:
+        """(accepted, rejected, counts by (type, outcome), duplicates the store already held)."""
         answer = self._call(("commit", request_id))
         if answer[0] == "store":
             _, name, message, retry_after, sink, kind, fault, events = answer
             raise StoreRefused(_store_error(name, message, retry_after, sink, kind), events, fault)
         if answer[0] == "recursion":
             raise RecursionError("an item is nested too deeply")
-        return int(answer[1]), [tuple(r) for r in answer[2]], answer[3]  # type: ignore[misc]
+        return int(answer[1]), [tuple(r) for r in answer[2]], answer[3], int(answer[4])  # type: ignore[misc]
 
     def drop(self, request_id: int) -> None:
         with self._lock:

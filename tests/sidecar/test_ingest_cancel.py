@@ -48,10 +48,10 @@ class GatedProcess:
         self._wait("validate")
         return Counter()
 
-    def commit(self, request_id: int) -> tuple[int, list[tuple[int, str]], dict[tuple[str, str], int]]:
+    def commit(self, request_id: int) -> tuple[int, list[tuple[int, str]], dict[tuple[str, str], int], int]:
         self._wait("commit")
         self.committed.append(request_id)
-        return 1, [], COUNTS
+        return 1, [], COUNTS, 0
 
     def drop(self, request_id: int) -> None:
         self.dropped.append(request_id)

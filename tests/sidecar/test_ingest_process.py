@@ -142,7 +142,8 @@ def test_the_child_gives_what_ingest_raw_gives(tmp_path: Path) -> None:
     assert child.handle(("split", 1, b"\n".join(items), "application/x-ndjson", None, BodyLimits(1 << 20, 100))) == ("ok", 5)
     for start in range(0, 5, 2):
         assert child.handle(("validate", 1, start, 2))[0] == "ok"
-    _, accepted, rejected, counts = child.handle(("commit", 1))
+    _, accepted, rejected, counts, duplicates = child.handle(("commit", 1))
+    assert duplicates == 0  # the embedded store keeps every copy
     assert child.requests == {}
     reference = Shipper.from_config(make_config(tmp_path / "b"))
     try:
@@ -229,7 +230,7 @@ def test_the_ingest_process_outlives_a_sigterm_sent_to_the_whole_group(process: 
     assert pid is not None
     os.kill(pid, signal.SIGTERM)
     process.validate(request_id, 0, 1000)
-    accepted, rejected, _ = process.commit(request_id)
+    accepted, rejected, _, _ = process.commit(request_id)
     assert (accepted, rejected) == (1, [])
     assert process.pid == pid
     process.close()

@@ -1,0 +1,336 @@
+"""The JetStream buffer: a :class:`~shippers.buffer.protocol.Buffer` over one replicated stream shared by a fleet.
+
+Ingest: each event is published to ``authlog.<stream>.all`` with ``Nats-Msg-Id`` = its id, and
+``append`` returns only once the stream acknowledged every one (stored on a quorum of its
+replicas). An id the stream already holds within its duplicate window (120 s) is acknowledged as a
+duplicate and counted (``append_deduplicated``). No answer (cluster unreachable, no quorum) is a
+BufferUnavailableError, a full stream (``max_bytes``, discard new) a BufferFullError.
+
+Delivery: each sink is one durable pull consumer (named as the sink) shared by every member;
+:meth:`delivery_source` gives the core a per-member view of it (:mod:`.source`). There is no
+delivery lock: every member delivers. A consumer is created by the first member that has the sink
+(``start_at`` -> deliver policy new / all) and deleted only by ``forget_sink`` (``authlog fleet
+remove-sink``), never because one member's config lacks it.
+
+Seqs: the stream's own seqs for ``append``/``last_seq``/``scan``/``read`` (tools); a sink's
+positions are the member's own numbering (see :mod:`.source`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import nats.js.errors
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from shippers.buffer.jetstream.connection import dlq_stream_config, ensure_stream, events_stream_config
+from shippers.buffer.jetstream.dlq import JetStreamDlq
+from shippers.buffer.jetstream.link import Link
+from shippers.buffer.jetstream.members import Members
+from shippers.buffer.jetstream.names import Names, event_headers, stored_row
+from shippers.buffer.jetstream.source import JetStreamSinkSource
+from shippers.buffer.records import (
+    BatchRecord,
+    DeadItem,
+    DeadLetter,
+    NewBatch,
+    RoutingCount,
+    SinkPolicy,
+    SinkRow,
+    StoredRow,
+)
+from shippers.config import BufferConfig
+from shippers.config_buffer import max_bytes_of
+from shippers.errors import BufferError
+from shippers.event import Event
+
+log = logging.getLogger("shippers.buffer")
+
+# Why: the layout of subjects, headers and consumers this code writes (the DLQ replay check reads it).
+SCHEMA_VERSION = 1
+# Why: 48 random bits tell the members of one fleet apart (S3 keys built from a member's own seqs add it).
+MEMBER_ID_HEX = 12
+# Why: a batch of acks in flight at once; past it the publishes wait for room (nats-py's own bound is 4000).
+PUBLISH_STALL_SECONDS = 5.0
+# Why: every acknowledgement of a request's events within this; a leader election takes a few seconds.
+PUBLISH_ACK_SECONDS = 10.0
+# Why: JetStream tracks every unacknowledged message of a consumer; a bound keeps one consumer's
+# bookkeeping on the servers finite while leaving room for large batches (S3: 100k) on several members.
+MAX_ACK_PENDING = 1_000_000
+
+
+class JetStreamBuffer:
+    """The Buffer of a fleet member (or of a CLI process reading the fleet's state)."""
+
+    def __init__(self, config: BufferConfig, *, clock: Callable[[], float]) -> None:
+        self.config = config
+        self.clock = clock
+        self.names = Names(config.stream)
+        self.member_id = secrets.token_hex(MEMBER_ID_HEX // 2)
+        self.store_id = self.member_id
+        self.schema_version = SCHEMA_VERSION
+        self.location = ", ".join(config.servers)
+        self.fault: BufferError | None = None
+        self.on_fault: Callable[[str], None] | None = None
+        self.link = Link(config, name=f"authlog-{self.member_id}")
+        self.link.on_fault = self._note_fault
+        try:
+            self.link.call(self._ensure_streams(), f"creating or checking the streams {self.names.stream!r} and {self.names.dlq_stream!r}")
+        except BaseException:
+            self.link.close()
+            raise
+        self.dlq = JetStreamDlq(self.link, self.names, clock)
+        self.members = Members(self.link, self.names, config.replicas, self.member_id, clock)
+        self._sources: dict[str, JetStreamSinkSource] = {}
+        self._sources_lock = threading.Lock()
+        self._routes: dict[str, Callable[[StoredRow], bool]] = {}
+
+    async def _ensure_streams(self) -> None:
+        await ensure_stream(self.link.js, events_stream_config(self.config, self.names), self.location)
+        await ensure_stream(self.link.js, dlq_stream_config(self.config, self.names), self.location)
+
+    def _note_fault(self, error: BufferError) -> None:
+        self.fault = error
+        if self.on_fault is not None:
+            self.on_fault(getattr(error, "kind", "unavailable"))
+
+    # -- appending ----------------------------------------------------------------------------
+    def append(self, events: Sequence[tuple[Event, bytes]], *, only_sink: str | None = None) -> int:
+        return self.append_deduplicated(events, only_sink=only_sink)[0]
+
+    def append_deduplicated(self, events: Sequence[tuple[Event, bytes]], *, only_sink: str | None = None) -> tuple[int, int]:
+        """Publish every event and wait for the stream's acks; return (last stream seq, how many were duplicates)."""
+        if not events:
+            return 0, 0
+        subject = self.names.only_subject(only_sink) if only_sink else self.names.ingest_subject
+        result = self.link.call(self._publish(subject, events), f"publishing {len(events)} event(s)", PUBLISH_ACK_SECONDS + 1.0)
+        self.fault = None
+        return result
+
+    async def _publish(self, subject: str, events: Sequence[tuple[Event, bytes]]) -> tuple[int, int]:
+        now = self.clock()
+        js = self.link.js
+        futures = []
+        for event, body in events:
+            headers = event_headers(event.id, event.type, event.outcome, event.tenantId, now)
+            futures.append(await js.publish_async(subject, body, wait_stall=PUBLISH_STALL_SECONDS, stream=self.names.stream,
+                                                  headers=headers))
+        try:
+            async with asyncio.timeout(PUBLISH_ACK_SECONDS):
+                acks = await asyncio.gather(*futures)
+        finally:
+            for future in futures:
+                future.cancel()  # the ones still waiting (a timeout): nats-py forgets them
+        return max(ack.seq for ack in acks), sum(1 for ack in acks if ack.duplicate)
+
+    # -- reading (the stream's own seqs) -----------------------------------------------------------
+    def last_seq(self) -> int:
+        return int(self.link.call(self.link.js.stream_info(self.names.stream), "reading the stream's state").state.last_seq)
+
+    def scan(self, after_seq: int, limit: int) -> list[StoredRow]:
+        async def read() -> list[StoredRow]:
+            rows: list[StoredRow] = []
+            after = after_seq
+            while len(rows) < limit:
+                try:
+                    msg = await self.link.js.get_msg(self.names.stream, seq=after + 1, subject=self.names.subjects, next=True)
+                except nats.js.errors.NotFoundError:
+                    break
+                after = int(msg.seq or 0)
+                rows.append(stored_row(after, msg.subject or "", msg.headers, msg.data or b"", self.names))
+            return rows
+
+        return self.link.call(read(), "reading the stream")
+
+    def read(self, seqs: Sequence[int]) -> list[StoredRow]:
+        async def read() -> list[StoredRow]:
+            rows = []
+            for seq in seqs:
+                try:
+                    msg = await self.link.js.get_msg(self.names.stream, seq=seq)
+                except nats.js.errors.NotFoundError:
+                    continue
+                rows.append(stored_row(seq, msg.subject or "", msg.headers, msg.data or b"", self.names))
+            return rows
+
+        return self.link.call(read(), "reading the stream")
+
+    def routing_counts(self, after_seq: int, through_seq: int) -> list[RoutingCount]:
+        """Nothing: a sink's lag on JetStream is its consumer's pending + unacknowledged count (``sinks``)."""
+        return []
+
+    # -- delivering: each sink through this member's source -----------------------------------------
+    def delivery_source(self, sink: str) -> JetStreamSinkSource:
+        with self._sources_lock:
+            source = self._sources.get(sink)
+            if source is None:
+                source = self._sources[sink] = JetStreamSinkSource(self.link, self.names, sink, self.names.dlq_stream,
+                                                                   self.config.ack_wait, self.clock)
+            return source
+
+    def position(self, sink: str) -> tuple[int, int]:
+        return self.delivery_source(sink).position(sink)
+
+    def open_batches(self, sink: str) -> list[BatchRecord]:
+        return self.delivery_source(sink).open_batches(sink)
+
+    def record_cut(self, sink: str, batches: Sequence[NewBatch], dead: Sequence[DeadItem], cut_through: int) -> list[BatchRecord]:
+        return self.delivery_source(sink).record_cut(sink, batches, dead, cut_through)
+
+    def replace_batch(self, batch: BatchRecord, parts: Sequence[NewBatch]) -> list[BatchRecord]:
+        return self.delivery_source(batch.sink).replace_batch(batch, parts)
+
+    def settle(self, batch: BatchRecord, *, delivered: int = 0, duplicates: int = 0, dead: Sequence[DeadItem] = (),
+               remaining: Sequence[int] = ()) -> bool:
+        return self.delivery_source(batch.sink).settle(batch, delivered=delivered, duplicates=duplicates, dead=dead, remaining=remaining)
+
+    def note_attempt(self, sink: str, *, state: str, error: str | None, retried: bool) -> None:
+        self.delivery_source(sink).note_attempt(sink, state=state, error=error, retried=retried)
+
+    # -- sinks: one durable consumer each ----------------------------------------------------------
+    def register_sinks(self, policies: Iterable[SinkPolicy], *, remove_others: bool = True) -> list[str]:
+        """Create the consumers of sinks the fleet does not have yet; never delete one (another member may have the sink)."""
+        policies = list(policies)
+
+        async def register() -> list[str]:
+            existing = {info.name for info in await self.link.js.consumers_info(self.names.stream)}
+            for policy in policies:
+                if policy.name in existing:
+                    continue
+                config = ConsumerConfig(
+                    durable_name=policy.name, ack_policy=AckPolicy.EXPLICIT, ack_wait=self.config.ack_wait, max_deliver=-1,
+                    deliver_policy=DeliverPolicy.ALL if policy.start_at == "oldest" else DeliverPolicy.NEW,
+                    filter_subjects=self.names.consumer_filters(policy.name), max_ack_pending=MAX_ACK_PENDING,
+                    num_replicas=self.config.replicas, metadata={"authlog_type": policy.type, "authlog_when_full": policy.when_full},
+                )
+                await self.link.js.add_consumer(self.names.stream, config)
+            return sorted(existing - {p.name for p in policies})
+
+        others = self.link.call(register(), "creating the sinks' consumers")
+        for name in others:
+            log.warning("sink %r has a consumer on stream %r but is not in this member's config: this member does not deliver it "
+                        "(other members may); `authlog fleet remove-sink %s` deletes it", name, self.names.stream, name)
+        self.members.start([p.name for p in policies])
+        return []
+
+    def use_routes(self, routes: Mapping[str, Callable[[StoredRow], bool]]) -> None:
+        self._routes = dict(routes)
+
+    def stored_policies(self) -> dict[str, tuple[str, str, int | None]]:
+        infos = self.link.call(self.link.js.consumers_info(self.names.stream), "reading the sinks' consumers")
+        return {info.name: ((info.config.metadata or {}).get("authlog_type", ""), (info.config.metadata or {}).get("authlog_when_full", "block"),
+                            None) for info in infos}
+
+    def forget_sink(self, sink: str) -> int:
+        """Delete the sink's consumer (the whole fleet stops delivering it); return the events it had not settled."""
+        async def forget() -> int:
+            try:
+                info = await self.link.js.consumer_info(self.names.stream, sink)
+            except nats.js.errors.NotFoundError:
+                raise KeyError(sink) from None
+            await self.link.js.delete_consumer(self.names.stream, sink)
+            return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+        return self.link.call(forget(), f"deleting sink {sink!r}'s consumer")
+
+    def forgotten_sinks(self) -> dict[str, int]:
+        return {}
+
+    def sinks(self) -> list[SinkRow]:
+        """Each consumer: fleet-wide backlog (pending + unacknowledged) as lag, this member's own counters."""
+        async def read():  # type: ignore[no-untyped-def]
+            infos = await self.link.js.consumers_info(self.names.stream)
+            state = (await self.link.js.stream_info(self.names.stream)).state
+            return infos, state.last_seq
+
+        infos, last = self.link.call(read(), "reading the sinks' consumers")
+        letters = self.dlq.counts()
+        rows = []
+        for info in sorted(infos, key=lambda i: i.name):
+            backlog = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+            with self._sources_lock:
+                source = self._sources.get(info.name)
+            counters = source.counters if source is not None else None
+            rows.append(SinkRow(
+                name=info.name, type=(info.config.metadata or {}).get("authlog_type", ""), watermark=last - backlog, cut_through=last,
+                lag_events=backlog, lag_bytes=0, in_flight=backlog,
+                delivered=counters.delivered if counters else 0, duplicates=counters.duplicates if counters else 0,
+                retries=counters.retries if counters else 0, dead_lettered=counters.dead_lettered if counters else 0, dropped=0,
+                dlq_events=letters.get(info.name, 0), state=counters.state if counters else "active",
+                last_error=counters.last_error if counters else None, last_delivery_at=counters.last_delivery_at if counters else None,
+            ))
+        return rows
+
+    def fleet(self) -> dict[str, object]:
+        """What status adds on a fleet: the members seen, and per sink the consumer's figures and this member's share."""
+        infos = self.link.call(self.link.js.consumers_info(self.names.stream), "reading the sinks' consumers")
+        sinks = {}
+        for info in infos:
+            with self._sources_lock:
+                source = self._sources.get(info.name)
+            sinks[info.name] = {
+                "pending": int(info.num_pending or 0), "unacknowledged": int(info.num_ack_pending or 0),
+                "redelivered": int(info.num_redelivered or 0),
+                "ownDelivered": source.counters.delivered if source else 0, "ownHeld": source.held() if source else 0,
+            }
+        return {"stream": self.names.stream, "member": self.member_id, "members": self.members.listed(), "sinks": sinks}
+
+    def stats(self) -> dict[str, int]:
+        state = self.link.call(self.link.js.stream_info(self.names.stream), "reading the stream's state").state
+        letters, letter_bytes = self.dlq.stats()
+        return {"events": int(state.messages), "bytes": int(state.bytes) + letter_bytes, "maxBytes": max_bytes_of(self.config),
+                "deadLetters": letters, "lastSeq": int(state.last_seq)}
+
+    # -- no delivery lock: every member delivers ---------------------------------------------------------
+    def acquire_delivery_lock(self) -> bool:
+        return True
+
+    def require_delivery_lock(self) -> None:
+        return None
+
+    def delivery_holder(self) -> tuple[str, int] | None:
+        return None
+
+    def release_delivery_lock(self) -> None:
+        return None
+
+    # -- dead letters ------------------------------------------------------------------------------------
+    def dead_letters(self, sink: str | None = None, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:
+        return self.dlq.dead_letters(sink, limit, after_id)
+
+    def dead_letter_count(self, sink: str | None = None) -> int:
+        counts = self.dlq.counts()
+        return counts.get(sink, 0) if sink is not None else sum(counts.values())
+
+    def dead_letter_tags(self, sink: str) -> dict[str | None, int]:
+        return self.dlq.tags(sink)
+
+    def replay_dead_letters(self, sink: str, progress: Callable[[int, int], None] | None = None) -> int:
+        return self.dlq.replay(sink, progress)
+
+    def purge_dead_letters(self, sink: str | None = None, older_than: float | None = None) -> int:
+        return self.dlq.purge(sink, older_than)
+
+    def convert_dead_letters(self, converters: Mapping[str, Callable[[bytes, str], tuple[bytes, str, str]]]) -> dict[str, int]:
+        return {}  # every letter is written with its sink's PII tag (module docstring of .dlq)
+
+    def raw_dead_letters(self) -> dict[str, int]:
+        return {}
+
+    # -- health and life cycle ------------------------------------------------------------------------------
+    def probe_write(self) -> None:
+        """Whether the stream has a leader and answers (a read: nothing is written to a shared stream)."""
+        self.link.call(self.link.js.stream_info(self.names.stream), "reading the stream's state")
+        self.fault = None
+
+    def close(self) -> None:
+        self.members.stop()
+        with self._sources_lock:
+            for source in self._sources.values():
+                source.close()
+        self.link.close()
+

@@ -1,0 +1,107 @@
+"""Connecting a member to the JetStream servers, and the streams every member makes or checks at start.
+
+The events stream is created when absent (subjects ``authlog.<stream>.>``, file storage, the
+configured replicas and max_bytes, ``discard = new`` so a full stream refuses new events rather
+than dropping old ones) and checked when present: a stream made by someone else with other
+subjects, replicas or discard policy is an error that says which. The DLQ stream is made the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ssl
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from shippers.buffer.jetstream.names import Names
+from shippers.config import BufferConfig
+from shippers.config_buffer import max_bytes_of
+from shippers.errors import BufferCorruptError
+
+# Why: JetStream's default duplicate window; a producer's resend within it is acknowledged as a
+# duplicate (the README states it). Longer windows cost the servers memory per event id.
+DUPLICATE_WINDOW_SECONDS = 120.0
+# Why: the DLQ holds what a person must look at; a tenth of the events stream (at least 64 MiB) is room
+# for a long outage of one sink's mapping without taking the events' space.
+DLQ_SHARE = 10
+DLQ_MIN_BYTES = 64 * 1024**2
+# Why: a server that does not answer a connect within 2 s on a healthy network is down: try the next.
+CONNECT_TIMEOUT_SECONDS = 2
+# Why: between reconnect rounds over all servers; short, so ingest resumes soon after a cluster is back.
+RECONNECT_WAIT_SECONDS = 0.5
+# Why: the JetStream API answers in milliseconds; a leader election takes a few seconds.
+API_TIMEOUT_SECONDS = 5.0
+
+
+def connect_options(config: BufferConfig, name: str) -> dict[str, Any]:
+    """Keyword arguments for ``nats.connect`` (credentials and TLS from the config; verification always on)."""
+    options: dict[str, Any] = {
+        "servers": list(config.servers), "name": name, "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "reconnect_time_wait": RECONNECT_WAIT_SECONDS, "max_reconnect_attempts": -1, "allow_reconnect": True,
+    }
+    if config.creds_file:
+        options["user_credentials"] = str(config.creds_file)
+    if config.nkey_seed_file:
+        options["nkeys_seed"] = str(config.nkey_seed_file)
+    if config.token:
+        options["token"] = str(config.token)
+    if config.user is not None:
+        options["user"], options["password"] = config.user, str(config.password)
+    tls = config.tls
+    if tls.ca_file or tls.cert_file or any(url.startswith("tls://") for url in config.servers):
+        context = ssl.create_default_context(cafile=tls.ca_file)  # verification on: CERT_REQUIRED, hostname checked
+        if tls.cert_file and tls.key_file:
+            context.load_cert_chain(tls.cert_file, tls.key_file)
+        options["tls"] = context
+    return options
+
+
+async def connect(config: BufferConfig, name: str, **callbacks: Any) -> Client:
+    async def quiet(exc: Exception) -> None:  # reconnects are expected; the store errors say what producers see
+        return None
+
+    return await nats.connect(**connect_options(config, name), error_cb=quiet, **callbacks)
+
+
+def events_stream_config(config: BufferConfig, names: Names) -> StreamConfig:
+    return StreamConfig(
+        name=names.stream, subjects=[names.subjects], retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
+        num_replicas=config.replicas, max_bytes=max_bytes_of(config), discard=DiscardPolicy.NEW,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS, description="authlog-shipper events (a fleet's shared buffer)",
+    )
+
+
+def dlq_stream_config(config: BufferConfig, names: Names) -> StreamConfig:
+    return StreamConfig(
+        name=names.dlq_stream, subjects=[names.dlq_subjects], retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
+        num_replicas=config.replicas, max_bytes=max(DLQ_MIN_BYTES, max_bytes_of(config) // DLQ_SHARE),
+        discard=DiscardPolicy.NEW, duplicate_window=DUPLICATE_WINDOW_SECONDS, description="authlog-shipper dead letters",
+    )
+
+
+async def ensure_stream(js: JetStreamContext, wanted: StreamConfig, location: str) -> None:
+    """Create the stream when absent; when present, refuse one whose subjects, replicas or discard policy differ."""
+    try:
+        info = await js.stream_info(wanted.name or "")
+    except NotFoundError:
+        await js.add_stream(wanted)
+        return
+    have = info.config
+    differences = []
+    if list(have.subjects or []) != list(wanted.subjects or []):
+        differences.append(f"subjects {have.subjects} (this config needs {wanted.subjects})")
+    if have.num_replicas != wanted.num_replicas:
+        differences.append(f"replicas {have.num_replicas} (this config says {wanted.num_replicas})")
+    if have.discard != wanted.discard:
+        differences.append(f"discard {have.discard} (needs 'new': a full stream must refuse events, not drop old ones)")
+    if differences:
+        raise BufferCorruptError(
+            f"the JetStream stream {wanted.name!r} at {location} exists with {', '.join(differences)}; make [buffer] agree "
+            "with it, or change the stream (nats stream edit) to match")
+    if have.max_bytes != wanted.max_bytes:
+        await js.update_stream(dataclasses.replace(have, max_bytes=wanted.max_bytes))

@@ -1,0 +1,106 @@
+"""The fleet's members: each one heartbeats into the ``<stream>_members`` key-value bucket.
+
+A member puts ``{host, pid, started, at, sinks}`` under its id every ``HEARTBEAT_SECONDS``; the
+bucket's TTL forgets one that stopped (crashed or partitioned) after ``MEMBER_TTL_SECONDS``.
+``authlog status`` lists what it can see, with each member's age.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NoKeysError
+from nats.js.kv import KeyValue
+
+from shippers.buffer.jetstream.link import Link
+from shippers.buffer.jetstream.names import Names
+
+# Why: often enough that a status shows a member that just started; rare enough to cost nothing.
+HEARTBEAT_SECONDS = 5.0
+# Why: three missed heartbeats: a member gone this long is shown no more.
+MEMBER_TTL_SECONDS = 3 * HEARTBEAT_SECONDS
+
+
+class Members:
+    """This member's heartbeat, and the list of the fleet's members."""
+
+    def __init__(self, link: Link, names: Names, replicas: int, member_id: str, clock: Callable[[], float]) -> None:
+        self.link = link
+        self.names = names
+        self.replicas = replicas
+        self.member_id = member_id
+        self.clock = clock
+        self.started = clock()
+        self.sinks: list[str] = []
+        self._bucket: KeyValue | None = None
+        self._running = False
+
+    async def _kv(self) -> KeyValue:
+        if self._bucket is None:
+            try:
+                self._bucket = await self.link.js.key_value(self.names.members_bucket)
+            except BucketNotFoundError:
+                self._bucket = await self.link.js.create_key_value(KeyValueConfig(
+                    bucket=self.names.members_bucket, history=1, ttl=MEMBER_TTL_SECONDS, storage=StorageType.FILE,
+                    replicas=self.replicas, description="authlog-shipper fleet members (heartbeats)"))
+        return self._bucket
+
+    def start(self, sinks: list[str]) -> None:
+        """Heartbeat from now on (the loop thread does it) for a member delivering ``sinks``."""
+        self.sinks = sorted(sinks)
+        if not self._running:
+            self._running = True
+            self.link.submit(self._beat_forever())
+
+    def _document(self) -> bytes:
+        return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": self.started, "at": self.clock(),
+                           "sinks": self.sinks}).encode()
+
+    async def _beat_forever(self) -> None:
+        while self._running:
+            try:
+                await (await self._kv()).put(self.member_id, self._document())
+            except Exception:  # the cluster is away: the next beat tries again (status shows the member as old)
+                pass
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+
+    def listed(self) -> list[dict[str, Any]]:
+        """The members with a heartbeat in the bucket now: id, host, pid, sinks, age in seconds."""
+        async def read() -> list[dict[str, Any]]:
+            kv = await self._kv()
+            try:
+                keys = await kv.keys()
+            except NoKeysError:
+                return []
+            out = []
+            for key in keys:
+                try:
+                    entry = await kv.get(key)
+                except KeyNotFoundError:
+                    continue
+                document = json.loads(entry.value or b"{}")
+                out.append({"id": key, "host": document.get("host"), "pid": document.get("pid"), "sinks": document.get("sinks", []),
+                            "ageSeconds": round(max(0.0, self.clock() - float(document.get("at", 0))), 1)})
+            return sorted(out, key=lambda member: member["id"])
+
+        return self.link.call(read(), "listing the fleet's members")
+
+    def stop(self) -> None:
+        """Stop heartbeating and remove this member's key (it left on purpose)."""
+        if not self._running:
+            return
+        self._running = False
+
+        async def leave() -> None:
+            await (await self._kv()).delete(self.member_id)
+
+        try:
+            self.link.call(leave(), "leaving the fleet")
+        except Exception:  # the cluster is away: the TTL forgets this member
+            pass

@@ -1,0 +1,92 @@
+"""Names on the JetStream side, and the headers that carry an event's routing columns (pure).
+
+::
+
+    stream   <stream>            subjects authlog.<stream>.>     the events, R<replicas>
+             authlog.<stream>.all               every sink's events (ingest)
+             authlog.<stream>.only.<sink>       one sink's events (a DLQ replay)
+    stream   <stream>_DLQ        subjects authlog-dlq.<stream>.<sink>   dead letters, one subject per sink
+    consumer <sink> on <stream>  durable, pull, explicit acks, filters all + only.<sink>: shared by the fleet
+    bucket   <stream>_members    key = member id, value = its heartbeat (JSON), TTL-limited
+
+The routing columns (type, outcome, tenant) travel as headers so a member routes without
+decoding the body; ``Nats-Msg-Id`` is the event id, so the stream drops a resend within its
+duplicate window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shippers.buffer.records import StoredRow
+
+MSG_ID = "Nats-Msg-Id"
+TYPE = "Authlog-Type"
+OUTCOME = "Authlog-Outcome"
+TENANT = "Authlog-Tenant"
+RECEIVED = "Authlog-Received"
+PII = "Authlog-Pii"
+# on dead letters
+CODE = "Authlog-Code"
+REASON = "Authlog-Reason"
+ORIGIN_SEQ = "Authlog-Seq"
+DEAD_AT = "Authlog-At"
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every name derived from ``[buffer] stream``."""
+
+    stream: str
+
+    @property
+    def subjects(self) -> str:
+        return f"authlog.{self.stream}.>"
+
+    @property
+    def ingest_subject(self) -> str:
+        return f"authlog.{self.stream}.all"
+
+    def only_subject(self, sink: str) -> str:
+        return f"authlog.{self.stream}.only.{sink}"
+
+    def consumer_filters(self, sink: str) -> list[str]:
+        return [self.ingest_subject, self.only_subject(sink)]
+
+    @property
+    def dlq_stream(self) -> str:
+        return f"{self.stream}_DLQ"
+
+    @property
+    def dlq_subjects(self) -> str:
+        return f"authlog-dlq.{self.stream}.>"
+
+    def dlq_subject(self, sink: str | None) -> str:
+        return f"authlog-dlq.{self.stream}.{sink}" if sink is not None else self.dlq_subjects
+
+    def sink_of_dlq_subject(self, subject: str) -> str:
+        return subject.rsplit(".", 1)[1]
+
+    @property
+    def members_bucket(self) -> str:
+        return f"{self.stream}_members"
+
+
+def event_headers(event_id: str, kind: str, outcome: str, tenant: str | None, received: float, pii: str | None = None,
+                  msg_id: str | None = None) -> dict[str, str]:
+    """The headers of one published event (``msg_id`` overrides the event id: a replay is a new message)."""
+    headers = {MSG_ID: msg_id or event_id, TYPE: kind, OUTCOME: outcome, RECEIVED: repr(received)}
+    if tenant is not None:
+        headers[TENANT] = tenant
+    if pii is not None:
+        headers[PII] = pii
+    return headers
+
+
+def stored_row(seq: int, subject: str, headers: dict[str, str] | None, body: bytes, names: Names) -> StoredRow:
+    """The row a sink scans for one message, numbered ``seq`` (the member's own numbering)."""
+    headers = headers or {}
+    prefix = f"authlog.{names.stream}.only."
+    only_sink = subject[len(prefix):] if subject.startswith(prefix) else None
+    return StoredRow(seq, float(headers.get(RECEIVED, "0")), headers.get(TYPE, ""), headers.get(OUTCOME, ""),
+                     headers.get(TENANT), only_sink, body, headers.get(PII))

@@ -1,0 +1,259 @@
+"""One sink's delivery source on this member: the fleet's durable pull consumer, seen as the core's cursor.
+
+The delivery core (scan -> cut -> record -> deliver -> settle) works on one cursor per sink over
+contiguous seqs. On JetStream many members share the sink's consumer, each one is handed a share
+of its messages, and a message not acknowledged within ``ack_wait`` goes to another member. So each
+member numbers the messages it fetched with its *own* seqs 1, 2, 3... (stream seqs are not
+contiguous for one member, and a redelivered message may be older than the last one it saw)::
+
+    local seqs   (.., watermark]          acknowledged on the consumer (delivered, duplicate, dead-lettered, not routed)
+                 (watermark, cut_through] fetched and cut: in a recorded batch (held, unacknowledged) or acknowledged
+                 (cut_through, last]      fetched, not cut yet (held)
+
+A batch is "recorded" in this member's memory only: if the member dies, its held messages are
+redelivered by the consumer to the others after ``ack_wait`` (at-least-once; the S3 key of such a
+batch is the new member's). While a member holds messages it renews their ack wait
+(``in_progress``) every third of it. A message is acknowledged only once its sink settled it:
+delivered, duplicate, dead-lettered (the letter is in the DLQ stream first), or not routed to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from shippers.buffer.jetstream.link import Link
+from shippers.buffer.jetstream.names import CODE, DEAD_AT, MSG_ID, ORIGIN_SEQ, PII, REASON, Names, stored_row
+from shippers.buffer.records import BatchRecord, DeadItem, NewBatch, StoredRow
+
+# Why: a scan that finds nothing waits this long for a message (the sink loop polls again after
+# its idle wait); short, so a partial batch is timed from when it arrived, not from a long poll.
+FETCH_WAIT_SECONDS = 0.05
+# Why: header values are one line; a destination's reason longer than this is cut (the DLQ is for people).
+REASON_MAX_CHARS = 1000
+# Why: acks and renewals are published in groups of this many, then flushed, so a 100k-event
+# batch does not queue 100k coroutines at once.
+ACK_GROUP = 2000
+
+
+@dataclass
+class SinkCounters:
+    """What this member did for the sink (status shows it beside the fleet-wide figures)."""
+
+    delivered: int = 0
+    duplicates: int = 0
+    retries: int = 0
+    dead_lettered: int = 0
+    redelivered: int = 0  # messages this member was handed that another member (or an earlier try) had held
+    state: str = "active"
+    last_error: str | None = None
+    last_delivery_at: float | None = None
+
+
+class JetStreamSinkSource:
+    """The delivery methods of :class:`~shippers.buffer.protocol.DeliverySource` for one sink on this member."""
+
+    def __init__(self, link: Link, names: Names, sink: str, dlq_stream: str, ack_wait: float, clock: Callable[[], float]) -> None:
+        self.link = link
+        self.names = names
+        self.sink = sink
+        self.dlq_stream = dlq_stream
+        self.ack_wait = ack_wait
+        self.clock = clock
+        self.counters = SinkCounters()
+        self._lock = threading.Lock()
+        self._msgs: dict[int, Msg] = {}  # local seq -> held (unacknowledged) message
+        self._rows: dict[int, StoredRow] = {}
+        self._last = 0
+        self._cut_through = 0
+        self._batches: dict[int, BatchRecord] = {}
+        self._remaining: dict[int, set[int]] = {}
+        self._next_batch = 1
+        self._subscription: JetStreamContext.PullSubscription | None = None
+        self._closed = False
+        link.submit(self._renew_forever())
+
+    # -- reading ---------------------------------------------------------------------------
+    def last_seq(self) -> int:
+        with self._lock:
+            return self._last
+
+    def position(self, sink: str) -> tuple[int, int]:
+        with self._lock:
+            oldest = min((b.seqs[0] for b in self._batches.values()), default=None)
+            return (self._cut_through if oldest is None else oldest - 1), self._cut_through
+
+    def scan(self, after_seq: int, limit: int) -> list[StoredRow]:
+        """Held rows after ``after_seq``, then (up to ``limit``) messages fetched from the consumer now."""
+        with self._lock:
+            rows = [row for seq in range(after_seq + 1, self._last + 1) if (row := self._rows.get(seq)) is not None][:limit]
+        if len(rows) < limit and (not rows or rows[-1].seq == self.last_seq()):
+            rows += self._fetch(limit - len(rows))
+        return rows
+
+    def read(self, seqs: Sequence[int]) -> list[StoredRow]:
+        with self._lock:
+            return [row for seq in seqs if (row := self._rows.get(seq)) is not None]
+
+    def _fetch(self, limit: int) -> list[StoredRow]:
+        messages = self.link.call(self._fetch_messages(limit), f"fetching sink {self.sink!r}'s events")
+        rows = []
+        with self._lock:
+            for msg in messages:
+                self._last += 1
+                if msg.metadata.num_delivered > 1:
+                    self.counters.redelivered += 1
+                row = stored_row(self._last, msg.subject, msg.headers, msg.data, self.names)
+                self._msgs[self._last] = msg
+                self._rows[self._last] = row
+                rows.append(row)
+        return rows
+
+    async def _fetch_messages(self, limit: int) -> list[Msg]:
+        if self._subscription is None:
+            self._subscription = await self.link.js.pull_subscribe_bind(durable=self.sink, stream=self.names.stream)
+        try:
+            return await self._subscription.fetch(max(1, limit), timeout=FETCH_WAIT_SECONDS)
+        except nats.errors.TimeoutError:
+            return []
+
+    # -- recording and settling --------------------------------------------------------------
+    def open_batches(self, sink: str) -> list[BatchRecord]:
+        with self._lock:
+            return [BatchRecord(b.id, b.sink, b.partition, b.key, tuple(s for s in b.seqs if s in self._remaining[b.id]))
+                    for b in sorted(self._batches.values(), key=lambda b: b.id)]
+
+    def record_cut(self, sink: str, batches: Sequence[NewBatch], dead: Sequence[DeadItem], cut_through: int) -> list[BatchRecord]:
+        """Hold the batches' messages, dead-letter ``dead``, acknowledge the rest of the range (not routed here)."""
+        with self._lock:
+            if cut_through < self._cut_through:
+                return []
+            in_batches = {seq for batch in batches for seq in batch.seqs}
+            done = [seq for seq in range(self._cut_through + 1, cut_through + 1) if seq in self._msgs and seq not in in_batches]
+        self._dead_letter(dead)
+        self._acknowledge(done)
+        with self._lock:
+            records = []
+            for batch in batches:
+                record = BatchRecord(self._next_batch, sink, batch.partition, batch.key, tuple(batch.seqs))
+                self._next_batch += 1
+                self._batches[record.id] = record
+                self._remaining[record.id] = set(record.seqs)
+                records.append(record)
+            self._cut_through = cut_through
+            self.counters.dead_lettered += len(dead)
+        return records
+
+    def replace_batch(self, batch: BatchRecord, parts: Sequence[NewBatch]) -> list[BatchRecord]:
+        with self._lock:
+            if batch.id not in self._batches:
+                return []
+            del self._batches[batch.id]
+            del self._remaining[batch.id]
+            records = []
+            for part in parts:
+                record = BatchRecord(self._next_batch, batch.sink, part.partition, part.key, tuple(part.seqs))
+                self._next_batch += 1
+                self._batches[record.id] = record
+                self._remaining[record.id] = set(record.seqs)
+                records.append(record)
+            return records
+
+    def settle(self, batch: BatchRecord, *, delivered: int = 0, duplicates: int = 0, dead: Sequence[DeadItem] = (),
+               remaining: Sequence[int] = ()) -> bool:
+        """Dead-letter ``dead``, acknowledge what is settled, keep ``remaining`` held; False when the batch is gone."""
+        with self._lock:
+            left = self._remaining.get(batch.id)
+            if left is None:
+                return False
+            keep = set(remaining)
+            settled = [seq for seq in left if seq not in keep]
+        self._dead_letter(dead)
+        self._acknowledge(settled)
+        with self._lock:
+            if keep:
+                self._remaining[batch.id] = left & keep
+            else:
+                self._batches.pop(batch.id, None)
+                self._remaining.pop(batch.id, None)
+            counters = self.counters
+            counters.delivered += delivered
+            counters.duplicates += duplicates
+            counters.dead_lettered += len(dead)
+            if delivered or duplicates:
+                counters.last_delivery_at = self.clock()
+        return True
+
+    def note_attempt(self, sink: str, *, state: str, error: str | None, retried: bool) -> None:
+        with self._lock:
+            self.counters.state, self.counters.last_error = state, error
+            if retried:
+                self.counters.retries += 1
+
+    def probe_write(self) -> None:
+        """Whether the stream has a leader again (a read of its state: nothing is written to a shared stream)."""
+        self.link.call(self.link.js.stream_info(self.names.stream), "reading the stream's state")
+
+    def held(self) -> int:
+        """Messages this member holds unacknowledged for the sink."""
+        with self._lock:
+            return len(self._msgs)
+
+    def close(self) -> None:
+        self._closed = True
+
+    # -- the network side ---------------------------------------------------------------------
+    def _dead_letter(self, dead: Sequence[DeadItem]) -> None:
+        if not dead:
+            return
+        with self._lock:
+            origins = [self._msgs[item.seq].metadata.sequence.stream if item.seq in self._msgs else 0 for item in dead]
+        self.link.call(self._publish_letters(dead, origins), f"dead-lettering {len(dead)} event(s) of sink {self.sink!r}")
+
+    async def _publish_letters(self, dead: Sequence[DeadItem], origins: Sequence[int]) -> None:
+        now = self.clock()
+        subject = self.names.dlq_subject(self.sink)
+        publishes = []
+        for item, origin in zip(dead, origins, strict=True):
+            headers = {MSG_ID: f"{self.sink}:{origin}" if origin else f"{self.sink}:{item.seq}:{time.time_ns()}",
+                       CODE: item.code, REASON: _one_line(item.reason), ORIGIN_SEQ: str(origin), DEAD_AT: repr(now)}
+            if item.pii is not None:
+                headers[PII] = item.pii
+            publishes.append(self.link.js.publish(subject, item.body, stream=self.dlq_stream, headers=headers))
+        await asyncio.gather(*publishes)
+
+    def _acknowledge(self, seqs: Sequence[int]) -> None:
+        with self._lock:
+            messages = [self._msgs.pop(seq) for seq in seqs if seq in self._msgs]
+            for seq in seqs:
+                self._rows.pop(seq, None)
+        if messages:
+            self.link.call(self._ack_all(messages), f"acknowledging {len(messages)} event(s) of sink {self.sink!r}")
+
+    async def _ack_all(self, messages: Sequence[Msg]) -> None:
+        for start in range(0, len(messages), ACK_GROUP):
+            await asyncio.gather(*(msg.ack() for msg in messages[start : start + ACK_GROUP]))
+        await self.link.client.flush()
+
+    async def _renew_forever(self) -> None:
+        """Every third of ack_wait, tell the consumer this member still works on what it holds."""
+        while not self._closed:
+            await asyncio.sleep(self.ack_wait / 3)
+            with self._lock:
+                held = list(self._msgs.values())
+            try:
+                for start in range(0, len(held), ACK_GROUP):
+                    await asyncio.gather(*(msg.in_progress() for msg in held[start : start + ACK_GROUP]))
+            except Exception:  # disconnected: the messages may go to another member (at-least-once); try again later
+                continue
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:REASON_MAX_CHARS]
