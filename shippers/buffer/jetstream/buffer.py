@@ -2,7 +2,7 @@
 
 Ingest: each event is published to ``authlog.<stream>.all`` with ``Nats-Msg-Id`` = its id, and
 ``append`` returns only once the stream acknowledged every one (stored on a quorum of its
-replicas). An id the stream already holds within its duplicate window (120 s) is acknowledged as a
+replicas); it waits ``[buffer] emit_timeout`` (at least 1 s) for the acks after the last event is sent. An id the stream already holds within its duplicate window (120 s) is acknowledged as a
 duplicate and counted (``append_deduplicated``). No answer (cluster unreachable, no quorum) is a
 BufferUnavailableError, a full stream (``max_bytes``, discard new) a BufferFullError.
 
@@ -56,8 +56,11 @@ SCHEMA_VERSION = 1
 MEMBER_ID_HEX = 12
 # Why: a batch of acks in flight at once; past it the publishes wait for room (nats-py's own bound is 4000).
 PUBLISH_STALL_SECONDS = 5.0
-# Why: every acknowledgement of a request's events within this; a leader election takes a few seconds.
-PUBLISH_ACK_SECONDS = 10.0
+# Why: once the last event of an append is sent, its acks trail by a Raft commit (milliseconds); an append waits
+# [buffer] emit_timeout for them, at least this long, then says the cluster did not answer (no quorum, unreachable).
+MIN_ACK_WAIT_SECONDS = 1.0
+# Why: sending a request's events (50k at most) takes seconds on a busy member; past this the member itself is stuck.
+PUBLISH_CALL_SECONDS = 60.0
 # Why: JetStream tracks every unacknowledged message of a consumer; a bound keeps one consumer's
 # bookkeeping on the servers finite while leaving room for large batches (S3: 100k) on several members.
 MAX_ACK_PENDING = 1_000_000
@@ -107,7 +110,7 @@ class JetStreamBuffer:
         if not events:
             return 0, 0
         subject = self.names.only_subject(only_sink) if only_sink else self.names.ingest_subject
-        result = self.link.call(self._publish(subject, events), f"publishing {len(events)} event(s)", PUBLISH_ACK_SECONDS + 1.0)
+        result = self.link.call(self._publish(subject, events), f"publishing {len(events)} event(s)", PUBLISH_CALL_SECONDS)
         self.fault = None
         return result
 
@@ -120,7 +123,7 @@ class JetStreamBuffer:
             futures.append(await js.publish_async(subject, body, wait_stall=PUBLISH_STALL_SECONDS, stream=self.names.stream,
                                                   headers=headers))
         try:
-            async with asyncio.timeout(PUBLISH_ACK_SECONDS):
+            async with asyncio.timeout(max(self.config.emit_timeout, MIN_ACK_WAIT_SECONDS)):
                 acks = await asyncio.gather(*futures)
         finally:
             for future in futures:
@@ -328,6 +331,8 @@ class JetStreamBuffer:
         self.fault = None
 
     def close(self) -> None:
+        if self.link.loop.loop.is_closed():
+            return
         self.members.stop()
         with self._sources_lock:
             for source in self._sources.values():

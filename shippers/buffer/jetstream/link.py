@@ -52,6 +52,9 @@ class Link:
         self.loop.submit(coro)
 
     def close(self) -> None:
+        """Close the connection and stop the loop (idempotent)."""
+        if self.loop.loop.is_closed():
+            return
         try:
             self.loop.call(self.client.close(), API_TIMEOUT_SECONDS)
         except Exception:  # closing a connection to a cluster that is gone: nothing left to do
