@@ -539,6 +539,9 @@ class Shipper:
             "sinks": sinks,
             "refused": self.metrics.refusals(),  # since this process started (authlog_events_refused_total...)
         }
+        fleet = self.buffer.fleet_status()
+        if fleet is not None:  # JetStream: the members seen, per sink the consumer's figures and this member's share
+            document["fleet"] = fleet
         forgotten = self.buffer.forgotten_sinks()
         if forgotten:
             total = sum(forgotten.values())

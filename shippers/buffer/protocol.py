@@ -203,6 +203,10 @@ class Buffer(Protocol):
         """``events``, ``bytes`` (events and dead letters), ``maxBytes``, ``deadLetters``, ``lastSeq``."""
         ...
 
+    def fleet_status(self) -> dict[str, object] | None:
+        """What status adds for a store shared by a fleet (members, per-sink consumer figures); None for a one-machine store."""
+        ...
+
     # -- the delivery lock ------------------------------------------------------------------
     def acquire_delivery_lock(self) -> bool:
         """Become the one process that delivers from this store; False when another holds it."""

@@ -545,6 +545,10 @@ class SqliteBuffer:
         """``append``: this store keeps every copy (dedup is the destinations' event ids), so 0 duplicates."""
         return self.append(events, only_sink=only_sink), 0
 
+    def fleet_status(self) -> None:
+        """None: a one-machine store has no fleet."""
+        return None
+
     def delivery_source(self, sink: str) -> SqliteBuffer:
         """The store is its own delivery source: one deliverer (the lock holder) per store."""
         return self

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import nats.js.errors
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
 
 from shippers.buffer.jetstream.connection import dlq_stream_config, ensure_stream, events_stream_config
 from shippers.buffer.jetstream.dlq import JetStreamDlq
@@ -54,8 +54,9 @@ log = logging.getLogger("shippers.buffer")
 SCHEMA_VERSION = 1
 # Why: 48 random bits tell the members of one fleet apart (S3 keys built from a member's own seqs add it).
 MEMBER_ID_HEX = 12
-# Why: a batch of acks in flight at once; past it the publishes wait for room (nats-py's own bound is 4000).
-PUBLISH_STALL_SECONDS = 5.0
+# Why: publishes awaiting their ack at once: enough to keep a Raft round trip busy, bounded so a 50k-event
+# request does not open 50k requests (nats-py's own bound for async publishes is 4000).
+PUBLISH_IN_FLIGHT = 1000
 # Why: once the last event of an append is sent, its acks trail by a Raft commit (milliseconds); an append waits
 # [buffer] emit_timeout for them, at least this long, then says the cluster did not answer (no quorum, unreachable).
 MIN_ACK_WAIT_SECONDS = 1.0
@@ -115,19 +116,27 @@ class JetStreamBuffer:
         return result
 
     async def _publish(self, subject: str, events: Sequence[tuple[Event, bytes]]) -> tuple[int, int]:
+        """Publish with up to PUBLISH_IN_FLIGHT requests in flight; each waits emit_timeout (at least 1 s) for its ack.
+
+        Plain request-reply publishes, not nats-py's publish_async: its reply handler raises on a 503 answer
+        ("maximum bytes exceeded") instead of failing the future, which then never completes (nats-py 2.16).
+        """
         now = self.clock()
         js = self.link.js
-        futures = []
-        for event, body in events:
-            headers = event_headers(event.id, event.type, event.outcome, event.tenantId, now)
-            futures.append(await js.publish_async(subject, body, wait_stall=PUBLISH_STALL_SECONDS, stream=self.names.stream,
-                                                  headers=headers))
+        wait = max(self.config.emit_timeout, MIN_ACK_WAIT_SECONDS)
+        room = asyncio.Semaphore(PUBLISH_IN_FLIGHT)
+
+        async def one(event: Event, body: bytes) -> PubAck:
+            async with room:
+                headers = event_headers(event.id, event.type, event.outcome, event.tenantId, now)
+                return await js.publish(subject, body, timeout=wait, stream=self.names.stream, headers=headers)
+
+        tasks = [asyncio.ensure_future(one(event, body)) for event, body in events]
         try:
-            async with asyncio.timeout(max(self.config.emit_timeout, MIN_ACK_WAIT_SECONDS)):
-                acks = await asyncio.gather(*futures)
+            acks = await asyncio.gather(*tasks)
         finally:
-            for future in futures:
-                future.cancel()  # the ones still waiting (a timeout): nats-py forgets them
+            for task in tasks:
+                task.cancel()  # after the first failure the rest are not waited for (the producer resends: duplicates)
         return max(ack.seq for ack in acks), sum(1 for ack in acks if ack.duplicate)
 
     # -- reading (the stream's own seqs) -----------------------------------------------------------
@@ -268,7 +277,7 @@ class JetStreamBuffer:
             ))
         return rows
 
-    def fleet(self) -> dict[str, object]:
+    def fleet_status(self) -> dict[str, object]:
         """What status adds on a fleet: the members seen, and per sink the consumer's figures and this member's share."""
         infos = self.link.call(self.link.js.consumers_info(self.names.stream), "reading the sinks' consumers")
         sinks = {}

@@ -37,13 +37,14 @@ def store_error(exc: BaseException, location: str, doing: str) -> BufferError:
         return BufferFullError(
             f"the JetStream stream at {location} is full ([buffer] max_bytes) while {doing}; retry later, let the sinks "
             "catch up, or raise [buffer] max_bytes", FULL_RETRY_AFTER_SECONDS, kind="store_full")
-    if isinstance(exc, nats.errors.NoServersError | nats.errors.ConnectionClosedError | nats.errors.StaleConnectionError
-                  | nats.errors.ConnectionReconnectingError | OSError):
+    # TimeoutError first: the builtin one (asyncio's too) is an OSError
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | nats.errors.TimeoutError):
+        what = f"the JetStream cluster at {location} did not answer in time (unreachable, or no quorum)"
+    elif isinstance(exc, nats.errors.NoServersError | nats.errors.ConnectionClosedError | nats.errors.StaleConnectionError
+                    | nats.errors.ConnectionReconnectingError | OSError):
         what = f"the JetStream cluster at {location} is unreachable"
     elif isinstance(exc, nats.js.errors.NoStreamResponseError | nats.errors.NoRespondersError):
         what = f"the JetStream cluster at {location} has no stream leader (no quorum: too few servers up?)"
-    elif isinstance(exc, TimeoutError | asyncio.TimeoutError | nats.errors.TimeoutError):
-        what = f"the JetStream cluster at {location} did not answer in time (unreachable, or no quorum)"
     elif isinstance(exc, nats.js.errors.ServiceUnavailableError):
         what = f"JetStream at {location} is unavailable"
     else:

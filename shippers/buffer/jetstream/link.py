@@ -46,7 +46,7 @@ class Link:
             error = store_error(exc, self.location, doing)
             if self.on_fault is not None:
                 self.on_fault(error)
-            raise error from None
+            raise error from exc
 
     def submit(self, coro: Coroutine[Any, Any, Any]) -> None:
         self.loop.submit(coro)

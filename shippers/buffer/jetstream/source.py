@@ -121,7 +121,7 @@ class JetStreamSinkSource:
             self._subscription = await self.link.js.pull_subscribe_bind(durable=self.sink, stream=self.names.stream)
         try:
             return await self._subscription.fetch(max(1, limit), timeout=FETCH_WAIT_SECONDS)
-        except nats.errors.TimeoutError:
+        except (nats.errors.TimeoutError, TimeoutError):  # nothing to hand out now (asyncio's timeout is the builtin one)
             return []
 
     # -- recording and settling --------------------------------------------------------------

@@ -1,0 +1,136 @@
+"""A Shipper on a JetStream buffer: ingest acknowledged by the stream, duplicates counted, delivery through the shared consumer,
+takeover of what a dead member held, a full stream and an unreachable server refused with what to do."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from shippers.buffer.jetstream.buffer import JetStreamBuffer
+from shippers.config import BufferConfig
+from shippers.errors import BufferCorruptError, BufferFullError, BufferUnavailableError
+from shippers.samples import sample_events
+from shippers.shipper import Shipper
+from shippers.testing import memory
+from shippers.testing.buffer_contract import CONTRACT_NOW, sink_policy, stored_events
+from shippers.testing.nats_cluster import NatsCluster
+from shippers.testing.source_contract import scan_all
+from shippers.testing.waiting import wait_for
+
+
+def fleet_config(cluster: NatsCluster, **buffer: Any) -> dict[str, Any]:
+    return {"buffer": {"kind": "jetstream", "servers": cluster.urls, "replicas": 1, **buffer},
+            "sinks": {"mem": {"type": "memory", "start_at": "oldest", "batch": {"max_events": 50, "timeout": "50ms"}}}}
+
+
+def items(n: int, seed: int = 1) -> list[bytes]:
+    events = sample_events(n, seed=seed)
+    return [json.dumps(next(events)).encode() for _ in range(n)]
+
+
+def test_events_ingested_by_one_member_are_delivered_and_resends_are_counted_as_duplicates(nats_server: NatsCluster) -> None:
+    """ingest_raw returns once the stream holds the events; the same items again are accepted as duplicates; the sink gets each once."""
+    batch = items(120)
+    with Shipper.from_config(fleet_config(nats_server), deliver=True) as shipper:
+        first = shipper.ingest_raw(batch)
+        again = shipper.ingest_raw(batch)
+        assert (first.accepted, first.duplicates) == (120, 0)
+        assert (again.accepted, again.duplicates) == (120, 120)
+        assert shipper.metrics.registry.get_sample_value("authlog_ingest_duplicates_total") == 120
+        wait_for(lambda: len(memory.delivered_ids("mem")) >= 120, "120 events at the sink")
+        assert shipper.flush(10)
+        assert sorted(memory.delivered_ids("mem")) == sorted(json.loads(item)["id"] for item in batch)
+        status = shipper.status()
+        assert status["sinks"]["mem"]["lagEvents"] == 0 and status["sinks"]["mem"]["delivered"] == 120
+        assert status["fleet"]["sinks"]["mem"]["ownDelivered"] == 120 and len(status["fleet"]["members"]) == 1
+
+
+def test_two_members_share_the_sink_and_each_event_is_delivered_once(nats_server: NatsCluster) -> None:
+    """Two shippers on one stream deliver one sink between them: every event arrives, none twice (nobody died)."""
+    batch = items(400, seed=2)
+    with Shipper.from_config(fleet_config(nats_server), deliver=True) as one, Shipper.from_config(fleet_config(nats_server), deliver=True) as two:
+        for start in range(0, 400, 50):
+            (one if start % 100 else two).ingest_raw(batch[start : start + 50])
+        wait_for(lambda: len(memory.delivered_ids("mem")) >= 400, "400 events at the sink")
+        assert one.flush(10) and two.flush(10)
+        delivered = memory.delivered_ids("mem")
+        assert len(delivered) == len(set(delivered)) == 400
+
+
+def test_what_a_dead_member_held_goes_to_another_after_ack_wait(nats_server: NatsCluster) -> None:
+    """A member that cut a batch and died without settling it leaves it to the consumer: another member is handed it after ack_wait."""
+    config = BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=1, ack_wait=1.0)
+    dying, survivor = JetStreamBuffer(config, clock=lambda: CONTRACT_NOW), JetStreamBuffer(config, clock=lambda: CONTRACT_NOW)
+    try:
+        dying.register_sinks([sink_policy("a")])
+        dying.append(stored_events(5))
+        held = scan_all(dying.delivery_source("a"), "a", 5)
+        assert survivor.delivery_source("a").scan(0, 10) == []  # held by the other member: not handed out twice
+        dying.close()  # no ack: as kill -9 (the connection goes, the consumer keeps the messages)
+        taken = scan_all(survivor.delivery_source("a"), "a", 5)
+        assert [row.body for row in taken] == [row.body for row in held]
+        assert survivor.delivery_source("a").counters.redelivered == 5
+    finally:
+        dying.close()
+        survivor.close()
+
+
+def test_a_full_stream_refuses_with_retry_after(nats_server: NatsCluster) -> None:
+    """Past [buffer] max_bytes the stream refuses new events: BufferFullError (store_full, Retry-After); what it took stays."""
+    config = BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=1, max_bytes=1024**2)
+    buffer = JetStreamBuffer(config, clock=lambda: CONTRACT_NOW)
+    try:
+        with pytest.raises(BufferFullError) as refused:
+            for start in range(0, 10_000, 500):
+                buffer.append(stored_events(500, start))
+        assert refused.value.kind == "store_full" and refused.value.retry_after > 0 and "max_bytes" in str(refused.value)
+        assert 0 < buffer.stats()["events"] < 10_000
+    finally:
+        buffer.close()
+
+
+def test_an_unreachable_server_is_refused_and_ingest_resumes_by_itself(nats_server: NatsCluster) -> None:
+    """With the server down an append raises BufferUnavailableError saying so; once it is back the same handle appends again."""
+    config = BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=1, emit_timeout=0.5)
+    buffer = JetStreamBuffer(config, clock=lambda: CONTRACT_NOW)
+    try:
+        buffer.append(stored_events(1))
+        nats_server.kill("n1")
+        with pytest.raises(BufferUnavailableError) as refused:
+            buffer.append(stored_events(1, 1))
+        assert "JetStream" in str(refused.value) and refused.value.retry_after > 0
+        nats_server.restart("n1")
+
+        def appended() -> bool:
+            try:
+                buffer.append(stored_events(1, 2))
+            except BufferUnavailableError:
+                return False
+            return True
+
+        wait_for(appended, "an append after the server came back", deadline_seconds=30)
+    finally:
+        buffer.close()
+
+
+def test_a_stream_made_with_other_replicas_is_refused_by_name(nats_server: NatsCluster) -> None:
+    """A present stream whose replicas differ from [buffer] replicas is an error naming the stream and the difference."""
+    JetStreamBuffer(BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=1), clock=lambda: CONTRACT_NOW).close()
+    with pytest.raises(BufferCorruptError, match="AUTHLOG.*replicas 1"):
+        JetStreamBuffer(BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=3), clock=lambda: CONTRACT_NOW)
+
+
+def test_forgetting_a_sink_deletes_its_consumer_for_the_fleet(nats_server: NatsCluster) -> None:
+    """forget_sink deletes the consumer and counts what it had not settled; a member lacking a sink never deletes it."""
+    buffer = JetStreamBuffer(BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=1), clock=lambda: CONTRACT_NOW)
+    try:
+        buffer.register_sinks([sink_policy("a"), sink_policy("b")])
+        buffer.append(stored_events(3))
+        buffer.register_sinks([sink_policy("a")])  # a member whose config lacks b: b stays
+        assert {row.name for row in buffer.sinks()} == {"a", "b"}
+        assert buffer.forget_sink("b") == 3
+        assert {row.name for row in buffer.sinks()} == {"a"}
+    finally:
+        buffer.close()
