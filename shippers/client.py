@@ -91,6 +91,7 @@ class SendResult:
     accepted: int
     rejected: list[tuple[int, str]] = field(default_factory=list)
     status: int = 202
+    duplicates: int = 0  # accepted events the store already held (a resend; JetStream buffers only), counted inside accepted
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ class Client:
         status, _, payload = self._call("POST", "/v1/events", body, headers)
         answer = _decode(payload)
         rejected = [(int(r["index"]), str(r["error"])) for r in answer.get("rejected", [])]
-        return SendResult(int(answer.get("accepted", 0)), rejected, status)
+        return SendResult(int(answer.get("accepted", 0)), rejected, status, int(answer.get("duplicates", 0)))
 
     # -- reading -------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import nats.js.errors
@@ -45,11 +46,16 @@ from shippers.buffer.records import (
 )
 from shippers.config import BufferConfig
 from shippers.config_buffer import max_bytes_of
-from shippers.errors import BufferError
+from shippers.errors import BufferError, BufferUnavailableError
 from shippers.event import Event
 
 log = logging.getLogger("shippers.buffer")
 
+# Why: a member started while the cluster elects a leader (a node just died) waits this long for the streams
+# rather than failing its start; elections take a few seconds.
+STARTUP_WAIT_SECONDS = 30.0
+# Why: between two tries at start; an election is over in a few of them.
+STARTUP_RETRY_SECONDS = 0.5
 # Why: the layout of subjects, headers and consumers this code writes (the DLQ replay check reads it).
 SCHEMA_VERSION = 1
 # Why: 48 random bits tell the members of one fleet apart (S3 keys built from a member's own seqs add it).
@@ -83,7 +89,7 @@ class JetStreamBuffer:
         self.link = Link(config, name=f"authlog-{self.member_id}")
         self.link.on_fault = self._note_fault
         try:
-            self.link.call(self._ensure_streams(), f"creating or checking the streams {self.names.stream!r} and {self.names.dlq_stream!r}")
+            self._wait_for_streams()
         except BaseException:
             self.link.close()
             raise
@@ -92,6 +98,18 @@ class JetStreamBuffer:
         self._sources: dict[str, JetStreamSinkSource] = {}
         self._sources_lock = threading.Lock()
         self._routes: dict[str, Callable[[StoredRow], bool]] = {}
+
+    def _wait_for_streams(self) -> None:
+        """Create or check the streams; while the cluster elects a leader (no answer), try again for a while."""
+        deadline = time.monotonic() + STARTUP_WAIT_SECONDS
+        while True:
+            try:
+                self.link.call(self._ensure_streams(), f"creating or checking the streams {self.names.stream!r} and {self.names.dlq_stream!r}")
+                return
+            except BufferUnavailableError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(STARTUP_RETRY_SECONDS)
 
     async def _ensure_streams(self) -> None:
         await ensure_stream(self.link.js, events_stream_config(self.config, self.names), self.location)
