@@ -9,7 +9,6 @@ member had sent but not acknowledged).
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,16 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from live_sidecar import LiveSidecar
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))  # live_sidecar.py: the suite's `authlog run` child helper
-from live_sidecar import LiveSidecar  # noqa: E402
-
-from shippers.client import ClientError, RetryPolicy  # noqa: E402
-from shippers.samples import sample_events  # noqa: E402
-from shippers.testing.fake_elasticsearch import FakeElasticsearch  # noqa: E402
-from shippers.testing.nats_cluster import NatsCluster  # noqa: E402
-from shippers.testing.ports import free_port  # noqa: E402
-from shippers.testing.waiting import wait_for  # noqa: E402
+from shippers.client import ClientError, RetryPolicy
+from shippers.samples import sample_events
+from shippers.testing.fake_elasticsearch import FakeElasticsearch
+from shippers.testing.nats_cluster import NatsCluster
+from shippers.testing.ports import free_port
+from shippers.testing.waiting import wait_for
 
 INDEX = "authlog-fleet"
 STREAM = "FLEET"
