@@ -152,7 +152,7 @@ class NatsCluster:
             if not node.running:
                 raise RuntimeError(f"nats-server {name} exited at start: {self.log_tail(name)}")
             try:
-                node.monitor("/healthz")
+                node.monitor("/varz")  # answers; /healthz would wait for streams that need a quorum back
                 return
             except (OSError, urllib.error.URLError, ValueError):
                 pass
