@@ -8,6 +8,8 @@ name or value) and never a destination's answer: those go in 4xx answers and the
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from shippers.errors import BufferFullError, Rejection
@@ -56,6 +58,14 @@ class Metrics:
             ["kind"], registry=r,
         )
 
+        self.fleet_pending = Gauge("authlog_fleet_pending_events", "JetStream: events no member was handed yet, per sink (fleet-wide).",
+                                   ["sink"], registry=r)
+        self.fleet_unacknowledged = Gauge("authlog_fleet_unacknowledged_events",
+                                          "JetStream: events handed to members and not settled yet, per sink (fleet-wide).", ["sink"], registry=r)
+        self.fleet_redelivered = Gauge("authlog_fleet_redelivered_events",
+                                       "JetStream: unsettled events handed out more than once (a member died or was slow), per sink.",
+                                       ["sink"], registry=r)
+        self.fleet_members = Gauge("authlog_fleet_members", "JetStream: members with a recent heartbeat.", registry=r)
         self.ingest_duplicates = Counter(
             "authlog_ingest_duplicates", "Accepted events the store already held by event id (a producer's resend; JetStream).", registry=r,
         )
@@ -73,6 +83,14 @@ class Metrics:
     def count_refused(self, reason: str, n: int = 1) -> None:
         """Count ``n`` events the store refused (``reason`` from :func:`refusal_reason`)."""
         self.refused.labels(reason if reason in REFUSALS else "store_unavailable").inc(n)
+
+    def note_fleet(self, fleet: dict[str, Any]) -> None:
+        """The fleet figures of a status (JetStream): members, and per sink pending, unacknowledged, redelivered."""
+        self.fleet_members.set(len(fleet.get("members", [])))
+        for sink, figures in fleet.get("sinks", {}).items():
+            self.fleet_pending.labels(sink).set(figures.get("pending", 0))
+            self.fleet_unacknowledged.labels(sink).set(figures.get("unacknowledged", 0))
+            self.fleet_redelivered.labels(sink).set(figures.get("redelivered", 0))
 
     def count_duplicates(self, n: int) -> None:
         """Count ``n`` accepted events the store already held (acknowledged as duplicates)."""

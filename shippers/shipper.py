@@ -542,6 +542,7 @@ class Shipper:
         fleet = self.buffer.fleet_status()
         if fleet is not None:  # JetStream: the members seen, per sink the consumer's figures and this member's share
             document["fleet"] = fleet
+            self.metrics.note_fleet(fleet)
         forgotten = self.buffer.forgotten_sinks()
         if forgotten:
             total = sum(forgotten.values())

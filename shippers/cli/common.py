@@ -30,6 +30,15 @@ config_option = click.option(
 )
 
 
+def store_where(config: Config | None) -> str:
+    """Where the store is, for messages: the embedded store's folder, or the JetStream stream and its servers."""
+    if config is None:
+        return "?"
+    if config.buffer.kind == "jetstream":
+        return f"stream {config.buffer.stream} at {', '.join(config.buffer.servers)}"
+    return str(config.buffer.path)
+
+
 def fail(message: str, code: int = EXIT_RUNTIME) -> NoReturn:
     errors.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
     sys.exit(code)

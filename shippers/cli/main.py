@@ -8,6 +8,7 @@ from shippers import __version__
 from shippers.cli.catalog_cmds import adapters, catalog, check_config
 from shippers.cli.common import EXIT_RUNTIME, fail, report_config_error
 from shippers.cli.demo_cmd import demo
+from shippers.cli.fleet_cmds import fleet
 from shippers.cli.run_cmds import dlq, run, send, sinks, status
 from shippers.errors import AuthlogError, ConfigError
 
@@ -18,7 +19,7 @@ def cli() -> None:
     """authlog: ship catalog-checked authentication events to your SIEM, durably."""
 
 
-for command in (catalog, check_config, adapters, run, send, status, dlq, sinks, demo):
+for command in (catalog, check_config, adapters, run, send, status, dlq, sinks, fleet, demo):
     cli.add_command(command)
 
 

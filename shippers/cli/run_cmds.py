@@ -38,6 +38,7 @@ from shippers.cli.common import (
     fail,
     read_config,
     report_config_error,
+    store_where,
 )
 from shippers.client import (
     DEFAULT_ATTEMPTS,
@@ -126,7 +127,7 @@ def open_store(config: Config | None) -> Any:
     except ConfigError as exc:
         report_config_error(exc, config.source)
     except AuthlogError as exc:
-        fail(f"cannot open the store {config.buffer.path}: {exc}")
+        fail(f"cannot open the store {store_where(config)}: {exc}")
 
 
 def _cut(text: str | None) -> str:
@@ -284,7 +285,7 @@ def fetch_status(config: Config | None, url: str | None, token: str | None) -> t
         fail(exc.message)
     shipper = open_store(config)
     try:
-        return shipper.status(), f"store {config.buffer.path if config else '?'} (no sidecar answered at {target})"
+        return shipper.status(), f"store {store_where(config)} (no sidecar answered at {target})"
     finally:
         shipper.close(0.0)
 
@@ -296,6 +297,18 @@ def status_summary(document: dict[str, Any], source: str) -> str:
         f"{source}; buffer {buffer.get('events', 0)} events, {units.format_size(int(buffer.get('bytes', 0)))}"
         f" of {units.format_size(int(buffer.get('maxBytes', 0)))}; up {document.get('uptimeSeconds', 0):.0f}s"
     )
+
+
+def fleet_table(fleet: dict[str, Any]) -> Table:
+    """The members a JetStream fleet's status can see, with their age, and this one marked."""
+    table = Table(title=f"fleet on stream {fleet.get('stream', '?')}: {len(fleet.get('members', []))} member(s)")
+    for column in ("member", "host", "pid", "sinks", "age"):
+        table.add_column(column, justify="right" if column in ("pid", "age") else "left")
+    for member in fleet.get("members", []):
+        mark = " (this one)" if member.get("id") == fleet.get("member") else ""
+        table.add_row(f"{member.get('id')}{mark}", str(member.get("host")), str(member.get("pid")), ", ".join(member.get("sinks", [])),
+                      f"{member.get('ageSeconds', 0):.0f}s")
+    return table
 
 
 def status_table(document: dict[str, Any]) -> Table:
@@ -331,6 +344,12 @@ def status(config_path: Path, url: str | None, token: str | None, as_json: bool)
     for name, detail in document.get("forgottenSinks", {}).items():
         console.print(f"forgotten sink {name}: {detail.get('dropped', 0)} event(s) dropped ({detail.get('reason', '?')})",
                       soft_wrap=True, highlight=False, markup=False)
+    if "fleet" in document:
+        console.print(fleet_table(document["fleet"]))
+        for name, figures in sorted(document["fleet"].get("sinks", {}).items()):
+            console.print(f"sink {name} on the fleet: {figures.get('pending', 0)} pending, {figures.get('unacknowledged', 0)} "
+                          f"unacknowledged, {figures.get('redelivered', 0)} redelivered; this member delivered "
+                          f"{figures.get('ownDelivered', 0)} and holds {figures.get('ownHeld', 0)}", soft_wrap=True, highlight=False, markup=False)
     for line in document.get("warnings", []):
         errors.print(f"warning: {line}", soft_wrap=True, highlight=False, markup=False)
     for line in document.get("errors", []):
@@ -483,7 +502,7 @@ def sinks_forget(config_path: Path, name: str, yes: bool) -> None:
         dropped = shipper.buffer.forget_sink(name)
     except KeyError:
         stored = ", ".join(row.name for row in shipper.buffer.sinks()) or "none"
-        fail(f"the store {config.buffer.path} has no sink '{name}' (its sinks: {stored})", EXIT_CONFIG)
+        fail(f"the store {store_where(config)} has no sink '{name}' (its sinks: {stored})", EXIT_CONFIG)
     except BufferLockedError as exc:
         fail(f"sinks forget refused: {exc}; stop the process that delivers from the store first (a sink's position "
              "must not be pulled from under its worker)")

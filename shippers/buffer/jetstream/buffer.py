@@ -257,15 +257,18 @@ class JetStreamBuffer:
 
     def forget_sink(self, sink: str) -> int:
         """Delete the sink's consumer (the whole fleet stops delivering it); return the events it had not settled."""
-        async def forget() -> int:
+        async def forget() -> int | None:
             try:
                 info = await self.link.js.consumer_info(self.names.stream, sink)
             except nats.js.errors.NotFoundError:
-                raise KeyError(sink) from None
+                return None
             await self.link.js.delete_consumer(self.names.stream, sink)
             return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
-        return self.link.call(forget(), f"deleting sink {sink!r}'s consumer")
+        left = self.link.call(forget(), f"deleting sink {sink!r}'s consumer")
+        if left is None:
+            raise KeyError(sink)
+        return left
 
     def forgotten_sinks(self) -> dict[str, int]:
         return {}

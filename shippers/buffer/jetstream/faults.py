@@ -49,5 +49,6 @@ def store_error(exc: BaseException, location: str, doing: str) -> BufferError:
         what = f"JetStream at {location} is unavailable"
     else:
         what = f"JetStream at {location} refused: {type(exc).__name__}: {exc}"
-    return BufferUnavailableError(f"{what} while {doing}; events not acknowledged were not stored: retry them",
-                                  UNAVAILABLE_RETRY_AFTER_SECONDS, kind="unavailable")
+    advice = ("; what was not acknowledged is not stored: send it again (what the stream holds already counts as a duplicate)"
+              if doing.startswith("publishing") else "; try again once the cluster answers")
+    return BufferUnavailableError(f"{what} while {doing}{advice}", UNAVAILABLE_RETRY_AFTER_SECONDS, kind="unavailable")
