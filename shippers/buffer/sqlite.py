@@ -545,6 +545,10 @@ class SqliteBuffer:
         """``append``: this store keeps every copy (dedup is the destinations' event ids), so 0 duplicates."""
         return self.append(events, only_sink=only_sink), 0
 
+    def adopted_batches(self, sink: str) -> list[BatchRecord]:
+        """None: one deliverer per store, whose own recorded batches open_batches gives back after a restart."""
+        return []
+
     def fleet_status(self) -> None:
         """None: a one-machine store has no fleet."""
         return None

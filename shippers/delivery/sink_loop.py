@@ -4,6 +4,7 @@ The loop::
 
     open the adapter (retried by the policy; a sink that never opened has nothing to drain)
     recover recorded batches (crash) -> resend them as cut (rows that no longer map: dead letters)
+    (a fleet: each cycle, batches taken over from a dead member are resent as it recorded them)
     loop: scan past cut_through -> due? (full | oldest waited `timeout` | flush | drain)
           -> cut (pure) -> record the batches and pre-send dead letters in ONE transaction
           -> submit them (shippers.delivery.deliverer): with concurrency > 1 the next cut starts while
@@ -130,6 +131,11 @@ class SinkLoop:
         """Cut and deliver one round; False when there was nothing due."""
         signals = self.signals
         self.deliverer.reap()  # a batch in flight that failed in a way no Verdict covers restarts delivery now
+        for batch in self.buffer.adopted_batches(self.name):  # a fleet: a dead member's recorded batch, resent as it was cut
+            log.info("sink %r: resending batch %d (%d events) recorded by another member", self.name, batch.id, len(batch.seqs))
+            work = self._rebuild(batch)
+            if work is not None:
+                self.deliverer.submit([work])
         _, cut_through = self.buffer.position(self.name)
         seen = self.monotonic()
         scan = self.scanner.scan(self.buffer, cut_through, seen)

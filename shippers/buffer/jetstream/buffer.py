@@ -29,6 +29,7 @@ import nats.js.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
 
 from shippers.buffer.jetstream.connection import dlq_stream_config, ensure_stream, events_stream_config
+from shippers.buffer.jetstream.cuts import ensure_bucket
 from shippers.buffer.jetstream.dlq import JetStreamDlq
 from shippers.buffer.jetstream.link import Link
 from shippers.buffer.jetstream.members import Members
@@ -114,6 +115,7 @@ class JetStreamBuffer:
     async def _ensure_streams(self) -> None:
         await ensure_stream(self.link.js, events_stream_config(self.config, self.names), self.location)
         await ensure_stream(self.link.js, dlq_stream_config(self.config, self.names), self.location)
+        await ensure_bucket(self.link, self.names, self.config.replicas)
 
     def _note_fault(self, error: BufferError) -> None:
         self.fault = error
@@ -217,6 +219,9 @@ class JetStreamBuffer:
     def settle(self, batch: BatchRecord, *, delivered: int = 0, duplicates: int = 0, dead: Sequence[DeadItem] = (),
                remaining: Sequence[int] = ()) -> bool:
         return self.delivery_source(batch.sink).settle(batch, delivered=delivered, duplicates=duplicates, dead=dead, remaining=remaining)
+
+    def adopted_batches(self, sink: str) -> list[BatchRecord]:
+        return self.delivery_source(sink).adopted_batches(sink)
 
     def note_attempt(self, sink: str, *, state: str, error: str | None, retried: bool) -> None:
         self.delivery_source(sink).note_attempt(sink, state=state, error=error, retried=retried)

@@ -8,6 +8,7 @@
     stream   <stream>_DLQ        subjects authlog-dlq.<stream>.<sink>   dead letters, one subject per sink
     consumer <sink> on <stream>  durable, pull, explicit acks, filters all + only.<sink>: shared by the fleet
     bucket   <stream>_members    key = member id, value = its heartbeat (JSON), TTL-limited
+    bucket   <stream>_cuts       key = <sink>.<first stream seq>, value = a keyed batch before it is sent (cuts.py)
 
 The routing columns (type, outcome, tenant) travel as headers so a member routes without
 decoding the body; ``Nats-Msg-Id`` is the event id, so the stream drops a resend within its
@@ -66,6 +67,10 @@ class Names:
 
     def sink_of_dlq_subject(self, subject: str) -> str:
         return subject.rsplit(".", 1)[1]
+
+    @property
+    def cuts_bucket(self) -> str:
+        return f"{self.stream}_cuts"
 
     @property
     def members_bucket(self) -> str:

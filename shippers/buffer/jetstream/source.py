@@ -10,9 +10,11 @@ contiguous for one member, and a redelivered message may be older than the last 
                  (watermark, cut_through] fetched and cut: in a recorded batch (held, unacknowledged) or acknowledged
                  (cut_through, last]      fetched, not cut yet (held)
 
-A batch is "recorded" in this member's memory only: if the member dies, its held messages are
-redelivered by the consumer to the others after ``ack_wait`` (at-least-once; the S3 key of such a
-batch is the new member's). While a member holds messages it renews their ack wait
+A batch is recorded in this member's memory; a batch with a destination key (S3) also in the cuts
+bucket before it is sent (:mod:`.cuts`). If the member dies, its held messages are redelivered by the
+consumer to the others after ``ack_wait`` (at-least-once): the member that gets every event of a
+recorded keyed batch resends it as recorded, same key (``adopted_batches``); the others are cut
+again as new events. While a member holds messages it renews their ack wait
 (``in_progress``) every third of it. A message is acknowledged only once its sink settled it:
 delivered, duplicate, dead-lettered (the letter is in the DLQ stream first), or not routed to it.
 """
@@ -29,6 +31,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from shippers.buffer.jetstream.cuts import Adopting, Adoptions, CutRecord, CutRecords
 from shippers.buffer.jetstream.link import Link
 from shippers.buffer.jetstream.names import CODE, DEAD_AT, MSG_ID, ORIGIN_SEQ, PII, REASON, Names, stored_row
 from shippers.buffer.records import BatchRecord, DeadItem, NewBatch, StoredRow
@@ -76,6 +79,12 @@ class JetStreamSinkSource:
         self._batches: dict[int, BatchRecord] = {}
         self._remaining: dict[int, set[int]] = {}
         self._next_batch = 1
+        self._batch_of: dict[int, int] = {}  # local seq -> the open batch holding it
+        self._record_of: dict[int, CutRecord] = {}  # batch id -> its record in the cuts bucket (keyed batches)
+        self._withheld: set[int] = set()  # local seqs of a recorded batch being collected (adoptions): not scanned
+        self._adopted: list[BatchRecord] = []  # collected whole: for the sink loop to resend
+        self.cuts = CutRecords(link, names, sink)
+        self.adoptions = Adoptions(time.monotonic)
         self._subscription: JetStreamContext.PullSubscription | None = None
         self._closed = False
         link.submit(self._renew_forever())
@@ -92,11 +101,17 @@ class JetStreamSinkSource:
 
     def scan(self, after_seq: int, limit: int) -> list[StoredRow]:
         """Held rows after ``after_seq``, then (up to ``limit``) messages fetched from the consumer now."""
+        self._give_up_overdue()
         with self._lock:
-            rows = [row for seq in range(after_seq + 1, self._last + 1) if (row := self._rows.get(seq)) is not None][:limit]
+            rows = [row for seq in range(after_seq + 1, self._last + 1) if (row := self._scannable(seq)) is not None][:limit]
         if len(rows) < limit and (not rows or rows[-1].seq == self.last_seq()):
             rows += self._fetch(limit - len(rows))
         return rows
+
+    def _scannable(self, seq: int) -> StoredRow | None:
+        if seq in self._withheld or seq in self._batch_of:
+            return None
+        return self._rows.get(seq)
 
     def read(self, seqs: Sequence[int]) -> list[StoredRow]:
         with self._lock:
@@ -104,17 +119,73 @@ class JetStreamSinkSource:
 
     def _fetch(self, limit: int) -> list[StoredRow]:
         messages = self.link.call(self._fetch_messages(limit), f"fetching sink {self.sink!r}'s events")
+        redelivered = [msg for msg in messages if msg.metadata.num_delivered > 1]
+        recorded = self.cuts.load() if redelivered else {}
         rows = []
         with self._lock:
+            self.counters.redelivered += len(redelivered)
             for msg in messages:
-                self._last += 1
-                if msg.metadata.num_delivered > 1:
-                    self.counters.redelivered += 1
-                row = stored_row(self._last, msg.subject, msg.headers, msg.data, self.names)
-                self._msgs[self._last] = msg
-                self._rows[self._last] = row
-                rows.append(row)
+                local = self._hold(msg)
+                record = recorded.get(msg.metadata.sequence.stream) if msg.metadata.num_delivered > 1 else None
+                if record is None:
+                    rows.append(self._rows[local])
+                    continue
+                self._withheld.add(local)
+                adopting = self.adoptions.take(record, msg.metadata.sequence.stream, local)
+                if adopting.complete:
+                    self._adopt(adopting)
         return rows
+
+    def _hold(self, msg: Msg) -> int:
+        """Number a fetched message with this member's next seq and hold it (the lock is held)."""
+        self._last += 1
+        self._msgs[self._last] = msg
+        self._rows[self._last] = stored_row(self._last, msg.subject, msg.headers, msg.data, self.names)
+        return self._last
+
+    def _adopt(self, adopting: Adopting) -> None:
+        """Every event of a recorded batch is here: hold it as that batch, for the sink loop to resend (the lock is held)."""
+        record = adopting.record
+        seqs = tuple(adopting.local[stream_seq] for stream_seq in record.stream_seqs)
+        batch = self._open_batch(record.partition, record.key, seqs)
+        self._record_of[batch.id] = record
+        self._withheld.difference_update(seqs)
+        self._adopted.append(batch)
+        self.adoptions.finish(record.name)
+
+    def _give_up_overdue(self) -> None:
+        """Records only partly handed to this member: their events become new ones (new seqs, cut again), the record goes."""
+        with self._lock:
+            overdue = self.adoptions.overdue()
+            for adopting in overdue:
+                for local in adopting.local.values():
+                    self._withheld.discard(local)
+                    msg = self._msgs.pop(local)
+                    del self._rows[local]
+                    self._hold(msg)
+        self.cuts.delete([adopting.record.name for adopting in overdue])
+
+    def _open_batch(self, partition: str, key: str | None, seqs: tuple[int, ...]) -> BatchRecord:
+        """Register an open batch (the lock is held)."""
+        record = BatchRecord(self._next_batch, self.sink, partition, key, seqs)
+        self._next_batch += 1
+        self._batches[record.id] = record
+        self._remaining[record.id] = set(seqs)
+        self._batch_of.update(dict.fromkeys(seqs, record.id))
+        return record
+
+    def _stream_seqs(self, seqs: Sequence[int]) -> tuple[int, ...]:
+        """The stream seqs of held local seqs (the lock is held)."""
+        return tuple(self._msgs[seq].metadata.sequence.stream for seq in seqs if seq in self._msgs)
+
+    def _records_for(self, batches: Sequence[NewBatch]) -> list[CutRecord | None]:
+        """The cuts-bucket record of each keyed batch (None for a batch without a key) (the lock is held)."""
+        out: list[CutRecord | None] = []
+        for batch in batches:
+            stream_seqs = self._stream_seqs(batch.seqs)
+            out.append(CutRecord(self.cuts.name_for(stream_seqs), batch.partition, batch.key, stream_seqs)
+                       if batch.key is not None and stream_seqs else None)
+        return out
 
     async def _fetch_messages(self, limit: int) -> list[Msg]:
         if self._subscription is None:
@@ -125,8 +196,14 @@ class JetStreamSinkSource:
             return []
 
     # -- recording and settling --------------------------------------------------------------
+    def adopted_batches(self, sink: str) -> list[BatchRecord]:
+        with self._lock:
+            adopted, self._adopted = self._adopted, []
+            return adopted
+
     def open_batches(self, sink: str) -> list[BatchRecord]:
         with self._lock:
+            self._adopted = []  # a restart resends every open batch, the adopted ones too
             return [BatchRecord(b.id, b.sink, b.partition, b.key, tuple(s for s in b.seqs if s in self._remaining[b.id]))
                     for b in sorted(self._batches.values(), key=lambda b: b.id)]
 
@@ -136,16 +213,18 @@ class JetStreamSinkSource:
             if cut_through < self._cut_through:
                 return []
             in_batches = {seq for batch in batches for seq in batch.seqs}
-            done = [seq for seq in range(self._cut_through + 1, cut_through + 1) if seq in self._msgs and seq not in in_batches]
+            done = [seq for seq in range(self._cut_through + 1, cut_through + 1)
+                    if seq in self._msgs and seq not in in_batches and self._scannable(seq) is not None]
+            recorded = self._records_for(batches)
+        self.cuts.put([record for record in recorded if record is not None])  # before anything is sent
         self._dead_letter(dead)
         self._acknowledge(done)
         with self._lock:
             records = []
-            for batch in batches:
-                record = BatchRecord(self._next_batch, sink, batch.partition, batch.key, tuple(batch.seqs))
-                self._next_batch += 1
-                self._batches[record.id] = record
-                self._remaining[record.id] = set(record.seqs)
+            for batch, cut_record in zip(batches, recorded, strict=True):
+                record = self._open_batch(batch.partition, batch.key, tuple(batch.seqs))
+                if cut_record is not None:
+                    self._record_of[record.id] = cut_record
                 records.append(record)
             self._cut_through = cut_through
             self.counters.dead_lettered += len(dead)
@@ -155,16 +234,27 @@ class JetStreamSinkSource:
         with self._lock:
             if batch.id not in self._batches:
                 return []
-            del self._batches[batch.id]
-            del self._remaining[batch.id]
+            recorded = self._records_for(parts)
+            old = self._record_of.get(batch.id)
+        self.cuts.put([record for record in recorded if record is not None])
+        with self._lock:
+            self._close_batch(batch.id)
             records = []
-            for part in parts:
-                record = BatchRecord(self._next_batch, batch.sink, part.partition, part.key, tuple(part.seqs))
-                self._next_batch += 1
-                self._batches[record.id] = record
-                self._remaining[record.id] = set(record.seqs)
+            for part, cut_record in zip(parts, recorded, strict=True):
+                record = self._open_batch(part.partition, part.key, tuple(part.seqs))
+                if cut_record is not None:
+                    self._record_of[record.id] = cut_record
                 records.append(record)
-            return records
+        if old is not None and old.name not in {r.name for r in recorded if r is not None}:
+            self.cuts.delete([old.name])
+        return records
+
+    def _close_batch(self, batch_id: int) -> CutRecord | None:
+        """Forget an open batch; its record, if it had one (the lock is held)."""
+        self._batches.pop(batch_id, None)
+        for seq in self._remaining.pop(batch_id, ()):
+            self._batch_of.pop(seq, None)
+        return self._record_of.pop(batch_id, None)
 
     def settle(self, batch: BatchRecord, *, delivered: int = 0, duplicates: int = 0, dead: Sequence[DeadItem] = (),
                remaining: Sequence[int] = ()) -> bool:
@@ -175,20 +265,31 @@ class JetStreamSinkSource:
                 return False
             keep = set(remaining)
             settled = [seq for seq in left if seq not in keep]
+            cut_record = self._record_of.get(batch.id)
+            rewritten = (CutRecord(cut_record.name, cut_record.partition, cut_record.key, self._stream_seqs(sorted(left & keep)))
+                         if cut_record is not None and keep else None)
+        if rewritten is not None:
+            self.cuts.put([rewritten])  # before the acks: a takeover must never wait for events already settled
         self._dead_letter(dead)
         self._acknowledge(settled)
         with self._lock:
+            gone = None
             if keep:
                 self._remaining[batch.id] = left & keep
+                for seq in settled:
+                    self._batch_of.pop(seq, None)
+                if rewritten is not None:
+                    self._record_of[batch.id] = rewritten
             else:
-                self._batches.pop(batch.id, None)
-                self._remaining.pop(batch.id, None)
+                gone = self._close_batch(batch.id)
             counters = self.counters
             counters.delivered += delivered
             counters.duplicates += duplicates
             counters.dead_lettered += len(dead)
             if delivered or duplicates:
                 counters.last_delivery_at = self.clock()
+        if gone is not None:
+            self.cuts.delete([gone.name])  # after the acks (a crash in between leaves a record nobody collects)
         return True
 
     def note_attempt(self, sink: str, *, state: str, error: str | None, retried: bool) -> None:
