@@ -68,7 +68,7 @@ def test_what_a_dead_member_held_goes_to_another_after_ack_wait(nats_server: Nat
         dying.append(stored_events(5))
         held = scan_all(dying.delivery_source("a"), "a", 5)
         assert survivor.delivery_source("a").scan(0, 10) == []  # held by the other member: not handed out twice
-        dying.close()  # no ack: as kill -9 (the connection goes, the consumer keeps the messages)
+        dying.link.close()  # no ack, no nak: as kill -9 (the connection goes, the consumer keeps the messages for ack_wait)
         taken = scan_all(survivor.delivery_source("a"), "a", 5)
         assert [row.body for row in taken] == [row.body for row in held]
         assert survivor.delivery_source("a").counters.redelivered == 5
@@ -134,3 +134,18 @@ def test_forgetting_a_sink_deletes_its_consumer_for_the_fleet(nats_server: NatsC
         assert {row.name for row in buffer.sinks()} == {"a"}
     finally:
         buffer.close()
+
+
+def test_a_member_that_closes_hands_back_what_it_held_at_once(nats_server: NatsCluster) -> None:
+    """close() gives the events a member held back to the consumer: another member is handed them without waiting ack_wait."""
+    config = BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=1, ack_wait=3600.0)  # never, within the test
+    leaving, staying = JetStreamBuffer(config, clock=lambda: CONTRACT_NOW), JetStreamBuffer(config, clock=lambda: CONTRACT_NOW)
+    try:
+        leaving.register_sinks([sink_policy("a")])
+        leaving.append(stored_events(3))
+        held = scan_all(leaving.delivery_source("a"), "a", 3)
+        leaving.close()
+        assert [row.body for row in scan_all(staying.delivery_source("a"), "a", 3)] == [row.body for row in held]
+    finally:
+        leaving.close()
+        staying.close()

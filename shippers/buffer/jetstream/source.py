@@ -308,7 +308,22 @@ class JetStreamSinkSource:
             return len(self._msgs)
 
     def close(self) -> None:
+        """Hand back what this member holds (nak: the consumer gives it to another member now, not after ack_wait)."""
         self._closed = True
+        with self._lock:
+            held = list(self._msgs.values())
+            self._msgs.clear()
+            self._rows.clear()
+        if held:
+            try:
+                self.link.call(self._nak_all(held), f"handing back {len(held)} event(s) of sink {self.sink!r}")
+            except Exception:  # the cluster is away: ack_wait hands them to another member instead
+                pass
+
+    async def _nak_all(self, messages: Sequence[Msg]) -> None:
+        for start in range(0, len(messages), ACK_GROUP):
+            await asyncio.gather(*(msg.nak() for msg in messages[start : start + ACK_GROUP]))
+        await self.link.client.flush()
 
     # -- the network side ---------------------------------------------------------------------
     def _dead_letter(self, dead: Sequence[DeadItem]) -> None:
