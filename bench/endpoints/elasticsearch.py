@@ -91,8 +91,9 @@ def _compat_version(value: str | None) -> int | None:
 class ElasticsearchApp(Counting):
     """One node's worth of ``_bulk``: which ``_id``s each index holds, and the tally."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer_after: float = 0.0) -> None:
         super().__init__()
+        self.answer_after = answer_after  # seconds each _bulk answer is held, as a remote cluster's latency
         self.reset()
 
     def reset(self) -> None:
@@ -220,7 +221,9 @@ class ElasticsearchApp(Counting):
         self.tally.requests += 1
         errors = any("error" in next(iter(item.values())) for item in items)
         took = int((time.perf_counter() - started) * 1000)
-        return self._reply(request, 200, filtered({"took": took, "errors": errors, "items": items}, tree))
+        answer = self._reply(request, 200, filtered({"took": took, "errors": errors, "items": items}, tree))
+        answer.after = self.answer_after
+        return answer
 
     def _all_new_creates(self, operations: list[tuple[str, _Target, bytes | None]], path_index: str | None,
                          tree: object, stored: list[str | None]) -> list[dict[str, Any]] | None:  # fmt: skip

@@ -64,6 +64,7 @@ class Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     content_length: int | None = None
+    after: float = 0.0  # seconds to hold the answer (a remote destination's latency); the loop stays free meanwhile
 
 
 Handler = Callable[[Request], Response]
@@ -179,6 +180,7 @@ class HttpProtocol(asyncio.Protocol):
         self.buffer = bytearray()
         self.head: _Head | None = None
         self.transport: asyncio.Transport | None = None
+        self._last_due = 0.0  # loop time the last held answer goes out (a later answer waits for it)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -229,7 +231,17 @@ class HttpProtocol(asyncio.Protocol):
         except Exception:  # a bug in an endpoint: say so loudly, answer 500 (never a success)
             traceback.print_exc(file=sys.stderr)
             response = Response(500, b"endpoint error\n", {"Content-Type": "text/plain"})
-        assert self.transport is not None
+        loop = asyncio.get_running_loop()
+        due = max(loop.time() + response.after, self._last_due)  # never before an answer held ahead of it: order kept
+        if due <= loop.time():
+            self._write(response, head)
+        else:
+            self._last_due = due
+            loop.call_at(due, self._write, response, head)
+
+    def _write(self, response: Response, head: _Head) -> None:
+        if self.transport is None:  # the client went away meanwhile
+            return
         self.transport.write(encode_response(response, head=head.method == "HEAD", keep_alive=head.keep_alive))
         if not head.keep_alive:
             self.transport.close()

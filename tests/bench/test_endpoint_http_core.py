@@ -36,7 +36,10 @@ class EchoServer:
 
     def handle(self, request: Request) -> Response:
         self.seen.append(request)
-        return Response(200, b"%s %s %d" % (request.method.encode(), request.path.encode(), len(request.body)))
+        answer = Response(200, b"%s %s %d" % (request.method.encode(), request.path.encode(), len(request.body)))
+        if request.path.startswith("/hold/"):  # /hold/<seconds>/...: the answer is held that long (a remote latency)
+            answer.after = float(request.path.split("/")[2])
+        return answer
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.server.close)
@@ -77,6 +80,19 @@ def test_two_pipelined_requests_on_one_connection_are_answered_in_order(server: 
     assert first.startswith(b"HTTP/1.1 200 OK\r\n") and first.endswith(b"POST /a 3")
     assert second.endswith(b"GET /b c 0")
     assert server.seen[-1].query == {"x": "1"}
+
+
+def test_a_held_answer_keeps_the_order_of_its_connection_and_holds_up_no_other(server: EchoServer) -> None:
+    """Answers held for a latency come back in request order on their connection, while another connection is answered meanwhile."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=SOCKET_TIMEOUT) as held, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=SOCKET_TIMEOUT) as other:
+        held.sendall(b"GET /hold/60/slow HTTP/1.1\r\n\r\n")  # far longer than the test: never answered while it runs
+        other.sendall(b"GET /hold/0.01/a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n")
+        first, second = read_answers(other, 2)
+        held.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            held.recv(1)
+    assert first.endswith(b"GET /hold/0.01/a 0") and second.endswith(b"GET /b 0")
 
 
 def test_a_chunked_body_arriving_in_pieces_is_joined(server: EchoServer) -> None:
