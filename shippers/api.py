@@ -34,7 +34,11 @@ _shipper: Shipper | None = None
 
 
 def configure(config: Config | Mapping[str, Any] | str | Path, *, deliver: bool = True) -> Shipper:
-    """Set up the process-wide shipper (replacing any earlier one); deliver if this process gets the lock."""
+    """Set up the process-wide shipper (replacing any earlier one); deliver if this process gets the lock.
+
+    With ``[buffer] kind = "jetstream"`` an app only publishes to the fleet's stream: the fleet's
+    members (``authlog run``) deliver, whatever ``deliver`` says.
+    """
     global _shipper
     with _lock:
         # Build the new one first: a config that fails leaves the running shipper as it was (not
@@ -43,7 +47,7 @@ def configure(config: Config | Mapping[str, Any] | str | Path, *, deliver: bool 
         previous, _shipper = _shipper, replacement
         if previous is not None:
             previous.close()
-        if deliver:
+        if deliver and replacement.config.buffer.kind != "jetstream":
             replacement.start(standby=True)
         return replacement
 

@@ -39,12 +39,12 @@ ACK_WAIT = "2s"
 ARRIVAL_DEADLINE_SECONDS = 90.0
 
 
-def member_config(folder: Path, port: int, cluster: NatsCluster, es_url: str) -> Path:
+def member_config(folder: Path, port: int, cluster: NatsCluster, es_url: str, ingest: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     servers = ", ".join(f'"{url}"' for url in cluster.urls)
     path = folder / "authlog.toml"
     path.write_text(
-        f'[server]\nlisten = "127.0.0.1:{port}"\ningest = "thread"\n\n'
+        f'[server]\nlisten = "127.0.0.1:{port}"\ningest = "{ingest}"\n\n'
         f'[buffer]\nkind = "jetstream"\nservers = [{servers}]\nstream = "{STREAM}"\nreplicas = 3\nack_wait = "{ACK_WAIT}"\n'
         'emit_timeout = "2s"\n\n'
         f'[sinks.es]\ntype = "elasticsearch"\nhosts = ["{es_url}"]\nindex = "{INDEX}"\nstart_at = "oldest"\nconcurrency = 1\n'
@@ -103,9 +103,10 @@ def fleet(tmp_path: Path) -> Iterator[dict[str, Any]]:
                 member.kill()
 
 
-def start_member(fleet: dict[str, Any], name: str) -> Member:
+def start_member(fleet: dict[str, Any], name: str, ingest: str = "thread") -> Member:
+    """An `authlog run` member; ingest "thread" (one process: lighter on 2 cores) or "process" (the default)."""
     port = free_port()
-    member = Member(member_config(fleet["root"] / name, port, fleet["cluster"], fleet["es"].url), port).start()
+    member = Member(member_config(fleet["root"] / name, port, fleet["cluster"], fleet["es"].url, ingest), port).start()
     fleet["members"].append(member)
     return member
 
@@ -152,7 +153,7 @@ def test_quorum_loss_refuses_with_503_and_ingest_resumes_by_itself(fleet: dict[s
     """With two of three nodes down a member answers 503 + Retry-After and stores nothing it acknowledges; with them back it
     takes events again without a restart, and every acknowledged event arrives."""
     cluster, es = fleet["cluster"], fleet["es"]
-    member = start_member(fleet, "m1")
+    member = start_member(fleet, "m1", ingest="process")  # the default: the ingest child publishes
     client = member.client(retry=RetryPolicy(attempts=1), timeout=10)
     before = [next(sample_events(1, seed=10))]
     assert client.send(before).accepted == 1

@@ -149,3 +149,39 @@ def test_a_member_that_closes_hands_back_what_it_held_at_once(nats_server: NatsC
     finally:
         leaving.close()
         staying.close()
+
+
+def test_an_app_configured_with_a_fleet_config_only_publishes(nats_server: NatsCluster) -> None:
+    """shippers.configure() with a jetstream config publishes to the stream and starts no delivery (the members deliver)."""
+    import shippers
+
+    shipper = shippers.configure(fleet_config(nats_server))
+    try:
+        shipper.emit("login.completed", userId="u-1")
+        assert not shipper.delivering and shipper.workers == {}
+        assert shipper.buffer.stats()["events"] == 1
+    finally:
+        shippers.shutdown()
+
+
+def test_a_connection_opened_before_a_fork_is_refused_in_the_child(nats_server: NatsCluster) -> None:
+    """A child forked after the buffer was opened gets BufferForkedError at once (the parent's loop thread is not in it)."""
+    import os
+
+    buffer = JetStreamBuffer(BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=1), clock=lambda: CONTRACT_NOW)
+    try:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report what an append raised, then leave without running the parent's cleanup
+            try:
+                buffer.append(stored_events(1))
+                os.write(write, b"appended")
+            except Exception as exc:
+                os.write(write, type(exc).__name__.encode())
+            os._exit(0)
+        os.close(write)
+        os.waitpid(pid, 0)
+        assert os.read(read, 100) == b"BufferForkedError"
+        assert buffer.append(stored_events(1)) >= 1  # the parent's connection is unharmed
+    finally:
+        buffer.close()

@@ -6,6 +6,7 @@ turns a nats failure into the store error producers and operators see (:mod:`.fa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -16,7 +17,7 @@ from shippers.buffer.jetstream.connection import API_TIMEOUT_SECONDS, connect
 from shippers.buffer.jetstream.faults import store_error
 from shippers.buffer.jetstream.loop import LoopThread
 from shippers.config import BufferConfig
-from shippers.errors import BufferError
+from shippers.errors import BufferError, BufferForkedError
 
 T = TypeVar("T")
 # Why: the first connect tries every server (2 s each) and, with reconnects forever, would not return
@@ -29,6 +30,7 @@ class Link:
 
     def __init__(self, config: BufferConfig, name: str) -> None:
         self.location = ", ".join(config.servers)
+        self.pid = os.getpid()  # the loop thread does not cross a fork: a child must connect itself
         self.loop = LoopThread()
         self.on_fault: Callable[[BufferError], None] | None = None
         try:
@@ -40,6 +42,11 @@ class Link:
 
     def call(self, coro: Coroutine[Any, Any, T], doing: str, timeout: float = API_TIMEOUT_SECONDS + 1.0) -> T:
         """Run ``coro`` on the loop; a failure leaves as a store error saying what it was ``doing``."""
+        if os.getpid() != self.pid:
+            coro.close()
+            raise BufferForkedError(
+                f"the JetStream connection to {self.location} was opened before this process forked (its loop thread is in the "
+                "parent): call shippers.configure() after the fork (gunicorn: in post_fork), not before")
         try:
             return self.loop.call(coro, timeout)
         except Exception as exc:
