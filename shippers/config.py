@@ -114,7 +114,9 @@ class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     user: str | None = None
     password: Secret | None = None
     tls: TlsConfig = msgspec.field(default_factory=TlsConfig)
-    spool: FilePath | None = None
+    spool: FilePath | None = None  # a local store that takes events while the cluster does not answer (opt-in)
+    # Why: the spool is one member's disk, not the fleet's: the embedded store's default cap.
+    spool_max_bytes: ByteSize = ByteSize(1024**3)
 
 
 class CatalogConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -2,7 +2,7 @@
 
 ``kind = "sqlite"`` takes ``path``, ``max_bytes``, ``fsync``, ``emit_timeout``; ``kind =
 "jetstream"`` takes ``servers``, ``stream``, ``replicas``, ``max_bytes``, ``ack_wait``,
-``emit_timeout``, one kind of credential (``creds_file`` | ``nkey_seed_file`` | ``token`` |
+``emit_timeout``, ``spool`` and ``spool_max_bytes``, one kind of credential (``creds_file`` | ``nkey_seed_file`` | ``token`` |
 ``user`` + ``password``) and ``[buffer.tls]``. A key of the other kind is an error naming it, as is
 a per-sink key that cannot keep its meaning on JetStream. Messages never quote a secret's value.
 """
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 # (issue 12: 10GiB unless told otherwise).
 DEFAULT_MAX_BYTES = {"sqlite": 1024**3, "jetstream": 10 * 1024**3}
 SQLITE_ONLY = ("path", "fsync")
-JETSTREAM_ONLY = ("servers", "stream", "replicas", "ack_wait", "creds_file", "nkey_seed_file", "token", "user", "password", "tls", "spool")
+JETSTREAM_ONLY = ("servers", "stream", "replicas", "ack_wait", "creds_file", "nkey_seed_file", "token", "user", "password", "tls", "spool",
+                  "spool_max_bytes")
 # Why: a stream name is a subject token (authlog.<stream>.>) and a folder on every server: no dots,
 # wildcards, spaces or separators; JetStream advises names short enough for file systems.
 STREAM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -66,8 +67,8 @@ def _check_jetstream(buffer: BufferConfig, given: set[str], problems: list[str])
         problems.append('buffer.max_bytes: must be at least 1MiB, e.g. "10GiB"')
     if buffer.ack_wait < 1:
         problems.append('buffer.ack_wait: must be at least 1s (a member renews it while it delivers), e.g. "30s"')
-    if buffer.spool is not None:
-        problems.append("buffer.spool: not supported yet (a local spool for cluster outages is planned); remove it")
+    if buffer.spool_max_bytes < 1024**2:
+        problems.append('buffer.spool_max_bytes: must be at least 1MiB, e.g. "1GiB"')
     _check_credentials(buffer, problems)
     _check_tls(buffer, problems)
 

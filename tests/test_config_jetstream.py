@@ -33,11 +33,11 @@ def test_every_jetstream_problem_names_its_key() -> None:
     """Bad servers, stream, replicas, sizes, mixed credentials and half a TLS pair are each reported with their key."""
     problems = problems_of({
         "kind": "jetstream", "servers": ["http://n1:4222", "nats://n2"], "stream": "a.b", "replicas": 7, "max_bytes": "1KiB",
-        "ack_wait": "0s", "token": "t", "user": "u", "tls": {"cert_file": "/nowhere.pem"}, "path": "./var", "spool": "./spool",
+        "ack_wait": "0s", "token": "t", "user": "u", "tls": {"cert_file": "/nowhere.pem"}, "path": "./var", "spool_max_bytes": "1KiB",
     })
     keys = {problem.split(":")[0] for problem in problems}
     assert {"buffer.servers[0]", "buffer.servers[1]", "buffer.stream", "buffer.replicas", "buffer.max_bytes", "buffer.ack_wait",
-            "buffer.user", "buffer.tls.cert_file", "buffer.path", "buffer.spool"} <= keys, problems
+            "buffer.user", "buffer.tls.cert_file", "buffer.path", "buffer.spool_max_bytes"} <= keys, problems
 
 
 def test_jetstream_requires_servers_and_sqlite_refuses_jetstream_keys() -> None:

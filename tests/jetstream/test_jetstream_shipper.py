@@ -185,3 +185,23 @@ def test_a_connection_opened_before_a_fork_is_refused_in_the_child(nats_server: 
         assert buffer.append(stored_events(1)) >= 1  # the parent's connection is unharmed
     finally:
         buffer.close()
+
+
+def test_a_spool_takes_events_while_the_server_is_down_and_forwards_them_once_it_is_back(nats_server: NatsCluster, tmp_path) -> None:
+    """With [buffer] spool, an append during an outage commits locally (no error); once the server is back the spooled events
+    reach the stream, each once, and the spool empties."""
+    config = BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=1, emit_timeout=0.5, spool=str(tmp_path / "spool"))
+    buffer = JetStreamBuffer(config, clock=lambda: CONTRACT_NOW)
+    try:
+        buffer.register_sinks([sink_policy("a", start_at="oldest")])  # the delivering process: it forwards the spool
+        buffer.append(stored_events(2))
+        nats_server.kill("n1")
+        buffer.append(stored_events(3, 2))  # spooled: durable on return
+        assert buffer.spool is not None and buffer.spool.waiting() == 3
+        nats_server.restart("n1")
+        wait_for(lambda: buffer.spool.waiting() == 0, "the spool forwarded", deadline_seconds=30)
+        rows = scan_all(buffer.delivery_source("a"), "a", 5)
+        assert sorted(row.body for row in rows) == sorted(body for _, body in stored_events(5))
+        assert buffer.fleet_status()["spool"] == {"waiting": 0, "forwarded": 3}
+    finally:
+        buffer.close()

@@ -35,6 +35,7 @@ from shippers.buffer.jetstream.link import Link
 from shippers.buffer.jetstream.members import Members
 from shippers.buffer.jetstream.names import Names, event_headers, stored_row
 from shippers.buffer.jetstream.source import JetStreamSinkSource
+from shippers.buffer.jetstream.spool import Spool
 from shippers.buffer.records import (
     BatchRecord,
     DeadItem,
@@ -94,6 +95,11 @@ class JetStreamBuffer:
         except BaseException:
             self.link.close()
             raise
+        try:
+            self.spool = Spool(config.spool, int(config.spool_max_bytes), clock) if config.spool else None
+        except BaseException:
+            self.link.close()
+            raise
         self.dlq = JetStreamDlq(self.link, self.names, clock)
         self.members = Members(self.link, self.names, config.replicas, self.member_id, clock)
         self._sources: dict[str, JetStreamSinkSource] = {}
@@ -130,6 +136,15 @@ class JetStreamBuffer:
         """Publish every event and wait for the stream's acks; return (last stream seq, how many were duplicates)."""
         if not events:
             return 0, 0
+        try:
+            return self._publish_now(events, only_sink)
+        except BufferUnavailableError:
+            if self.spool is None or only_sink is not None:
+                raise
+        last = self.spool.take(events)  # durable on return: the producer's 202; forwarded once the cluster answers
+        return last, 0
+
+    def _publish_now(self, events: Sequence[tuple[Event, bytes]], only_sink: str | None = None) -> tuple[int, int]:
         subject = self.names.only_subject(only_sink) if only_sink else self.names.ingest_subject
         result = self.link.call(self._publish(subject, events), f"publishing {len(events)} event(s)", PUBLISH_CALL_SECONDS)
         self.fault = None
@@ -250,6 +265,8 @@ class JetStreamBuffer:
             log.warning("sink %r has a consumer on stream %r but is not in this member's config: this member does not deliver it "
                         "(other members may); `authlog fleet remove-sink %s` deletes it", name, self.names.stream, name)
         self.members.start([p.name for p in policies])
+        if self.spool is not None:  # the delivering process forwards the spool (the ingest process only fills it)
+            self.spool.start_forwarding(self._publish_now)
         return []
 
     def use_routes(self, routes: Mapping[str, Callable[[StoredRow], bool]]) -> None:
@@ -315,7 +332,10 @@ class JetStreamBuffer:
                 "redelivered": int(info.num_redelivered or 0),
                 "ownDelivered": source.counters.delivered if source else 0, "ownHeld": source.held() if source else 0,
             }
-        return {"stream": self.names.stream, "member": self.member_id, "members": self.members.listed(), "sinks": sinks}
+        fleet: dict[str, object] = {"stream": self.names.stream, "member": self.member_id, "members": self.members.listed(), "sinks": sinks}
+        if self.spool is not None:
+            fleet["spool"] = {"waiting": self.spool.waiting(), "forwarded": self.spool.forwarded}
+        return fleet
 
     def stats(self) -> dict[str, int]:
         state = self.link.call(self.link.js.stream_info(self.names.stream), "reading the stream's state").state
@@ -369,6 +389,8 @@ class JetStreamBuffer:
         if self.link.loop.loop.is_closed():
             return
         self.members.stop()
+        if self.spool is not None:
+            self.spool.close()
         with self._sources_lock:
             for source in self._sources.values():
                 source.close()
