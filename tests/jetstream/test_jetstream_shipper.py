@@ -82,6 +82,7 @@ def test_a_full_stream_refuses_with_retry_after(nats_server: NatsCluster) -> Non
     config = BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=1, max_bytes=1024**2)
     buffer = JetStreamBuffer(config, clock=lambda: CONTRACT_NOW)
     try:
+        buffer.register_sinks([sink_policy("a")])  # nobody delivers: the stream fills
         with pytest.raises(BufferFullError) as refused:
             for start in range(0, 10_000, 500):
                 buffer.append(stored_events(500, start))
@@ -96,6 +97,7 @@ def test_an_unreachable_server_is_refused_and_ingest_resumes_by_itself(nats_serv
     config = BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=1, emit_timeout=0.5)
     buffer = JetStreamBuffer(config, clock=lambda: CONTRACT_NOW)
     try:
+        buffer.register_sinks([sink_policy("a")])
         buffer.append(stored_events(1))
         nats_server.kill("n1")
         with pytest.raises(BufferUnavailableError) as refused:
@@ -155,6 +157,9 @@ def test_an_app_configured_with_a_fleet_config_only_publishes(nats_server: NatsC
     """shippers.configure() with a jetstream config publishes to the stream and starts no delivery (the members deliver)."""
     import shippers
 
+    member = Shipper.from_config(fleet_config(nats_server))
+    member.buffer.register_sinks(member._policies())  # a member created the sink's consumer (not delivering here)
+    member.close()
     shipper = shippers.configure(fleet_config(nats_server))
     try:
         shipper.emit("login.completed", userId="u-1")
@@ -170,6 +175,7 @@ def test_a_connection_opened_before_a_fork_is_refused_in_the_child(nats_server: 
 
     buffer = JetStreamBuffer(BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=1), clock=lambda: CONTRACT_NOW)
     try:
+        buffer.register_sinks([sink_policy("a")])
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: report what an append raised, then leave without running the parent's cleanup
@@ -203,5 +209,25 @@ def test_a_spool_takes_events_while_the_server_is_down_and_forwards_them_once_it
         rows = scan_all(buffer.delivery_source("a"), "a", 5)
         assert sorted(row.body for row in rows) == sorted(body for _, body in stored_events(5))
         assert buffer.fleet_status()["spool"] == {"waiting": 0, "forwarded": 3}
+    finally:
+        buffer.close()
+
+
+def test_events_every_sink_settled_leave_the_stream_and_a_stream_without_sinks_refuses(nats_server: NatsCluster) -> None:
+    """Interest retention: once every sink acknowledged an event it is gone (room for new ones); before any sink exists an
+    append is refused, saying a member must start first (the stream would keep nothing)."""
+    buffer = JetStreamBuffer(BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=1), clock=lambda: CONTRACT_NOW)
+    try:
+        with pytest.raises(BufferUnavailableError, match="no sink has a consumer"):
+            buffer.append(stored_events(1))
+        buffer.register_sinks([sink_policy("a"), sink_policy("b")])
+        buffer.append(stored_events(3))
+        for sink in ("a", "b"):
+            source = buffer.delivery_source(sink)
+            rows = scan_all(source, sink, 3)
+            source.record_cut(sink, [], [], rows[-1].seq)  # done for this sink
+            if sink == "a":
+                assert buffer.stats()["events"] == 3  # b still needs them
+        wait_for(lambda: buffer.stats()["events"] == 0, "the events gone once both sinks were done")
     finally:
         buffer.close()

@@ -58,6 +58,8 @@ log = logging.getLogger("shippers.buffer")
 STARTUP_WAIT_SECONDS = 30.0
 # Why: between two tries at start; an election is over in a few of them.
 STARTUP_RETRY_SECONDS = 0.5
+# Why: a consumer, once there, is deleted only on purpose (fleet remove-sink): appends look again this rarely.
+CONSUMER_CHECK_SECONDS = 5.0
 # Why: the layout of subjects, headers and consumers this code writes (the DLQ replay check reads it).
 SCHEMA_VERSION = 1
 # Why: 48 random bits tell the members of one fleet apart (S3 keys built from a member's own seqs add it).
@@ -105,6 +107,7 @@ class JetStreamBuffer:
         self._sources: dict[str, JetStreamSinkSource] = {}
         self._sources_lock = threading.Lock()
         self._routes: dict[str, Callable[[StoredRow], bool]] = {}
+        self._consumers_checked_until = 0.0  # monotonic: the stream had a consumer when last looked (_require_a_sink)
 
     def _wait_for_streams(self) -> None:
         """Create or check the streams; while the cluster elects a leader (no answer), try again for a while."""
@@ -145,10 +148,23 @@ class JetStreamBuffer:
         return last, 0
 
     def _publish_now(self, events: Sequence[tuple[Event, bytes]], only_sink: str | None = None) -> tuple[int, int]:
+        self._require_a_sink()
         subject = self.names.only_subject(only_sink) if only_sink else self.names.ingest_subject
         result = self.link.call(self._publish(subject, events), f"publishing {len(events)} event(s)", PUBLISH_CALL_SECONDS)
         self.fault = None
         return result
+
+    def _require_a_sink(self) -> None:
+        """Refuse while the stream has no consumer: with interest retention an event nobody's sink wants is not kept."""
+        now = time.monotonic()
+        if now < self._consumers_checked_until:
+            return
+        count = self.link.call(self.link.js.stream_info(self.names.stream), "reading the stream's state").state.consumer_count
+        if not count:
+            raise BufferUnavailableError(
+                f"no sink has a consumer on the JetStream stream {self.names.stream!r} at {self.location} yet, so it would keep no "
+                "event: start a member (authlog run) with this config first; nothing was stored", CONSUMER_CHECK_SECONDS, kind="no_sinks")
+        self._consumers_checked_until = now + CONSUMER_CHECK_SECONDS
 
     async def _publish(self, subject: str, events: Sequence[tuple[Event, bytes]]) -> tuple[int, int]:
         """Publish with up to PUBLISH_IN_FLIGHT requests in flight; each waits emit_timeout (at least 1 s) for its ack.

@@ -1,8 +1,8 @@
 """Connecting a member to the JetStream servers, and the streams every member makes or checks at start.
 
 The events stream is created when absent (subjects ``authlog.<stream>.>``, file storage, the
-configured replicas and max_bytes, ``discard = new`` so a full stream refuses new events rather
-than dropping old ones) and checked when present: a stream made by someone else with other
+configured replicas and max_bytes, interest retention so an event leaves once every sink's consumer
+acknowledged it, ``discard = new`` so a full stream refuses new events rather than dropping old ones) and checked when present: a stream made by someone else with other
 subjects, replicas or discard policy is an error that says which. The DLQ stream is made the same way.
 """
 
@@ -70,7 +70,9 @@ async def connect(config: BufferConfig, name: str, **callbacks: Any) -> Client:
 
 def events_stream_config(config: BufferConfig, names: Names) -> StreamConfig:
     return StreamConfig(
-        name=names.stream, subjects=[names.subjects], retention=RetentionPolicy.LIMITS, storage=StorageType.FILE,
+        # interest: an event leaves the stream once every sink's consumer acknowledged it (the embedded store's GC);
+        # with limits the stream would fill with delivered events and then refuse everything (discard = new)
+        name=names.stream, subjects=[names.subjects], retention=RetentionPolicy.INTEREST, storage=StorageType.FILE,
         num_replicas=config.replicas, max_bytes=max_bytes_of(config), discard=DiscardPolicy.NEW,
         duplicate_window=DUPLICATE_WINDOW_SECONDS, description="authlog-shipper events (a fleet's shared buffer)",
     )
@@ -97,6 +99,8 @@ async def ensure_stream(js: JetStreamContext, wanted: StreamConfig, location: st
         differences.append(f"subjects {have.subjects} (this config needs {wanted.subjects})")
     if have.num_replicas != wanted.num_replicas:
         differences.append(f"replicas {have.num_replicas} (this config says {wanted.num_replicas})")
+    if have.retention != wanted.retention:
+        differences.append(f"retention {have.retention} (needs {wanted.retention})")
     if have.discard != wanted.discard:
         differences.append(f"discard {have.discard} (needs 'new': a full stream must refuse events, not drop old ones)")
     if differences:
