@@ -28,7 +28,7 @@ from typing import Any, Literal
 import msgspec
 
 from shippers import units
-from shippers.config_buffer import DEFAULT_MAX_BYTES, check_buffer, check_sink_on_jetstream
+from shippers.config_buffer import DEFAULT_MAX_BYTES, check_buffer
 from shippers.errors import ConfigError
 from shippers.plugins import adapter_info, broken_adapters, broken_reason, installed_adapters, unknown_type_hint
 
@@ -357,9 +357,6 @@ def config_from_dict(raw: Mapping[str, Any], base_dir: Path | None = None, envir
     if buffer is not None:
         raw_buffer = doc.get("buffer", {})
         check_buffer(buffer, set(raw_buffer) if isinstance(raw_buffer, dict) else set(), loader.problems)
-        if buffer.kind == "jetstream":
-            for sink in sinks.values():
-                check_sink_on_jetstream(f"sinks.{sink.name}", sink.common, loader.problems)
         if buffer.max_bytes is None:  # the kind's default
             sections["buffer"] = msgspec.structs.replace(buffer, max_bytes=ByteSize(DEFAULT_MAX_BYTES[buffer.kind]))
     if loader.problems:

@@ -3,8 +3,7 @@
 ``kind = "sqlite"`` takes ``path``, ``max_bytes``, ``fsync``, ``emit_timeout``; ``kind =
 "jetstream"`` takes ``servers``, ``stream``, ``replicas``, ``max_bytes``, ``ack_wait``,
 ``emit_timeout``, ``spool`` and ``spool_max_bytes``, one kind of credential (``creds_file`` | ``nkey_seed_file`` | ``token`` |
-``user`` + ``password``) and ``[buffer.tls]``. A key of the other kind is an error naming it, as is
-a per-sink key that cannot keep its meaning on JetStream. Messages never quote a secret's value.
+``user`` + ``password``) and ``[buffer.tls]``. A key of the other kind is an error naming it. Messages never quote a secret's value.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from shippers.config import BufferConfig, SinkCommon
+    from shippers.config import BufferConfig
 
 # Why: the embedded store's default (DESIGN.md); a JetStream stream is shared by a fleet and sized for it
 # (issue 12: 10GiB unless told otherwise).
@@ -102,13 +101,3 @@ def _check_tls(buffer: BufferConfig, problems: list[str]) -> None:
 def _check_file(key: str, path: str | None, problems: list[str]) -> None:
     if path is not None and not Path(path).is_file():
         problems.append(f"{key}: {path} is not a readable file")
-
-
-def check_sink_on_jetstream(path: str, common: SinkCommon, problems: list[str]) -> None:
-    """Per-sink keys that cannot keep their meaning on JetStream (yet) are errors that say so."""
-    if common.when_full == "drop_oldest":
-        problems.append(f'{path}.when_full: "drop_oldest" is not supported with [buffer] kind = "jetstream" yet; '
-                        'remove it (a full stream refuses new events with 503 + Retry-After)')
-    if common.max_backlog is not None:
-        problems.append(f'{path}.max_backlog: not supported with [buffer] kind = "jetstream" yet; [buffer] max_bytes caps the '
-                        "stream every sink reads; remove it")

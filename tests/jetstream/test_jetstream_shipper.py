@@ -231,3 +231,40 @@ def test_events_every_sink_settled_leave_the_stream_and_a_stream_without_sinks_r
         wait_for(lambda: buffer.stats()["events"] == 0, "the events gone once both sinks were done")
     finally:
         buffer.close()
+
+
+def test_a_blocking_sink_past_its_max_backlog_refuses_appends_naming_it(nats_server: NatsCluster) -> None:
+    """A sink with when_full = "block" and max_backlog: once the fleet is that far behind on it, appends raise BufferFullError
+    naming the sink; nothing past the cap is stored."""
+    buffer = JetStreamBuffer(BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=1), clock=lambda: CONTRACT_NOW)
+    try:
+        buffer.register_sinks([sink_policy("slow", max_backlog=20_000)])
+        with pytest.raises(BufferFullError) as refused:
+            for start in range(0, 2_000, 20):
+                buffer.append(stored_events(20, start))
+                buffer.backlogs.forget()  # read the figures at every append (they are cached for a second)
+        assert refused.value.sink == "slow" and "max_backlog" in str(refused.value)
+        assert buffer.stats()["bytes"] < 20_000 + 20 * 1_000
+    finally:
+        buffer.close()
+
+
+def test_a_drop_oldest_sink_past_its_cap_acknowledges_its_oldest_events_without_sending_them(nats_server: NatsCluster) -> None:
+    """A sink with when_full = "drop_oldest" over its max_backlog: the member delivering it drops the oldest events (counted),
+    then is handed the newest ones."""
+    buffer = JetStreamBuffer(BufferConfig(kind="jetstream", servers=nats_server.urls, replicas=1), clock=lambda: CONTRACT_NOW)
+    try:
+        buffer.register_sinks([sink_policy("lossy", when_full="drop_oldest", max_backlog=10_000)])
+        written = stored_events(100)
+        buffer.append(written)
+        buffer.backlogs.forget()  # the figures the append read are from before it (cached for a second)
+        average = buffer.backlogs.average_bytes()
+        source = buffer.delivery_source("lossy")
+        kept = scan_all(source, "lossy", 1, limit=1000)
+        dropped = source.counters.dropped
+        assert dropped > 0 and dropped + len(kept) == 100
+        assert (100 - dropped) * average <= 10_000 + average  # under the cap, give or take one event
+        assert [row.body for row in kept] == [body for _, body in written[dropped:]]  # the oldest went
+        assert [row.dropped for row in buffer.sinks() if row.name == "lossy"] == [dropped]
+    finally:
+        buffer.close()

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import nats.js.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
 
+from shippers.buffer.jetstream.backlog import MAX_BACKLOG, WHEN_FULL, Backlogs
 from shippers.buffer.jetstream.connection import dlq_stream_config, ensure_stream, events_stream_config
 from shippers.buffer.jetstream.cuts import ensure_bucket
 from shippers.buffer.jetstream.dlq import JetStreamDlq
@@ -103,6 +104,7 @@ class JetStreamBuffer:
             self.link.close()
             raise
         self.dlq = JetStreamDlq(self.link, self.names, clock)
+        self.backlogs = Backlogs(self.link, self.names, max_bytes_of(config))
         self.members = Members(self.link, self.names, config.replicas, self.member_id, clock)
         self._sources: dict[str, JetStreamSinkSource] = {}
         self._sources_lock = threading.Lock()
@@ -149,6 +151,7 @@ class JetStreamBuffer:
 
     def _publish_now(self, events: Sequence[tuple[Event, bytes]], only_sink: str | None = None) -> tuple[int, int]:
         self._require_a_sink()
+        self.backlogs.refuse_if_full(sum(len(body) for _, body in events))  # a blocking sink at its max_backlog
         subject = self.names.only_subject(only_sink) if only_sink else self.names.ingest_subject
         result = self.link.call(self._publish(subject, events), f"publishing {len(events)} event(s)", PUBLISH_CALL_SECONDS)
         self.fault = None
@@ -232,7 +235,7 @@ class JetStreamBuffer:
             source = self._sources.get(sink)
             if source is None:
                 source = self._sources[sink] = JetStreamSinkSource(self.link, self.names, sink, self.names.dlq_stream,
-                                                                   self.config.ack_wait, self.clock)
+                                                                   self.config.ack_wait, self.clock, self.backlogs)
             return source
 
     def position(self, sink: str) -> tuple[int, int]:
@@ -271,7 +274,8 @@ class JetStreamBuffer:
                     durable_name=policy.name, ack_policy=AckPolicy.EXPLICIT, ack_wait=self.config.ack_wait, max_deliver=-1,
                     deliver_policy=DeliverPolicy.ALL if policy.start_at == "oldest" else DeliverPolicy.NEW,
                     filter_subjects=self.names.consumer_filters(policy.name), max_ack_pending=MAX_ACK_PENDING,
-                    num_replicas=self.config.replicas, metadata={"authlog_type": policy.type, "authlog_when_full": policy.when_full},
+                    num_replicas=self.config.replicas,
+                    metadata={"authlog_type": policy.type, WHEN_FULL: policy.when_full, MAX_BACKLOG: str(policy.max_backlog or "")},
                 )
                 await self.link.js.add_consumer(self.names.stream, config)
             return sorted(existing - {p.name for p in policies})
@@ -290,8 +294,12 @@ class JetStreamBuffer:
 
     def stored_policies(self) -> dict[str, tuple[str, str, int | None]]:
         infos = self.link.call(self.link.js.consumers_info(self.names.stream), "reading the sinks' consumers")
-        return {info.name: ((info.config.metadata or {}).get("authlog_type", ""), (info.config.metadata or {}).get("authlog_when_full", "block"),
-                            None) for info in infos}
+        policies = {}
+        for info in infos:
+            metadata = info.config.metadata or {}
+            cap = metadata.get(MAX_BACKLOG) or ""
+            policies[info.name] = (metadata.get("authlog_type", ""), metadata.get(WHEN_FULL, "block"), int(cap) if cap.isdigit() else None)
+        return policies
 
     def forget_sink(self, sink: str) -> int:
         """Delete the sink's consumer (the whole fleet stops delivering it); return the events it had not settled."""
@@ -330,7 +338,8 @@ class JetStreamBuffer:
                 name=info.name, type=(info.config.metadata or {}).get("authlog_type", ""), watermark=last - backlog, cut_through=last,
                 lag_events=backlog, lag_bytes=0, in_flight=backlog,
                 delivered=counters.delivered if counters else 0, duplicates=counters.duplicates if counters else 0,
-                retries=counters.retries if counters else 0, dead_lettered=counters.dead_lettered if counters else 0, dropped=0,
+                retries=counters.retries if counters else 0, dead_lettered=counters.dead_lettered if counters else 0,
+                dropped=counters.dropped if counters else 0,
                 dlq_events=letters.get(info.name, 0), state=counters.state if counters else "active",
                 last_error=counters.last_error if counters else None, last_delivery_at=counters.last_delivery_at if counters else None,
             ))

@@ -31,6 +31,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from shippers.buffer.jetstream.backlog import Backlogs
 from shippers.buffer.jetstream.cuts import Adopting, Adoptions, CutRecord, CutRecords
 from shippers.buffer.jetstream.link import Link
 from shippers.buffer.jetstream.names import CODE, DEAD_AT, MSG_ID, ORIGIN_SEQ, PII, REASON, Names, stored_row
@@ -55,6 +56,7 @@ class SinkCounters:
     retries: int = 0
     dead_lettered: int = 0
     redelivered: int = 0  # messages this member was handed that another member (or an earlier try) had held
+    dropped: int = 0  # acknowledged without sending: when_full = "drop_oldest" at the sink's cap
     state: str = "active"
     last_error: str | None = None
     last_delivery_at: float | None = None
@@ -63,7 +65,8 @@ class SinkCounters:
 class JetStreamSinkSource:
     """The delivery methods of :class:`~shippers.buffer.protocol.DeliverySource` for one sink on this member."""
 
-    def __init__(self, link: Link, names: Names, sink: str, dlq_stream: str, ack_wait: float, clock: Callable[[], float]) -> None:
+    def __init__(self, link: Link, names: Names, sink: str, dlq_stream: str, ack_wait: float, clock: Callable[[], float],
+                 backlogs: Backlogs) -> None:
         self.link = link
         self.names = names
         self.sink = sink
@@ -71,6 +74,7 @@ class JetStreamSinkSource:
         self.ack_wait = ack_wait
         self.clock = clock
         self.counters = SinkCounters()
+        self.backlogs = backlogs
         self._lock = threading.Lock()
         self._msgs: dict[int, Msg] = {}  # local seq -> held (unacknowledged) message
         self._rows: dict[int, StoredRow] = {}
@@ -105,8 +109,22 @@ class JetStreamSinkSource:
         with self._lock:
             rows = [row for seq in range(after_seq + 1, self._last + 1) if (row := self._scannable(seq)) is not None][:limit]
         if len(rows) < limit and (not rows or rows[-1].seq == self.last_seq()):
+            self._drop_oldest()
             rows += self._fetch(limit - len(rows))
         return rows
+
+    def _drop_oldest(self) -> None:
+        """when_full = "drop_oldest" past the sink's cap: acknowledge the oldest events without sending them, counted."""
+        over = self.backlogs.events_over_cap(self.sink)
+        while over > 0:
+            messages = self.link.call(self._fetch_messages(min(over, ACK_GROUP)), f"dropping sink {self.sink!r}'s oldest events")
+            if not messages:
+                break
+            self.link.call(self._ack_all(messages), f"dropping {len(messages)} event(s) of sink {self.sink!r}")
+            with self._lock:
+                self.counters.dropped += len(messages)
+            over -= len(messages)
+        self.backlogs.forget()
 
     def _scannable(self, seq: int) -> StoredRow | None:
         if seq in self._withheld or seq in self._batch_of:
