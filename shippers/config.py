@@ -28,7 +28,8 @@ from typing import Any, Literal
 import msgspec
 
 from shippers import units
-from shippers.config_buffer import DEFAULT_MAX_BYTES, check_buffer
+from shippers.config_buffer import DEFAULT_MAX_BYTES, BufferConfig, check_buffer
+from shippers.config_types import ByteSize, Duration, FilePath, Secret
 from shippers.errors import ConfigError
 from shippers.plugins import adapter_info, broken_adapters, broken_reason, installed_adapters, unknown_type_hint
 
@@ -36,20 +37,6 @@ DEFAULT_CONFIG_FILE = "authlog.toml"
 _VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Why: sink names end up in S3 keys, metric labels and file names (DESIGN.md).
 SINK_NAME = re.compile(r"^[a-z0-9_-]+$")
-
-
-class ByteSize(int):
-    """A size in bytes; written as an int or '10MiB'."""
-
-
-class Duration(float):
-    """A duration in seconds; written as a number or '5s'."""
-
-
-class FilePath(str):
-    """A path; relative ones resolve against the config file's folder."""
-
-    __slots__ = ()
 
 
 class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -72,51 +59,6 @@ class ServerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # "process": bodies are split, validated and committed in a second process (the other core;
     # shippers/sidecar/ingest_process.py); "thread": on two threads of the server's process.
     ingest: Literal["process", "thread"] = "process"
-
-
-class Secret(str):
-    """A credential: its repr never shows it (a config printed in a log or a traceback keeps it)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-
-class TlsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """TLS to the JetStream servers (verification is always on; ca_file adds a private CA)."""
-
-    ca_file: FilePath | None = None
-    cert_file: FilePath | None = None
-    key_file: FilePath | None = None
-
-
-class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """``kind = "sqlite"``: the embedded store (path, fsync); ``"jetstream"``: a fleet's shared stream (shippers.config_buffer)."""
-
-    kind: Literal["sqlite", "jetstream"] = "sqlite"
-    path: FilePath = FilePath("./var/authlog")
-    # None: the kind's default (DEFAULT_MAX_BYTES), filled in when the config is loaded.
-    max_bytes: ByteSize | None = None
-    fsync: Literal["batch", "always"] = "batch"
-    # Why: an app's emit() waits this long for room before raising BufferFullError (DESIGN.md).
-    emit_timeout: Duration = Duration(1.0)
-    # -- kind = "jetstream" (shippers.config_buffer checks them) --
-    servers: list[str] = msgspec.field(default_factory=list)
-    stream: str = "AUTHLOG"
-    replicas: int = 3
-    # Why: a member that died holds its unacknowledged messages this long before the consumer gives them
-    # to another member; 30 s is JetStream's default ack wait (a member renews it while a batch is in flight).
-    ack_wait: Duration = Duration(30.0)
-    creds_file: FilePath | None = None
-    nkey_seed_file: FilePath | None = None
-    token: Secret | None = None
-    user: str | None = None
-    password: Secret | None = None
-    tls: TlsConfig = msgspec.field(default_factory=TlsConfig)
-    spool: FilePath | None = None  # a local store that takes events while the cluster does not answer (opt-in)
-    # Why: the spool is one member's disk, not the fleet's: the embedded store's default cap.
-    spool_max_bytes: ByteSize = ByteSize(1024**3)
 
 
 class CatalogConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -1,20 +1,22 @@
-"""The ``[buffer]`` section's checks per kind: the embedded store's keys, or a JetStream fleet's.
+"""The ``[buffer]`` section: its struct and its checks per kind, the embedded store's keys or a JetStream fleet's.
 
 ``kind = "sqlite"`` takes ``path``, ``max_bytes``, ``fsync``, ``emit_timeout``; ``kind =
 "jetstream"`` takes ``servers``, ``stream``, ``replicas``, ``max_bytes``, ``ack_wait``,
-``emit_timeout``, ``spool`` and ``spool_max_bytes``, one kind of credential (``creds_file`` | ``nkey_seed_file`` | ``token`` |
-``user`` + ``password``) and ``[buffer.tls]``. A key of the other kind is an error naming it. Messages never quote a secret's value.
+``emit_timeout``, ``spool`` and ``spool_max_bytes``, one kind of credential (``creds_file`` |
+``nkey_seed_file`` | ``token`` | ``user`` + ``password``) and ``[buffer.tls]``. A key of the other
+kind is an error naming it. Messages never quote a secret's value. ``shippers.config`` loads it.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Literal
 from urllib.parse import urlsplit
 
-if TYPE_CHECKING:
-    from shippers.config import BufferConfig
+import msgspec
+
+from shippers.config_types import ByteSize, Duration, FilePath, Secret
 
 # Why: the embedded store's default (DESIGN.md); a JetStream stream is shared by a fleet and sized for it
 # (issue 12: 10GiB unless told otherwise).
@@ -28,6 +30,42 @@ STREAM_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Why: JetStream replicates a stream on at most 5 servers.
 MAX_REPLICAS = 5
 URL_SCHEMES = ("nats", "tls")
+
+
+class TlsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """TLS to the JetStream servers (verification is always on; ca_file adds a private CA)."""
+
+    ca_file: FilePath | None = None
+    cert_file: FilePath | None = None
+    key_file: FilePath | None = None
+
+
+class BufferConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``kind = "sqlite"``: the embedded store (path, fsync); ``"jetstream"``: a fleet's shared stream (shippers.config_buffer)."""
+
+    kind: Literal["sqlite", "jetstream"] = "sqlite"
+    path: FilePath = FilePath("./var/authlog")
+    # None: the kind's default (DEFAULT_MAX_BYTES), filled in when the config is loaded.
+    max_bytes: ByteSize | None = None
+    fsync: Literal["batch", "always"] = "batch"
+    # Why: an app's emit() waits this long for room before raising BufferFullError (DESIGN.md).
+    emit_timeout: Duration = Duration(1.0)
+    # -- kind = "jetstream" (shippers.config_buffer checks them) --
+    servers: list[str] = msgspec.field(default_factory=list)
+    stream: str = "AUTHLOG"
+    replicas: int = 3
+    # Why: a member that died holds its unacknowledged messages this long before the consumer gives them
+    # to another member; 30 s is JetStream's default ack wait (a member renews it while a batch is in flight).
+    ack_wait: Duration = Duration(30.0)
+    creds_file: FilePath | None = None
+    nkey_seed_file: FilePath | None = None
+    token: Secret | None = None
+    user: str | None = None
+    password: Secret | None = None
+    tls: TlsConfig = msgspec.field(default_factory=TlsConfig)
+    spool: FilePath | None = None  # a local store that takes events while the cluster does not answer (opt-in)
+    # Why: the spool is one member's disk, not the fleet's: the embedded store's default cap.
+    spool_max_bytes: ByteSize = ByteSize(1024**3)
 
 
 def max_bytes_of(buffer: BufferConfig) -> int:

@@ -50,69 +50,11 @@ from shippers.event import Event
 
 
 class DeliverySource(Protocol):
-    """One sink's delivery as this process sees it: the methods of :class:`Buffer` the delivery core calls.
+    """One sink's delivery as this process sees it: what the delivery core calls, over the seqs this source hands out.
 
-    Same signatures and promises as on :class:`Buffer` (positions, scan, read, record_cut, settle...),
-    over the seqs this source hands out.
+    :class:`Buffer` is one too (the embedded store is its own source, for every sink).
     """
 
-    def last_seq(self) -> int: ...
-
-    def position(self, sink: str) -> tuple[int, int]: ...
-
-    def scan(self, after_seq: int, limit: int) -> list[StoredRow]: ...
-
-    def read(self, seqs: Sequence[int]) -> list[StoredRow]: ...
-
-    def open_batches(self, sink: str) -> list[BatchRecord]: ...
-
-    def adopted_batches(self, sink: str) -> list[BatchRecord]:
-        """Batches another process recorded and this one took over since the last call (a fleet's dead member's), to resend as
-        recorded; never any for a store with one deliverer."""
-        ...
-
-    def record_cut(self, sink: str, batches: Sequence[NewBatch], dead: Sequence[DeadItem], cut_through: int) -> list[BatchRecord]: ...
-
-    def replace_batch(self, batch: BatchRecord, parts: Sequence[NewBatch]) -> list[BatchRecord]: ...
-
-    def settle(
-        self,
-        batch: BatchRecord,
-        *,
-        delivered: int = 0,
-        duplicates: int = 0,
-        dead: Sequence[DeadItem] = (),
-        remaining: Sequence[int] = (),
-    ) -> bool: ...
-
-    def note_attempt(self, sink: str, *, state: str, error: str | None, retried: bool) -> None: ...
-
-    def probe_write(self) -> None: ...
-
-
-class Buffer(Protocol):
-    """A durable store of events with one cursor per sink, recorded batches and a DLQ per sink."""
-
-    store_id: str  # made when the store was created: destination keys built from seqs add it to stay unique
-    schema_version: int  # the layout this code writes (the delivery lock tells other processes)
-    location: str  # where the store lives, for messages (a file, a URL)
-    fault: BufferError | None  # the last write failure, until a write commits again
-    on_fault: Callable[[str], None] | None  # called with the kind of each failure (metrics)
-
-    # -- appending ------------------------------------------------------------------------
-    def append(self, events: Sequence[tuple[Event, bytes]], *, only_sink: str | None = None) -> int:
-        """Durably commit ``(event, stored bytes)`` pairs in one transaction; return the last seq (0 for none).
-
-        ``only_sink`` marks every row for that sink alone (a DLQ replay: other sinks skip it).
-        Applies each sink's ``when_full`` first; raises BufferFullError (nothing written) when there is no room.
-        """
-        ...
-
-    def append_deduplicated(self, events: Sequence[tuple[Event, bytes]], *, only_sink: str | None = None) -> tuple[int, int]:
-        """``append``, and how many of the events the store already held (by event id; 0 for a store that keeps every copy)."""
-        ...
-
-    # -- reading ------------------------------------------------------------------------
     def last_seq(self) -> int:
         """The highest committed seq (0 for an empty store)."""
         ...
@@ -129,17 +71,13 @@ class Buffer(Protocol):
         """The rows of ``seqs`` still held, in the given order (re-cutting a recorded batch)."""
         ...
 
-    def routing_counts(self, after_seq: int, through_seq: int) -> list[RoutingCount]:
-        """How many rows in ``(after_seq, through_seq]`` carry each set of routing columns (bodies unread)."""
-        ...
-
-    # -- delivering ---------------------------------------------------------------------
-    def delivery_source(self, sink: str) -> DeliverySource:
-        """Where the delivery core reads, records and settles ``sink``'s batches in this process (see the module docstring)."""
-        ...
-
     def open_batches(self, sink: str) -> list[BatchRecord]:
         """The sink's recorded, unsettled batches, oldest first."""
+        ...
+
+    def adopted_batches(self, sink: str) -> list[BatchRecord]:
+        """Batches another process recorded and this one took over since the last call (a fleet's dead member's), to resend as
+        recorded; never any for a store with one deliverer."""
         ...
 
     def record_cut(self, sink: str, batches: Sequence[NewBatch], dead: Sequence[DeadItem], cut_through: int) -> list[BatchRecord]:
@@ -172,6 +110,43 @@ class Buffer(Protocol):
 
     def note_attempt(self, sink: str, *, state: str, error: str | None, retried: bool) -> None:
         """Persist the sink's state after an attempt (``authlog status`` without a sidecar shows it)."""
+        ...
+
+    def probe_write(self) -> None:
+        """A small write (undone) to see whether a store that failed a write takes writes again."""
+        ...
+
+
+class Buffer(DeliverySource, Protocol):
+    """A durable store of events with one cursor per sink, recorded batches and a DLQ per sink."""
+
+    store_id: str  # made when the store was created: destination keys built from seqs add it to stay unique
+    schema_version: int  # the layout this code writes (the delivery lock tells other processes)
+    location: str  # where the store lives, for messages (a file, a URL)
+    fault: BufferError | None  # the last write failure, until a write commits again
+    on_fault: Callable[[str], None] | None  # called with the kind of each failure (metrics)
+
+    # -- appending ------------------------------------------------------------------------
+    def append(self, events: Sequence[tuple[Event, bytes]], *, only_sink: str | None = None) -> int:
+        """Durably commit ``(event, stored bytes)`` pairs in one transaction; return the last seq (0 for none).
+
+        ``only_sink`` marks every row for that sink alone (a DLQ replay: other sinks skip it).
+        Applies each sink's ``when_full`` first; raises BufferFullError (nothing written) when there is no room.
+        """
+        ...
+
+    def append_deduplicated(self, events: Sequence[tuple[Event, bytes]], *, only_sink: str | None = None) -> tuple[int, int]:
+        """``append``, and how many of the events the store already held (by event id; 0 for a store that keeps every copy)."""
+        ...
+
+    # -- reading ------------------------------------------------------------------------
+    def routing_counts(self, after_seq: int, through_seq: int) -> list[RoutingCount]:
+        """How many rows in ``(after_seq, through_seq]`` carry each set of routing columns (bodies unread)."""
+        ...
+
+    # -- delivering ---------------------------------------------------------------------
+    def delivery_source(self, sink: str) -> DeliverySource:
+        """Where the delivery core reads, records and settles ``sink``'s batches in this process (see the module docstring)."""
         ...
 
     # -- sinks ---------------------------------------------------------------------------
@@ -260,10 +235,6 @@ class Buffer(Protocol):
         ...
 
     # -- health and life cycle ----------------------------------------------------------------
-    def probe_write(self) -> None:
-        """A small write (undone) to see whether a store that failed a write takes writes again."""
-        ...
-
     def close(self) -> None:
         """Close this process's handles and give the delivery lock back."""
         ...

@@ -64,8 +64,8 @@ def dead_item(seq: int, reason: str = "refused") -> DeadItem:
     return DeadItem(seq, "rejected_by_destination", reason, body)
 
 
-class BufferContract:
-    """Every Buffer passes these; see the module docstring for how to use them."""
+class StoreFixtures:
+    """The fixtures the contract suites share: ``open_store`` (the subclass's) and ``store``."""
 
     @pytest.fixture
     def open_store(self) -> OpenStore:  # pragma: no cover - provided by subclasses
@@ -73,11 +73,15 @@ class BufferContract:
 
     @pytest.fixture
     def store(self, open_store: OpenStore) -> Buffer:
-        """A store delivered from by this handle, with sinks ``a`` and ``b``."""
+        """A store delivered from by this handle, with sinks ``a`` and ``b`` registered before any event."""
         store = open_store()
         assert store.acquire_delivery_lock()
         store.register_sinks([sink_policy("a"), sink_policy("b")])
         return store
+
+
+class BufferContract(StoreFixtures):
+    """Every Buffer passes these; see the module docstring for how to use them."""
 
     # -- appending and reading ----------------------------------------------------------
     def test_appends_get_contiguous_seqs_in_commit_order(self, store: Buffer) -> None:

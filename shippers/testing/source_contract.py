@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
-
 from shippers.buffer.protocol import Buffer, DeliverySource
 from shippers.buffer.records import DeadItem, NewBatch, StoredRow
-from shippers.testing.buffer_contract import sink_policy, stored_events
+from shippers.testing.buffer_contract import StoreFixtures, stored_events
 from shippers.testing.waiting import wait_for
 
 OpenStore = Callable[..., Buffer]
@@ -42,20 +40,8 @@ def dead(row: StoredRow, reason: str = "refused") -> DeadItem:
     return DeadItem(row.seq, "rejected_by_destination", reason, row.body)
 
 
-class DeliveryContract:
+class DeliveryContract(StoreFixtures):
     """Every store passes these (see the module docstring)."""
-
-    @pytest.fixture
-    def open_store(self) -> OpenStore:  # pragma: no cover - provided by subclasses
-        raise NotImplementedError("provide an `open_store` fixture")
-
-    @pytest.fixture
-    def store(self, open_store: OpenStore) -> Buffer:
-        """A store this handle delivers from, with sinks ``a`` and ``b`` registered before any event."""
-        store = open_store()
-        assert store.acquire_delivery_lock()
-        store.register_sinks([sink_policy("a"), sink_policy("b")])
-        return store
 
     # -- appending --------------------------------------------------------------------------
     def test_appends_return_a_growing_last_seq(self, store: Buffer) -> None:

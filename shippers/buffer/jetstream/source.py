@@ -192,6 +192,16 @@ class JetStreamSinkSource:
         self._batch_of.update(dict.fromkeys(seqs, record.id))
         return record
 
+    def _open_all(self, batches: Sequence[NewBatch], recorded: Sequence[CutRecord | None]) -> list[BatchRecord]:
+        """Register new batches with their cuts-bucket records (the lock is held)."""
+        records = []
+        for batch, cut_record in zip(batches, recorded, strict=True):
+            record = self._open_batch(batch.partition, batch.key, tuple(batch.seqs))
+            if cut_record is not None:
+                self._record_of[record.id] = cut_record
+            records.append(record)
+        return records
+
     def _stream_seqs(self, seqs: Sequence[int]) -> tuple[int, ...]:
         """The stream seqs of held local seqs (the lock is held)."""
         return tuple(self._msgs[seq].metadata.sequence.stream for seq in seqs if seq in self._msgs)
@@ -238,12 +248,7 @@ class JetStreamSinkSource:
         self._dead_letter(dead)
         self._acknowledge(done)
         with self._lock:
-            records = []
-            for batch, cut_record in zip(batches, recorded, strict=True):
-                record = self._open_batch(batch.partition, batch.key, tuple(batch.seqs))
-                if cut_record is not None:
-                    self._record_of[record.id] = cut_record
-                records.append(record)
+            records = self._open_all(batches, recorded)
             self._cut_through = cut_through
             self.counters.dead_lettered += len(dead)
         return records
@@ -257,12 +262,7 @@ class JetStreamSinkSource:
         self.cuts.put([record for record in recorded if record is not None])
         with self._lock:
             self._close_batch(batch.id)
-            records = []
-            for part, cut_record in zip(parts, recorded, strict=True):
-                record = self._open_batch(part.partition, part.key, tuple(part.seqs))
-                if cut_record is not None:
-                    self._record_of[record.id] = cut_record
-                records.append(record)
+            records = self._open_all(parts, recorded)
         if old is not None and old.name not in {r.name for r in recorded if r is not None}:
             self.cuts.delete([old.name])
         return records
