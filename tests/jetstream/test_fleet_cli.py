@@ -71,3 +71,28 @@ def test_fleet_remove_sink_refuses_on_the_embedded_store(tmp_path: Path) -> None
     config.write_text('[sinks.mem]\ntype = "memory"\n')
     result = CliRunner().invoke(cli, ["fleet", "remove-sink", "mem", "-c", str(config), "-y"])
     assert result.exit_code == 2 and "sinks forget" in result.output, result.output
+
+
+def test_a_status_polled_often_makes_no_consumers(tmp_path: Path, nats_server: NatsCluster) -> None:
+    """Listing members and recorded cuts reads the buckets' subjects: a hundred statuses leave no consumer behind on them
+    (KeyValue.keys() made one per call, and a polled status ran the server out of consumers)."""
+    import asyncio
+
+    import nats
+
+    config = write_config(tmp_path, nats_server)
+    with Shipper.from_config(load_config(config), deliver=True) as member:
+        for _ in range(100):
+            member.status()
+            member.buffer.delivery_source("mem").cuts.load()
+
+    async def consumers() -> int:
+        client = await nats.connect(servers=nats_server.urls)
+        try:
+            js = client.jetstream()
+            infos = [await js.stream_info(name) for name in ("KV_AUTHLOG_members", "KV_AUTHLOG_cuts")]
+            return sum(info.state.consumer_count for info in infos)
+        finally:
+            await client.close()
+
+    assert asyncio.run(consumers()) == 0

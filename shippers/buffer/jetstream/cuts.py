@@ -20,11 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NoKeysError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from shippers.buffer.jetstream.link import Link
-from shippers.buffer.jetstream.names import Names
+from shippers.buffer.jetstream.names import Names, bucket_keys
 
 # Why: a redelivery of one dead member's batch arrives in one or two fetches; past this the rest went
 # to another member and waiting longer only delays the events.
@@ -97,11 +97,7 @@ class CutRecords:
         """Every record of the sink, by each stream seq it holds."""
         async def load() -> dict[int, CutRecord]:
             kv = await self._kv()
-            try:
-                keys = await kv.keys()  # nats-py's filters match substrings, not subjects: the prefix is checked here
-            except NoKeysError:
-                return {}
-            keys = [name for name in keys if name.startswith(f"{self.sink}.")]
+            keys = await bucket_keys(self.link.js, self.names.cuts_bucket, f"{self.sink}.")
             by_seq: dict[int, CutRecord] = {}
             for name in keys:
                 try:

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, NoKeysError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from shippers.buffer.jetstream.link import Link
-from shippers.buffer.jetstream.names import Names
+from shippers.buffer.jetstream.names import Names, bucket_keys
 
 # Why: often enough that a status shows a member that just started; rare enough to cost nothing.
 HEARTBEAT_SECONDS = 5.0
@@ -74,10 +74,7 @@ class Members:
         """The members with a heartbeat in the bucket now: id, host, pid, sinks, age in seconds."""
         async def read() -> list[dict[str, Any]]:
             kv = await self._kv()
-            try:
-                keys = await kv.keys()
-            except NoKeysError:
-                return []
+            keys = await bucket_keys(self.link.js, self.names.members_bucket)
             out = []
             for key in keys:
                 try:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nats.js import JetStreamContext
+
 from shippers.buffer.records import StoredRow
 
 MSG_ID = "Nats-Msg-Id"
@@ -75,6 +77,19 @@ class Names:
     @property
     def members_bucket(self) -> str:
         return f"{self.stream}_members"
+
+
+async def bucket_keys(js: JetStreamContext, bucket: str, prefix: str = "") -> list[str]:
+    """The keys of a key-value bucket (starting with ``prefix``), read from its stream's subjects.
+
+    Not ``KeyValue.keys()``: that makes a consumer for every call, and a status polled often runs a
+    server out of consumers ("maximum consumers limit reached"). Deleted keys are listed too (their
+    delete marker is a message): a ``get`` of one raises KeyNotFoundError.
+    """
+    subjects = f"$KV.{bucket}.{prefix}>"
+    info = await js.stream_info(f"KV_{bucket}", subjects_filter=subjects)
+    start = len(f"$KV.{bucket}.")
+    return sorted(subject[start:] for subject in (info.state.subjects or {}))
 
 
 def event_headers(event_id: str, kind: str, outcome: str, tenant: str | None, received: float, pii: str | None = None,
