@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import nats
 from nats.js.api import StreamConfig
 
 from shippers.testing.nats_cluster import NatsCluster
+
+# Why: a leader elected on a loaded 2-core machine may take a few seconds to take writes: 15 tries of 2 s.
+PUBLISH_TRIES = 15
 
 
 async def _publish_and_count(urls: list[str], stream: str, replicas: int, publish: int) -> int:
@@ -19,10 +23,23 @@ async def _publish_and_count(urls: list[str], stream: str, replicas: int, publis
         except nats.js.errors.NotFoundError:
             await js.add_stream(StreamConfig(name=stream, subjects=[f"{stream}.>"], num_replicas=replicas))
         for index in range(publish):
-            await js.publish(f"{stream}.x", b"%d" % index)
+            await _publish_until_acknowledged(js, f"{stream}.x", b"%d" % index)
         return (await js.stream_info(stream)).state.messages
     finally:
         await client.close()
+
+
+async def _publish_until_acknowledged(js, subject: str, payload: bytes) -> None:  # type: ignore[no-untyped-def]
+    """Publish, trying again while a just-elected leader does not answer yet (a loaded machine); bounded. The message id
+    makes a try whose ack was lost count once."""
+    headers = {"Nats-Msg-Id": uuid.uuid4().hex}  # one per message, the same for each of its tries
+    for _ in range(PUBLISH_TRIES - 1):
+        try:
+            await js.publish(subject, payload, timeout=2, headers=headers)
+            return
+        except nats.errors.TimeoutError:
+            continue
+    await js.publish(subject, payload, timeout=2, headers=headers)
 
 
 def test_cluster_elects_a_new_stream_leader_after_kill_and_keeps_the_data(nats_cluster: NatsCluster) -> None:
