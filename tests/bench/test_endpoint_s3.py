@@ -50,6 +50,8 @@ def test_an_overwrite_without_a_precondition_replaces_the_events_it_held(endpoin
 def test_the_shippers_s3_sink_delivers_into_it_exactly_once(endpoint: Endpoint, tmp_path: Path, format_: str) -> None:
     """The real adapter (gzip NDJSON or OCSF, IfNoneMatch, checksum) gets 200 + ETag: 30 delivered, 30 lines, 30 ids."""
     sink = {"type": "s3", "bucket": BUCKET, "endpoint_url": endpoint.url, "region": "us-east-1", "format": format_}
+    if format_ == "ocsf":
+        sink["service_name"] = "shop"
     status = ship_samples(tmp_path, sink, 30)
     assert (status["delivered"], status["deadLettered"]) == (30, 0)
     assert endpoint.count().exactly_once(30)

@@ -33,6 +33,31 @@ def ocsf_facts(class_uid: int) -> dict[str, Any]:
 
 
 
+# The core's `enrichment` object, as issue 13 fixes its shape (each sub-key only when known).
+GEO = {
+    "continentCode": "EU", "countryIsoCode": "DE", "countryName": "Germany", "regionIsoCode": "BE",
+    "regionName": "Land Berlin", "cityName": "Berlin", "postalCode": "10115", "timezone": "Europe/Berlin",
+    "location": {"lat": 52.52, "lon": 13.40},
+}
+AUTONOMOUS_SYSTEM = {"number": 3320, "organization": "Deutsche Telekom AG"}
+USER_AGENT = {"name": "Chrome", "version": "120.0.0", "os": {"name": "Mac OS X", "version": "10.15.7"}, "device": {"name": "Mac"}}
+FULL_ENRICHMENT = {"geo": GEO, "as": AUTONOMOUS_SYSTEM, "userAgent": USER_AGENT}
+
+
+class EnrichedEvent(Event, kw_only=True, omit_defaults=True):
+    """An Event with the core's optional ``enrichment`` (until the core's Event carries it itself)."""
+
+    enrichment: dict[str, Any] | None = None
+
+
+def enriched(event: Event, enrichment: dict[str, Any] | None = None) -> Event:
+    """``event`` carrying ``enrichment`` (default: geo, AS and user agent all known)."""
+    fields = {name: getattr(event, name) for name in event.__struct_fields__}
+    if "enrichment" in Event.__struct_fields__:  # the core's Event has the field: use it directly
+        return Event(**{**fields, "enrichment": FULL_ENRICHMENT if enrichment is None else enrichment})
+    return EnrichedEvent(**fields, enrichment=FULL_ENRICHMENT if enrichment is None else enrichment)
+
+
 def validator(clock: Callable[[], float] = lambda: FIXED) -> EventValidator:
     return EventValidator(builtin_catalog(), clock=clock)
 
@@ -48,8 +73,12 @@ def minimal_event(type_: str, reason: str | None = None) -> Event:
 
 
 def s3_config(**keys: Any) -> S3Config:
-    """An S3Config through the real config loader (so defaults and checks are the shipped ones)."""
-    raw = {"type": "s3", "bucket": "auth-logs", **keys}
+    """An S3Config through the real config loader (so defaults and checks are the shipped ones).
+
+    An OCSF format gets ``service_name = "shop"`` unless the test names one (None: left out).
+    """
+    ocsf = {"service_name": "shop"} if keys.get("format") in ("ocsf", "ocsf-parquet") else {}
+    raw = {"type": "s3", "bucket": "auth-logs", **ocsf, **keys}
     config = config_from_dict({"sinks": {SINK: {k: v for k, v in raw.items() if v is not None}}})
     adapter_config: S3Config = config.sinks[SINK].adapter
     return adapter_config
