@@ -197,10 +197,13 @@ def test_the_adapter_is_the_s3_plugin() -> None:
 
 
 class TestS3Contract(AdapterContract):
-    """The shared adapter contract, for the archive and the OCSF formats."""
+    """The shared adapter contract, for the archive, the OCSF and the Security Lake Parquet formats."""
 
-    @pytest.fixture(params=["ndjson", "ocsf"])
+    @pytest.fixture(params=["ndjson", "ocsf", "ocsf-parquet"])
     def adapter(self, request: pytest.FixtureRequest, s3: MotoS3, bucket: str) -> Adapter:
+        if request.param == "ocsf-parquet":
+            lake = {"account_id": "123456789012", "region": "us-east-1", "sources": {"3002": "auth", "3001": "account"}}
+            return _adapter(s3, bucket, format=request.param, security_lake=lake, prefix="authlog/")
         return _adapter(s3, bucket, format=request.param, partition_by=["tenant"], prefix="authlog/")
 
     @pytest.fixture
