@@ -8,8 +8,8 @@ With an OCSF format each event becomes an OCSF event of class 3002 Authenticatio
                     (an activity of a later OCSF release: 99 Other, its caption as activity_name)
     catalog outcome ─> status_id (1 Success, 2 Failure)    catalog severity ─> severity_id
     reason ─> status_code, its description ─> status_detail (a refused login says why: locked, expired...)
-    userId/email ─> user {uid, name, email_addr}: the email is the name when known, so a failure that
-                    carries only an email still counts as a distinct user; nothing: name "unknown"
+    userId/email ─> user {uid, name, email_addr}: name = the email, else the id, else "unknown", so a
+                    failure that carries only an email still counts as a distinct user
     user ─> actor.user (the user acted: a sign-in, a self-service change)
     ip ─> src_endpoint.ip (a hashed address is not an ip_t: src_endpoint.uid)
     enrichment ─> src_endpoint.location, device + os, enrichments[] (see .ocsf_enrichment)
@@ -57,15 +57,15 @@ def _is_ip(value: str) -> bool:
 
 
 def _user(event: Event) -> dict[str, Any]:
-    """The required OCSF ``user``: by id and email (the email as its name), else "unknown" (DESIGN.md)."""
+    """The required OCSF ``user``: id, email, and a name that is always there (the email, else the id, else "unknown")."""
     user: dict[str, Any] = {}
     if event.userId is not None:
         user["uid"] = event.userId
+    # The email, else the id: the identity every destination's user name carries (issue 13), so a
+    # distinct count of names counts a failure that carries only an email as a user.
+    user["name"] = event.email if event.email is not None else event.userId if event.userId is not None else UNKNOWN
     if event.email is not None:
-        user["name"] = event.email
         user["email_addr"] = event.email
-    elif event.userId is None:
-        user["name"] = UNKNOWN
     return user
 
 
@@ -78,8 +78,9 @@ def _observables(event: Event, ip_is_address: bool) -> list[dict[str, Any]]:
     if event.email is not None:
         out.append({"name": "user.email_addr", "type_id": schema.OBSERVABLE_EMAIL[0], "type": schema.OBSERVABLE_EMAIL[1],
                     "value": event.email})
+    if event.email is not None or event.userId is not None:
         out.append({"name": "user.name", "type_id": schema.OBSERVABLE_USER_NAME[0],
-                    "type": schema.OBSERVABLE_USER_NAME[1], "value": event.email})
+                    "type": schema.OBSERVABLE_USER_NAME[1], "value": event.email or event.userId})
     if event.userId is not None:
         out.append({"name": "user.uid", "type_id": schema.OBSERVABLE_OTHER[0], "type": schema.USER_ID_TYPE,
                     "value": event.userId})

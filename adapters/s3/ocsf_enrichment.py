@@ -16,6 +16,7 @@ left out rather than written half.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -35,7 +36,18 @@ def enrichment_of(event: Any) -> dict[str, Any] | None:
     value = getattr(event, "enrichment", None)
     if value is None or isinstance(value, dict):
         return value
-    builtins = msgspec.to_builtins(value)  # a Struct of the core's: the same keys as plain data
+    try:
+        return _as_builtins(value)
+    except TypeError:  # not hashable (a Struct that is not frozen): converted each time
+        return _as_builtins.__wrapped__(value)
+
+
+# Why: the core's enrichment Structs are frozen and shared by the events of one address and user
+# agent, so a few thousand cover a busy minute; converting one costs a few µs.
+@functools.lru_cache(maxsize=4096)
+def _as_builtins(value: Any) -> dict[str, Any] | None:
+    """A frozen Struct of the core's as plain data (its camelCase keys, unknown parts left out)."""
+    builtins = msgspec.to_builtins(value)
     return builtins if isinstance(builtins, dict) else None
 
 

@@ -105,13 +105,13 @@ def test_ocsf_fields_from_the_event(type_: str, reason: str | None) -> None:
     ("fields", "user"),
     [
         ({"userId": "u-1", "email": "a@example.com"}, {"uid": "u-1", "name": "a@example.com", "email_addr": "a@example.com"}),
-        ({"userId": "u-1"}, {"uid": "u-1"}),
+        ({"userId": "u-1"}, {"uid": "u-1", "name": "u-1"}),
         ({"email": "a@example.com"}, {"name": "a@example.com", "email_addr": "a@example.com"}),
         ({}, {"name": "unknown"}),
     ],
 )
 def test_ocsf_user_is_always_present(fields: dict[str, str], user: dict[str, str]) -> None:
-    """The email names the user (a stable identity when there is no id, as in login.invalid_email), else "unknown"."""
+    """The email names the user (a stable identity when there is no id, as in login.invalid_email), else the id, else "unknown"."""
     event = full_event("login.invalid_email", **{"userId": None, "email": None, **fields})
     assert line_of(make_adapter(format="ocsf"), event)["user"] == user
 

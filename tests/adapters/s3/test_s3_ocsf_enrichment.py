@@ -124,19 +124,29 @@ def test_geo_kept_where_the_address_was_dropped_stays_valid() -> None:
 
 
 def test_a_struct_enrichment_reads_like_a_dict() -> None:
-    """Whether the core's enrichment is a dict or a msgspec Struct, the mapping reads the same keys."""
+    """Whether the core's enrichment is a dict or a msgspec Struct (frozen, renamed "as", or not), the mapping reads the same keys."""
 
-    class Geo(msgspec.Struct, omit_defaults=True):
+    class Geo(msgspec.Struct, frozen=True, omit_defaults=True):
         countryIsoCode: str | None = None
         cityName: str | None = None
 
-    class Enrichment(msgspec.Struct, omit_defaults=True):
+    class AutonomousSystem(msgspec.Struct, frozen=True, omit_defaults=True):
+        number: int | None = None
+
+    class Enrichment(msgspec.Struct, frozen=True, omit_defaults=True, rename={"as_": "as"}):
+        geo: Geo | None = None
+        as_: AutonomousSystem | None = None
+
+    class Loose(msgspec.Struct, omit_defaults=True):  # not frozen: not hashable
         geo: Geo | None = None
 
     class Holder:
-        enrichment = Enrichment(geo=Geo(countryIsoCode="DE", cityName="Berlin"))
+        def __init__(self, enrichment: Any) -> None:
+            self.enrichment = enrichment
 
-    assert ocsf_enrichment.enrichment_of(Holder()) == {"geo": {"countryIsoCode": "DE", "cityName": "Berlin"}}
+    frozen = Holder(Enrichment(geo=Geo(countryIsoCode="DE", cityName="Berlin"), as_=AutonomousSystem(number=3320)))
+    assert ocsf_enrichment.enrichment_of(frozen) == {"geo": {"countryIsoCode": "DE", "cityName": "Berlin"}, "as": {"number": 3320}}
+    assert ocsf_enrichment.enrichment_of(Holder(Loose(geo=Geo(cityName="Berlin")))) == {"geo": {"cityName": "Berlin"}}
 
 
 @pytest.mark.parametrize(("reason", "detail"), [("limit_passed", "User has passed the lockout policy limits and cannot login"),
