@@ -171,3 +171,14 @@ def test_detections_over_the_whole_pipeline(s3: MotoS3, make_shipper: Callable[.
         assert {row[column] for row in run(db, detection)} == expected(detection), detection
     assert run(db, "impossible_travel") == []  # no geo without [enrich]
     db.close()
+
+
+@pytest.mark.parametrize("detection", DETECTIONS)
+def test_every_detection_is_written_for_every_destination(detection: str) -> None:
+    """Each detection has trigger and quiet events, an Elastic, a Datadog (valid rule JSON), a Cloud Logging and an Athena query."""
+    assert wire(detection, "trigger") and wire(detection, "quiet")
+    for folder in ("elastic", "cloud_logging", "athena"):
+        assert len(list((PACK / folder).glob(f"{detection}.*"))) == 1, (folder, detection)
+    rule = json.loads((PACK / "datadog" / f"{detection}.json").read_text("utf-8"))
+    assert rule["type"] == "log_detection" and rule["queries"] and rule["cases"]
+    assert all(q["query"].startswith("source:authlog") for q in rule["queries"])
