@@ -73,7 +73,7 @@ class S3Adapter(Adapter):
     # -- pure ------------------------------------------------------------
     def map(self, event: Event) -> Event | bytes:
         if self._ocsf:
-            return _encoder.encode(to_ocsf(event, self.context.catalog[event.type], self.config.service_name))
+            return _encoder.encode(self.layout.row(to_ocsf(event, self.context.catalog[event.type], self.config.service_name)))
         return event
 
     def encode_item(self, document: Any) -> bytes:

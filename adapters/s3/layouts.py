@@ -10,7 +10,8 @@ Both are pure: the core re-cuts a recorded batch after a crash with the same par
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from adapters.s3 import keys
 from adapters.s3.config import S3Config, SecurityLake
@@ -32,6 +33,10 @@ class HourlyLayout:
         """Why this event has no partition (never, here)."""
         return None
 
+    def row(self, line: dict[str, Any]) -> dict[str, Any]:
+        """An OCSF line as this layout's objects hold it: as it is."""
+        return line
+
     def partition(self, event: Event) -> str:
         return keys.partition_of(event, self._by_tenant)
 
@@ -46,11 +51,12 @@ class SecurityLakeLayout:
 
     def __init__(self, lake: SecurityLake, catalog: Catalog) -> None:
         # pyarrow (the `parquet` extra) is imported by the sinks that write Parquet only.
-        from adapters.s3.parquet_body import encode_parquet
+        from adapters.s3.parquet_body import encode_parquet, parquet_row
 
         self._lake = lake
         self._catalog = catalog
         self._encode = encode_parquet
+        self.row: Callable[[dict[str, Any]], dict[str, Any]] = parquet_row  # free-form JSON as JSON text
 
     def _source(self, event: Event) -> str | None:
         return self._lake.sources.get(str(self._catalog[event.type].ocsf_class_uid))

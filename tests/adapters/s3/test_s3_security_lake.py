@@ -149,7 +149,5 @@ def _without_nulls(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _without_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):
-        if value and all(isinstance(p, tuple) and len(p) == 2 for p in value):  # a map column: [(key, value)]
-            return {k: v for k, v in value}
         return [_without_nulls(v) for v in value]
     return value
