@@ -44,6 +44,19 @@ USER_AGENT = {"name": "Chrome", "version": "120.0.0", "os": {"name": "Mac OS X",
 FULL_ENRICHMENT = {"geo": GEO, "as": AUTONOMOUS_SYSTEM, "userAgent": USER_AGENT}
 
 
+# A Security Lake setting of the tests: both classes, each to its own custom source.
+SECURITY_LAKE = {"account_id": "123456789012", "region": "eu-central-1", "sources": {"3002": "authlog_auth", "3001": "authlog_account"}}
+
+
+def without_nulls(value: Any) -> Any:
+    """A Parquet row as read back, without the nulls of the attributes its line did not have."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
 class EnrichedEvent(Event, kw_only=True, omit_defaults=True):
     """An Event with the core's optional ``enrichment`` (until the core's Event carries it itself)."""
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from s3_testkit import enriched, s3_config, unique_bucket
+from s3_testkit import SECURITY_LAKE, enriched, s3_config, unique_bucket
 
 from adapters.contract import Request, SinkContext
 from adapters.s3 import S3Adapter
@@ -29,7 +29,7 @@ from shippers.testing.moto_s3 import MotoS3
 PACK = Path(__file__).parents[3] / "examples" / "detections"
 EVENTS = PACK / "events"
 DETECTIONS = ("brute_force", "credential_stuffing", "impossible_travel", "lockout_spike", "magic_link_device_mismatch")
-LAKE = {"account_id": "123456789012", "region": "eu-central-1", "sources": {"3002": "authlog_auth", "3001": "authlog_account"}}
+LAKE = SECURITY_LAKE
 AUTH_PREFIX = "ext/authlog_auth/"
 # What each query's result rows are checked by: the entity a trigger file's events share.
 ENTITY = {

@@ -11,7 +11,16 @@ import msgspec
 import pyarrow.parquet as pq
 import pytest
 from ocsf_check import ocsf_problems
-from s3_testkit import DATA, enriched, every_type_and_reason, full_event, make_adapter, minimal_event
+from s3_testkit import (
+    DATA,
+    SECURITY_LAKE,
+    enriched,
+    every_type_and_reason,
+    full_event,
+    make_adapter,
+    minimal_event,
+    without_nulls,
+)
 
 from adapters.s3 import parquet_body
 from adapters.s3.mapping import to_ocsf
@@ -19,17 +28,8 @@ from adapters.s3.parquet_body import encode_parquet, parquet_row
 from adapters.s3.parquet_schema import arrow_schema
 from shippers.catalog import builtin_catalog
 
-LAKE = {"account_id": "123456789012", "region": "eu-central-1", "sources": {"3002": "authlog_auth", "3001": "authlog_account"}}
+LAKE = SECURITY_LAKE
 REQUIREMENTS = json.loads((Path(DATA) / "security_lake_requirements.json").read_text("utf-8"))
-
-
-def without_nulls(value: Any) -> Any:
-    """A row as read back, without the nulls of the attributes a line did not have."""
-    if isinstance(value, dict):
-        return {k: without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [without_nulls(v) for v in value]
-    return value
 
 
 def lines_for_every_type(enrich: bool) -> list[dict[str, Any]]:

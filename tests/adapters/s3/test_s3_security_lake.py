@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 from ocsf_check import ocsf_problems
-from s3_testkit import make_adapter, make_request, minimal_event, unique_bucket
+from s3_testkit import make_adapter, make_request, minimal_event, unique_bucket, without_nulls
 
 from adapters.s3.parquet_schema import arrow_schema
 from shippers.catalog import builtin_catalog
@@ -88,7 +88,7 @@ def test_events_land_one_class_per_source_one_day_per_partition(s3: MotoS3, make
             assert f"{datetime.fromtimestamp(row['time'] / 1000, UTC):%Y%m%d}" == match["day"], key
             assert row["metadata"]["version"] == "1.1.0" and row["service"] in (None, {"name": "shop"})
             seen[row["metadata"]["uid"]] += 1
-            line = _without_nulls(row)
+            line = without_nulls(row)
             assert ocsf_problems(line) == [], (key, ocsf_problems(line))
     assert seen == Counter({json.loads(w)["id"]: 1 for w in wire})
     assert len(partitions) == 2 * DAYS
@@ -143,11 +143,3 @@ def test_a_resent_batch_is_the_same_object_and_a_duplicate(s3: MotoS3, bucket: s
     assert again.key == request.key and again.key is not None and again.key.endswith(".parquet")
     assert after_crash.send(again).kind == "duplicate"
     assert list(s3.objects(bucket)) == [request.key]
-
-
-def _without_nulls(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value

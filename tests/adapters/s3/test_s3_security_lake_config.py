@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from s3_testkit import make_adapter, s3_config
+from s3_testkit import SECURITY_LAKE, make_adapter, s3_config
 
 from adapters.s3.config import PARQUET_BATCH_DEFAULTS
 from shippers.config import config_from_dict
 from shippers.errors import ConfigError
 
-LAKE = {"account_id": "123456789012", "region": "eu-central-1", "sources": {"3002": "authlog_auth", "3001": "authlog_account"}}
+LAKE = SECURITY_LAKE
 
 
 def _problems(**keys: object) -> list[str]:
