@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
-from s3_testkit import SECURITY_LAKE, make_adapter, s3_config
+from s3_testkit import DATA, SECURITY_LAKE, make_adapter, minimal_event, s3_config
 
-from adapters.s3.config import PARQUET_BATCH_DEFAULTS
+from adapters.s3 import keys
+from adapters.s3.config import MAX_SOURCE_NAME, PARQUET_BATCH_DEFAULTS
+from adapters.s3.mapping import OCSF_VERSION
 from shippers.config import config_from_dict
 from shippers.errors import ConfigError
 
@@ -65,3 +68,14 @@ def test_the_parquet_format_waits_five_minutes_by_default() -> None:
     assert PARQUET_BATCH_DEFAULTS.timeout == 300.0
     assert make_adapter(format="ocsf-parquet", security_lake=LAKE).batch_defaults is PARQUET_BATCH_DEFAULTS
     assert make_adapter(format="ocsf").batch_defaults.timeout == 60.0
+
+
+def test_the_sink_follows_the_copied_security_lake_requirements() -> None:
+    """The OCSF version, the 5-minute cut, the source-name limit and the partition path are the facts in tests/data/s3."""
+    requirements = json.loads((DATA / "security_lake_requirements.json").read_text("utf-8"))
+    assert OCSF_VERSION in requirements["ocsf_versions_accepted"]
+    assert PARQUET_BATCH_DEFAULTS.timeout == requirements["min_seconds_between_objects"]
+    assert MAX_SOURCE_NAME == requirements["source_name_max_chars"]
+    event = minimal_event("login.completed")
+    expected = requirements["partition_path"].format(source="s", region="eu-central-1", account_id="123456789012", yyyyMMdd="20261125")
+    assert keys.security_lake_partition(event, "s", "eu-central-1", "123456789012") == expected
