@@ -39,6 +39,7 @@ from shippers.cli.common import (
     read_config,
     report_config_error,
 )
+from shippers.cli.where import DEFAULT_URL
 from shippers.client import (
     DEFAULT_ATTEMPTS,
     NO_RETRY,
@@ -51,11 +52,11 @@ from shippers.client import (
 )
 from shippers.config import Config, resolve_tokens
 from shippers.errors import AuthlogError, BufferLockedError, ConfigError
+from shippers.listen import local_url
 from shippers.samples import sample_events
 from shippers.sidecar.app import dead_letter_json, plain_json
-from shippers.sidecar.server import DEFAULT_GRACE_SECONDS, serve, split_listen
+from shippers.sidecar.server import DEFAULT_GRACE_SECONDS, serve
 
-DEFAULT_URL = "http://127.0.0.1:8787"
 # Why: 1000 events (~400 KB of NDJSON) per request amortise HTTP overhead while each commit
 # stays well under the default 10 MiB / 50k-event request caps.
 DEFAULT_CHUNK = 1000
@@ -66,8 +67,6 @@ PROBE_TIMEOUT_SECONDS = 5.0
 # Why: rejections and DLQ reasons are shown, not archived: long ones are cut for the table.
 MAX_CELL_CHARS = 120
 STATE_STYLES = {"active": "green", "retrying": "yellow", "blocked": "yellow", "failing": "bold red"}
-# Why: a wildcard listen address is reachable locally through its loopback twin.
-_WILDCARD_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 url_option = click.option("--url", envvar="AUTHLOG_URL", help="The sidecar's URL [env AUTHLOG_URL; default: from [server] listen].")
@@ -90,10 +89,7 @@ def sidecar_url(config: Config | None, url: str | None) -> str:
         return url
     if config is None:
         return DEFAULT_URL
-    host, port = split_listen(config.server.listen)
-    host = _WILDCARD_TO_LOOPBACK.get(host, host)
-    scheme = "https" if config.server.tls_cert else "http"
-    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+    return local_url(config.server.listen, tls=bool(config.server.tls_cert))
 
 
 def sidecar_token(config: Config | None, token: str | None) -> str | None:
