@@ -26,6 +26,7 @@ from typing import Any
 
 from adapters.contract import BatchLimits
 from shippers import __version__
+from shippers.backlog_age import age_seconds, oldest_pending_received
 from shippers.buffer import Buffer, DeadLetter, SinkPolicy
 from shippers.buffer.opening import open_buffer
 from shippers.buffer.records import UNDECODABLE_TAG
@@ -493,6 +494,7 @@ class Shipper:
         stats = self.buffer.stats()
         self.metrics.buffer_bytes.set(stats["bytes"])
         self.metrics.buffer_events.set(stats["events"])
+        self.metrics.buffer_max_bytes.set(stats["maxBytes"])
         sinks: dict[str, Any] = {}
         rows = self.buffer.sinks()
         last_seq = stats["lastSeq"]  # read before the rows: what is appended meanwhile counts at the next status
@@ -504,6 +506,10 @@ class Shipper:
             state, live_error = worker.status_snapshot() if worker else (row.state, None)
             last_error = live_error or row.last_error
             self.metrics.lag.labels(row.name).set(lag)
+            route = self.routes.get(row.name)
+            oldest = age_seconds(oldest_pending_received(self.buffer, row, route.takes if route else None, lag - row.in_flight),
+                                 self.clock())
+            self.metrics.observe_backlog(row.name, dlq_events=row.dlq_events, oldest_age=oldest)
             new_drops = row.dropped - self._dropped_seen.get(row.name, row.dropped if not self._delivering else 0)
             if new_drops > 0:
                 self.metrics.dropped.labels(row.name).inc(new_drops)
@@ -521,6 +527,7 @@ class Shipper:
                 "dropped": row.dropped,
                 "lastError": last_error,
                 "lastDeliveryAt": row.last_delivery_at,
+                "oldestPendingAgeSeconds": oldest,
             }
             adapter = self.adapters.get(row.name)
             warnings = adapter.warnings() if adapter is not None else {}
