@@ -17,6 +17,7 @@ COMMANDS = {
     "run": "shippers.cli.run_cmds:run",
     "send": "shippers.cli.run_cmds:send",
     "status": "shippers.cli.run_cmds:status",
+    "top": "shippers.cli.top_cmd:top",
     "health": "shippers.cli.health_cmd:health",
     "dlq": "shippers.cli.run_cmds:dlq",
     "sinks": "shippers.cli.run_cmds:sinks",
