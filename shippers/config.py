@@ -248,7 +248,7 @@ class _Loader:
         info = adapter_info(kind) if isinstance(kind, str) else None
         broken = broken_reason(kind) if isinstance(kind, str) and info is None else None
         if broken is not None:
-            self.problems.append(f"{path}.type: the {kind!r} adapter is installed but cannot load: {broken}")
+            self.problems.append(f"{path}.type: the {kind!r} adapter cannot load: {broken}")
             return None
         if info is None:
             names = [*installed_adapters(), *broken_adapters()]
