@@ -37,7 +37,7 @@ DESIGN_ECS: dict[str, tuple[list[str], list[str]]] = {
         ["lockout_policy.limit_reached", "recaptcha_policy.validation_failed", "ip_policy.validation_failed"],
         (["authentication"], ["info"]),
     ),
-    "user.locked": (["iam"], ["user", "change"]),
+    "user.locked": (["authentication"], ["start"]),
     "signup.completed": (["iam"], ["user", "creation"]),
     **dict.fromkeys(["password_reset.completed", "password_reset.failed"], (["iam"], ["user", "change"])),
     **dict.fromkeys(
