@@ -8,10 +8,10 @@ with what each event type's logs share worked out once). The log it returns, for
      "hostname": "web-1", "ddtags": "env:prod,tenant_id:t-42,event_type:magic_link.failed,outcome:failure",
      "status": "warn", "timestamp": 1795635273123,
      "evt": {"name": "magic_link.failed", "outcome": "failure", "category": "authentication", "id": "0193..."},
-     "usr": {"id": "u-7", "email": "ana@example.com"},
-     "network": {"client": {"ip": "203.0.113.7"}},
-     "http": {"useragent": "Mozilla/5.0 ..."},
-     "trace_id": "4bf92f35...",
+     "usr": {"id": "u-7", "email": "ana@example.com", "name": "ana@example.com"},
+     "network": {"client": {"ip": "203.0.113.7", "geoip": {"country": {"iso_code": "DE", "name": "Germany"}, ...}}},
+     "http": {"useragent": "Mozilla/5.0 ...", "useragent_details": {"browser": {"family": "Chrome"}, ...}},
+     "trace_id": "4bf92f35...", "dd": {"trace_id": "11803532876627986230"},
      "authlog": {"reason": "expired", "tenant_id": "t-42", "schema_version": 1, "details": {...}}}
 
 - Nested objects, never dotted keys: Datadog reads ``{"usr": {"id": ...}}`` as ``usr.id``.
@@ -19,6 +19,14 @@ with what each event type's logs share worked out once). The log it returns, for
 - ``evt.outcome`` and ``status`` come from the catalog, never from text.
 - Attributes whose canonical field is absent are left out (``login.invalid_email`` has no user id).
 - Free-form ``details`` stay under ``authlog.details`` so they can never shadow a standard attribute.
+- ``usr.name`` is the email, else the user id: a stable identity even for failures that carry only
+  an email (``login.invalid_email``), so Cloud SIEM's distinct-user counts work.
+- The enrichment lands where Datadog's own GeoIP and user-agent parsers write
+  (``network.client.geoip.*``, ``http.useragent_details.*``), which its "multiple countries" and
+  credential-stuffing rules read; the autonomous system, having no standard attribute, is ``authlog.as``.
+- ``trace_id`` only holds a valid trace id (else it is ``authlog.trace_id``); ``dd.trace_id`` holds it in
+  the form Datadog correlates logs with traces by: its lower 64 bits as an unsigned decimal (what
+  Datadog's docs tell OpenTelemetry users to write; its own 128-bit ids keep their randomness there).
 """
 
 from __future__ import annotations
@@ -29,7 +37,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from msgspec import to_builtins as msgspec_builtins
+
 from shippers.catalog import Catalog, EventType
+from shippers.enrichment.model import Enrichment
 from shippers.event import Event
 
 # Why: catalog severities -> the status names Datadog's status remapper understands.
@@ -42,6 +53,11 @@ EVT_CATEGORIES = ("authentication", "iam")
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_\-:./]")
 # Why: Datadog's documented tag length limit.
 MAX_TAG_CHARS = 200
+# Why: a W3C trace id is 32 lower-case hex digits, a 64-bit one 16; Datadog's own ids are decimal
+# up to 2**64 - 1 (20 digits). All-zero ids are invalid in W3C Trace Context.
+_HEX_TRACE_ID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{16})$")
+_DECIMAL_TRACE_ID = re.compile(r"^[0-9]{1,20}$")
+_LOW_64_BITS = (1 << 64) - 1
 # Why: tags repeat (a few types, outcomes and tenants); 4096 remembered values cover a large
 # multi-tenant sidecar and cost well under a megabyte, beyond that a tag is simply worked out again.
 TAG_CACHE_SIZE = 4096
@@ -136,18 +152,44 @@ def _log(event: Event, facts: TypeFacts, settings: MappingSettings) -> dict[str,
         "timestamp": event.epoch_ms,
         "evt": {"name": event.type, "outcome": event.outcome, "category": facts.category, "id": event.id},
     }
-    if event.userId is not None:
-        log["usr"] = {"id": event.userId} if event.email is None else {"id": event.userId, "email": event.email}
-    elif event.email is not None:
-        log["usr"] = {"email": event.email}
+    user_id, email = event.userId, event.email
+    if user_id is not None or email is not None:
+        usr: dict[str, Any] = {}
+        if user_id is not None:
+            usr["id"] = user_id
+        if email is not None:
+            usr["email"] = email
+        usr["name"] = email if email is not None else user_id
+        log["usr"] = usr
+    enrichment = event.enrichment
+    client: dict[str, Any] = {}
     if event.ip is not None:
-        log["network"] = {"client": {"ip": event.ip}}
+        client["ip"] = event.ip
+    if enrichment is not None and enrichment.geo is not None:
+        geoip = _geoip(enrichment)
+        if geoip:
+            client["geoip"] = geoip
+    if client:
+        log["network"] = {"client": client}
+    http: dict[str, Any] = {}
     if event.userAgent is not None:
-        log["http"] = {"useragent": event.userAgent}
-    if event.traceId is not None:
-        log["trace_id"] = event.traceId
-
+        http["useragent"] = event.userAgent
+    if enrichment is not None and enrichment.userAgent is not None:
+        details = _useragent_details(enrichment)
+        if details:
+            http["useragent_details"] = details
+    if http:
+        log["http"] = http
     own: dict[str, Any] = {}
+    trace = event.traceId
+    if trace is not None:
+        correlated = datadog_trace_id(trace)
+        if correlated is None:
+            own["trace_id"] = trace
+        else:
+            log["trace_id"] = trace
+            log["dd"] = {"trace_id": correlated}
+
     if event.reason is not None:
         own["reason"] = event.reason
     if event.tenantId is not None:
@@ -155,5 +197,64 @@ def _log(event: Event, facts: TypeFacts, settings: MappingSettings) -> dict[str,
     own["schema_version"] = event.schemaVersion
     if event.details is not None:
         own["details"] = event.details
+    if enrichment is not None and enrichment.as_ is not None:
+        own["as"] = msgspec_builtins(enrichment.as_)
     log["authlog"] = own
     return log
+
+
+def datadog_trace_id(trace_id: str) -> str | None:
+    """The decimal id Datadog correlates logs with traces by, or None when ``trace_id`` is no valid trace id.
+
+    W3C (32 hex) and 64-bit (16 hex) ids give their lower 64 bits; a decimal Datadog id is kept.
+    """
+    if _HEX_TRACE_ID.match(trace_id):
+        low = int(trace_id, 16) & _LOW_64_BITS
+        return str(low) if int(trace_id, 16) else None
+    if _DECIMAL_TRACE_ID.match(trace_id):
+        number = int(trace_id)
+        return str(number) if 0 < number <= _LOW_64_BITS else None
+    return None
+
+
+def _geoip(enrichment: Enrichment) -> dict[str, Any]:
+    """``network.client.geoip``, in the layout Datadog's GeoIP parser writes."""
+    geo = enrichment.geo
+    assert geo is not None
+    out: dict[str, Any] = {}
+    country = _named(geo.countryName, geo.countryIsoCode, "iso_code")
+    if country:
+        out["country"] = country
+    if geo.continentCode is not None:
+        out["continent"] = {"code": geo.continentCode}
+    subdivision = _named(geo.regionName, geo.regionIsoCode, "iso_code")
+    if subdivision:
+        out["subdivision"] = subdivision
+    if geo.cityName is not None:
+        out["city"] = {"name": geo.cityName}
+    if geo.location is not None:
+        out["location"] = {"latitude": geo.location.lat, "longitude": geo.location.lon}
+    return out
+
+
+def _named(name: str | None, code: str | None, code_key: str) -> dict[str, Any]:
+    part: dict[str, Any] = {}
+    if code is not None:
+        part[code_key] = code
+    if name is not None:
+        part["name"] = name
+    return part
+
+
+def _useragent_details(enrichment: Enrichment) -> dict[str, Any]:
+    """``http.useragent_details``, in the layout Datadog's user-agent parser writes (families)."""
+    parsed = enrichment.userAgent
+    assert parsed is not None
+    out: dict[str, Any] = {}
+    if parsed.name is not None:
+        out["browser"] = {"family": parsed.name}
+    if parsed.os is not None and parsed.os.name is not None:
+        out["os"] = {"family": parsed.os.name}
+    if parsed.device is not None and parsed.device.name is not None:
+        out["device"] = {"family": parsed.device.name}
+    return out
