@@ -46,8 +46,8 @@ from shippers.group_commit import GroupCommitter
 from shippers.ingest import IngestResult, Validated, append_validated, validate_items
 
 __all__ = ["IngestResult", "Shipper", "Validated"]  # the two results are re-exported (defined in shippers.ingest)
-from shippers.metrics import Metrics, refusal_reason
 from shippers.enrichment.enricher import build_enricher
+from shippers.metrics import Metrics, refusal_reason
 from shippers.pii import SinkPii
 from shippers.plugins import build_adapters
 from shippers.routing import Route

@@ -25,9 +25,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
-from urllib.parse import quote
 
 from adapters.cloud_logging.config import (
     CATALOG_SEVERITY,
