@@ -16,6 +16,8 @@ from typing import Any
 from mmdb_writer import MmdbF64, MmdbU32, MMDBWriter
 from netaddr import IPSet
 
+from shippers import data
+
 # The label every database written here carries in its metadata (a reader can tell it from MaxMind's).
 DEMO_LABEL = "authlog demo data: made-up places for documentation address ranges; not geolocation"
 
@@ -121,3 +123,16 @@ def write_asn_database(path: Path, networks: dict[str, Network], kind: str = "au
         })
     writer.to_db_file(str(path))
     return path
+
+
+def write_demo_databases(folder: Path) -> tuple[Path, Path]:
+    """The demo's City and ASN databases (demo data, labelled so in their metadata) in ``folder``."""
+    return (
+        write_city_database(folder / data.DEMO_CITY_FILE, DEMO_PLACES),
+        write_asn_database(folder / data.DEMO_ASN_FILE, DEMO_NETWORKS),
+    )
+
+
+if __name__ == "__main__":  # python -m shippers.testing.geo_databases: rebuild the shipped demo databases
+    for written in write_demo_databases(data.FOLDER):
+        print(f"wrote {written} ({written.stat().st_size} bytes, {DEMO_LABEL})")
