@@ -35,6 +35,7 @@ from adapters.cloud_logging.config import (
     RESOURCE_LABELS,
     CloudLoggingConfig,
 )
+from adapters.identity import user_name
 from shippers.catalog import Catalog
 from shippers.event import Event
 
@@ -121,9 +122,9 @@ def to_log_entry(event: Event, template: EntryTemplate) -> dict[str, Any]:
     payload["action"] = event.action
     payload["outcome"] = event.outcome
     payload["description"] = event.description
-    user_name = event.email if event.email is not None else event.userId
-    if user_name is not None:
-        payload["userName"] = user_name
+    name = user_name(event)
+    if name is not None:
+        payload["userName"] = name
     if event.enrichment is not None:
         payload["enrichment"] = msgspec.to_builtins(event.enrichment)
     payload["authlog"] = {"schema_version": event.schemaVersion}

@@ -39,6 +39,7 @@ from typing import Any
 
 from msgspec import to_builtins as msgspec_builtins
 
+from adapters.identity import user_fields
 from shippers.catalog import Catalog, EventType
 from shippers.enrichment.model import Enrichment
 from shippers.event import Event
@@ -152,32 +153,14 @@ def _log(event: Event, facts: TypeFacts, settings: MappingSettings) -> dict[str,
         "timestamp": event.epoch_ms,
         "evt": {"name": event.type, "outcome": event.outcome, "category": facts.category, "id": event.id},
     }
-    user_id, email = event.userId, event.email
-    if user_id is not None or email is not None:
-        usr: dict[str, Any] = {}
-        if user_id is not None:
-            usr["id"] = user_id
-        if email is not None:
-            usr["email"] = email
-        usr["name"] = email if email is not None else user_id
+    usr = user_fields(event)
+    if usr is not None:
         log["usr"] = usr
     enrichment = event.enrichment
-    client: dict[str, Any] = {}
-    if event.ip is not None:
-        client["ip"] = event.ip
-    if enrichment is not None and enrichment.geo is not None:
-        geoip = _geoip(enrichment)
-        if geoip:
-            client["geoip"] = geoip
+    client = _known(ip=event.ip, geoip=_geoip(enrichment) if enrichment is not None else None)
     if client:
         log["network"] = {"client": client}
-    http: dict[str, Any] = {}
-    if event.userAgent is not None:
-        http["useragent"] = event.userAgent
-    if enrichment is not None and enrichment.userAgent is not None:
-        details = _useragent_details(enrichment)
-        if details:
-            http["useragent_details"] = details
+    http = _known(useragent=event.userAgent, useragent_details=_useragent_details(enrichment) if enrichment is not None else None)
     if http:
         log["http"] = http
     own: dict[str, Any] = {}
@@ -217,11 +200,17 @@ def datadog_trace_id(trace_id: str) -> str | None:
     return None
 
 
+def _known(**parts: Any) -> dict[str, Any]:
+    """The parts that are known (neither None nor empty), in the order given."""
+    return {key: value for key, value in parts.items() if value}
+
+
 def _geoip(enrichment: Enrichment) -> dict[str, Any]:
-    """``network.client.geoip``, in the layout Datadog's GeoIP parser writes."""
+    """``network.client.geoip``, in the layout Datadog's GeoIP parser writes (empty without geo)."""
     geo = enrichment.geo
-    assert geo is not None
     out: dict[str, Any] = {}
+    if geo is None:
+        return out
     country = _named(geo.countryName, geo.countryIsoCode, "iso_code")
     if country:
         out["country"] = country
@@ -247,10 +236,11 @@ def _named(name: str | None, code: str | None, code_key: str) -> dict[str, Any]:
 
 
 def _useragent_details(enrichment: Enrichment) -> dict[str, Any]:
-    """``http.useragent_details``, in the layout Datadog's user-agent parser writes (families)."""
+    """``http.useragent_details``, in the layout Datadog's user-agent parser writes (families; empty without one)."""
     parsed = enrichment.userAgent
-    assert parsed is not None
     out: dict[str, Any] = {}
+    if parsed is None:
+        return out
     if parsed.name is not None:
         out["browser"] = {"family": parsed.name}
     if parsed.os is not None and parsed.os.name is not None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from adapters.identity import user_fields
 from shippers.catalog import DEFAULT_ECS, EventType
 from shippers.enrichment.model import Enrichment
 from shippers.event import Event, is_ip_address
@@ -89,14 +90,8 @@ def to_ecs(
         ecs_event["reason"] = event.description
     doc: dict[str, Any] = {"@timestamp": event.time, "event": ecs_event, "message": event.description}
 
-    user_id, email = event.userId, event.email
-    if user_id is not None or email is not None:
-        user: dict[str, Any] = {}
-        if user_id is not None:
-            user["id"] = user_id
-        if email is not None:
-            user["email"] = email
-        user["name"] = email if email is not None else user_id
+    user = user_fields(event)
+    if user is not None:
         doc["user"] = user
     authlog: dict[str, Any] = {"action": event.action}
     enrichment = event.enrichment
@@ -113,7 +108,7 @@ def to_ecs(
         doc["source"] = source
     if event.userAgent is not None or (enrichment is not None and enrichment.userAgent is not None):
         doc["user_agent"] = _user_agent(event.userAgent, enrichment)
-    related = _related(user_id, email, source.get("ip"))
+    related = _related(event.userId, event.email, source.get("ip"))
     if related:
         doc["related"] = related
     if event.tenantId is not None:

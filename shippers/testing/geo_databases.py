@@ -101,28 +101,25 @@ def city_record(place: Place) -> dict[str, Any]:
     return record
 
 
-def _writer(kind: str) -> MMDBWriter:
-    return MMDBWriter(ip_version=6, database_type=kind, ipv4_compatible=True, description={"en": DEMO_LABEL})
+def _write(path: Path, kind: str, records: dict[str, dict[str, Any]]) -> Path:
+    """An IPv6 database (IPv4 mapped in) of ``{network: record}``, labelled demo data."""
+    writer = MMDBWriter(ip_version=6, database_type=kind, ipv4_compatible=True, description={"en": DEMO_LABEL})
+    for network, record in records.items():
+        writer.insert_network(IPSet([network]), record)
+    writer.to_db_file(str(path))
+    return path
 
 
 def write_city_database(path: Path, places: dict[str, Place], kind: str = "authlog-demo-City") -> Path:
     """A City-layout database of ``places`` at ``path``."""
-    writer = _writer(kind)
-    for network, place in places.items():
-        writer.insert_network(IPSet([network]), city_record(place))
-    writer.to_db_file(str(path))
-    return path
+    return _write(path, kind, {network: city_record(place) for network, place in places.items()})
 
 
 def write_asn_database(path: Path, networks: dict[str, Network], kind: str = "authlog-demo-ASN") -> Path:
     """An ASN-layout database of ``networks`` at ``path``."""
-    writer = _writer(kind)
-    for network, owner in networks.items():
-        writer.insert_network(IPSet([network]), {
-            "autonomous_system_number": MmdbU32(owner.number), "autonomous_system_organization": owner.organization,
-        })
-    writer.to_db_file(str(path))
-    return path
+    return _write(path, kind, {network: {
+        "autonomous_system_number": MmdbU32(owner.number), "autonomous_system_organization": owner.organization,
+    } for network, owner in networks.items()})
 
 
 def write_demo_databases(folder: Path) -> tuple[Path, Path]:
