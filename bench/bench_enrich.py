@@ -8,7 +8,7 @@ enrichment is a row minus the "no enrichment" row. Databases: the demo's (shippe
 few networks; GeoLite2's trees are deeper (~30 levels for IPv4), which adds well under a
 microsecond per uncached look-up. Two traffic shapes:
 
-- ``warm``: the samples' four user agents and their addresses repeat, timed after one pass
+- ``warm``: the samples' four user agents and 300 addresses repeat, timed after one pass
   over them (a day of real logins: the LRU caches answer every event);
 - ``cold``: every event has its own user agent string and address, each row on a fresh
   enricher (a worst case: every look-up and every parse misses the caches).
@@ -46,14 +46,29 @@ _TEMPLATES = (
 )
 
 
-def cold(docs: list[bytes], seed: int = 7) -> list[bytes]:
+# Why: a few hundred active clients is what a service's login traffic repeats within the caches' reach.
+WARM_ADDRESSES = 300
+
+
+def warm_traffic(docs: list[bytes]) -> list[bytes]:
+    """The documents with their addresses drawn from WARM_ADDRESSES (one in five IPv6), user agents as sampled."""
+    out = []
+    for n, doc in enumerate(docs):
+        event = msgspec.json.decode(doc)
+        slot = n % WARM_ADDRESSES
+        event["ip"] = f"2001:db8::{slot:x}" if slot % 5 == 0 else f"203.0.113.{slot % 254 + 1}"
+        out.append(msgspec.json.encode(event))
+    return out
+
+
+def cold_traffic(docs: list[bytes], seed: int = 7) -> list[bytes]:
     """The documents with a distinct user agent and address each (no cache hit anywhere)."""
     rng = random.Random(seed)
     out = []
     for n, doc in enumerate(docs):
         event = msgspec.json.decode(doc)
         event["userAgent"] = _TEMPLATES[n % len(_TEMPLATES)].format(a=n % 10, b=100 + n % 40, c=n)
-        event["ip"] = f"2001:db8::{n:x}" if n % 5 == 0 else f"203.0.{(n >> 8) % 256}.{n % 256}"
+        event["ip"] = f"2001:db8:{n >> 16:x}:{n & 0xFFFF:x}::1" if n % 5 == 0 else f"203.0.{(n >> 8) % 256}.{n % 256}"
         if rng.random() < 0.5:
             event["ip"] = f"203.0.113.{n % 254 + 1}"
         out.append(msgspec.json.encode(event))
@@ -89,8 +104,8 @@ def main() -> None:
     args = parser.parse_args()
     catalog = builtin_catalog()
     geo = {"geoip_db": FilePath(str(data.FOLDER / data.DEMO_CITY_FILE)), "asn_db": FilePath(str(data.FOLDER / data.DEMO_ASN_FILE))}
-    warm_docs = documents(args.events, seed=3)
-    cold_docs = cold(warm_docs)
+    samples = documents(args.events, seed=3)
+    warm_docs, cold_docs = warm_traffic(samples), cold_traffic(samples)
     print(f"{args.events} events per row; ua-parser-rs (native) installed: {native_available()}")
     for shape, docs in (("warm", warm_docs), ("cold", cold_docs)):
         warm = shape == "warm"
