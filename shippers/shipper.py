@@ -26,6 +26,7 @@ from typing import Any
 
 from adapters.contract import BatchLimits
 from shippers import __version__
+from shippers.backlog_age import age_seconds, oldest_pending_received
 from shippers.buffer import Buffer, DeadLetter, SinkPolicy
 from shippers.buffer.opening import open_buffer
 from shippers.buffer.records import UNDECODABLE_TAG
@@ -46,6 +47,7 @@ from shippers.group_commit import GroupCommitter
 from shippers.ingest import IngestResult, Validated, append_validated, validate_items
 
 __all__ = ["IngestResult", "Shipper", "Validated"]  # the two results are re-exported (defined in shippers.ingest)
+from shippers.enrichment.enricher import build_enricher
 from shippers.metrics import Metrics, refusal_reason
 from shippers.pii import SinkPii
 from shippers.plugins import build_adapters
@@ -84,7 +86,7 @@ class Shipper:
         self.monotonic = monotonic
         self._sleep = sleep
         self.catalog: Catalog = load_catalog(Path(config.catalog.extra) if config.catalog.extra else None)
-        self.validator = EventValidator(self.catalog, clock)
+        self.validator = EventValidator(self.catalog, clock, build_enricher(config.enrich))
         self.metrics = Metrics()
         self.buffer: Buffer = open_buffer(config.buffer, clock=clock)
         self.buffer.on_fault = lambda kind: self.metrics.store_errors.labels(kind).inc()
@@ -493,6 +495,7 @@ class Shipper:
         stats = self.buffer.stats()
         self.metrics.buffer_bytes.set(stats["bytes"])
         self.metrics.buffer_events.set(stats["events"])
+        self.metrics.buffer_max_bytes.set(stats["maxBytes"])
         sinks: dict[str, Any] = {}
         rows = self.buffer.sinks()
         last_seq = stats["lastSeq"]  # read before the rows: what is appended meanwhile counts at the next status
@@ -504,6 +507,10 @@ class Shipper:
             state, live_error = worker.status_snapshot() if worker else (row.state, None)
             last_error = live_error or row.last_error
             self.metrics.lag.labels(row.name).set(lag)
+            route = self.routes.get(row.name)
+            oldest = age_seconds(oldest_pending_received(self.buffer, row, route.takes if route else None, lag - row.in_flight),
+                                 self.clock())
+            self.metrics.observe_backlog(row.name, dlq_events=row.dlq_events, oldest_age=oldest)
             new_drops = row.dropped - self._dropped_seen.get(row.name, row.dropped if not self._delivering else 0)
             if new_drops > 0:
                 self.metrics.dropped.labels(row.name).inc(new_drops)
@@ -521,6 +528,7 @@ class Shipper:
                 "dropped": row.dropped,
                 "lastError": last_error,
                 "lastDeliveryAt": row.last_delivery_at,
+                "oldestPendingAgeSeconds": oldest,
             }
             adapter = self.adapters.get(row.name)
             warnings = adapter.warnings() if adapter is not None else {}
