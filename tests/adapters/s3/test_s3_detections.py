@@ -1,29 +1,25 @@
-"""The detection pack's Athena SQL, run with DuckDB over OCSF Parquet the S3 sink wrote into moto: each finds exactly its triggers.
+"""The detection pack's Athena SQL, run with DuckDB over OCSF Parquet a Shipper wrote into moto: each finds exactly its triggers.
 
 examples/detections/events holds, per detection, events that should trigger it and events that
 should not; every query runs over all of them at once, so a query that fires on another
-detection's events fails too. The enrichment ([enrich]: GeoIP, ASN, user agent) comes from the
-pack's demo tables, and user.locked is given the catalog entry issue 13 gives it (3002 Logon,
-Failure), as the mapper will receive it.
+detection's events fails too. The events go through a whole Shipper with ``[enrich]`` on, over
+MaxMind databases built from the pack's demo table (events/demo_geo.json) and the real user-agent
+parser, into the S3 sink's ``format = "ocsf-parquet"``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from s3_testkit import SECURITY_LAKE, enriched, s3_config, unique_bucket
+from s3_testkit import SECURITY_LAKE, unique_bucket
 
-from adapters.contract import Request, SinkContext
-from adapters.s3 import S3Adapter
-from shippers.catalog import Catalog, builtin_catalog
-from shippers.event import Event, EventValidator
 from shippers.shipper import Shipper
+from shippers.testing.geo_databases import Network, Place, write_asn_database, write_city_database
 from shippers.testing.moto_s3 import MotoS3
 
 PACK = Path(__file__).parents[3] / "examples" / "detections"
@@ -49,37 +45,34 @@ def all_wire() -> list[dict[str, Any]]:
     return [doc for name in DETECTIONS for kind in ("trigger", "quiet") for doc in wire(name, kind)]
 
 
-def issue13_catalog() -> Catalog:
-    """The built-in catalog with user.locked as issue 13 files it: a refused logon (3002 Logon, Failure)."""
-    builtin = builtin_catalog()
-    types = {name: builtin[name] for name in builtin.names}
-    types["user.locked"] = dataclasses.replace(types["user.locked"], ocsf_class_uid=3002, ocsf_activity_id=1)
-    return Catalog(types)
+def demo_databases(folder: Path) -> dict[str, str]:
+    """City and ASN databases of events/demo_geo.json (one host network per address): the [enrich] keys."""
+    table = {ip: known for ip, known in json.loads((EVENTS / "demo_geo.json").read_text("utf-8")).items() if ip[0] != "_"}
+    places, networks = {}, {}
+    for ip, known in table.items():
+        geo, owner, host = known["geo"], known["as"], "/128" if ":" in ip else "/32"
+        places[ip + host] = Place(geo["continentCode"], geo["countryIsoCode"], geo["countryName"], geo["regionIsoCode"],
+                                  geo["regionName"], geo["cityName"], geo["postalCode"], geo["timezone"],
+                                  geo["location"]["lat"], geo["location"]["lon"])
+        networks[ip + host] = Network(owner["number"], owner["organization"])
+    return {"geoip_db": str(write_city_database(folder / "city.mmdb", places)),
+            "asn_db": str(write_asn_database(folder / "asn.mmdb", networks))}
 
 
-def enrichment_for(doc: dict[str, Any], geo: dict[str, Any], agents: dict[str, Any]) -> dict[str, Any] | None:
-    """What [enrich] would add with the pack's demo databases (an address they do not know: no geo, no AS)."""
-    out: dict[str, Any] = dict(geo.get(doc.get("ip", ""), {}))
-    if doc.get("userAgent") in agents:
-        out["userAgent"] = agents[doc["userAgent"]]
-    return out or None
-
-
-def write_with_the_sink(s3: MotoS3, bucket: str, events: list[Event], catalog: Catalog) -> None:
-    """Cut as the core does (one batch per partition, seqs in order), then one real send per batch."""
-    adapter = S3Adapter(SinkContext(name="lake", catalog=catalog, clock=lambda: 0.0),
-                        s3_config(bucket=bucket, endpoint_url=s3.url, region=s3.region, format="ocsf-parquet", security_lake=LAKE))
-    by_partition: dict[str, list[tuple[int, Event]]] = {}
-    for seq, event in enumerate(events, start=1):
-        by_partition.setdefault(adapter.partition(event), []).append((seq, event))
-    for batch_id, (partition, rows) in enumerate(by_partition.items(), start=1):
-        docs = [adapter.map(event) for _, event in rows]
-        first, last = rows[0][0], rows[-1][0]
-        request = Request(batch_id=batch_id, sink="lake", partition=partition, key=adapter.object_key(partition, first, last),
-                          first_seq=first, last_seq=last, events=[e for _, e in rows], docs=docs,
-                          items=[adapter.encode_item(d) for d in docs])
-        assert adapter.send(request).kind == "delivered"
-    adapter.close()
+def ship(s3: MotoS3, bucket: str, store: Path, enrich: dict[str, Any] | None) -> None:
+    """Every pack event through a Shipper (with ``enrich`` as its [enrich] table, if any) into the bucket."""
+    sink = {"type": "s3", "bucket": bucket, "endpoint_url": s3.url, "region": s3.region, "format": "ocsf-parquet",
+            "service_name": "shop", "security_lake": LAKE, "retry": {"initial": "10ms", "max": "50ms"}}
+    config: dict[str, Any] = {"buffer": {"path": str(store)}, "sinks": {"lake": sink}}
+    if enrich is not None:
+        config["enrich"] = enrich
+    shipper = Shipper.from_config(config).start()
+    try:
+        docs = all_wire()
+        assert shipper.ingest_raw([json.dumps(doc).encode() for doc in docs]).accepted == len(docs)
+        assert shipper.flush(60)
+    finally:
+        shipper.close(timeout=5)
 
 
 def lake_table(s3: MotoS3, bucket: str, directory: Path) -> duckdb.DuckDBPyConnection:
@@ -109,16 +102,12 @@ def expected(detection: str) -> set[Any]:
 
 @pytest.fixture(scope="module")
 def enriched_lake(moto_server: MotoS3, tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Every pack event, enriched from the demo tables, written by the real adapter into moto, as a DuckDB table."""
-    geo = json.loads((EVENTS / "demo_geo.json").read_text("utf-8"))
-    agents = json.loads((EVENTS / "demo_user_agents.json").read_text("utf-8"))
-    catalog = issue13_catalog()
-    validator = EventValidator(catalog)
-    events = [enriched(validator.from_fields(doc), enrichment_for(doc, geo, agents)) for doc in all_wire()]
+    """Every pack event, shipped with [enrich] (geo, AS, user agent) into moto, as the DuckDB table the queries name."""
+    folder = tmp_path_factory.mktemp("pack")
     bucket = unique_bucket("detections")
     moto_server.make_bucket(bucket)
-    write_with_the_sink(moto_server, bucket, events, catalog)
-    db = lake_table(moto_server, bucket, tmp_path_factory.mktemp("lake"))
+    ship(moto_server, bucket, folder / "buffer", {**demo_databases(folder), "user_agent": True})
+    db = lake_table(moto_server, bucket, folder / "lake")
     yield db
     db.close()
 
@@ -145,31 +134,27 @@ def test_device_mismatch_names_the_device(enriched_lake: duckdb.DuckDBPyConnecti
 
 
 def test_every_pack_event_is_in_the_lake(enriched_lake: duckdb.DuckDBPyConnection) -> None:
-    """The Authentication table holds every pack event (the pack's types are all 3002 with issue 13's catalog), each once."""
+    """The Authentication table holds every pack event (the pack's types are all class 3002), each once, on its UTC day."""
     ids = [row[0] for row in enriched_lake.execute("SELECT metadata.uid FROM authlog_authentication").fetchall()]
     assert sorted(ids) == sorted(doc["id"] for doc in all_wire())
     days = {row[0] for row in enriched_lake.execute("SELECT DISTINCT eventDay FROM authlog_authentication").fetchall()}
     assert {str(day) for day in days} == {"20261125", "20261126"}
 
 
-WITHOUT_ENRICHMENT = ("brute_force", "credential_stuffing", "magic_link_device_mismatch")
+WITHOUT_ENRICHMENT = ("brute_force", "credential_stuffing", "lockout_spike", "magic_link_device_mismatch")
 
 
-def test_detections_over_the_whole_pipeline(s3: MotoS3, make_shipper: Callable[..., Shipper], tmp_path: Path) -> None:
-    """Ingested through a Shipper (built-in catalog, no enrichment), the detections that need none find their triggers."""
+def test_without_enrich_the_detections_that_need_no_geo_still_work(s3: MotoS3, tmp_path: Path) -> None:
+    """With [enrich] off, all but impossible travel find their triggers (the device is then unknown); impossible travel finds none."""
     bucket = unique_bucket("detections")
     s3.make_bucket(bucket)
-    sink = {"type": "s3", "bucket": bucket, "endpoint_url": s3.url, "region": s3.region, "format": "ocsf-parquet",
-            "service_name": "shop", "security_lake": LAKE, "retry": {"initial": "10ms", "max": "50ms"}}
-    shipper = make_shipper({"lake": sink})
-    docs = all_wire()
-    assert shipper.ingest_raw([json.dumps(doc).encode() for doc in docs]).accepted == len(docs)
-    assert shipper.flush(60)
+    ship(s3, bucket, tmp_path / "buffer", None)
     db = lake_table(s3, bucket, tmp_path / "lake")
     for detection in WITHOUT_ENRICHMENT:
         column, _ = ENTITY[detection]
         assert {row[column] for row in run(db, detection)} == expected(detection), detection
-    assert run(db, "impossible_travel") == []  # no geo without [enrich]
+    assert run(db, "impossible_travel") == []
+    assert [row["device"] for row in run(db, "magic_link_device_mismatch")] == [None]
     db.close()
 
 
