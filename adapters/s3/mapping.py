@@ -28,6 +28,7 @@ import ipaddress
 from importlib import metadata
 from typing import Any
 
+from adapters.identity import user_name
 from adapters.s3 import ocsf_enrichment
 from adapters.s3 import ocsf_schema as schema
 from shippers.catalog import EventType
@@ -61,9 +62,8 @@ def _user(event: Event) -> dict[str, Any]:
     user: dict[str, Any] = {}
     if event.userId is not None:
         user["uid"] = event.userId
-    # The email, else the id: the identity every destination's user name carries (issue 13), so a
-    # distinct count of names counts a failure that carries only an email as a user.
-    user["name"] = event.email if event.email is not None else event.userId if event.userId is not None else UNKNOWN
+    # The email, else the id: the identity every destination's user name carries (adapters.identity).
+    user["name"] = user_name(event) or UNKNOWN
     if event.email is not None:
         user["email_addr"] = event.email
     return user
@@ -78,9 +78,10 @@ def _observables(event: Event, ip_is_address: bool) -> list[dict[str, Any]]:
     if event.email is not None:
         out.append({"name": "user.email_addr", "type_id": schema.OBSERVABLE_EMAIL[0], "type": schema.OBSERVABLE_EMAIL[1],
                     "value": event.email})
-    if event.email is not None or event.userId is not None:
+    name = user_name(event)
+    if name is not None:
         out.append({"name": "user.name", "type_id": schema.OBSERVABLE_USER_NAME[0],
-                    "type": schema.OBSERVABLE_USER_NAME[1], "value": event.email or event.userId})
+                    "type": schema.OBSERVABLE_USER_NAME[1], "value": name})
     if event.userId is not None:
         out.append({"name": "user.uid", "type_id": schema.OBSERVABLE_OTHER[0], "type": schema.USER_ID_TYPE,
                     "value": event.userId})

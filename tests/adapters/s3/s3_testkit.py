@@ -8,10 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from adapters.contract import Request, SinkContext
 from adapters.s3 import S3Adapter, S3Config
 from shippers.catalog import builtin_catalog
 from shippers.config import config_from_dict
+from shippers.enrichment.model import Enrichment
 from shippers.event import Event, EventValidator
 from shippers.testing.events import FIXED_NOW as FIXED
 from shippers.testing.events import every_type_and_reason, full_event  # noqa: F401 - re-exported for this folder's tests
@@ -57,18 +60,10 @@ def without_nulls(value: Any) -> Any:
     return value
 
 
-class EnrichedEvent(Event, kw_only=True, omit_defaults=True):
-    """An Event with the core's optional ``enrichment`` (until the core's Event carries it itself)."""
-
-    enrichment: dict[str, Any] | None = None
-
-
 def enriched(event: Event, enrichment: dict[str, Any] | None = None) -> Event:
-    """``event`` carrying ``enrichment`` (default: geo, AS and user agent all known)."""
-    fields = {name: getattr(event, name) for name in event.__struct_fields__}
-    if "enrichment" in Event.__struct_fields__:  # the core's Event has the field: use it directly
-        return Event(**{**fields, "enrichment": FULL_ENRICHMENT if enrichment is None else enrichment})
-    return EnrichedEvent(**fields, enrichment=FULL_ENRICHMENT if enrichment is None else enrichment)
+    """``event`` carrying the core's ``enrichment`` Struct built from ``enrichment`` (default: geo, AS and user agent)."""
+    value = msgspec.convert(FULL_ENRICHMENT if enrichment is None else enrichment, Enrichment)
+    return msgspec.structs.replace(event, enrichment=value)
 
 
 def validator(clock: Callable[[], float] = lambda: FIXED) -> EventValidator:
