@@ -8,9 +8,11 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 from ocsf_check import ocsf_problems
 from s3_testkit import make_adapter, make_request, minimal_event, unique_bucket, without_nulls
 
@@ -143,3 +145,41 @@ def test_a_resent_batch_is_the_same_object_and_a_duplicate(s3: MotoS3, bucket: s
     assert again.key == request.key and again.key is not None and again.key.endswith(".parquet")
     assert after_crash.send(again).kind == "duplicate"
     assert list(s3.objects(bucket)) == [request.key]
+
+
+PII_CASES = {
+    "keep": {},
+    "hashed_ip_geo_kept": {"ip": "hash", "hash_key": "k" * 32, "geo": "keep"},
+    "dropped_ip_geo_kept": {"ip": "drop", "geo": "keep"},
+    "masked_ip": {"ip": "mask"},
+    "everything_dropped": {"ip": "drop", "email": "drop", "user_agent": "drop"},
+}
+
+
+@pytest.mark.parametrize("pii", sorted(PII_CASES))
+def test_enriched_events_through_the_pipeline_are_valid_ocsf(s3: MotoS3, tmp_path: Path, enrich_dbs: dict[str, str], pii: str) -> None:
+    """With [enrich] on and each PII policy, every row validates; a location only where the database knew the address and geo is kept."""
+    bucket = unique_bucket("lake")
+    s3.make_bucket(bucket)
+    sink_config = sink(s3, bucket, pii=PII_CASES[pii])
+    config = {"buffer": {"path": str(tmp_path / "buffer")}, "sinks": sink_config, "enrich": {**enrich_dbs, "user_agent": True}}
+    shipper = Shipper.from_config(config).start()
+    try:
+        wire = [json.dumps({**json.loads(w), "userAgent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) "
+                            "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"}).encode()
+                for w in events(120)]
+        assert shipper.ingest_raw(wire).accepted == 120
+        assert shipper.flush(60)
+    finally:
+        shipper.close(timeout=5)
+    rows = [without_nulls(row) for rows in read_objects(s3, bucket).values() for row in rows]
+    assert len(rows) == 120 and all(ocsf_problems(row) == [] for row in rows)
+    by_id = {json.loads(w)["id"]: json.loads(w) for w in events(120)}
+    geo_allowed = pii in ("keep", "hashed_ip_geo_kept", "dropped_ip_geo_kept")
+    for row in rows:
+        ip = by_id[row["metadata"]["uid"]]["ip"]
+        known = ":" in ip or int(ip.rsplit(".", 1)[1]) < 128  # TEST_PLACES: 203.0.113.0/25 and 2001:db8::/33
+        assert ("location" in row.get("src_endpoint", {})) == (known and geo_allowed), (pii, ip, row.get("src_endpoint"))
+        assert ("device" in row) == (pii != "everything_dropped")
+    if pii == "dropped_ip_geo_kept":
+        assert all(row["src_endpoint"]["name"] == "[withheld]" for row in rows if "src_endpoint" in row)
