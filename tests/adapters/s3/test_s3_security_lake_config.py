@@ -79,3 +79,13 @@ def test_the_sink_follows_the_copied_security_lake_requirements() -> None:
     event = minimal_event("login.completed")
     expected = requirements["partition_path"].format(source="s", region="eu-central-1", account_id="123456789012", yyyyMMdd="20261125")
     assert keys.security_lake_partition(event, "s", "eu-central-1", "123456789012") == expected
+
+
+def test_without_pyarrow_the_parquet_format_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine without pyarrow gets a config error saying which extra to install, not an ImportError at the first send."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a))
+    problems = _problems(format="ocsf-parquet", service_name="shop", security_lake=LAKE)
+    assert any("format: ocsf-parquet needs pyarrow (pip install 'authlog-shipper[parquet]')" in p for p in problems), problems
