@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -152,12 +151,20 @@ def test_a_file_that_is_not_a_maxmind_database_is_a_config_error_naming_the_key(
         assert "enrich.geoip_db:" in _problem(tmp_path, geoip_db=name)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_an_unreadable_database_is_a_config_error_naming_the_key(tmp_path: Path, enrich_dbs: dict[str, str]) -> None:
-    """A database the process may not read is refused naming the key."""
+def test_an_unreadable_database_is_a_config_error_naming_the_key(
+    tmp_path: Path, enrich_dbs: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database the process may not read (the reader's open raises EACCES) is refused naming the key."""
     path = tmp_path / "locked.mmdb"
     path.write_bytes(Path(enrich_dbs["geoip_db"]).read_bytes())
     path.chmod(0)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        # What open(2) raises for a file mode 0 to anyone but root: the tests run as root in CI, where
+        # the chmod alone would not stop the read.
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("shippers.enrichment.databases.maxminddb.open_database", refuse)
     assert "enrich.geoip_db:" in _problem(tmp_path, geoip_db=str(path))
 
 
