@@ -47,6 +47,7 @@ from shippers.group_commit import GroupCommitter
 from shippers.ingest import IngestResult, Validated, append_validated, validate_items
 
 __all__ = ["IngestResult", "Shipper", "Validated"]  # the two results are re-exported (defined in shippers.ingest)
+from shippers.enrichment.enricher import build_enricher
 from shippers.metrics import Metrics, refusal_reason
 from shippers.pii import SinkPii
 from shippers.plugins import build_adapters
@@ -85,7 +86,7 @@ class Shipper:
         self.monotonic = monotonic
         self._sleep = sleep
         self.catalog: Catalog = load_catalog(Path(config.catalog.extra) if config.catalog.extra else None)
-        self.validator = EventValidator(self.catalog, clock)
+        self.validator = EventValidator(self.catalog, clock, build_enricher(config.enrich))
         self.metrics = Metrics()
         self.buffer: Buffer = open_buffer(config.buffer, clock=clock)
         self.buffer.on_fault = lambda kind: self.metrics.store_errors.labels(kind).inc()

@@ -74,7 +74,7 @@ def test_ocsf_objects_hold_ocsf_lines(s3: MotoS3, bucket: str) -> None:
     request = make_request(adapter, [full_event("user.locked", "limit_passed")])
     assert adapter.send(request).kind == "delivered"
     (lines,) = s3.read_lines(bucket).values()
-    assert [(line["class_uid"], line["type_uid"], line["metadata"]["uid"]) for line in lines] == [(3001, 300109, request.events[0].id)]
+    assert [(line["class_uid"], line["type_uid"], line["metadata"]["uid"]) for line in lines] == [(3002, 300201, request.events[0].id)]
 
 
 def test_slowdown_is_a_retry_with_retry_after(s3: MotoS3, bucket: str) -> None:

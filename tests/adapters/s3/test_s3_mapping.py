@@ -20,7 +20,7 @@ DESIGN_OCSF = {
     "login.email_sent": (3002, 6), "login.sms_sent": (3002, 6),
     "lockout_policy.limit_reached": (3002, 1), "recaptcha_policy.validation_failed": (3002, 1),
     "ip_policy.validation_failed": (3002, 1),
-    "user.locked": (3001, 9), "signup.completed": (3001, 1),
+    "user.locked": (3002, 1), "signup.completed": (3001, 1),
     "password_reset.completed": (3001, 4), "password_reset.failed": (3001, 4),
     "password_reset.email_sent": (3001, 99), "password_breach.email_sent": (3001, 99), "email_verification.sent": (3001, 99),
     "email_verification.completed": (3001, 99), "email_verification.failed": (3001, 99),
