@@ -48,7 +48,9 @@ class ArchiveObject:
 class Source(Protocol):
     url: str
 
-    def objects(self, since: datetime, until: datetime, tenant_values: frozenset[str] | None) -> list[ArchiveObject]: ...
+    def objects(self, since: datetime, until: datetime, tenants: frozenset[str] | None) -> list[ArchiveObject]:
+        """The objects that can hold events of ``[since, until)`` (and of ``tenants``, None: every one), oldest first."""
+        ...
 
     def read(self, obj: ArchiveObject) -> bytes: ...
 
@@ -88,9 +90,12 @@ class S3Source:
                                         config=BotoConfig(s3=style, retries={"mode": "standard"}))
         return self._client
 
-    def objects(self, since: datetime, until: datetime, tenant_values: frozenset[str] | None) -> list[ArchiveObject]:
-        found: dict[str, ArchiveObject] = {}
+    def objects(self, since: datetime, until: datetime, tenants: frozenset[str] | None) -> list[ArchiveObject]:
         paginator = self.client().get_paginator("list_objects_v2")
+        from adapters.s3.keys import tenant_value  # the partition values the s3 sink writes (client() found boto3)
+
+        tenant_values = None if tenants is None else frozenset(tenant_value(t) for t in tenants)
+        found: dict[str, ArchiveObject] = {}
         for partition in partition_prefixes(since, until):
             try:
                 for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + partition,
@@ -133,7 +138,7 @@ class FileSource:
         if self.path.exists():
             yield self.path
 
-    def objects(self, since: datetime, until: datetime, tenant_values: frozenset[str] | None) -> list[ArchiveObject]:
+    def objects(self, since: datetime, until: datetime, tenants: frozenset[str] | None) -> list[ArchiveObject]:
         found = []
         for path in self._files():
             stat = path.stat()
