@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import signal
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from replay_kit import BASE, ArchiveWorld, in_range, iso, run_cli, wire_events
+from replay_kit import BASE, ArchiveWorld, cli_process, in_range, iso, run_cli, wait_until, wire_events
 
+from shippers.buffer.presence import DB_FILE
 from shippers.buffer.sqlite import SqliteBuffer
 
 
@@ -65,3 +67,39 @@ def test_a_corrupt_object_and_a_bad_line_are_reported_and_skipped(world: Archive
     assert f"{mixed} line 2: not valid JSON" in output
     assert f"{mixed} line 3: type: unknown event type" in output
     assert set(world.delivered()) == {e["id"] for e in events} | {"extra-1"}
+
+
+def test_kill_9_in_the_middle_then_a_second_run_delivers_each_event_once(world: ArchiveWorld, archive: Callable[..., Any]) -> None:
+    """A replay killed (SIGKILL) part-way and run again with the same arguments queues and delivers every event once."""
+    until = BASE + timedelta(days=3)
+    events = [e for e in archive(wire_events(per_hour=40)) if in_range(e, BASE, until)]
+    config = world.config({"search": world.es_sink()})
+    args = ("replay", "-c", str(config), "--from", world.url, "--endpoint-url", world.s3.url, "--to-sink", "search",
+            "--since", iso(BASE), "--until", iso(until))
+    child = cli_process(*args, "--rate", "150")  # slow enough to be killed part-way (the rate is not part of the run's identity)
+    store_file = world.folder / "replay-store" / DB_FILE
+    try:
+        assert wait_until(store_file.exists, 60)
+        store = SqliteBuffer(world.folder / "replay-store", max_bytes=1 << 30)
+        try:
+            assert wait_until(lambda: store.last_seq() >= 150, 60)
+        finally:
+            store.close()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    store = SqliteBuffer(world.folder / "replay-store", max_bytes=1 << 30)
+    try:
+        queued_first = store.last_seq()
+    finally:
+        store.close()
+    assert 0 < queued_first < len(events)  # killed in the middle
+    second = run_cli(*args)
+    assert second.exit_code == 0, second.output
+    assert set(world.delivered()) == {e["id"] for e in events}
+    assert f"queued {len(events) - queued_first} event(s)" in second.output, (queued_first, second.output)
+    store = SqliteBuffer(world.folder / "replay-store", max_bytes=1 << 30)
+    try:
+        assert store.last_seq() == len(events)  # each event queued exactly once over the two runs
+    finally:
+        store.close()
