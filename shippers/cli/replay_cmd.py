@@ -135,7 +135,7 @@ def _run(config: Config, request: ReplayRequest, target: SinkConfig) -> None:
         objects = replayer.objects()
         if not objects:
             fail(escape(f"{request.source.url} holds no archive objects for [{request.since.isoformat()}, {request.until.isoformat()})"))
-        with ReplayProgress(errors, f"replay -> {target.name}") as progress:
+        with ReplayProgress(errors, "replay") as progress:
             replayer.progress = progress
             summary = replayer.run(objects)
         seconds = time.monotonic() - began

@@ -6,23 +6,25 @@ from collections.abc import Iterator
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from shippers.replay.run import Summary
 from shippers.replay.targets import duplicate_note
 
 # Why: a terminal full of bad lines hides the summary; the first few show the pattern.
 MAX_SHOWN_PROBLEMS = 20
+BAR_WIDTH = 16
 
 
 class ReplayProgress:
     """The bar of one replay (a ``shippers.replay.run.ProgressSink``); bytes drive the bar and its ETA."""
 
     def __init__(self, console: Console, label: str) -> None:
+        # Why: 80 columns hold the bar, bytes, objects, events, rate and ETA of a month's archive on one line.
         self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-            TextColumn("{task.fields[objects]} objects"), TextColumn("{task.fields[events]} events"),
-            TextColumn("{task.fields[rate]} ev/s"), TimeElapsedColumn(), TimeRemainingColumn(),
+            TextColumn("{task.description}"), BarColumn(bar_width=BAR_WIDTH), DownloadColumn(),
+            TextColumn("{task.fields[objects]} obj"), TextColumn("{task.fields[events]} ev"),
+            TextColumn("{task.fields[rate]}/s"), TimeRemainingColumn(compact=True),
             console=console, transient=False,
         )
         self._label = label

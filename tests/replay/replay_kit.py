@@ -7,9 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -118,17 +115,6 @@ def cli_process(*args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, **CREDENTIALS, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "shippers.cli", *args], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    """Poll a condition (no assertion depends on how long it took)."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        pause.wait(0.02)
-    return predicate()
 
 
 def iso(moment: datetime) -> str:

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from replay_kit import BASE, ArchiveWorld, cli_process, in_range, iso, run_cli, wait_until, wire_events
+from replay_kit import BASE, ArchiveWorld, cli_process, in_range, iso, run_cli, wire_events
 
 from shippers.buffer.presence import DB_FILE
 from shippers.buffer.sqlite import SqliteBuffer
+from shippers.testing.waiting import wait_for
 
 
 def test_a_range_and_filters_deliver_exactly_their_events_once(world: ArchiveWorld, archive: Callable[..., Any]) -> None:
@@ -79,10 +80,10 @@ def test_kill_9_in_the_middle_then_a_second_run_delivers_each_event_once(world: 
     child = cli_process(*args, "--rate", "150")  # slow enough to be killed part-way (the rate is not part of the run's identity)
     store_file = world.folder / "replay-store" / DB_FILE
     try:
-        assert wait_until(store_file.exists, 60)
+        wait_for(store_file.exists, "the replay's store", deadline_seconds=60)
         store = SqliteBuffer(world.folder / "replay-store", max_bytes=1 << 30)
         try:
-            assert wait_until(lambda: store.last_seq() >= 150, 60)
+            wait_for(lambda: store.last_seq() >= 150, "150 events queued", deadline_seconds=60)
         finally:
             store.close()
     finally:
