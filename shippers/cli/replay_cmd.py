@@ -5,7 +5,8 @@ file://PATH`` (a file sink's output with its rotated files), or ``--from-sink NA
 region and endpoint of a configured ``s3`` sink). Where to: ``--to-sink NAME``, through its mapping,
 batching, retry and DLQ. A sidecar delivering from the store picks the events up; with none running,
 replay delivers that sink itself until it has drained. Exit codes: 0 done (bad lines and unreadable
-objects are listed and skipped), 2 usage or config error, 1 the source or the store failed.
+objects are listed and skipped), 2 usage or config error, 1 the source or the store failed, 130
+interrupted (Ctrl-C: what was queued stays queued, with its checkpoints).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from shippers.shipper import Shipper
 DRAIN_POLL_SECONDS = 0.2
 # Why: at shutdown a send still in flight gets this long to finish; what is not sent stays in the store.
 CLOSE_TIMEOUT_SECONDS = 10.0
+# Why: the shell's code for a command ended by SIGINT (128 + 2), so scripts tell Ctrl-C from a failure.
+EXIT_INTERRUPTED = 130
 
 
 def _when(value: str, option: str) -> datetime:
@@ -119,6 +122,7 @@ def _run(config: Config, request: ReplayRequest, target: SinkConfig) -> None:
     except AuthlogError as exc:
         fail(escape(f"cannot open the store {config.buffer.path}: {exc}"))
     began = time.monotonic()
+    replayer: Replayer | None = None
     try:
         own = False
         if not request.dry_run:
@@ -143,6 +147,10 @@ def _run(config: Config, request: ReplayRequest, target: SinkConfig) -> None:
             _drain(shipper, target.name)
         elif not request.dry_run:
             errors.print(f"the running sidecar delivers them to {target.name} (`authlog status` shows its lag)", highlight=False, markup=False)
+    except KeyboardInterrupt:
+        queued = replayer.summary.queued if replayer is not None else 0
+        fail(f"interrupted after queueing {queued:,} event(s) (each chunk with its checkpoint); a second run with the same "
+             "arguments continues where this one stopped", EXIT_INTERRUPTED)
     except SourceError as exc:
         fail(escape(str(exc)))
     except AuthlogError as exc:

@@ -47,10 +47,10 @@ class ArchiveWorld:
                 "retry": {"initial": "10ms", "max": "50ms"}, **extra}
 
     def config(self, sinks: dict[str, dict[str, Any]], *, store: str = "replay-store", **sections: Any) -> Path:
-        """A TOML config with a store in the test's folder and these sinks; returns its path."""
+        """A TOML config with a store in the test's folder, these sinks and the archive's s3 sink ``archive``; its path."""
         tables: dict[str, Any] = {"buffer": {"path": str(self.folder / store)}, **sections}
-        tables.update({f"sinks.{name}": sink for name, sink in sinks.items()})
-        path = self.folder / f"{store}.toml"
+        tables.update({f"sinks.{name}": sink for name, sink in {"archive": self.s3_sink(), **sinks}.items()})
+        path = self.folder / f"{store}-{len(list(self.folder.glob('*.toml')))}.toml"
         path.write_text("".join(_table(name, values) for name, values in tables.items()))
         return path
 

@@ -13,6 +13,8 @@ from replay_kit import BASE, ArchiveWorld, cli_process, in_range, iso, run_cli, 
 
 from shippers.buffer.presence import DB_FILE
 from shippers.buffer.sqlite import SqliteBuffer
+from shippers.config import load_config
+from shippers.shipper import Shipper
 from shippers.testing.waiting import wait_for
 
 
@@ -104,3 +106,53 @@ def test_kill_9_in_the_middle_then_a_second_run_delivers_each_event_once(world: 
         assert store.last_seq() == len(events)  # each event queued exactly once over the two runs
     finally:
         store.close()
+
+
+def test_with_a_sidecar_delivering_replay_appends_and_the_sidecar_delivers(world: ArchiveWorld, archive: Callable[..., Any]) -> None:
+    """A process holding the delivery lock keeps it: replay only appends, and that process's worker delivers every event."""
+    events = archive(wire_events(days=1))
+    config = world.config({"search": world.es_sink()})
+    with Shipper.from_config(load_config(config), deliver=True) as sidecar:
+        assert sidecar.delivering
+        result = run_cli("replay", "-c", str(config), "--from-sink", "archive", "--to-sink", "search",
+                         "--since", iso(BASE), "--until", iso(BASE + timedelta(days=1)))
+        assert result.exit_code == 0, result.output
+        assert "the running sidecar delivers them to search" in " ".join(result.output.split())
+        expected = {e["id"] for e in events if in_range(e, BASE, BASE + timedelta(days=1))}
+        wait_for(lambda: set(world.delivered()) == expected, "the sidecar delivered the replayed events")
+        assert sidecar.delivering  # it never gave its lock up
+
+
+def test_a_delivering_process_without_the_target_sink_is_a_clear_error(world: ArchiveWorld, archive: Callable[..., Any]) -> None:
+    """When the process that delivers has no such sink, replay says so instead of queueing events nobody delivers."""
+    archive(wire_events(days=1, hours=(5,), per_hour=2))
+    other = world.config({"elsewhere": world.es_sink()})
+    config = world.config({"search": world.es_sink()})  # the same store path: written after `other`
+    with Shipper.from_config(load_config(other), deliver=True):
+        result = run_cli("replay", "-c", str(config), "--from", world.url, "--endpoint-url", world.s3.url, "--to-sink", "search",
+                         "--since", iso(BASE), "--until", iso(BASE + timedelta(days=1)))
+    assert result.exit_code == 2
+    assert "has no sink search: add it to that process's config" in " ".join(result.output.split())
+
+
+def test_ctrl_c_stops_with_what_was_queued_kept_and_says_how_to_continue(world: ArchiveWorld, archive: Callable[..., Any]) -> None:
+    """SIGINT mid-run exits 130 saying how many were queued and that the same arguments continue."""
+    archive(wire_events(per_hour=20))
+    config = world.config({"search": world.es_sink()})
+    child = cli_process("replay", "-c", str(config), "--from", world.url, "--endpoint-url", world.s3.url, "--to-sink", "search",
+                        "--since", iso(BASE), "--until", iso(BASE + timedelta(days=3)), "--rate", "100")
+    store_file = world.folder / "replay-store" / DB_FILE
+    try:
+        wait_for(store_file.exists, "the replay's store", deadline_seconds=60)
+        store = SqliteBuffer(world.folder / "replay-store", max_bytes=1 << 30)
+        try:
+            wait_for(lambda: store.last_seq() >= 100, "100 events queued", deadline_seconds=60)
+        finally:
+            store.close()
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130
+    assert "a second run with the same arguments continues" in " ".join(err.decode().split())
