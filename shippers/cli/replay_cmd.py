@@ -110,7 +110,7 @@ def replay(config_path: Path, source_url: str | None, from_sink: str | None, to_
         fail(f"--to-sink: unknown sink {escape(to_sink)!r}; configured sinks: {', '.join(sorted(config.sinks))}", EXIT_CONFIG)
     source = _source(config, source_url, from_sink, endpoint_url)
     _refuse_own_archive(source, target)
-    request = ReplayRequest(source, to_sink, start, end, _listed(types), _listed(tenants), rate, dry_run)
+    request = ReplayRequest(source, to_sink, start, end, _listed(types), _listed(tenants), rate, dry_run, until_now=until is None)
     _run(config, request, target)
 
 

@@ -104,6 +104,8 @@ class LineReader:
         if version not in KNOWN_SCHEMA_VERSIONS:
             known = ", ".join(map(str, sorted(KNOWN_SCHEMA_VERSIONS)))
             return LineProblem(f"schemaVersion {version!r} is not one this version reads ({known}); upgrade authlog")
+        if not isinstance(document.get("id"), str):
+            return LineProblem("id: every archive line has one (a replay must not make up a new id: it would be a new event)")
         pii = _pii_object(document.get("pii"))
         if isinstance(pii, LineProblem):
             return pii

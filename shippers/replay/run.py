@@ -7,7 +7,9 @@ What is kept is queued for that sink alone (``Buffer.append_replayed``, like a D
 sinks never see it) in chunks, each committed with the checkpoint ``(object, lines read)``, the
 object's last one saying ``done``. A second run with the same arguments (the same run id) skips the
 objects done and resumes the others after their last committed line: each event is queued once,
-whether the first run ended by Ctrl-C, kill -9 or a full disk.
+whether the first run ended by Ctrl-C, kill -9 or a full disk. A file sink's current file is never
+done for good (its checkpoint is a line count, kept by its inode through rotation): a later run reads
+the lines appended to it since, and never an unterminated last line the sink may still be writing.
 
 Pacing, all on the injected clock and sleep: ``rate`` caps queued events per second, and queueing
 waits while the sink's backlog in the store is above half its cap (``max_backlog``, else the store's
@@ -55,11 +57,12 @@ class ReplayRequest:
     tenants: tuple[str, ...] = ()
     rate: float | None = None  # events per second; None: as fast as the store takes them
     dry_run: bool = False
+    until_now: bool = False  # --until was left out: ``until`` is this run's start, not part of its identity
 
     @property
     def run_id(self) -> str:
         """The same arguments, the same id: a second run continues the first one's checkpoints."""
-        parts = [self.source.url, self.sink, self.since.isoformat(), self.until.isoformat(),
+        parts = [self.source.url, self.sink, self.since.isoformat(), "now" if self.until_now else self.until.isoformat(),
                  ",".join(sorted(self.types)), ",".join(sorted(self.tenants))]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:RUN_ID_HEX]
 
@@ -170,8 +173,11 @@ class Replayer:
         self.summary.bytes_read += obj.size
         chunk: list[tuple[Event, bytes, str | None]] = []
         chunk_size = CHUNK_EVENTS if self.request.rate is None else max(1, min(CHUNK_EVENTS, int(self.request.rate)))
+        lines = data.split(b"\n")
+        if data.endswith(b"\n") or obj.growing:
+            lines.pop()  # the empty piece after the last newline, or a line the file sink is still writing
         number = 0
-        for number, line in enumerate(data.split(b"\n"), start=1):
+        for number, line in enumerate(lines, start=1):
             if number <= resume_after or not line.strip():
                 continue
             self.summary.lines += 1
@@ -189,7 +195,9 @@ class Replayer:
             if len(chunk) >= chunk_size:
                 self._queue(chunk, obj, str(number))
                 chunk = []
-        self._queue(chunk, obj, f"{DONE} {number}")
+        # A growing file is never done: the lines it gets later (before or after its rotation) are read next time.
+        read = max(number, resume_after)  # a file cut shorter since (by hand) never moves its checkpoint back
+        self._queue(chunk, obj, str(read) if obj.growing else f"{DONE} {read}")
 
     def _keep(self, event: Event) -> bool:
         """Whether the event is queued; when not, its reason is counted."""

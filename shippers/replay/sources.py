@@ -43,6 +43,7 @@ class ArchiveObject:
     key: str  # as shown to a person (the S3 key, the file's path)
     size: int  # bytes as stored (compressed)
     checkpoint: str  # the name its progress is stored under (a file's inode survives its rotation)
+    growing: bool = False  # a file sink's current file: lines may be appended after a run finished it
 
 
 class Source(Protocol):
@@ -142,7 +143,8 @@ class FileSource:
         found = []
         for path in self._files():
             stat = path.stat()
-            found.append(ArchiveObject(str(path), stat.st_size, f"{self.path.name}@{stat.st_dev}:{stat.st_ino}"))
+            found.append(ArchiveObject(str(path), stat.st_size, f"{self.path.name}@{stat.st_dev}:{stat.st_ino}",
+                                       growing=path == self.path))
         return found
 
     def read(self, obj: ArchiveObject) -> bytes:

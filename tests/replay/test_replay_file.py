@@ -11,10 +11,10 @@ from replay_kit import BASE, ArchiveWorld, iso, run_cli, wire_events
 from shippers.shipper import Shipper
 
 
-def write_file_sink(world: ArchiveWorld, events: list[dict], path: Path) -> None:
-    """Our file sink writes the events in small batches, so its output rotates several times."""
+def write_file_sink(world: ArchiveWorld, events: list[dict], path: Path, max_file_bytes: str = "4KiB") -> None:
+    """Our file sink writes the events in small batches, so its output rotates (at ``max_file_bytes``)."""
     config = {"buffer": {"path": str(world.folder / "writer-store")},
-              "sinks": {"out": {"type": "file", "path": str(path), "max_file_bytes": "4KiB", "batch": {"max_events": 10}}}}
+              "sinks": {"out": {"type": "file", "path": str(path), "max_file_bytes": max_file_bytes, "batch": {"max_events": 10}}}}
     with Shipper.from_config(config, deliver=True) as shipper:
         for start in range(0, len(events), 10):
             assert shipper.ingest_raw([json.dumps(e).encode() for e in events[start:start + 10]]).accepted
@@ -44,3 +44,19 @@ def test_a_file_sink_cannot_replay_into_itself(world: ArchiveWorld) -> None:
     result = run_cli("replay", "-c", str(config), "--from", f"file://{path}", "--to-sink", "out", "--since", iso(BASE))
     assert result.exit_code == 2
     assert "cannot be the target of its own output" in result.output
+
+
+def test_lines_appended_after_a_run_are_replayed_by_the_next_one(world: ArchiveWorld) -> None:
+    """The current file is never done: a second run (no --until) queues only what the sink wrote since, rotated or not."""
+    path = world.folder / "out" / "events.ndjson"
+    path.parent.mkdir()
+    first, later = wire_events(days=1, hours=(5,)), wire_events(days=1, hours=(6,), prefix="later")
+    write_file_sink(world, first, path, max_file_bytes="1MiB")
+    config = world.config({"search": world.es_sink()})
+    args = ("replay", "-c", str(config), "--from", f"file://{path}", "--to-sink", "search", "--since", iso(BASE))
+    assert f"queued {len(first)} event(s)" in run_cli(*args).output
+    write_file_sink(world, later, path, max_file_bytes="4KiB")  # the file that was current is rotated meanwhile
+    assert list(path.parent.glob("events.ndjson.*"))
+    again = run_cli(*args)
+    assert f"queued {len(later)} event(s)" in again.output, again.output
+    assert set(world.delivered()) == {e["id"] for e in first + later}
