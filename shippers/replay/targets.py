@@ -48,7 +48,7 @@ def window_check(sink_type: str) -> Callable[[float, float], str | None] | None:
 
     def outside(when: float, now: float) -> str | None:
         if now - when > past - WINDOW_MARGIN_SECONDS:
-            return f"older than Datadog's {past / 3600:g}-hour window"
+            return f"older than Datadog's {past / 3600:g}-hour window (less {WINDOW_MARGIN_SECONDS / 60:g} minutes of margin)"
         if when - now > future - WINDOW_MARGIN_SECONDS:
             return f"more than {future / 3600:g} h ahead (Datadog's window)"
         return None

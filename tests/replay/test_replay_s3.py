@@ -18,6 +18,21 @@ from shippers.shipper import Shipper
 from shippers.testing.waiting import wait_for
 
 
+def queued(world: ArchiveWorld) -> int:
+    """How many events the replay store holds (only replays append to it in these tests)."""
+    store = SqliteBuffer(world.folder / "replay-store", max_bytes=1 << 30)
+    try:
+        return store.last_seq()
+    finally:
+        store.close()
+
+
+def wait_until_queued(world: ArchiveWorld, events: int) -> None:
+    """Wait until a replay child has created its store and queued ``events``."""
+    wait_for((world.folder / "replay-store" / DB_FILE).exists, "the replay's store", deadline_seconds=60)
+    wait_for(lambda: queued(world) >= events, f"{events} events queued", deadline_seconds=60)
+
+
 def test_a_range_and_filters_deliver_exactly_their_events_once(world: ArchiveWorld, archive: Callable[..., Any]) -> None:
     """Replaying a range with --types and --tenants into Elasticsearch stores exactly the matching ids, each queued once."""
     events = archive(wire_events())
@@ -29,11 +44,7 @@ def test_a_range_and_filters_deliver_exactly_their_events_once(world: ArchiveWor
     expected = {e["id"] for e in events
                 if in_range(e, since, until) and e["type"].startswith("login.") and e.get("tenantId") in ("t-1", "t-2")}
     assert expected and set(world.delivered()) == expected
-    store = SqliteBuffer(world.folder / "replay-store", max_bytes=1 << 30)
-    try:
-        assert store.last_seq() == len(expected)  # queued once each (nothing else was appended to this store)
-    finally:
-        store.close()
+    assert queued(world) == len(expected)  # queued once each (nothing else was appended to this store)
     assert f"queued {len(expected)} event(s) for sink search" in result.output
     assert "Elasticsearch: each event is a `create`" in result.output
 
@@ -80,32 +91,18 @@ def test_kill_9_in_the_middle_then_a_second_run_delivers_each_event_once(world: 
     args = ("replay", "-c", str(config), "--from", world.url, "--endpoint-url", world.s3.url, "--to-sink", "search",
             "--since", iso(BASE), "--until", iso(until))
     child = cli_process(*args, "--rate", "150")  # slow enough to be killed part-way (the rate is not part of the run's identity)
-    store_file = world.folder / "replay-store" / DB_FILE
     try:
-        wait_for(store_file.exists, "the replay's store", deadline_seconds=60)
-        store = SqliteBuffer(world.folder / "replay-store", max_bytes=1 << 30)
-        try:
-            wait_for(lambda: store.last_seq() >= 150, "150 events queued", deadline_seconds=60)
-        finally:
-            store.close()
+        wait_until_queued(world, 150)
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(30)
-    store = SqliteBuffer(world.folder / "replay-store", max_bytes=1 << 30)
-    try:
-        queued_first = store.last_seq()
-    finally:
-        store.close()
+    queued_first = queued(world)
     assert 0 < queued_first < len(events)  # killed in the middle
     second = run_cli(*args)
     assert second.exit_code == 0, second.output
     assert set(world.delivered()) == {e["id"] for e in events}
     assert f"queued {len(events) - queued_first} event(s)" in second.output, (queued_first, second.output)
-    store = SqliteBuffer(world.folder / "replay-store", max_bytes=1 << 30)
-    try:
-        assert store.last_seq() == len(events)  # each event queued exactly once over the two runs
-    finally:
-        store.close()
+    assert queued(world) == len(events)  # each event queued exactly once over the two runs
 
 
 def test_with_a_sidecar_delivering_replay_appends_and_the_sidecar_delivers(world: ArchiveWorld, archive: Callable[..., Any]) -> None:
@@ -141,14 +138,8 @@ def test_ctrl_c_stops_with_what_was_queued_kept_and_says_how_to_continue(world: 
     config = world.config({"search": world.es_sink()})
     child = cli_process("replay", "-c", str(config), "--from", world.url, "--endpoint-url", world.s3.url, "--to-sink", "search",
                         "--since", iso(BASE), "--until", iso(BASE + timedelta(days=3)), "--rate", "100")
-    store_file = world.folder / "replay-store" / DB_FILE
     try:
-        wait_for(store_file.exists, "the replay's store", deadline_seconds=60)
-        store = SqliteBuffer(world.folder / "replay-store", max_bytes=1 << 30)
-        try:
-            wait_for(lambda: store.last_seq() >= 100, "100 events queued", deadline_seconds=60)
-        finally:
-            store.close()
+        wait_until_queued(world, 100)
         child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=60)
     finally:
