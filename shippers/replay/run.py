@@ -231,10 +231,12 @@ class Replayer:
 
     # -- queueing --------------------------------------------------------------------------
     def _queue(self, chunk: list[tuple[Event, bytes, str | None]], obj: ArchiveObject, checkpoint: str) -> None:
-        self.summary.queued += len(chunk)
+        if not self.request.dry_run:
+            self._commit(chunk, obj, checkpoint)
+        self.summary.queued += len(chunk)  # counted once committed: an interrupted run says what is in the store
         self.progress.advanced(events=len(chunk))
-        if self.request.dry_run:
-            return
+
+    def _commit(self, chunk: list[tuple[Event, bytes, str | None]], obj: ArchiveObject, checkpoint: str) -> None:
         self._wait_for_room()
         self._pace(len(chunk))
         name = f"{self.request.run_id}.{obj.checkpoint}"
