@@ -124,6 +124,9 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
     schemaVersion: int
     # Derived once at ingest from ip and userAgent ([enrich]; shippers/enrichment); left out when nothing is known.
     enrichment: Enrichment | None = None
+    # What a sink's PII policy transformed in this copy ({"email": "hash", "ip": "mask"}; shippers.pii): set on the
+    # archive lines and dead letters of a sink with a policy, never by ingest; left out when nothing was transformed.
+    pii: dict[str, str] | None = None
 
     @property
     def timestamp(self) -> datetime:

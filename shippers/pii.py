@@ -111,22 +111,46 @@ def _enrichment_filter(config: PiiConfig) -> EnrichmentFilter | None:
 
 def make_policy(config: PiiConfig) -> Callable[[Event], Event] | None:
     """A function applying the policy, or None when every field is kept (the fast path)."""
-    return _policy(_field_functions(config), _enrichment_filter(config))
+    return _policy(_field_functions(config), _enrichment_filter(config), _actions(config))
+
+
+def _action_name(action: str) -> str:
+    """``hash:1a2b3c4d`` -> ``hash``: the event's ``pii`` object names the treatment, not the key."""
+    return action.partition(":")[0]
+
+
+def transformed(event: Event, changed: dict[str, str]) -> dict[str, str] | None:
+    """The event's ``pii`` object once ``changed`` ({field: action}) is applied on top of what it already carries."""
+    if not changed:
+        return event.pii
+    merged = dict(event.pii or {})
+    merged.update({field: _action_name(action) for field, action in changed.items()})
+    return {field: merged[field] for field in FIELDS if field in merged}  # one order for every line
 
 
 def _policy(
-    functions: dict[str, Callable[[str], str | None]], enrichment_filter: EnrichmentFilter | None = None
+    functions: dict[str, Callable[[str], str | None]], enrichment_filter: EnrichmentFilter | None = None,
+    actions: dict[str, str] | None = None,
 ) -> Callable[[Event], Event] | None:
-    """make_policy from the field functions and enrichment filter already built (None when there are none)."""
+    """make_policy from the field functions and enrichment filter already built (None when there are none).
+
+    The result names what it transformed in its ``pii`` object (the archive line carries it: a replay
+    of the archive then knows a hashed email is a hash, and never hashes it again).
+    """
     if not functions and enrichment_filter is None:
         return None
+    names = actions or {}
 
     def apply(event: Event) -> Event:
         changes: dict[str, object] = {}
+        applied: dict[str, str] = {}
         for field, function in functions.items():
             value = getattr(event, field)
             if value is not None:
                 changes[field] = function(value)
+                applied[field] = names.get(field, "drop")
+        if applied:
+            changes["pii"] = transformed(event, applied)
         if enrichment_filter is not None and event.enrichment is not None:
             allowed = enrichment_filter(event.enrichment)
             if allowed is not event.enrichment:
@@ -189,8 +213,8 @@ class SinkPii:
         config = config or PiiConfig()
         self._functions = _field_functions(config)
         self._enrichment = _enrichment_filter(config)
-        self.transform = _policy(self._functions, self._enrichment)
         actions = _actions(config)
+        self.transform = _policy(self._functions, self._enrichment, actions)
         key_id = ""
         if config.hash_key and "hash" in actions.values():
             key_id = hmac.new(config.hash_key.encode(), _KEY_ID_MESSAGE, hashlib.sha256).hexdigest()[:KEY_ID_HEX]
@@ -209,13 +233,20 @@ class SinkPii:
             return event, applied
         before = parse_tag(applied)
         result: dict[str, str] = {}
-        changes: dict[str, str | None] = {}
+        changes: dict[str, object] = {}
+        applied: dict[str, str] = {}
         for field in FIELDS:
             result[field] = outcome = before[field] if before[field] == self.actions[field] else _reconcile(before[field], self.actions[field])
             value = getattr(event, field)
-            if value is None or outcome == before[field]:
+            if value is None:
                 continue
-            changes[field] = None if outcome == "drop" else self._functions[field](value)
+            if outcome != before[field]:
+                changes[field] = None if outcome == "drop" else self._functions[field](value)
+                applied[field] = outcome
+            elif outcome not in ("keep", "unknown") and field not in (event.pii or {}):
+                applied[field] = outcome  # treated before this object was written (an older dead letter): name it
+        if applied:
+            changes["pii"] = transformed(event, applied)
         shown = msgspec.structs.replace(event, **changes) if changes else event
         return shown, _tag(result)
 
@@ -242,6 +273,9 @@ class SinkPii:
         except Exception:
             hidden = tuple(f for f in FIELDS if self.actions[f] != "keep")
             shown = withhold(event, hidden)
+            dropped = {f: "drop" for f in hidden if getattr(event, f) is not None}
+            if dropped:
+                shown = msgspec.structs.replace(shown, pii=transformed(event, dropped))
             if self._enrichment is not None and shown.enrichment is not None:
                 shown = msgspec.structs.replace(shown, enrichment=None)
             return shown, _tag({f: "drop" if f in hidden else a for f, a in self.actions.items()})

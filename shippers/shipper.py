@@ -235,6 +235,39 @@ class Shipper:
         return SinkWorker(sink, adapter, self.routes[sink.name], limits, self.pii[sink.name], self.buffer, self.metrics, self.clock, self._sleep,
                           monotonic=self.monotonic)
 
+    def deliver_only(self, names: Sequence[str]) -> bool:
+        """Deliver these sinks alone when no process delivers from the store (``authlog replay`` with no sidecar);
+        False, nothing started, when one does. Only their positions are registered: the other sinks' stay as stored."""
+        if not self.buffer.acquire_delivery_lock():
+            return False
+        self.buffer.register_sinks([p for p in self._policies() if p.name in names], remove_others=False)
+        self.buffer.use_routes({name: self.routes[name].takes for name in names})
+        for name in names:
+            self.workers[name] = self._make_worker(self.config.sinks[name])
+            self.workers[name].start()
+        self._delivering = True
+        return True
+
+    def drained(self, name: str) -> bool:
+        """Whether sink ``name`` is done with everything in the store now (asks its worker to cut what waits)."""
+        if self.buffer.position(name)[0] >= self.buffer.last_seq():
+            return True
+        worker = self.workers.get(name)
+        if worker is not None:
+            worker.flush_requested.set()
+            worker.wake.set()
+        return False
+
+    def require_tag_reader(self, action: str) -> None:
+        """Refuse ``action`` (re-queueing events that carry a PII tag) when the deliverer is too old to honour the tag."""
+        holder = self.buffer.delivery_holder()
+        if holder is not None and holder[1] < self.buffer.schema_version:
+            raise BufferLockedError(
+                f"{action} refused: the process delivering from {self.config.buffer.path} (pid {holder[0]}) runs an older "
+                f"authlog (store schema {holder[1]}, this one {self.buffer.schema_version}); it would apply the sink's PII policy again "
+                "to events that already hold the sink's view. Upgrade that process first, then replay"
+            )
+
     @property
     def delivering(self) -> bool:
         return self._delivering
@@ -460,13 +493,7 @@ class Shipper:
         """Re-queue a sink's dead letters; they carry the policy they were stored under, which is never applied twice."""
         if sink not in self.config.sinks:
             raise KeyError(sink)
-        holder = self.buffer.delivery_holder()
-        if holder is not None and holder[1] < self.buffer.schema_version:
-            raise BufferLockedError(
-                f"dlq replay refused: the process delivering from {self.config.buffer.path} (pid {holder[0]}) runs an older "
-                f"authlog (store schema {holder[1]}, this one {self.buffer.schema_version}); it would apply the sink's PII policy again "
-                "to letters that already hold the sink's view. Upgrade that process first, then replay"
-            )
+        self.require_tag_reader("dlq replay")
         current = self.pii[sink]
         changed = {
             tag: n for tag, n in self.buffer.dead_letter_tags(sink).items() if tag not in (None, current.tag, UNDECODABLE_TAG)

@@ -20,6 +20,7 @@ COMMANDS = {
     "top": "shippers.cli.top_cmd:top",
     "health": "shippers.cli.health_cmd:health",
     "dlq": "shippers.cli.run_cmds:dlq",
+    "replay": "shippers.cli.replay_cmd:replay",
     "sinks": "shippers.cli.run_cmds:sinks",
     "check-config": "shippers.cli.catalog_cmds:check_config",
     "catalog": "shippers.cli.catalog_cmds:catalog",
