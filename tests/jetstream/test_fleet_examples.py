@@ -9,6 +9,9 @@ import textwrap
 import tomllib
 from pathlib import Path
 
+import kubernetes_validate
+import yaml
+
 from shippers.config import config_from_dict
 from shippers.testing.nats_cluster import nats_server_binary
 
@@ -34,3 +37,11 @@ def test_the_members_config_in_the_kubernetes_example_loads() -> None:
     environ["ES_CLOUD_ID"] = "demo:ZXUtd2VzdC0xLmF3cy5mb3VuZC5pbyRlczEyMyRrYjQ1Ng=="  # name:base64(host$es$kibana)
     config = config_from_dict(tomllib.loads(text), environ=environ)
     assert config.buffer.kind == "jetstream" and config.buffer.replicas == 3 and len(config.buffer.servers) == 3
+
+
+def test_the_kubernetes_example_is_valid_against_the_api_schema() -> None:
+    """Every document of examples/fleet/kubernetes.yaml passes kubernetes-validate (strict) for the latest API version."""
+    documents = [doc for doc in yaml.safe_load_all((FLEET / "kubernetes.yaml").read_text("utf-8")) if doc]
+    assert {doc["kind"] for doc in documents} == {"ConfigMap", "Deployment", "Service"}
+    for document in documents:
+        kubernetes_validate.validate(document, kubernetes_validate.utils.latest_version(), strict=True)

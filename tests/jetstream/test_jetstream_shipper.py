@@ -4,6 +4,7 @@ takeover of what a dead member held, a full stream and an unreachable server ref
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -268,3 +269,20 @@ def test_a_drop_oldest_sink_past_its_cap_acknowledges_its_oldest_events_without_
         assert [row.dropped for row in buffer.sinks() if row.name == "lossy"] == [dropped]
     finally:
         buffer.close()
+
+
+def test_status_says_how_old_the_fleets_oldest_pending_event_is(nats_server: NatsCluster) -> None:
+    """oldestPendingAgeSeconds on a fleet is the age of the consumer's oldest unsettled event (read by stream seq above its
+    ack floor), whichever member holds it; none once the sink is done."""
+    now = [time.time()]  # the sample events' times are near the real now: the validator compares them with this clock
+    config = fleet_config(nats_server)
+    config["sinks"]["mem"]["batch"] = {"max_events": 1000, "timeout": "1h"}  # nothing is cut while the test looks
+    with Shipper.from_config(config, clock=lambda: now[0]) as shipper:
+        shipper.buffer.register_sinks(shipper._policies())
+        assert shipper.ingest_raw(items(3)).accepted == 3
+        now[0] += 42.0
+        assert shipper.status()["sinks"]["mem"]["oldestPendingAgeSeconds"] == 42.0
+        source = shipper.buffer.delivery_source("mem")
+        rows = scan_all(source, "mem", 3)
+        source.record_cut("mem", [], [], rows[-1].seq)  # done with all three
+        wait_for(lambda: shipper.status()["sinks"]["mem"]["oldestPendingAgeSeconds"] is None, "no pending event left")

@@ -59,6 +59,8 @@ log = logging.getLogger("shippers.buffer")
 STARTUP_WAIT_SECONDS = 30.0
 # Why: between two tries at start; an election is over in a few of them.
 STARTUP_RETRY_SECONDS = 0.5
+_NO_ARCHIVE_REPLAY = ("authlog replay (the archive) needs the embedded store for now: a chunk and its checkpoint cannot be one "
+                      "transaction on JetStream; replay into a sidecar with [buffer] kind = \"sqlite\", or use `authlog dlq replay`")
 # Why: a consumer, once there, is deleted only on purpose (fleet remove-sink): appends look again this rarely.
 CONSUMER_CHECK_SECONDS = 5.0
 # Why: the layout of subjects, headers and consumers this code writes (the DLQ replay check reads it).
@@ -239,10 +241,22 @@ class JetStreamBuffer:
             return source
 
     def position(self, sink: str) -> tuple[int, int]:
-        return self.delivery_source(sink).position(sink)
+        """In stream seqs, fleet-wide: (the consumer's ack floor, the last seq it handed out); KeyError for no consumer."""
+        async def read() -> tuple[int, int] | None:
+            try:
+                info = await self.link.js.consumer_info(self.names.stream, sink)
+            except nats.js.errors.NotFoundError:
+                return None
+            return (int(info.ack_floor.stream_seq) if info.ack_floor else 0, int(info.delivered.stream_seq) if info.delivered else 0)
+
+        found = self.link.call(read(), f"reading sink {sink!r}'s consumer")
+        if found is None:
+            raise KeyError(sink)
+        return found
 
     def open_batches(self, sink: str) -> list[BatchRecord]:
-        return self.delivery_source(sink).open_batches(sink)
+        """This member's open batches of the sink, in stream seqs (its delivery source numbers them its own way)."""
+        return self.delivery_source(sink).open_batches_in_stream_seqs()
 
     def record_cut(self, sink: str, batches: Sequence[NewBatch], dead: Sequence[DeadItem], cut_through: int) -> list[BatchRecord]:
         return self.delivery_source(sink).record_cut(sink, batches, dead, cut_through)
@@ -331,11 +345,12 @@ class JetStreamBuffer:
         rows = []
         for info in sorted(infos, key=lambda i: i.name):
             backlog = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+            floor = int(info.ack_floor.stream_seq) if info.ack_floor else 0  # every stream seq at or below: done for the sink
             with self._sources_lock:
                 source = self._sources.get(info.name)
             counters = source.counters if source is not None else None
             rows.append(SinkRow(
-                name=info.name, type=(info.config.metadata or {}).get("authlog_type", ""), watermark=last - backlog, cut_through=last,
+                name=info.name, type=(info.config.metadata or {}).get("authlog_type", ""), watermark=last - backlog, cut_through=floor,
                 lag_events=backlog, lag_bytes=0, in_flight=backlog,
                 delivered=counters.delivered if counters else 0, duplicates=counters.duplicates if counters else 0,
                 retries=counters.retries if counters else 0, dead_lettered=counters.dead_lettered if counters else 0,
@@ -397,6 +412,12 @@ class JetStreamBuffer:
 
     def purge_dead_letters(self, sink: str | None = None, older_than: float | None = None) -> int:
         return self.dlq.purge(sink, older_than)
+
+    def append_replayed(self, events: Sequence[tuple[Event, bytes, str | None]], *, only_sink: str, checkpoint: tuple[str, str]) -> int:
+        raise BufferError(_NO_ARCHIVE_REPLAY)
+
+    def replay_checkpoints(self, run: str) -> dict[str, str]:
+        raise BufferError(_NO_ARCHIVE_REPLAY)
 
     def convert_dead_letters(self, converters: Mapping[str, Callable[[bytes, str], tuple[bytes, str, str]]]) -> dict[str, int]:
         return {}  # every letter is written with its sink's PII tag (module docstring of .dlq)

@@ -229,6 +229,12 @@ class JetStreamSinkSource:
             adopted, self._adopted = self._adopted, []
             return adopted
 
+    def open_batches_in_stream_seqs(self) -> list[BatchRecord]:
+        """The open batches with the stream's seqs of their held events (for status: the stream can be read by them)."""
+        with self._lock:
+            return [BatchRecord(b.id, b.sink, b.partition, b.key, self._stream_seqs(sorted(self._remaining[b.id])))
+                    for b in sorted(self._batches.values(), key=lambda b: b.id) if self._remaining[b.id]]
+
     def open_batches(self, sink: str) -> list[BatchRecord]:
         with self._lock:
             self._adopted = []  # a restart resends every open batch, the adopted ones too
