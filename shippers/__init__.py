@@ -17,6 +17,7 @@ _EXPORTS = {
     "AuthEventHandler": "shippers.logging_handler",
     "BufferFullError": "shippers.errors",
     "BufferUnavailableError": "shippers.errors",
+    "BufferUnreachableError": "shippers.errors",
     "ValidationError": "shippers.errors",
     "Shipper": "shippers.shipper",
     "configure": "shippers.api",

@@ -132,3 +132,18 @@ class BufferFullError(BufferError):
         self.sink = sink  # the full sink, when one sink's backlog (not the whole store) is the cause
         self.kind = kind
         super().__init__(message)
+
+
+class BufferUnreachableError(BufferUnavailableError, BufferFullError):
+    """A store on other machines that none answers (a JetStream cluster unreachable, or without quorum).
+
+    Both kinds at once: like a read-only store it may take writes again by itself (``retry_after``), and,
+    as the fleet issue promises, ``emit()`` raises it where the embedded store raises BufferFullError, so
+    an app's ``except BufferFullError`` handles a fleet's outage the way it handles a full disk.
+    """
+
+    def __init__(self, message: str, retry_after: float = 1.0, sink: str | None = None, kind: str = "unreachable") -> None:
+        BufferError.__init__(self, message)  # not the parents': each would set its own default kind
+        self.retry_after = retry_after
+        self.sink = sink
+        self.kind = kind

@@ -12,7 +12,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from shippers.errors import BufferFullError, Rejection
+from shippers.errors import BufferFullError, BufferUnavailableError, Rejection
 
 _REASONS = frozenset(r.value for r in Rejection)
 # Why a valid event was not stored (authlog_events_refused_total{reason}): a when_full = "block" sink at
@@ -31,7 +31,7 @@ REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 
 def refusal_reason(exc: BaseException) -> str:
     """The refusal reason of a store error (one of REFUSALS)."""
-    if isinstance(exc, BufferFullError):
+    if isinstance(exc, BufferFullError) and not isinstance(exc, BufferUnavailableError):  # an unreachable cluster is both
         return "sink_full" if exc.sink else "store_full"
     return "store_unavailable"
 

@@ -15,7 +15,7 @@ from typing import Any
 from shippers import api
 from shippers.config import Config
 from shippers.contrib.drops import DropCounter
-from shippers.errors import BufferError, BufferFullError, ValidationError
+from shippers.errors import BufferError, BufferFullError, BufferUnavailableError, ValidationError
 from shippers.shipper import Shipper
 
 
@@ -31,6 +31,8 @@ class EmbeddedDelivery:
         kind = fields.pop("type")
         try:
             api.emit(kind, **fields)
+        except BufferUnavailableError as exc:  # first: a fleet's unreachable cluster is a BufferFullError too
+            self.drops("store_unavailable", str(exc))
         except BufferFullError as exc:
             self.drops("store_full", str(exc))
         except BufferError as exc:

@@ -47,7 +47,7 @@ from aiohttp.web_urldispatcher import _default_expect_handler  # aiohttp's "100 
 
 from shippers import __version__
 from shippers.config import Config
-from shippers.errors import AuthlogError, BufferError, BufferFullError
+from shippers.errors import AuthlogError, BufferError, BufferFullError, BufferUnavailableError
 from shippers.metrics import Metrics, refusal_reason
 from shippers.sidecar.auth import check_request
 from shippers.sidecar.body import BodyError, BodyLimits, check_headers
@@ -322,6 +322,8 @@ async def post_events(request: web.Request) -> web.Response:
                     400, "an event is nested too deeply to validate (in 'details'?); nothing was stored: flatten it and resend"
                 )
             except BufferFullError as exc:  # the shipper counted the events (authlog_events_refused_total)
+                if isinstance(exc, BufferUnavailableError):  # a fleet's unreachable cluster: logged as a store refusal
+                    return _store_refused(state, exc)
                 state.shipper.metrics.count_refused_request(refusal_reason(exc))
                 retry_after = _whole_seconds(exc.retry_after)
                 return error_response(
@@ -329,13 +331,7 @@ async def post_events(request: web.Request) -> web.Response:
                     {hdrs.RETRY_AFTER: str(retry_after)},
                 )
             except BufferError as exc:
-                retry_after = _whole_seconds(getattr(exc, "retry_after", STORE_REFUSED_RETRY_AFTER_SECONDS))
-                _log_refusal(state, exc, retry_after)
-                state.shipper.metrics.count_refused_request(refusal_reason(exc))
-                return error_response(
-                    503, f"the store cannot take events right now ({exc}); nothing was stored: retry after {retry_after}s",
-                    {hdrs.RETRY_AFTER: str(retry_after)},
-                )
+                return _store_refused(state, exc)
     # The shipper counts rejections (authlog_events_rejected_total{reason=<Rejection>}) as it validates.
     rejected = [{"index": index, "error": message} for index, message in result.rejected]
     log.debug("ingest: %d accepted, %d rejected", result.accepted, len(rejected))
@@ -349,6 +345,17 @@ async def post_events(request: web.Request) -> web.Response:
 def _whole_seconds(seconds: float) -> int:
     """A Retry-After value: whole seconds, rounded up, at least MIN_RETRY_AFTER_SECONDS."""
     return max(MIN_RETRY_AFTER_SECONDS, math.ceil(seconds))
+
+
+def _store_refused(state: SidecarState, exc: BufferError) -> web.Response:
+    """503 for a store that cannot take writes now (read-only, I/O error, an unreachable cluster), logged and counted."""
+    retry_after = _whole_seconds(getattr(exc, "retry_after", STORE_REFUSED_RETRY_AFTER_SECONDS))
+    _log_refusal(state, exc, retry_after)
+    state.shipper.metrics.count_refused_request(refusal_reason(exc))
+    return error_response(
+        503, f"the store cannot take events right now ({exc}); nothing was stored: retry after {retry_after}s",
+        {hdrs.RETRY_AFTER: str(retry_after)},
+    )
 
 
 def _log_refusal(state: SidecarState, exc: BufferError, retry_after: int) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from shippers.buffer.jetstream.buffer import JetStreamBuffer
 from shippers.config import BufferConfig
-from shippers.errors import BufferCorruptError, BufferFullError, BufferUnavailableError
+from shippers.errors import BufferCorruptError, BufferFullError, BufferUnavailableError, BufferUnreachableError
 from shippers.samples import sample_events
 from shippers.shipper import Shipper
 from shippers.testing import memory
@@ -116,6 +116,30 @@ def test_an_unreachable_server_is_refused_and_ingest_resumes_by_itself(nats_serv
         wait_for(appended, "an append after the server came back", deadline_seconds=30)
     finally:
         buffer.close()
+
+
+def test_emit_into_an_unreachable_cluster_raises_buffer_full_error_after_emit_timeout(nats_server: NatsCluster) -> None:
+    """emit() with the cluster down raises, after [buffer] emit_timeout, the BufferFullError an app handles for a full
+    embedded store (an unreachable-kind one), counted as store_unavailable; once the server is back emit() works again."""
+    with Shipper.from_config(fleet_config(nats_server, emit_timeout="300ms"), deliver=True) as shipper:
+        shipper.emit("login.completed", userId="u-1")
+        nats_server.kill("n1")
+        with pytest.raises(BufferFullError) as refused:
+            shipper.emit("login.completed", userId="u-2")
+        assert isinstance(refused.value, BufferUnreachableError) and refused.value.kind == "unreachable"
+        assert "JetStream cluster" in str(refused.value)
+        refusals = shipper.metrics.registry.get_sample_value("authlog_events_refused_total", {"reason": "store_unavailable"})
+        assert refusals == 1
+        nats_server.restart("n1")
+
+        def emitted() -> bool:
+            try:
+                shipper.emit("login.completed", userId="u-3")
+            except BufferFullError:
+                return False
+            return True
+
+        wait_for(emitted, "an emit() after the server came back", deadline_seconds=30)
 
 
 def test_a_stream_made_with_other_replicas_is_refused_by_name(nats_server: NatsCluster) -> None:

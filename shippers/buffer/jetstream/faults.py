@@ -11,7 +11,7 @@ import asyncio
 import nats.errors
 import nats.js.errors
 
-from shippers.errors import BufferError, BufferFullError, BufferUnavailableError
+from shippers.errors import BufferError, BufferFullError, BufferUnreachableError
 
 # Why: a JetStream leader election takes a few seconds; asking producers back sooner only adds load.
 UNAVAILABLE_RETRY_AFTER_SECONDS = 2.0
@@ -51,4 +51,4 @@ def store_error(exc: BaseException, location: str, doing: str) -> BufferError:
         what = f"JetStream at {location} refused: {type(exc).__name__}: {exc}"
     advice = ("; what was not acknowledged is not stored: send it again (what the stream holds already counts as a duplicate)"
               if doing.startswith("publishing") else "; try again once the cluster answers")
-    return BufferUnavailableError(f"{what} while {doing}{advice}", UNAVAILABLE_RETRY_AFTER_SECONDS, kind="unavailable")
+    return BufferUnreachableError(f"{what} while {doing}{advice}", UNAVAILABLE_RETRY_AFTER_SECONDS)
