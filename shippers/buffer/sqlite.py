@@ -202,6 +202,11 @@ class SqliteBuffer:
         # a sink without one (a process that does not know its config) counts every event it passes.
         self._routes: dict[str, Callable[[StoredRow], bool]] = {}
         self._fault_lock = threading.Lock()
+        # One write transaction at a time in this process, queued on a lock: threads of one process
+        # meeting at BEGIN IMMEDIATE would otherwise wait in SQLite's busy handler, which sleeps
+        # 1, 2, 5, 10... ms between tries (emit() p99 of several ms behind a sink thread's settle).
+        # Other processes still meet at the busy handler. Re-entrant: a nested BEGIN fails as before.
+        self._writer = threading.RLock()
         self._reclaimed_at = float("-inf")  # time.monotonic() of the last checkpoint after a full disk
         self._prepare_files()
         self._init_schema()
@@ -380,7 +385,7 @@ class SqliteBuffer:
             raise self._fault(exc) from exc
 
     def _write(self) -> _Txn:
-        return _Txn(self._conn(), self._wrote)
+        return _Txn(self._conn(), self._wrote, self._writer)
 
     # -- delivery lock -----------------------------------------------------------
     def acquire_delivery_lock(self) -> bool:
@@ -1028,28 +1033,41 @@ def _letter(letter_id: int, sink: str, seq: int, code: str, reason: str, at: flo
 
 
 class _Txn:
-    """``with buffer._write() as cur:`` = BEGIN IMMEDIATE ... COMMIT (then ``committed()``), ROLLBACK on any exception."""
+    """``with buffer._write() as cur:`` = BEGIN IMMEDIATE ... COMMIT (then ``committed()``), ROLLBACK on any exception.
 
-    def __init__(self, conn: sqlite3.Connection, committed: Callable[[], None]) -> None:
+    ``writer`` is held from before BEGIN to after COMMIT or ROLLBACK: the process's writers queue on it.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, committed: Callable[[], None], writer: threading.RLock) -> None:
         self.conn = conn
         self.committed = committed
+        self.writer = writer
 
     def __enter__(self) -> sqlite3.Cursor:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn.cursor()
+        self.writer.acquire()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn.cursor()
+        except BaseException:
+            self.writer.release()
+            raise
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        if kind is None:
-            try:
-                self.conn.execute("COMMIT")
-            except sqlite3.Error:
-                # A failed COMMIT (disk full, I/O error) may leave the transaction open and holding
-                # the write lock: roll it back so other writers are not stuck, then report the error.
+        try:
+            if kind is None:
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.Error:
+                    # A failed COMMIT (disk full, I/O error) may leave the transaction open and holding
+                    # the write lock: roll it back so other writers are not stuck, then report the error.
+                    self._rollback()
+                    raise
+            else:
                 self._rollback()
-                raise
+        finally:
+            self.writer.release()
+        if kind is None:
             self.committed()
-        else:
-            self._rollback()
 
     def _rollback(self) -> None:
         if not self.conn.in_transaction:  # SQLite may already have rolled back on its own
