@@ -115,9 +115,9 @@ class GroupCommitter:
             me.wake.acquire()
         except BaseException:  # KeyboardInterrupt in the main thread: this call raises, the committer goes on
             with self._lock:
-                if me.state == _QUEUED and me in self._queue:
+                if me.state != _DONE and me in self._queue:
                     self._queue.remove(me)  # not taken yet: never committed
-                elif me.state == _LEAD:
+                if me.state == _LEAD:
                     self._step_down()  # made leader: pass it on, or nobody would commit the queue
                 # else: in a group being committed now; it may well be stored, as with any interrupted write
             raise
