@@ -171,6 +171,28 @@ def _translated(method: _F) -> _F:
     return call  # type: ignore[return-value]
 
 
+_EVENT_COLUMNS = 8  # seq, received, type, outcome, tenant, only_sink, cum, body
+# Why: one INSERT of many rows is one statement step (the sqlite3 module lets go of the interpreter
+# lock once per step: executemany would once per row, and may have to wait to get it back each
+# time while app threads run). Chunks of 2**k rows, at most 64 (512 parameters, under SQLite's
+# oldest limit of 999), keep the distinct statements at 7, well inside the connection's cache.
+_INSERT_CHUNK_ROWS = 64
+_INSERT_EVENTS = {
+    rows: "INSERT INTO events VALUES " + ",".join(["(" + ",".join("?" * _EVENT_COLUMNS) + ")"] * rows)
+    for rows in (1 << k for k in range(_INSERT_CHUNK_ROWS.bit_length()))
+}
+
+
+def _insert_events(cur: sqlite3.Cursor, values: list[Any]) -> None:
+    """Insert the rows whose columns ``values`` holds one after another, in few statements."""
+    start, left = 0, len(values) // _EVENT_COLUMNS
+    while left:
+        rows = min(_INSERT_CHUNK_ROWS, 1 << (left.bit_length() - 1))  # the largest power of two that fits
+        end = start + rows * _EVENT_COLUMNS
+        cur.execute(_INSERT_EVENTS[rows], values[start:end])
+        start, left = end, left - rows
+
+
 def _pack(seqs: Sequence[int]) -> bytes:
     return array.array("q", seqs).tobytes()
 
@@ -558,21 +580,18 @@ class SqliteBuffer:
         now = self.clock()
         incoming = sum(len(body) for _, body in events)
         with self._write() as cur:
-            last_seq, last_cum = cur.execute("SELECT last_seq, last_cum FROM stats").fetchone()
-            self._make_room(cur, incoming)
-            rows = []
-            cum = last_cum
-            seq = last_seq
+            seq, cum = self._make_room(cur, incoming)
+            values: list[Any] = []
             for event, body in events:
                 seq += 1
                 cum += len(body)
-                rows.append((seq, now, event.type, event.outcome, event.tenantId, only_sink, cum, body))
-            cur.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                values += (seq, now, event.type, event.outcome, event.tenantId, only_sink, cum, body)
+            _insert_events(cur, values)
             cur.execute("UPDATE stats SET last_seq=?, last_cum=?", (seq, cum))
         return seq
 
-    def _make_room(self, cur: sqlite3.Cursor, incoming: int) -> None:
-        """Apply each sink's when_full before an append that would overflow (inside the append's txn)."""
+    def _make_room(self, cur: sqlite3.Cursor, incoming: int) -> tuple[int, int]:
+        """Apply each sink's when_full before an append that would overflow (inside the append's txn); (last_seq, last_cum)."""
         last_seq, last_cum, gc_seq, gc_cum, dlq_bytes = cur.execute("SELECT last_seq, last_cum, gc_seq, gc_cum, dlq_bytes FROM stats").fetchone()
         sinks = cur.execute("SELECT name, watermark, watermark_cum, when_full, max_backlog FROM sinks ORDER BY watermark").fetchall()
         dropped_any = False
@@ -600,6 +619,7 @@ class SqliteBuffer:
                 f"the buffer holds {used} bytes of {self.max_bytes} ([buffer] max_bytes); retry later or raise the cap",
                 FULL_RETRY_AFTER_SECONDS,
             )
+        return last_seq, last_cum
 
     def _drop_oldest(self, cur: sqlite3.Cursor, sink: str, watermark: int, watermark_cum: int, need: int) -> None:
         """Move a full sink past its oldest ``need`` bytes; count what it loses (never another sink's)."""
