@@ -229,6 +229,7 @@ class SqliteBuffer:
         # 1, 2, 5, 10... ms between tries (emit() p99 of several ms behind a sink thread's settle).
         # Other processes still meet at the busy handler. Re-entrant: a nested BEGIN fails as before.
         self._writer = threading.RLock()
+        self._append_conn: sqlite3.Connection | None = None  # see _appender
         self._reclaimed_at = float("-inf")  # time.monotonic() of the last checkpoint after a full disk
         self._prepare_files()
         self._init_schema()
@@ -284,16 +285,31 @@ class SqliteBuffer:
             self._after_fork()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            try:
-                conn = sqlite3.connect(self.file, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=True)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(f"PRAGMA synchronous={self._synchronous}")
-                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-                conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-                conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            except sqlite3.Error as exc:
-                raise self._fault(exc) from exc
-            self._local.conn = conn
+            conn = self._local.conn = self._connect(own_thread=True)
+        return conn
+
+    def _appender(self) -> sqlite3.Connection:
+        """(Writer lock held.) The connection every thread's append uses, in turn.
+
+        Appends come from any app thread (the caller leading an emit() group commits for it): one
+        connection for all keeps one warm page cache and three file handles, not three per thread.
+        """
+        if self._pid != os.getpid():
+            self._after_fork()
+        if self._append_conn is None:
+            self._append_conn = self._connect(own_thread=False)
+        return self._append_conn
+
+    def _connect(self, *, own_thread: bool) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.file, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=own_thread)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        except sqlite3.Error as exc:
+            raise self._fault(exc) from exc
         return conn
 
     def _after_fork(self) -> None:
@@ -407,7 +423,7 @@ class SqliteBuffer:
             raise self._fault(exc) from exc
 
     def _write(self) -> _Txn:
-        return _Txn(self._conn(), self._wrote, self._writer)
+        return _Txn(self._conn, self._wrote, self._writer)
 
     # -- delivery lock -----------------------------------------------------------
     def acquire_delivery_lock(self) -> bool:
@@ -463,6 +479,10 @@ class SqliteBuffer:
         if conn is not None:
             conn.close()
             self._local.conn = None
+        with self._writer:
+            if self._append_conn is not None:
+                self._append_conn.close()
+                self._append_conn = None
         self.release_delivery_lock()
 
     # -- sinks -----------------------------------------------------------------
@@ -579,7 +599,7 @@ class SqliteBuffer:
             return 0
         now = self.clock()
         incoming = sum(len(body) for _, body in events)
-        with self._write() as cur:
+        with _Txn(self._appender, self._wrote, self._writer) as cur:
             seq, cum = self._make_room(cur, incoming)
             values: list[Any] = []
             for event, body in events:
@@ -1055,17 +1075,19 @@ def _letter(letter_id: int, sink: str, seq: int, code: str, reason: str, at: flo
 class _Txn:
     """``with buffer._write() as cur:`` = BEGIN IMMEDIATE ... COMMIT (then ``committed()``), ROLLBACK on any exception.
 
-    ``writer`` is held from before BEGIN to after COMMIT or ROLLBACK: the process's writers queue on it.
+    ``writer`` is held from before BEGIN to after COMMIT or ROLLBACK: the process's writers queue on it;
+    ``connection`` is called with it held (the shared appender is only ever used under it).
     """
 
-    def __init__(self, conn: sqlite3.Connection, committed: Callable[[], None], writer: threading.RLock) -> None:
-        self.conn = conn
+    def __init__(self, connection: Callable[[], sqlite3.Connection], committed: Callable[[], None], writer: threading.RLock) -> None:
+        self.connection = connection
         self.committed = committed
         self.writer = writer
 
     def __enter__(self) -> sqlite3.Cursor:
         self.writer.acquire()
         try:
+            self.conn = self.connection()
             self.conn.execute("BEGIN IMMEDIATE")
             return self.conn.cursor()
         except BaseException:
