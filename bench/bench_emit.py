@@ -102,9 +102,9 @@ def main() -> int:
             cpu = tree.cpu_seconds() - cpu
             group = shipper._emits.grouped / max(shipper._emits.groups, 1)  # the committer's own counts
             flushed = args.sink == "none" or shipper.flush(timeout=FLUSH_TIMEOUT_SECONDS)
+            peak_rss = tree.peak_rss_bytes()  # before the check below reads every row back
             held = shipper.buffer.scan(0, args.events + 1) if args.sink == "none" else []  # nothing delivered: the store
             api.shutdown()
-            peak_rss = tree.peak_rss_bytes()
             if args.sink == "none":
                 stored, distinct = len(held), len({msgspec.json.decode(row.body)["id"] for row in held})
             elif endpoint is not None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,6 +34,9 @@ MAX_GROUP_EVENTS = 1000
 # ~0.2 ms; a leader waits this long at most for them (see GroupCommitter._gather), so no call waits
 # much longer than that for callers that went elsewhere (the next group expects fewer).
 GATHER_SECONDS = 0.0003
+# Why: callers of a group that emit again at once queue within one round (~0.3 ms with 8 threads);
+# a leader coming more than this after the last group ended has no reason to expect them.
+RECENT_SECONDS = 0.001
 
 Item = tuple[Any, bytes]
 
@@ -56,8 +60,9 @@ class _Waiter:
 class GroupCommitter:
     """Funnels concurrent ``commit(items)`` calls into shared calls of ``append(all_items)``, made by the callers in turn."""
 
-    def __init__(self, append: Callable[[Sequence[Item]], Any]) -> None:
+    def __init__(self, append: Callable[[Sequence[Item]], Any], *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._append = append
+        self._monotonic = monotonic
         self._reset()
         # A forked child starts afresh at once, while it has one thread: its lock may have been held by a
         # parent thread that does not exist there (close() would hang on it), and a leader of the parent's
@@ -72,6 +77,7 @@ class GroupCommitter:
         self._queue: list[_Waiter] = []
         self._leading = False  # a caller is committing (or has just been made leader)
         self._expected = 1  # callers in the last group: how many a leader waits for (see _gather)
+        self._ended = 0.0  # when the last group was committed (monotonic)
         self._gathered = threading.Condition(self._lock)  # notified when as many callers as expected are queued
         self._gathering = False  # a leader waits on _gathered
         self._closed = False
@@ -147,7 +153,7 @@ class GroupCommitter:
         with self._lock:
             self.groups += 1
             self.grouped += sum(len(waiter.items) for waiter in group)
-            self._expected = len(group)
+            self._expected, self._ended = len(group), self._monotonic()
             for waiter in group:
                 waiter.error, waiter.state = error, _DONE
         for waiter in group:  # each wake is still taken: only a leader releases a queued caller's, once
@@ -160,9 +166,10 @@ class GroupCommitter:
         this wait the thread holding the interpreter lock commits alone, call after call, while the
         others wait for the lock (up to sys.getswitchinterval(), 5 ms) and each commit holds one
         event. Waiting releases the interpreter lock, so they run, validate and queue. PostgreSQL's
-        commit_delay / commit_siblings is the same idea. A lone caller (last group of one) never waits.
+        commit_delay / commit_siblings is the same idea. A lone caller (last group of one) never waits,
+        nor a leader that comes long after the last group (RECENT_SECONDS): its callers went elsewhere.
         """
-        if len(self._queue) >= self._expected:
+        if len(self._queue) >= self._expected or self._monotonic() - self._ended > RECENT_SECONDS:
             return
         self._gathering = True
         try:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,12 @@ def _queued(committer: GroupCommitter, n: int) -> bool:
     return len(committer._queue) == n
 
 
-def _held_then_queued(names: list[str]) -> tuple[_Store, GroupCommitter, dict[str, BaseException], list[threading.Thread]]:
+def _held_then_queued(
+    names: list[str], monotonic: Callable[[], float] = time.monotonic
+) -> tuple[_Store, GroupCommitter, dict[str, BaseException], list[threading.Thread]]:
     """A committer whose first transaction (caller "a") is held open, with ``names`` queued behind it."""
     store = _Store()
-    committer = GroupCommitter(store.append)
+    committer = GroupCommitter(store.append, monotonic=monotonic)
     store.hold.clear()
     errors: dict[str, BaseException] = {}
     first = _start(committer, ["a"], errors)
@@ -223,7 +226,7 @@ def test_a_leader_gathers_as_many_callers_as_the_last_group_had(monkeypatch: Any
     from shippers import group_commit
 
     monkeypatch.setattr(group_commit, "GATHER_SECONDS", 60.0)  # the wait ends when the callers are queued, not on time
-    store, committer, errors, threads = _held_then_queued(["b", "c", "d"])
+    store, committer, errors, threads = _held_then_queued(["b", "c", "d"], monotonic=lambda: 100.0)  # the clock stands still
     store.hold.set()
     for thread in threads:
         thread.join(5)
@@ -238,6 +241,31 @@ def test_a_leader_gathers_as_many_callers_as_the_last_group_had(monkeypatch: Any
         thread.join(5)
     assert sorted(name for name, _ in store.transactions[2]) == ["e", "f", "g"] and len(store.transactions) == 3
     assert errors == {}
+
+
+def test_a_leader_long_after_the_last_group_does_not_wait_for_its_callers(monkeypatch: Any) -> None:
+    """After a group of 3, a caller coming more than RECENT_SECONDS later (on the injected clock) commits at once,
+    alone: the callers of that group went elsewhere, so waiting for them would only delay it."""
+    from shippers import group_commit
+
+    monkeypatch.setattr(group_commit, "GATHER_SECONDS", 60.0)  # a wait would hold the test for a minute
+    now = [100.0]
+    store = _Store()
+    committer = GroupCommitter(store.append, monotonic=lambda: now[0])
+    store.hold.clear()
+    errors: dict[str, BaseException] = {}
+    first = _start(committer, ["a"], errors)
+    store.entered.wait(5)
+    group = _start(committer, ["b", "c", "d"], errors)
+    wait_for(lambda: _queued(committer, 3), "three callers queued behind the open transaction")
+    store.hold.set()
+    for thread in first + group:
+        thread.join(5)
+    waits: list[float | None] = []
+    committer._gathered.wait = lambda timeout=None: waits.append(timeout) or False  # type: ignore[method-assign]
+    now[0] += 1.0
+    committer.commit([("late", b"")])
+    assert waits == [] and store.transactions[-1] == [("late", b"")] and errors == {}
 
 
 def test_a_failed_group_fails_every_caller_of_it_and_only_those() -> None:
