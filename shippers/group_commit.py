@@ -8,7 +8,8 @@ MAX_GROUP_EVENTS), appends it in ONE transaction, tells each caller of that grou
 and hands the leadership to the oldest caller still queued. Callers that arrived while a
 transaction was open are committed together by the next leader, so the group grows with the load,
 and no thread but the callers' is involved: an uncontended call commits on its own thread
-without any hand-off, a contended one is woken exactly once (done, or made leader).
+without any hand-off, a contended one is woken exactly once (done, or made leader); the callers of
+a group wake one another in turn.
 
 Nothing is buffered past a call that returned: a call returns only after the transaction holding
 its event committed, or raises that transaction's error (a full sink or store refuses the whole
@@ -45,12 +46,15 @@ _QUEUED, _LEAD, _DONE = 0, 1, 2
 
 
 class _Waiter:
-    __slots__ = ("error", "items", "state", "wake")
+    __slots__ = ("abandoned", "error", "items", "next", "state", "wake", "woken")
 
     def __init__(self, items: Sequence[Item]) -> None:
         self.items = items
         self.state = _QUEUED
         self.error: BaseException | None = None
+        self.next: _Waiter | None = None  # the caller of the same group this one wakes once it runs (_pass_on)
+        self.woken = False  # its wake was (or is being) released by whoever had news for it
+        self.abandoned = False  # its wait was interrupted: the chain of its group skips it
         # A plain lock taken now and released once, by whoever has news for this caller: the cheapest
         # one-shot wake-up CPython has (threading.Event builds a Condition and a lock per call).
         self.wake = threading.Lock()
@@ -103,6 +107,8 @@ class GroupCommitter:
             return
         if me.state != _LEAD:
             self._wait(me)
+            if me.state == _DONE:
+                self._pass_on(me)
         if me.state == _LEAD:
             self._lead(me)
         if me.error is not None:
@@ -125,7 +131,11 @@ class GroupCommitter:
                     self._queue.remove(me)  # not taken yet: never committed
                 if me.state == _LEAD:
                     self._step_down()  # made leader: pass it on, or nobody would commit the queue
-                # else: in a group being committed now; it may well be stored, as with any interrupted write
+                # else: in a group being committed (it may well be stored, as with any interrupted write)
+                # or just committed: the rest of its group must still be woken, by it or past it
+                woken, me.abandoned = me.woken, not me.woken
+            if woken and me.state == _DONE:
+                self._pass_on(me)
             raise
 
     def _lead(self, me: _Waiter) -> None:
@@ -135,7 +145,7 @@ class GroupCommitter:
                 with self._lock:
                     self._gather()
                     group = _take(self._queue)
-                self._commit_group(group)
+                self._commit_group(group, me)
                 del group  # this frame must not keep the group's events (see _commit_group)
         finally:
             with self._lock:
@@ -143,21 +153,42 @@ class GroupCommitter:
                     self._queue.remove(me)
                 self._step_down()
 
-    def _commit_group(self, group: list[_Waiter]) -> None:
+    def _commit_group(self, group: list[_Waiter], leader: _Waiter) -> None:
+        """Append the group's items in one transaction, tell each caller how it went, wake the first of them.
+
+        The callers are woken one after another, each by the one before it (``_pass_on``), not all
+        at once by the leader: eight threads woken together only queue again for the interpreter
+        lock, and the leader paid each one's wake-up while holding it (~10-15 % more time per event
+        with 8 threads in bench_emit --sink none).
+        """
         error: BaseException | None = None
         try:
             self._append([item for waiter in group for item in waiter.items])
         except BaseException as exc:  # every caller of this transaction gets its error (a copy of it: _own_copy)
             _drop_frames(exc)
             error = exc
+        head = _Waiter(())  # the chain's start: the leader passes on from it
         with self._lock:
             self.groups += 1
             self.grouped += sum(len(waiter.items) for waiter in group)
             self._expected, self._ended = len(group), self._monotonic()
+            last = head
             for waiter in group:
                 waiter.error, waiter.state = error, _DONE
-        for waiter in group:  # each wake is still taken: only a leader releases a queued caller's, once
-            waiter.wake.release()
+                if waiter is not leader and not waiter.abandoned:
+                    last.next = last = waiter
+        self._pass_on(head)
+
+    def _pass_on(self, waiter: _Waiter) -> None:
+        """Wake the next caller of ``waiter``'s group (those whose wait was interrupted are skipped)."""
+        with self._lock:
+            following = waiter.next
+            while following is not None and following.abandoned:
+                following = following.next
+            if following is not None:
+                following.woken = True
+        if following is not None:
+            following.wake.release()
 
     def _gather(self) -> None:
         """(Lock held.) Wait (GATHER_SECONDS at most) until as many callers are queued as the last group had.

@@ -426,3 +426,32 @@ def test_a_failed_group_shows_each_caller_only_its_own_event() -> None:
         for frame in _frames_reachable(error):
             shown = {name: value for name, value in frame.f_locals.items() if name != "errors"}  # the test's own results
             assert other not in repr(shown), frame.f_code.co_name
+
+
+def test_the_callers_of_a_group_wake_one_another_and_skip_one_whose_wait_was_interrupted() -> None:
+    """A committed group's callers are woken in turn, each by the one before; one whose wait was interrupted while
+    its group was being committed is skipped, so the callers after it are still woken (none left waiting forever)."""
+    from shippers.group_commit import _DONE, _Waiter
+
+    class _Interrupted:
+        def acquire(self) -> bool:
+            raise KeyboardInterrupt
+
+        def release(self) -> None:
+            raise AssertionError("an interrupted caller must not be woken: nobody waits on it")
+
+    store = _Store()
+    committer = GroupCommitter(store.append)
+    leader, first, gone, last = (_Waiter([(name, b"")]) for name in ("leader", "first", "gone", "last"))
+    gone.wake = _Interrupted()  # type: ignore[assignment]
+    committer._leading = True
+    try:
+        committer._wait(gone)  # taken into a group already (not queued): interrupted while it is committed
+    except KeyboardInterrupt:
+        pass
+    committer._commit_group([leader, first, gone, last], leader)
+    assert store.transactions == [[("leader", b""), ("first", b""), ("gone", b""), ("last", b"")]]
+    assert {w.state for w in (leader, first, gone, last)} == {_DONE}
+    assert first.wake.acquire(timeout=5) and last.wake.locked()  # the leader wakes only the first
+    committer._pass_on(first)  # what first does once it runs
+    assert last.wake.acquire(timeout=5)
