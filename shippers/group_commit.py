@@ -11,6 +11,10 @@ and no thread but the callers' is involved: an uncontended call commits on its o
 without any hand-off, a contended one is woken exactly once (done, or made leader); the callers of
 a group wake one another in turn.
 
+Measured with 8 threads (``bench/bench_emit.py --sink none``, a shared 2-core machine): ~7.5 events
+per transaction (the separate committer thread this replaced grouped 4-5, and its callers had to
+wait for it to get the interpreter lock), 3.6 instead of 5.6 CPU s per 100k events.
+
 Nothing is buffered past a call that returned: a call returns only after the transaction holding
 its event committed, or raises that transaction's error (a full sink or store refuses the whole
 group, and each caller's own ``emit_timeout`` retry loop decides for its event, as before). After
