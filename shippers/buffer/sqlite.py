@@ -90,6 +90,10 @@ FULL_RETRY_AFTER_SECONDS = 2.0
 WAL_CHECKPOINT_PAGES = 8192
 # Why: 64 MiB of page cache per connection keeps the hot tail of the events table in memory.
 CACHE_KIB = 64 * 1024
+# Why: the connection appends share only writes the tail of the events table and the stats and
+# sinks rows (a few dozen pages); with 64 MiB it kept every page it ever appended, ~60 MiB of the
+# app's memory that nothing reads back through it (sinks read with their own connections).
+APPEND_CACHE_KIB = 2 * 1024
 # Why: 48 random bits tell apart the stores of one fleet (a collision needs ~16 million stores).
 STORE_ID_HEX = 12
 # Why: replays and purges commit in chunks so one huge DLQ never holds the write lock long.
@@ -297,17 +301,17 @@ class SqliteBuffer:
         if self._pid != os.getpid():
             self._after_fork()
         if self._append_conn is None:
-            self._append_conn = self._connect(own_thread=False)
+            self._append_conn = self._connect(own_thread=False, cache_kib=APPEND_CACHE_KIB)
         return self._append_conn
 
-    def _connect(self, *, own_thread: bool) -> sqlite3.Connection:
+    def _connect(self, *, own_thread: bool, cache_kib: int = CACHE_KIB) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self.file, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=own_thread)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            conn.execute(f"PRAGMA cache_size=-{cache_kib}")
         except sqlite3.Error as exc:
             raise self._fault(exc) from exc
         return conn

@@ -74,6 +74,29 @@ def test_appends_of_every_size_store_each_row_once_in_order(buffer: SqliteBuffer
         assert cum == running
 
 
+def test_appends_from_any_thread_share_one_connection_with_a_small_cache(buffer: SqliteBuffer) -> None:
+    """Threads that append (each app thread may lead an emit() group) open no connection of their own: they share
+    one, whose page cache is APPEND_CACHE_KIB (a 64 MiB cache would keep every page ever appended)."""
+    import threading
+
+    from shippers.buffer.sqlite import APPEND_CACHE_KIB
+
+    own: list[object] = []
+
+    def append(start: int) -> None:
+        buffer.append(events(5, start))
+        own.append(getattr(buffer._local, "conn", None))
+
+    threads = [threading.Thread(target=append, args=(i * 5,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert own == [None, None, None] and buffer.stats()["events"] == 15
+    assert buffer._append_conn is not None
+    assert buffer._append_conn.execute("PRAGMA cache_size").fetchone()[0] == -APPEND_CACHE_KIB
+
+
 def test_events_are_deleted_only_when_every_sink_is_done(buffer: SqliteBuffer) -> None:
     """The slowest sink's watermark pins events; garbage collection follows the minimum."""
     stored = events(4)
