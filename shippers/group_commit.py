@@ -13,7 +13,7 @@ a group wake one another in turn.
 
 Measured with 8 threads (``bench/bench_emit.py --sink none``, a shared 2-core machine): ~7.5 events
 per transaction (the separate committer thread this replaced grouped 4-5, and its callers had to
-wait for it to get the interpreter lock), 3.6 instead of 5.6 CPU s per 100k events.
+wait for it to get the interpreter lock), ~3.3 instead of ~5.4 CPU s per 100k events.
 
 Nothing is buffered past a call that returned: a call returns only after the transaction holding
 its event committed, or raises that transaction's error (a full sink or store refuses the whole
