@@ -108,6 +108,8 @@ PROBE_BYTES = 64 * 1024
 # this often, so a flood of refused requests does not become a flood of checkpoints.
 RECLAIM_EVERY_SECONDS = 1.0
 
+# Where archive replays keep their checkpoints (meta key prefix + run id + "." + object).
+REPLAY_KEY = "replay."
 # Where the events dropped by forgetting a sink are counted (meta key prefix + sink name).
 FORGOTTEN_KEY = "dropped.sink_removed."
 
@@ -187,7 +189,7 @@ _INSERT_EVENTS = {
 }
 
 
-def _insert_events(cur: sqlite3.Cursor, values: list[Any]) -> None:
+def _insert_rows(cur: sqlite3.Cursor, values: list[Any]) -> None:
     """Insert the rows whose columns ``values`` holds one after another, in few statements."""
     start, left = 0, len(values) // _EVENT_COLUMNS
     while left:
@@ -601,18 +603,41 @@ class SqliteBuffer:
         """Durably commit events (one transaction); return the last seq. Raises BufferFullError."""
         if not events:
             return 0
-        now = self.clock()
-        incoming = sum(len(body) for _, body in events)
         with _Txn(self._appender, self._wrote, self._writer) as cur:
-            seq, cum = self._make_room(cur, incoming)
-            values: list[Any] = []
-            for event, body in events:
-                seq += 1
-                cum += len(body)
-                values += (seq, now, event.type, event.outcome, event.tenantId, only_sink, cum, body)
-            _insert_events(cur, values)
-            cur.execute("UPDATE stats SET last_seq=?, last_cum=?", (seq, cum))
+            return self._insert_events(cur, events, only_sink)
+
+    def _insert_events(self, cur: sqlite3.Cursor, events: Sequence[tuple[Event, bytes]], only_sink: str | None) -> int:
+        """The rows of an append, after making room (inside the caller's transaction); the last seq."""
+        now = self.clock()
+        seq, cum = self._make_room(cur, sum(len(body) for _, body in events))
+        values: list[Any] = []
+        for event, body in events:
+            seq += 1
+            cum += len(body)
+            values += (seq, now, event.type, event.outcome, event.tenantId, only_sink, cum, body)
+        _insert_rows(cur, values)
+        cur.execute("UPDATE stats SET last_seq=?, last_cum=?", (seq, cum))
         return seq
+
+    @_translated
+    def append_replayed(self, events: Sequence[tuple[Event, bytes, str | None]], *, only_sink: str, checkpoint: tuple[str, str]) -> int:
+        """An archive replay's chunk: the events for ``only_sink`` with their PII tags, and its checkpoint, in one transaction."""
+        with self._write() as cur:
+            last = cur.execute("SELECT last_seq FROM stats").fetchone()[0]
+            if events:
+                first = last + 1
+                last = self._insert_events(cur, [(event, body) for event, body, _ in events], only_sink)
+                tags = [(first + i, tag) for i, (_, _, tag) in enumerate(events) if tag is not None]
+                cur.executemany("INSERT INTO replayed VALUES (?, ?)", tags)
+            cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (REPLAY_KEY + checkpoint[0], checkpoint[1]))
+        return last
+
+    @_translated
+    def replay_checkpoints(self, run: str) -> dict[str, str]:
+        """{checkpoint name: value} of one archive replay (names given to append_replayed as ``run + "." + name``)."""
+        head = f"{REPLAY_KEY}{run}."
+        rows = self._conn().execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", (len(head), head)).fetchall()
+        return {key[len(head):]: value for key, value in rows}
 
     def _make_room(self, cur: sqlite3.Cursor, incoming: int) -> tuple[int, int]:
         """Apply each sink's when_full before an append that would overflow (inside the append's txn); (last_seq, last_cum)."""
