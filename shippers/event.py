@@ -266,6 +266,16 @@ def _shape_problem(details: dict[str, Any]) -> ValidationError | None:
     return None
 
 
+def _refuse_non_finite(fields: dict[str, Any]) -> None:
+    """Raise the rejection of the first field holding a NaN or an infinity, if any."""
+    for name, value in fields.items():
+        if _has_non_finite(value):
+            raise ValidationError(
+                _quote(str(name)), "holds a NaN or an infinity, which JSON cannot carry; send null or a string instead",
+                Rejection.NUMBER_OUT_OF_RANGE,
+            )
+
+
 def _has_non_finite(value: Any, level: int = 0) -> bool:
     """Whether a Python value holds a NaN or an infinity (msgspec would encode it as null).
 
@@ -306,14 +316,17 @@ class EventValidator:
 
     def from_fields(self, fields: dict[str, Any], now: float | None = None) -> Event:
         """Validate an event given as Python keyword fields (``shippers.emit``); raises only ValidationError."""
+        # A NaN or an infinity is encoded as null: a document without "null" holds none, and most
+        # emit() calls skip the walk of every value (~10 µs of the ~20 an emit() validation took).
+        # Any other outcome walks first, so the error is the one the walk-then-encode order gives.
         try:
-            for name, value in fields.items():
-                if _has_non_finite(value):
-                    raise ValidationError(
-                        _quote(str(name)), "holds a NaN or an infinity, which JSON cannot carry; send null or a string instead",
-                        Rejection.NUMBER_OUT_OF_RANGE,
-                    )
-            document = _encoder.encode(fields)
+            try:
+                document = _encoder.encode(fields)
+            except Exception:
+                _refuse_non_finite(fields)
+                raise
+            if b"null" in document:
+                _refuse_non_finite(fields)
         except ValidationError:
             raise
         except RecursionError:

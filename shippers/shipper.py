@@ -436,16 +436,7 @@ class Shipper:
     def emit(self, type: str, **fields: Any) -> Event:
         """Validate and durably append one event; raise ValidationError or, after emit_timeout, BufferFullError
         (no room: a full sink, the store's cap, or its disk) or BufferUnavailableError (read-only, I/O error)."""
-        try:
-            event = self.validator.from_fields({"type": type, **fields})
-            line = encode_event(event)
-        except ValidationError as exc:
-            self.metrics.count_rejected(exc.reason)
-            raise
-        except Exception as exc:  # last resort, as in validate_raw: emit() raises only ValidationError for an event
-            failure = unexpected_rejection(exc)
-            self.metrics.count_rejected(failure.reason)
-            raise failure from None
+        event, line = self._validate_fields(type, fields)
         deadline = self.monotonic() + self.config.buffer.emit_timeout
         while True:
             try:
@@ -460,6 +451,19 @@ class Shipper:
             except BufferError as exc:  # a forked or lost store: no retry
                 self.metrics.count_refused(refusal_reason(exc))
                 raise
+
+    def _validate_fields(self, type: str, fields: dict[str, Any]) -> tuple[Event, bytes]:
+        """emit()'s event and its stored line; raises only ValidationError (counted)."""
+        try:
+            event = self.validator.from_fields({"type": type, **fields})
+            return event, encode_event(event)
+        except ValidationError as exc:
+            self.metrics.count_rejected(exc.reason)
+            raise
+        except Exception as exc:  # last resort, as in validate_raw: emit() raises only ValidationError for an event
+            failure = unexpected_rejection(exc)
+            self.metrics.count_rejected(failure.reason)
+            raise failure from None
 
     # -- dead letters ---------------------------------------------------------------
     def dead_letters(self, sink: str | None = None, limit: int = 100) -> list[DeadLetter]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,12 @@ def _queued(committer: GroupCommitter, n: int) -> bool:
     return len(committer._queue) == n
 
 
-def _held_then_queued(names: list[str]) -> tuple[_Store, GroupCommitter, dict[str, BaseException], list[threading.Thread]]:
+def _held_then_queued(
+    names: list[str], monotonic: Callable[[], float] = time.monotonic
+) -> tuple[_Store, GroupCommitter, dict[str, BaseException], list[threading.Thread]]:
     """A committer whose first transaction (caller "a") is held open, with ``names`` queued behind it."""
     store = _Store()
-    committer = GroupCommitter(store.append)
+    committer = GroupCommitter(store.append, monotonic=monotonic)
     store.hold.clear()
     errors: dict[str, BaseException] = {}
     first = _start(committer, ["a"], errors)
@@ -162,14 +165,167 @@ def test_a_forked_child_commits_without_the_parents_committer(tmp_path: Path) ->
 
 
 def test_after_close_commits_run_on_the_callers_thread() -> None:
-    """close() ends the committer once the queue is empty; a later commit still commits, on its own thread."""
+    """close() waits for the group being committed; a later commit still commits, one transaction per call."""
     store = _Store()
     committer = GroupCommitter(store.append)
-    committer.commit([("a", b"")])
-    committer.close()
-    assert committer._thread is not None and not committer._thread.is_alive()
+    store.hold.clear()
+    errors: dict[str, BaseException] = {}
+    first = _start(committer, ["a"], errors)
+    store.entered.wait(5)
+    closer = threading.Thread(target=committer.close)
+    closer.start()
+    wait_for(lambda: committer._closed, "close() called while the first transaction is open")
+    assert closer.is_alive()  # it waits for the open transaction
+    store.hold.set()
+    closer.join(5)
+    first[0].join(5)
+    assert not closer.is_alive() and store.transactions == [[("a", b"")]]
     committer.commit([("b", b"")])
-    assert store.transactions == [[("a", b"")], [("b", b"")]]
+    assert store.transactions == [[("a", b"")], [("b", b"")]] and errors == {}
+
+
+def test_an_uncontended_commit_runs_on_the_callers_own_thread() -> None:
+    """A caller alone commits on its own thread (no committer thread, no hand-off) and never waits to gather others."""
+    threads: list[threading.Thread] = []
+    committer = GroupCommitter(lambda items: threads.append(threading.current_thread()))
+    waits: list[float | None] = []
+    real_wait = committer._gathered.wait
+    committer._gathered.wait = lambda timeout=None: waits.append(timeout) or real_wait(timeout)  # type: ignore[method-assign]
+    before = threading.active_count()
+    for i in range(3):
+        committer.commit([(i, b"")])
+    assert threads == [threading.current_thread()] * 3
+    assert threading.active_count() == before and waits == []
+
+
+def test_the_oldest_queued_caller_leads_the_next_group_on_its_own_thread() -> None:
+    """When a transaction ends, the oldest caller queued behind it is made leader and commits the next group itself."""
+    store = _Store()
+    committers: list[str] = []
+    real_append = store.append
+    store_append = lambda items: (committers.append(threading.current_thread().name), real_append(items))  # noqa: E731
+    committer = GroupCommitter(store_append)
+    store.hold.clear()
+    errors: dict[str, BaseException] = {}
+    first = _start(committer, ["a"], errors)
+    store.entered.wait(5)
+    second = _start(committer, ["b"], errors)
+    wait_for(lambda: _queued(committer, 1), "b queued behind the open transaction")
+    third = _start(committer, ["c"], errors)
+    wait_for(lambda: _queued(committer, 2), "c queued behind b")
+    store.hold.set()
+    for thread in first + second + third:
+        thread.join(5)
+    assert committers == [first[0].name, second[0].name]  # b led the group of b and c
+    assert store.transactions[1] == [("b", b""), ("c", b"")] and errors == {}
+
+
+def test_a_leader_gathers_as_many_callers_as_the_last_group_had(monkeypatch: Any) -> None:
+    """After a group of 3, the next leader waits (up to GATHER_SECONDS) until 3 callers are queued: one transaction for
+    3 callers that arrive one after another, where a leader that did not wait would have committed the first alone."""
+    from shippers import group_commit
+
+    monkeypatch.setattr(group_commit, "GATHER_SECONDS", 60.0)  # the wait ends when the callers are queued, not on time
+    store, committer, errors, threads = _held_then_queued(["b", "c", "d"], monotonic=lambda: 100.0)  # the clock stands still
+    store.hold.set()
+    for thread in threads:
+        thread.join(5)
+    assert [len(t) for t in store.transactions] == [1, 3]
+    lone = _start(committer, ["e"], errors)
+    wait_for(lambda: committer._gathering, "e leads and waits for more callers")
+    late = _start(committer, ["f"], errors)
+    wait_for(lambda: _queued(committer, 2), "f queued")
+    assert committer._gathering  # 2 of 3: still waiting
+    last = _start(committer, ["g"], errors)
+    for thread in lone + late + last:
+        thread.join(5)
+    assert sorted(name for name, _ in store.transactions[2]) == ["e", "f", "g"] and len(store.transactions) == 3
+    assert errors == {}
+
+
+def test_a_leader_long_after_the_last_group_does_not_wait_for_its_callers(monkeypatch: Any) -> None:
+    """After a group of 3, a caller coming more than RECENT_SECONDS later (on the injected clock) commits at once,
+    alone: the callers of that group went elsewhere, so waiting for them would only delay it."""
+    from shippers import group_commit
+
+    monkeypatch.setattr(group_commit, "GATHER_SECONDS", 60.0)  # a wait would hold the test for a minute
+    now = [100.0]
+    store = _Store()
+    committer = GroupCommitter(store.append, monotonic=lambda: now[0])
+    store.hold.clear()
+    errors: dict[str, BaseException] = {}
+    first = _start(committer, ["a"], errors)
+    store.entered.wait(5)
+    group = _start(committer, ["b", "c", "d"], errors)
+    wait_for(lambda: _queued(committer, 3), "three callers queued behind the open transaction")
+    store.hold.set()
+    for thread in first + group:
+        thread.join(5)
+    waits: list[float | None] = []
+    committer._gathered.wait = lambda timeout=None: waits.append(timeout) or False  # type: ignore[method-assign]
+    now[0] += 1.0
+    committer.commit([("late", b"")])
+    assert waits == [] and store.transactions[-1] == [("late", b"")] and errors == {}
+
+
+def test_a_failed_group_fails_every_caller_of_it_and_only_those() -> None:
+    """A group of two whose transaction fails raises in both callers; the callers before and after it commit."""
+    store = _Store()
+    failing = {"b", "c"}
+
+    def append(items: Sequence[Any]) -> None:
+        if {name for name, _ in items} & failing:
+            raise BufferFullError("the store's disk is full", retry_after=2.0, kind="disk_full")
+        store.append(items)
+
+    committer = GroupCommitter(append)
+    store.hold.clear()
+    errors: dict[str, BaseException] = {}
+    first = _start(committer, ["a"], errors)
+    store.entered.wait(5)
+    group = _start(committer, ["b", "c"], errors)
+    wait_for(lambda: _queued(committer, 2), "b and c queued behind a")
+    store.hold.set()
+    for thread in first + group:
+        thread.join(5)
+    after = _start(committer, ["d"], errors)
+    after[0].join(5)
+    assert sorted(errors) == ["b", "c"] and all(isinstance(e, BufferFullError) for e in errors.values())
+    assert errors["b"] is not errors["c"]
+    assert store.transactions == [[("a", b"")], [("d", b"")]]
+
+
+def test_an_interrupted_wait_leaves_the_queue_or_passes_the_leadership_on() -> None:
+    """A queued caller whose wait is interrupted (KeyboardInterrupt) is taken off the queue and never committed; one
+    interrupted just after being made leader hands the leadership to the next caller, so the queue is not stranded."""
+    from shippers.group_commit import _LEAD, _Waiter
+
+    class _Interrupted:
+        def acquire(self) -> bool:
+            raise KeyboardInterrupt
+
+    store = _Store()
+    committer = GroupCommitter(store.append)
+    gone = _Waiter([("gone", b"")])
+    gone.wake = _Interrupted()  # type: ignore[assignment]
+    committer._queue.append(gone)
+    committer._leading = True  # as if another caller were committing
+    try:
+        committer._wait(gone)
+    except KeyboardInterrupt:
+        pass
+    assert committer._queue == []
+
+    promoted, next_in_line = _Waiter([("promoted", b"")]), _Waiter([("next", b"")])
+    promoted.wake = _Interrupted()  # type: ignore[assignment]
+    promoted.state = _LEAD
+    committer._queue += [promoted, next_in_line]  # made leader at the queue's front, as _step_down does
+    try:
+        committer._wait(promoted)
+    except KeyboardInterrupt:
+        pass
+    assert committer._queue == [next_in_line] and next_in_line.state == _LEAD
+    assert next_in_line.wake.acquire(timeout=5)  # woken to lead
 
 
 def test_a_child_forked_while_the_committers_lock_was_held_can_close_and_commit() -> None:
@@ -184,7 +340,7 @@ def test_a_child_forked_while_the_committers_lock_was_held_can_close_and_commit(
     held, release = threading.Event(), threading.Event()
 
     def hold_the_lock() -> None:  # as another parent thread holds it at the moment of the fork
-        with committer._cond:
+        with committer._lock:
             held.set()
             release.wait(5)
 
@@ -270,3 +426,32 @@ def test_a_failed_group_shows_each_caller_only_its_own_event() -> None:
         for frame in _frames_reachable(error):
             shown = {name: value for name, value in frame.f_locals.items() if name != "errors"}  # the test's own results
             assert other not in repr(shown), frame.f_code.co_name
+
+
+def test_the_callers_of_a_group_wake_one_another_and_skip_one_whose_wait_was_interrupted() -> None:
+    """A committed group's callers are woken in turn, each by the one before; one whose wait was interrupted while
+    its group was being committed is skipped, so the callers after it are still woken (none left waiting forever)."""
+    from shippers.group_commit import _DONE, _Waiter
+
+    class _Interrupted:
+        def acquire(self) -> bool:
+            raise KeyboardInterrupt
+
+        def release(self) -> None:
+            raise AssertionError("an interrupted caller must not be woken: nobody waits on it")
+
+    store = _Store()
+    committer = GroupCommitter(store.append)
+    leader, first, gone, last = (_Waiter([(name, b"")]) for name in ("leader", "first", "gone", "last"))
+    gone.wake = _Interrupted()  # type: ignore[assignment]
+    committer._leading = True
+    try:
+        committer._wait(gone)  # taken into a group already (not queued): interrupted while it is committed
+    except KeyboardInterrupt:
+        pass
+    committer._commit_group([leader, first, gone, last], leader)
+    assert store.transactions == [[("leader", b""), ("first", b""), ("gone", b""), ("last", b"")]]
+    assert {w.state for w in (leader, first, gone, last)} == {_DONE}
+    assert first.wake.acquire(timeout=5) and last.wake.locked()  # the leader wakes only the first
+    committer._pass_on(first)  # what first does once it runs
+    assert last.wake.acquire(timeout=5)

@@ -89,6 +89,10 @@ FULL_RETRY_AFTER_SECONDS = 2.0
 WAL_CHECKPOINT_PAGES = 8192
 # Why: 64 MiB of page cache per connection keeps the hot tail of the events table in memory.
 CACHE_KIB = 64 * 1024
+# Why: the connection appends share only writes the tail of the events table and the stats and
+# sinks rows (a few dozen pages); with 64 MiB it kept every page it ever appended, ~60 MiB of the
+# app's memory that nothing reads back through it (sinks read with their own connections).
+APPEND_CACHE_KIB = 2 * 1024
 # Why: 48 random bits tell apart the stores of one fleet (a collision needs ~16 million stores).
 STORE_ID_HEX = 12
 # Why: replays and purges commit in chunks so one huge DLQ never holds the write lock long.
@@ -169,6 +173,28 @@ def _translated(method: _F) -> _F:
     return call  # type: ignore[return-value]
 
 
+_EVENT_COLUMNS = 8  # seq, received, type, outcome, tenant, only_sink, cum, body
+# Why: one INSERT of many rows is one statement step (the sqlite3 module lets go of the interpreter
+# lock once per step: executemany would once per row, and may have to wait to get it back each
+# time while app threads run). Chunks of 2**k rows, at most 64 (512 parameters, under SQLite's
+# oldest limit of 999), keep the distinct statements at 7, well inside the connection's cache.
+_INSERT_CHUNK_ROWS = 64
+_INSERT_EVENTS = {
+    rows: "INSERT INTO events VALUES " + ",".join(["(" + ",".join("?" * _EVENT_COLUMNS) + ")"] * rows)
+    for rows in (1 << k for k in range(_INSERT_CHUNK_ROWS.bit_length()))
+}
+
+
+def _insert_rows(cur: sqlite3.Cursor, values: list[Any]) -> None:
+    """Insert the rows whose columns ``values`` holds one after another, in few statements."""
+    start, left = 0, len(values) // _EVENT_COLUMNS
+    while left:
+        rows = min(_INSERT_CHUNK_ROWS, 1 << (left.bit_length() - 1))  # the largest power of two that fits
+        end = start + rows * _EVENT_COLUMNS
+        cur.execute(_INSERT_EVENTS[rows], values[start:end])
+        start, left = end, left - rows
+
+
 def _pack(seqs: Sequence[int]) -> bytes:
     return array.array("q", seqs).tobytes()
 
@@ -200,6 +226,12 @@ class SqliteBuffer:
         # a sink without one (a process that does not know its config) counts every event it passes.
         self._routes: dict[str, Callable[[StoredRow], bool]] = {}
         self._fault_lock = threading.Lock()
+        # One write transaction at a time in this process, queued on a lock: threads of one process
+        # meeting at BEGIN IMMEDIATE would otherwise wait in SQLite's busy handler, which sleeps
+        # 1, 2, 5, 10... ms between tries (emit() p99 of several ms behind a sink thread's settle).
+        # Other processes still meet at the busy handler. Re-entrant: a nested BEGIN fails as before.
+        self._writer = threading.RLock()
+        self._append_conn: sqlite3.Connection | None = None  # see _appender
         self._reclaimed_at = float("-inf")  # time.monotonic() of the last checkpoint after a full disk
         self._prepare_files()
         self._init_schema()
@@ -255,16 +287,31 @@ class SqliteBuffer:
             self._after_fork()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            try:
-                conn = sqlite3.connect(self.file, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=True)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(f"PRAGMA synchronous={self._synchronous}")
-                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-                conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-                conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            except sqlite3.Error as exc:
-                raise self._fault(exc) from exc
-            self._local.conn = conn
+            conn = self._local.conn = self._connect(own_thread=True)
+        return conn
+
+    def _appender(self) -> sqlite3.Connection:
+        """(Writer lock held.) The connection every thread's append uses, in turn.
+
+        Appends come from any app thread (the caller leading an emit() group commits for it): one
+        connection for all keeps one warm page cache and three file handles, not three per thread.
+        """
+        if self._pid != os.getpid():
+            self._after_fork()
+        if self._append_conn is None:
+            self._append_conn = self._connect(own_thread=False, cache_kib=APPEND_CACHE_KIB)
+        return self._append_conn
+
+    def _connect(self, *, own_thread: bool, cache_kib: int = CACHE_KIB) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.file, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=own_thread)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
+            conn.execute(f"PRAGMA cache_size=-{cache_kib}")
+        except sqlite3.Error as exc:
+            raise self._fault(exc) from exc
         return conn
 
     def _after_fork(self) -> None:
@@ -378,7 +425,7 @@ class SqliteBuffer:
             raise self._fault(exc) from exc
 
     def _write(self) -> _Txn:
-        return _Txn(self._conn(), self._wrote)
+        return _Txn(self._conn, self._wrote, self._writer)
 
     # -- delivery lock -----------------------------------------------------------
     def acquire_delivery_lock(self) -> bool:
@@ -434,6 +481,10 @@ class SqliteBuffer:
         if conn is not None:
             conn.close()
             self._local.conn = None
+        with self._writer:
+            if self._append_conn is not None:
+                self._append_conn.close()
+                self._append_conn = None
         self.release_delivery_lock()
 
     # -- sinks -----------------------------------------------------------------
@@ -564,22 +615,19 @@ class SqliteBuffer:
         """Durably commit events (one transaction); return the last seq. Raises BufferFullError."""
         if not events:
             return 0
-        with self._write() as cur:
+        with _Txn(self._appender, self._wrote, self._writer) as cur:
             return self._insert_events(cur, events, only_sink)
 
     def _insert_events(self, cur: sqlite3.Cursor, events: Sequence[tuple[Event, bytes]], only_sink: str | None) -> int:
         """The rows of an append, after making room (inside the caller's transaction); the last seq."""
         now = self.clock()
-        self._make_room(cur, sum(len(body) for _, body in events))
-        last_seq, last_cum = cur.execute("SELECT last_seq, last_cum FROM stats").fetchone()
-        rows = []
-        cum = last_cum
-        seq = last_seq
+        seq, cum = self._make_room(cur, sum(len(body) for _, body in events))
+        values: list[Any] = []
         for event, body in events:
             seq += 1
             cum += len(body)
-            rows.append((seq, now, event.type, event.outcome, event.tenantId, only_sink, cum, body))
-        cur.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            values += (seq, now, event.type, event.outcome, event.tenantId, only_sink, cum, body)
+        _insert_rows(cur, values)
         cur.execute("UPDATE stats SET last_seq=?, last_cum=?", (seq, cum))
         return seq
 
@@ -603,8 +651,8 @@ class SqliteBuffer:
         rows = self._conn().execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", (len(head), head)).fetchall()
         return {key[len(head):]: value for key, value in rows}
 
-    def _make_room(self, cur: sqlite3.Cursor, incoming: int) -> None:
-        """Apply each sink's when_full before an append that would overflow (inside the append's txn)."""
+    def _make_room(self, cur: sqlite3.Cursor, incoming: int) -> tuple[int, int]:
+        """Apply each sink's when_full before an append that would overflow (inside the append's txn); (last_seq, last_cum)."""
         last_seq, last_cum, gc_seq, gc_cum, dlq_bytes = cur.execute("SELECT last_seq, last_cum, gc_seq, gc_cum, dlq_bytes FROM stats").fetchone()
         sinks = cur.execute("SELECT name, watermark, watermark_cum, when_full, max_backlog FROM sinks ORDER BY watermark").fetchall()
         dropped_any = False
@@ -632,6 +680,7 @@ class SqliteBuffer:
                 f"the buffer holds {used} bytes of {self.max_bytes} ([buffer] max_bytes); retry later or raise the cap",
                 FULL_RETRY_AFTER_SECONDS,
             )
+        return last_seq, last_cum
 
     def _drop_oldest(self, cur: sqlite3.Cursor, sink: str, watermark: int, watermark_cum: int, need: int) -> None:
         """Move a full sink past its oldest ``need`` bytes; count what it loses (never another sink's)."""
@@ -1042,28 +1091,43 @@ def _removed_message(backlogged: Mapping[str, int]) -> str:
 
 
 class _Txn:
-    """``with buffer._write() as cur:`` = BEGIN IMMEDIATE ... COMMIT (then ``committed()``), ROLLBACK on any exception."""
+    """``with buffer._write() as cur:`` = BEGIN IMMEDIATE ... COMMIT (then ``committed()``), ROLLBACK on any exception.
 
-    def __init__(self, conn: sqlite3.Connection, committed: Callable[[], None]) -> None:
-        self.conn = conn
+    ``writer`` is held from before BEGIN to after COMMIT or ROLLBACK: the process's writers queue on it;
+    ``connection`` is called with it held (the shared appender is only ever used under it).
+    """
+
+    def __init__(self, connection: Callable[[], sqlite3.Connection], committed: Callable[[], None], writer: threading.RLock) -> None:
+        self.connection = connection
         self.committed = committed
+        self.writer = writer
 
     def __enter__(self) -> sqlite3.Cursor:
-        self.conn.execute("BEGIN IMMEDIATE")
-        return self.conn.cursor()
+        self.writer.acquire()
+        try:
+            self.conn = self.connection()
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn.cursor()
+        except BaseException:
+            self.writer.release()
+            raise
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        if kind is None:
-            try:
-                self.conn.execute("COMMIT")
-            except sqlite3.Error:
-                # A failed COMMIT (disk full, I/O error) may leave the transaction open and holding
-                # the write lock: roll it back so other writers are not stuck, then report the error.
+        try:
+            if kind is None:
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.Error:
+                    # A failed COMMIT (disk full, I/O error) may leave the transaction open and holding
+                    # the write lock: roll it back so other writers are not stuck, then report the error.
+                    self._rollback()
+                    raise
+            else:
                 self._rollback()
-                raise
+        finally:
+            self.writer.release()
+        if kind is None:
             self.committed()
-        else:
-            self._rollback()
 
     def _rollback(self) -> None:
         if not self.conn.in_transaction:  # SQLite may already have rolled back on its own

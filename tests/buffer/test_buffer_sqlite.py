@@ -54,6 +54,49 @@ def test_append_assigns_contiguous_seqs_and_survives_reopen(buffer: SqliteBuffer
     assert again.stats()["events"] == 5
 
 
+def test_appends_of_every_size_store_each_row_once_in_order(buffer: SqliteBuffer) -> None:
+    """Appends of 1..200 events (inserted in chunks of powers of two) store every row once, in order, with its own body
+    and the running byte total; a chunking slip would lose, repeat or reorder a row."""
+    sizes, start = [1, 2, 3, 7, 63, 64, 65, 127, 128, 200], 0
+    expected = []
+    for size in sizes:
+        batch = events(size, start)
+        assert buffer.append(batch) == start + size
+        expected += [body for _, body in batch]
+        start += size
+    rows = buffer.scan(0, 10_000)
+    assert [r.seq for r in rows] == list(range(1, start + 1))
+    assert [bytes(r.body) for r in rows] == expected
+    cums = [c for (c,) in buffer._conn().execute("SELECT cum FROM events ORDER BY seq")]
+    running = 0
+    for body, cum in zip(expected, cums, strict=True):
+        running += len(body)
+        assert cum == running
+
+
+def test_appends_from_any_thread_share_one_connection_with_a_small_cache(buffer: SqliteBuffer) -> None:
+    """Threads that append (each app thread may lead an emit() group) open no connection of their own: they share
+    one, whose page cache is APPEND_CACHE_KIB (a 64 MiB cache would keep every page ever appended)."""
+    import threading
+
+    from shippers.buffer.sqlite import APPEND_CACHE_KIB
+
+    own: list[object] = []
+
+    def append(start: int) -> None:
+        buffer.append(events(5, start))
+        own.append(getattr(buffer._local, "conn", None))
+
+    threads = [threading.Thread(target=append, args=(i * 5,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert own == [None, None, None] and buffer.stats()["events"] == 15
+    assert buffer._append_conn is not None
+    assert buffer._append_conn.execute("PRAGMA cache_size").fetchone()[0] == -APPEND_CACHE_KIB
+
+
 def test_events_are_deleted_only_when_every_sink_is_done(buffer: SqliteBuffer) -> None:
     """The slowest sink's watermark pins events; garbage collection follows the minimum."""
     stored = events(4)

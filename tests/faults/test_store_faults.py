@@ -52,7 +52,11 @@ class StoreFault:
         self.undo = undo
         self.active = False
         self._touched: set[int] = set()
-        original = SqliteBuffer._conn
+        # Both ways to a store connection: each thread's own, and the one appends share.
+        for getter in ("_conn", "_appender"):
+            monkeypatch.setattr(SqliteBuffer, getter, self._faulty(getattr(SqliteBuffer, getter)))
+
+    def _faulty(self, original: Callable[[SqliteBuffer], sqlite3.Connection]) -> Callable[[SqliteBuffer], sqlite3.Connection]:
         fault = self
 
         def conn(buffer: SqliteBuffer) -> sqlite3.Connection:
@@ -66,7 +70,7 @@ class StoreFault:
                 fault._touched.discard(key)
             return connection
 
-        monkeypatch.setattr(SqliteBuffer, "_conn", conn)
+        return conn
 
 
 @pytest.fixture
