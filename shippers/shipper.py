@@ -32,6 +32,7 @@ from shippers.buffer.records import UNDECODABLE_TAG
 from shippers.catalog import Catalog, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
 from shippers.delivery.lag import RoutedLag
+from shippers.delivery.shared_rows import SharedRows
 from shippers.errors import (
     AuthlogError,
     BufferError,
@@ -215,13 +216,14 @@ class Shipper:
         self.buffer.use_routes({name: route.takes for name, route in self.routes.items()})
         if not self.convert_pending_dead_letters():
             threading.Thread(target=self._retry_conversion, name="authlog-convert", daemon=True).start()
+        shared = SharedRows(self.buffer)  # every sink of this process reads and decodes each row once, together
         for sink in self.config.sinks.values():
-            self.workers[sink.name] = self._make_worker(sink)
+            self.workers[sink.name] = self._make_worker(sink, shared)
         for worker in self.workers.values():
             worker.start()
         self._delivering = True
 
-    def _make_worker(self, sink: SinkConfig) -> SinkWorker:
+    def _make_worker(self, sink: SinkConfig, shared: SharedRows) -> SinkWorker:
         adapter = self.adapters[sink.name]
         defaults = adapter.batch_defaults
         overrides = sink.common.batch
@@ -231,7 +233,7 @@ class Shipper:
             timeout=defaults.timeout if overrides.timeout is None else overrides.timeout,
         )
         return SinkWorker(sink, adapter, self.routes[sink.name], limits, self.pii[sink.name], self.buffer, self.metrics, self.clock, self._sleep,
-                          monotonic=self.monotonic)
+                          monotonic=self.monotonic, shared=shared)
 
     @property
     def delivering(self) -> bool:

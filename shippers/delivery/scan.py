@@ -18,13 +18,22 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
-from shippers.buffer import Buffer, StoredRow
+from shippers.buffer import StoredRow
 from shippers.delivery.cut import Limits
 from shippers.routing import Route
 
 # Why: rows are read in chunks so a sink far behind never loads its whole backlog at once.
 SCAN_CHUNK = 2000
+
+
+class RowSource(Protocol):
+    """What a scan reads: the store itself, or the fan-out's shared window (shippers.delivery.shared_rows)."""
+
+    def scan(self, after_seq: int, limit: int) -> list[StoredRow]: ...
+
+    def last_seq(self) -> int: ...
 
 
 @dataclass
@@ -65,7 +74,7 @@ class Scanner:
         index = bisect.bisect_left(self._seen, seq, key=lambda entry: entry[0])
         return self._seen[index][1] if index < len(self._seen) else now
 
-    def scan(self, buffer: Buffer, after_seq: int, now: float) -> Scan:
+    def scan(self, buffer: RowSource, after_seq: int, now: float) -> Scan:
         """Routed rows after the cursor, up to one batch's worth (bytes estimated from stored size).
 
         A scan that was not due yet is kept and extended by the next call, so a large batch
