@@ -34,6 +34,15 @@ LAST_BATCH_SECONDS = 1.0
 POLL_SECONDS = 0.05
 
 
+def _name(pid: int) -> str:
+    """``authlog run`` or the ingest child, from the process's command line."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return str(pid)
+    return "ingest process" if b"ingest_child" in command else "authlog run" if b"shippers.cli" in command else str(pid)
+
+
 def sink_tables(legs: Sequence[Leg], batch: int | None) -> str:
     """The legs' sinks as TOML tables (flat values: strings and lists of strings are JSON-compatible TOML)."""
     tables = []
@@ -63,14 +72,18 @@ def run(legs: Sequence[Leg], events: int, chunk: int, batch: int | None) -> dict
         with tree.sampling():
             far_before = {label: t.cpu_seconds() for label, t in far.items()}
             cpu, started = tree.cpu_seconds(), time.perf_counter()
+            each_before = {pid: ProcessTree(pid).cpu_seconds() for pid in tree.pids()}
             producer.start()
             counted = [leg.endpoint.wait_for(events, FLUSH_TIMEOUT_SECONDS, poll=POLL_SECONDS) for leg in legs]
             wall, cpu = time.perf_counter() - started, tree.cpu_seconds() - cpu
             far_cpu = {label: t.cpu_seconds() - far_before[label] for label, t in far.items()}
+            # per process: which of the sidecar's two interpreters the work lands in (delivery or ingest)
+            each = {_name(pid): ProcessTree(pid, [q for q in tree.pids() if q != pid]).cpu_seconds() - before
+                    for pid, before in each_before.items()}  # fmt: skip
             figures = Figures("end to end", events, wall, cpu, tree.peak_rss_bytes(), tree.processes)
         producer.join()
     accepted = posted[0][0] if posted else 0
-    return {"figures": figures, "far_cpu": far_cpu, "counted": list(zip(legs, counted, strict=True)), "accepted": accepted}
+    return {"figures": figures, "far_cpu": far_cpu, "each": each, "counted": list(zip(legs, counted, strict=True)), "accepted": accepted}
 
 
 def report(outcome: dict[str, Any], events: int) -> bool:
@@ -84,6 +97,8 @@ def report(outcome: dict[str, Any], events: int) -> bool:
             ("end to end", f"{figures.per_second:,.0f} events/s into every sink ({figures.wall:.2f} s)"),
             ("CPU per 100k events", f"{figures.cpu_per_100k:.2f} s (user+sys, {figures.processes} sidecar process(es))"),
             ("peak RSS", f"{figures.peak_rss_mib:.0f} MiB (VmHWM summed over the sidecar's processes)"),
+            ("of which, per process", ", ".join(f"{name} {seconds * 100_000 / events:.2f} s"
+                                                 for name, seconds in outcome["each"].items())),
             ("far ends' CPU per 100k", f"{sum(outcome['far_cpu'].values()) * 100_000 / events:.2f} s")]  # fmt: skip
     for label, value in rows:
         print(f"{label:<24} {value}", flush=True)

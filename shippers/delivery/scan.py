@@ -88,19 +88,21 @@ class Scanner:
             rows, size, cursor, first_seen = [], 0, after_seq, math.inf
         del self._seen[: bisect.bisect_right(self._seen, after_seq, key=lambda entry: entry[0])]  # cut already
         full = False
+        takes, scan_events, scan_bytes = self.route.takes, self.scan_events, self.scan_bytes  # per row: locals
         while not full:
             # no more than the batch still needs: a scan past it is thrown away and read again by the next cut
-            chunk = buffer.scan(cursor, min(SCAN_CHUNK, self.scan_events - len(rows)))
+            chunk = buffer.scan(cursor, min(SCAN_CHUNK, scan_events - len(rows)))
             if not chunk:
                 break
+            cursor = chunk[-1].seq
             for row in chunk:
-                cursor = row.seq
-                if not self.route.takes(row):
+                if not takes(row):
                     continue
                 rows.append(row)
                 size += len(row.body)
-                if len(rows) >= self.scan_events or size >= self.scan_bytes:
+                if len(rows) >= scan_events or size >= scan_bytes:
                     full = True
+                    cursor = row.seq  # the rows after it are the next scan's
                     break
         if full:  # rows past a full batch are stored already: their wait starts now, not when a later scan reads them
             self._note_seen(buffer.last_seq(), now)

@@ -16,8 +16,8 @@ above its ``cut_through``, which garbage collection never deletes (only ``drop_o
 sink's cursor past rows, which ``record_cut`` already guards against, as with a direct read).
 A scan the window cannot answer (a sink behind it, or ahead of it) goes to the store as before.
 
-Decoded events are kept beside their rows, so each stored body is decoded once whichever sinks
-route it; a sink's PII policy and mapping then work on that shared Event, which nothing mutates
+Decoded events are kept by seq while the window holds the row (a row never changes, so any row of
+that seq has that event), so each stored body is decoded once whichever sinks route it; a sink's PII policy and mapping then work on that shared Event, which nothing mutates
 (adapters' ``map`` is pure: ``shippers.testing.contract``). A row the window no longer holds is
 decoded on its own, as before.
 """
@@ -59,7 +59,7 @@ class SharedRows:
         self._lock = threading.Lock()
         self._rows: list[StoredRow] = []  # contiguous seqs: _rows[i].seq == _first + i
         self._first = 0
-        self._decoded: dict[int, tuple[StoredRow, Event | DeadItem]] = {}  # seq -> (the window's row, decoded)
+        self._decoded: dict[int, Event | DeadItem] = {}  # seq -> its row decoded (rows never change: any row of that seq)
         self._cursors: dict[str, int] = {}  # sink -> the `after` of its last scan
         self.store_reads = 0  # rows read from the store (for tests and benchmarks: N sinks, each row once)
 
@@ -83,14 +83,13 @@ class SharedRows:
 
     def decode(self, row: StoredRow) -> Event | DeadItem:
         """``decode_row(row)``, once per row of the window whichever sinks ask."""
-        hit = self._decoded.get(row.seq)
-        if hit is not None and hit[0] is row:
-            return hit[1]
+        decoded = self._decoded.get(row.seq)
+        if decoded is not None:
+            return decoded
         decoded = decode_row(row)
-        with self._lock:
-            index = row.seq - self._first
-            if 0 <= index < len(self._rows) and self._rows[index] is row:  # still the window's row: keep it
-                self._decoded[row.seq] = (row, decoded)
+        with self._lock:  # kept only while the window holds the seq (a trim drops its range of seqs)
+            if self._first <= row.seq < self._first + len(self._rows):
+                self._decoded[row.seq] = decoded
         return decoded
 
     def _read(self, after_seq: int, limit: int) -> list[StoredRow]:
