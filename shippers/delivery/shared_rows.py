@@ -36,6 +36,9 @@ from shippers.event import Event, decode_event
 # a sink stuck in a retry falls out of the window instead of pinning it (its later scans read the store).
 # A ~300-byte sample row with its decoded event is ~2.1 KB in memory (tracemalloc), so at most ~42 MB.
 WINDOW_ROWS = 20_000
+# Why: a decode that raced a trim may leave its entry below the window; a few are harmless, and past this
+# many the dict is swept (rare: each one needs a trim between a decode's check and its store).
+STRAY_DECODED = 1000
 
 
 def decode_row(row: StoredRow) -> Event | DeadItem:
@@ -74,47 +77,64 @@ class SharedRows:
         return SinkRows(self, sink)
 
     def scan(self, sink: str, after_seq: int, limit: int) -> list[StoredRow]:
-        """``Buffer.scan(after_seq, limit)`` for ``sink``: from the window where it holds the rows, else the store."""
+        """``Buffer.scan(after_seq, limit)`` for ``sink``: from the window where it holds the rows, else the store.
+
+        The store is read outside the lock, so sinks served from the window never wait for another's read;
+        what a read brings past the window's end is appended (two sinks reading the same rows at once keep
+        one copy), and a read that does not join the window (ahead of it) starts a new one.
+        """
         with self._lock:
             self._cursors[sink] = after_seq
-            rows = self._from_window(after_seq, limit)
+            rows, first = self._rows, self._first
+            last = first + len(rows) - 1
+            if rows and first - 1 <= after_seq <= last:  # inside the window: what it holds, the rest from its end
+                start = after_seq + 1 - first
+                have = rows[start : start + limit]
+                if len(have) == limit:
+                    self._trim()
+                    return have
+                read_after = last
+            elif rows and after_seq < first - 1:  # behind the window: this sink reads the store itself
+                read_after, have = -1, []
+            else:  # ahead of the window (or none yet): it starts again here
+                read_after, have = after_seq, []
+        if read_after < 0:
+            return self._read(after_seq, limit)
+        more = self._read(read_after, limit - len(have))
+        if more and more[0].seq != read_after + 1:  # rows deleted past the window's end (all sinks forgotten)
+            with self._lock:
+                self._restart([])
+            return self._read(after_seq, limit)
+        with self._lock:
+            self._join(more)
             self._trim()
-            return rows
+        return have + more
 
     def decode(self, row: StoredRow) -> Event | DeadItem:
-        """``decode_row(row)``, once per row of the window whichever sinks ask."""
+        """``decode_row(row)``, once per row of the window whichever sinks ask (no lock: dict reads and writes are atomic)."""
         decoded = self._decoded.get(row.seq)
         if decoded is not None:
             return decoded
         decoded = decode_row(row)
-        with self._lock:  # kept only while the window holds the seq (a trim drops its range of seqs)
-            if self._first <= row.seq < self._first + len(self._rows):
-                self._decoded[row.seq] = decoded
+        if self._first <= row.seq < self._first + len(self._rows):  # kept only while the window holds the seq
+            self._decoded[row.seq] = decoded
         return decoded
 
     def _read(self, after_seq: int, limit: int) -> list[StoredRow]:
         rows = self.buffer.scan(after_seq, limit)
-        self.store_reads += len(rows)
+        self.store_reads += len(rows)  # a count for tests and benchmarks (not exact under concurrent reads)
         return rows
 
-    def _from_window(self, after_seq: int, limit: int) -> list[StoredRow]:
-        rows, first = self._rows, self._first
-        last = first + len(rows) - 1
-        if not rows or after_seq > last:  # ahead of the window (or none yet): it starts again here
-            fresh = self._read(after_seq, limit)
-            self._restart(fresh)
-            return fresh
-        if after_seq < first - 1:  # behind the window: this sink reads the store itself
-            return self._read(after_seq, limit)
-        start = after_seq + 1 - first
-        missing = start + limit - len(rows)
-        if missing > 0:
-            more = self._read(last, missing)
-            if more and more[0].seq != last + 1:  # rows deleted past the window's end (all sinks forgotten): start afresh
-                self._restart([])
-                return self._read(after_seq, limit)
-            rows.extend(more)
-        return rows[start : start + limit]
+    def _join(self, more: list[StoredRow]) -> None:
+        """Append the rows of a store read that lie past the window's end; a read that does not touch it restarts it."""
+        if not more:
+            return
+        rows = self._rows
+        last = self._first + len(rows) - 1
+        if not rows or more[0].seq > last + 1:
+            self._restart(more)
+        elif more[-1].seq > last:
+            rows.extend(more[last + 1 - more[0].seq :])
 
     def _restart(self, rows: Sequence[StoredRow]) -> None:
         self._decoded.clear()
@@ -135,6 +155,9 @@ class SharedRows:
             self._decoded.pop(seq, None)
         del rows[:drop]
         self._first += drop
+        if len(self._decoded) > len(rows) + STRAY_DECODED:  # decodes that raced a trim left entries below the window
+            first = self._first
+            self._decoded = {seq: event for seq, event in self._decoded.items() if seq >= first}
 
 
 class SinkRows:
