@@ -72,7 +72,11 @@ def s3(format: str = "ndjson", tenants: bool = False) -> Destination:
     def sink(url: str, i: int) -> dict[str, Any]:
         config = {"type": "s3", "bucket": BUCKET, "endpoint_url": url, "region": "us-east-1",
                   "prefix": "authlog/" if i == 0 else f"authlog-{i + 1}/", "format": format}  # fmt: skip
-        return config | ({"partition_by": ["tenant"]} if tenants else {})
+        ocsf = {"service_name": "bench"} if format != "ndjson" else {}
+        if format == "ocsf-parquet":  # Security Lake's layout; i keeps several sinks' sources apart
+            ocsf["security_lake"] = {"account_id": "123456789012", "region": "us-east-1",
+                                     "sources": {"3002": f"bench_auth_{i}", "3001": f"bench_account_{i}"}}
+        return config | ocsf | ({"partition_by": ["tenant"]} if tenants and format != "ocsf-parquet" else {})
 
     return Destination(f"s3 ({format})", "archive", lambda sinks: start_s3(buckets=(BUCKET,)),
                        lambda sinks: _stand_ins.s3(BUCKET), sink, S3_LIMITS.max_events)  # fmt: skip

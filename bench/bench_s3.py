@@ -1,13 +1,13 @@
 """Benchmark: events end to end through the Shipper into a local S3 endpoint.
 
-    python bench/bench_s3.py [--events 100000] [--chunk 1000] [--format ndjson|ocsf] [--tenants]
+    python bench/bench_s3.py [--events 100000] [--chunk 1000] [--format ndjson|ocsf|ocsf-parquet] [--tenants]
                              [--sinks 1-4] [--batch N] [--stand-in] [--plot FILE.png]
 
 What is measured: ``ingest_raw`` (validate + durable commit) of ``--events`` sample events in
 chunks, then ``flush`` until the s3 sink(s) have acknowledged all of them (map, gzip NDJSON or
-OCSF, real boto3 ``PutObject`` with ``IfNoneMatch`` over a loopback socket, 200 + ETag). The far
+OCSF, or OCSF Parquet in Security Lake's layout, real boto3 ``PutObject`` with ``IfNoneMatch`` over a loopback socket, 200 + ETag). The far
 end is the fast counting S3 endpoint (``bench/endpoints/s3.py``) in its own process, or with
-``--stand-in`` moto's server; afterwards it counts the lines and distinct ids of every object,
+``--stand-in`` moto's server; afterwards it counts the lines (Parquet: rows) and distinct ids of every object,
 so a lost or doubled event fails the run. Each sink writes under its own prefix.
 
 Prints events/s (ingest only, and wall clock from ingest start to last acknowledgement), CPU
@@ -25,7 +25,7 @@ import _sinks
 
 def main() -> int:
     parser = _destination.parser(__doc__)
-    parser.add_argument("--format", choices=["ndjson", "ocsf"], default="ndjson")
+    parser.add_argument("--format", choices=["ndjson", "ocsf", "ocsf-parquet"], default="ndjson")
     parser.add_argument("--tenants", action="store_true", help='partition_by = ["tenant"] (one object per tenant)')
     args = parser.parse_args()
     destination = _sinks.s3(args.format, args.tenants)

@@ -66,7 +66,7 @@ FUZZ_SINKS = {
     "es_pii": {"type": "elasticsearch", "hosts": ["http://127.0.0.1:9"], "index": "authlog",
                "pii": {"email": "hash", "ip": "mask", "hash_key": "fuzz-key"}},
     "s3": {"type": "s3", "bucket": "fuzz", "region": "us-east-1", "partition_by": ["tenant"]},
-    "s3_ocsf": {"type": "s3", "bucket": "fuzz", "region": "us-east-1", "format": "ocsf"},
+    "s3_ocsf": {"type": "s3", "bucket": "fuzz", "region": "us-east-1", "format": "ocsf", "service_name": "fuzz"},
     "datadog": {"type": "datadog", "api_key": "fuzz-key", "site": "datadoghq.com"},
     "gcl": {"type": "cloud_logging", "project": "fuzz-project", "endpoint": "http://127.0.0.1:9"},
 }

@@ -11,13 +11,6 @@ and, for apps that log, :class:`shippers.AuthEventHandler`.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("authlog-shipper")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+unknown"
-
 # The public names load lazily (PEP 562): importing a submodule such as ``adapters.contract``
 # must not drag the whole pipeline in first, or the two packages import each other in a circle.
 _EXPORTS = {
@@ -35,7 +28,19 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("authlog-shipper")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0+unknown"
+
+
 def __getattr__(name: str) -> object:
+    if name == "__version__":  # read on first use: importlib.metadata costs a probe (`authlog health`) ~15 ms
+        globals()["__version__"] = found = _installed_version()
+        return found
     if name in _EXPORTS:
         import importlib
 

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import msgspec
 
 from shippers import units
+from shippers.enrichment.databases import check_database
 from shippers.errors import ConfigError
 from shippers.plugins import adapter_info, broken_adapters, broken_reason, installed_adapters, unknown_type_hint
 
@@ -86,6 +87,14 @@ class CatalogConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     extra: FilePath | None = None
 
 
+class EnrichConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``[enrich]``: facts derived once per event at ingest (shippers/enrichment); all off by default."""
+
+    geoip_db: FilePath | None = None  # a MaxMind City or Country database (.mmdb), supplied by the user
+    asn_db: FilePath | None = None  # a MaxMind ASN database
+    user_agent: bool = False  # parse userAgent into browser / OS / device
+
+
 class RouteConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     types: list[str] = msgspec.field(default_factory=lambda: ["*"])
     outcomes: list[Literal["success", "failure"]] = msgspec.field(default_factory=list)
@@ -111,6 +120,9 @@ class PiiConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     email: PiiAction = "keep"
     ip: PiiAction = "keep"
     user_agent: PiiAction = "keep"
+    # The enrichment's geolocation: None follows ip (kept only when ip = "keep"); "keep" keeps
+    # city-level location where the address itself is hashed, masked or dropped.
+    geo: Literal["keep", "drop"] | None = None
     hash_key: str | None = None
 
 
@@ -142,12 +154,14 @@ class Config(msgspec.Struct, kw_only=True):
     catalog: CatalogConfig
     sinks: dict[str, SinkConfig]
     source: Path | None = None  # the file it came from, if any
+    enrich: EnrichConfig = msgspec.field(default_factory=EnrichConfig)
 
 
 SECTIONS: dict[str, type[msgspec.Struct]] = {
     "server": ServerConfig,
     "buffer": BufferConfig,
     "catalog": CatalogConfig,
+    "enrich": EnrichConfig,
 }
 
 
@@ -248,7 +262,7 @@ class _Loader:
         info = adapter_info(kind) if isinstance(kind, str) else None
         broken = broken_reason(kind) if isinstance(kind, str) and info is None else None
         if broken is not None:
-            self.problems.append(f"{path}.type: the {kind!r} adapter is installed but cannot load: {broken}")
+            self.problems.append(f"{path}.type: the {kind!r} adapter cannot load: {broken}")
             return None
         if info is None:
             names = [*installed_adapters(), *broken_adapters()]
@@ -312,9 +326,21 @@ def config_from_dict(raw: Mapping[str, Any], base_dir: Path | None = None, envir
     server = sections["server"]
     if server is not None:
         _check_server(server, loader.problems)
+    if sections["enrich"] is not None:
+        _check_enrich(sections["enrich"], loader.problems)
     if loader.problems:
         raise ConfigError(loader.problems)
-    return Config(server=server, buffer=sections["buffer"], catalog=sections["catalog"], sinks=sinks, source=source)
+    return Config(server=server, buffer=sections["buffer"], catalog=sections["catalog"], sinks=sinks, source=source,
+                  enrich=sections["enrich"])
+
+
+def _check_enrich(enrich: EnrichConfig, problems: list[str]) -> None:
+    """Each database opens as the kind its key takes (a problem naming the key and the file otherwise)."""
+    for key, path, geo in (("enrich.geoip_db", enrich.geoip_db, True), ("enrich.asn_db", enrich.asn_db, False)):
+        if path is not None:
+            problem = check_database(key, path, geo=geo)
+            if problem is not None:
+                problems.append(problem)
 
 
 def _check_server(server: ServerConfig, problems: list[str]) -> None:

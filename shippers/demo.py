@@ -36,6 +36,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.syntax import Syntax
 from rich.table import Table
 
+from shippers import data
 from shippers.client import Client
 from shippers.samples import sample_events
 
@@ -52,6 +53,7 @@ START_TIMEOUT_SECONDS = 30.0
 DRAIN_TIMEOUT_SECONDS = 120.0
 POLL_SECONDS = 0.2
 SHOWCASE_TYPE = "magic_link.failed"
+
 
 
 @dataclass
@@ -97,6 +99,13 @@ listen = "127.0.0.1:{port}"
 [buffer]
 path = "./buffer"
 
+# Demo data: tiny MaxMind databases placing the samples' documentation addresses in made-up
+# cities (shippers/testing/geo_databases.py builds them). Point these at GeoLite2-City / -ASN.
+[enrich]
+geoip_db = "{data.FOLDER / data.DEMO_CITY_FILE}"
+asn_db = "{data.FOLDER / data.DEMO_ASN_FILE}"
+user_agent = true
+
 [sinks.local]
 type = "file"
 path = "./out/events.ndjson"
@@ -114,7 +123,6 @@ batch = {{ timeout = "1s" }}
 [sinks.search]
 type = "elasticsearch"
 hosts = ["{fakes.elasticsearch.url}"]
-index = "authlog-events"
 
 [sinks.dd]
 type = "datadog"

@@ -27,6 +27,7 @@ import re
 import socket
 import time as _time
 import traceback
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,6 +36,7 @@ import msgspec
 import uuid_utils
 
 from shippers.catalog import Catalog, HintBudget
+from shippers.enrichment.model import Enrichment
 from shippers.errors import Rejection, ValidationError
 
 log = logging.getLogger(__name__)
@@ -125,6 +127,11 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
     outcome: str
     description: str
     schemaVersion: int
+    # Derived once at ingest from ip and userAgent ([enrich]; shippers/enrichment); left out when nothing is known.
+    enrichment: Enrichment | None = None
+    # What a sink's PII policy transformed in this copy ({"email": "hash", "ip": "mask"}; shippers.pii): set on the
+    # archive lines and dead letters of a sink with a policy, never by ingest; left out when nothing was transformed.
+    pii: dict[str, str] | None = None
 
     @property
     def timestamp(self) -> datetime:
@@ -284,9 +291,11 @@ def _has_non_finite(value: Any, level: int = 0) -> bool:
 class EventValidator:
     """Turns wire documents into :class:`Event` s for one catalog and one clock."""
 
-    def __init__(self, catalog: Catalog, clock: Any = _time.time) -> None:
+    def __init__(self, catalog: Catalog, clock: Any = _time.time, enricher: Callable[[str | None, str | None], Enrichment | None] | None = None) -> None:
         self.catalog = catalog
         self.clock = clock
+        # (ip, userAgent) -> Enrichment | None, called once per valid event (shippers.enrichment.enricher)
+        self.enricher = enricher
 
     def decode(self, document: bytes | str, now: float | None = None, hints: HintBudget | None = None) -> Event:
         """Validate one JSON document (bytes of a single event object); raises only ValidationError.
@@ -368,6 +377,7 @@ class EventValidator:
             ip = _normalise_ip(ip)
 
         details = self._details(wire.details)
+        enrichment = self.enricher(ip, wire.userAgent) if self.enricher is not None else None
 
         return Event(
             id=event_id,
@@ -385,6 +395,7 @@ class EventValidator:
             outcome=kind.outcome,
             description=kind.describe(wire.reason),
             schemaVersion=SCHEMA_VERSION,
+            enrichment=enrichment,
         )
 
     @staticmethod

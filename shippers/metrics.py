@@ -8,7 +8,7 @@ name or value) and never a destination's answer: those go in 4xx answers and the
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from shippers.errors import BufferFullError, Rejection
 
@@ -19,6 +19,12 @@ REFUSALS = ("sink_full", "store_full", "store_unavailable")
 # Why the sidecar answered POST /v1/events with a 503 (authlog_ingest_requests_refused_total{reason}):
 # the refusals above, shutdown, or request bodies filling the memory budget.
 REQUEST_REFUSALS = (*REFUSALS, "shutting_down", "busy")
+# The sidecar's routes as request-duration labels (authlog_http_request_duration_seconds{route}); any other
+# path is "other", so a scanner probing random URLs never makes a new series.
+ROUTES = ("/v1/events", "/v1/status", "/v1/dlq", "/healthz", "/readyz", "/metrics", "/")
+# Why: an ingest request is a commit (ms) up to a 10 MiB body validated and fsynced (seconds); these
+# buckets split "fast", "slow disk" and "producers about to time out" (the client's default is 10 s).
+REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 def refusal_reason(exc: BaseException) -> str:
@@ -51,6 +57,18 @@ class Metrics:
         self.up = Gauge("authlog_sink_up", "1 when the sink's last attempt succeeded or it is idle, else 0.", ["sink"], registry=r)
         self.buffer_bytes = Gauge("authlog_buffer_bytes", "Bytes held by the durable buffer (events and dead letters).", registry=r)
         self.buffer_events = Gauge("authlog_buffer_events", "Events held by the durable buffer.", registry=r)
+        self.buffer_max_bytes = Gauge("authlog_buffer_max_bytes", "The store's limit ([buffer] max_bytes), in bytes.", registry=r)
+        self.dlq_events = Gauge(
+            "authlog_sink_dlq_events", "Dead letters the sink's DLQ holds now (falls after dlq replay or purge).", ["sink"], registry=r,
+        )
+        self.oldest_pending_age = Gauge(
+            "authlog_sink_oldest_pending_age_seconds",
+            "Seconds since the store accepted the oldest event the sink has not finished (0 when it has none).", ["sink"], registry=r,
+        )
+        self.request_duration = Histogram(
+            "authlog_http_request_duration_seconds", "Time the sidecar took to answer a request, by route and status class.",
+            ["route", "code"], buckets=REQUEST_BUCKETS, registry=r,
+        )
         self.store_errors = Counter(
             "authlog_store_errors", "Store operations the disk or file system refused, by kind (disk_full, read_only, io_error, locked...).",
             ["kind"], registry=r,
@@ -66,6 +84,16 @@ class Metrics:
         )
         for reason in REQUEST_REFUSALS:
             self.requests_refused.labels(reason)
+
+    def observe_backlog(self, sink: str, *, dlq_events: int, oldest_age: float | None) -> None:
+        """Set the sink's DLQ size and the age of its oldest pending event (None: nothing pending, shown as 0)."""
+        self.dlq_events.labels(sink).set(dlq_events)
+        self.oldest_pending_age.labels(sink).set(oldest_age or 0.0)
+
+    def observe_request(self, path: str, status: int, seconds: float) -> None:
+        """Count one answered request; ``path`` outside ROUTES is "other", ``status`` by class ("2xx"...)."""
+        route = path if path in ROUTES else "other"
+        self.request_duration.labels(route, f"{status // 100}xx").observe(seconds)
 
     def count_refused(self, reason: str, n: int = 1) -> None:
         """Count ``n`` events the store refused (``reason`` from :func:`refusal_reason`)."""

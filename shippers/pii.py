@@ -9,6 +9,15 @@ what was applied (``email=hash:<key id>;ip=mask;userAgent=keep``), so a replay n
 the policy a second time (a hash of a hash joins with nothing). When the policy changed
 between dead-lettering and replay, :meth:`SinkPii.view` lets the current policy win as far
 as it can without transforming a value twice (rules in :func:`_reconcile`).
+
+The event's ``enrichment`` (derived at ingest from ``ip`` and ``userAgent``) follows its
+sources: the autonomous system is kept where ``ip`` is kept or masked (a /24 or /48 network
+names its AS anyway) and dropped where it is hashed or dropped; the geolocation is kept only
+where ``ip`` is kept, unless the sink sets ``pii.geo`` (``keep``: city-level location without
+the address; ``drop``: never); the parsed user agent is kept only where ``userAgent`` is. Dropping
+is idempotent, so every view applies the current rule (a replayed letter included); what was
+dropped once cannot come back. Identities a mapping takes from the email (``user.name``) use
+the email as the policy left it.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import msgspec
 
 from shippers.buffer.records import UNDECODABLE_TAG
 from shippers.config import PiiConfig
+from shippers.enrichment.model import Enrichment, enrichment_of
 from shippers.event import Event, decode_event, encode_event
 
 # Why: keep the network, hide the host: /24 for IPv4 and /48 for IPv6 still tell an analyst
@@ -77,30 +87,84 @@ def _field_functions(config: PiiConfig) -> dict[str, Callable[[str], str | None]
     return functions
 
 
-def make_policy(config: PiiConfig) -> Callable[[Event], Event] | None:
-    """A function applying the policy, or None when every field is kept (the fast path)."""
-    return _policy(_field_functions(config))
+EnrichmentFilter = Callable[[Enrichment], Enrichment | None]
 
 
-def _policy(functions: dict[str, Callable[[str], str | None]]) -> Callable[[Event], Event] | None:
-    """make_policy from the field functions already built (None when there are none)."""
-    if not functions:
+def _enrichment_filter(config: PiiConfig) -> EnrichmentFilter | None:
+    """What of an event's enrichment the policy lets through (module docstring), or None when all of it."""
+    keep_geo = config.geo == "keep" if config.geo is not None else config.ip == "keep"
+    keep_as = config.ip in ("keep", "mask")
+    keep_user_agent = config.user_agent == "keep"
+    if keep_geo and keep_as and keep_user_agent:
         return None
 
+    def allowed(enrichment: Enrichment) -> Enrichment | None:
+        geo = enrichment.geo if keep_geo else None
+        as_ = enrichment.as_ if keep_as else None
+        user_agent = enrichment.userAgent if keep_user_agent else None
+        if geo is enrichment.geo and as_ is enrichment.as_ and user_agent is enrichment.userAgent:
+            return enrichment
+        return enrichment_of(geo, as_, user_agent)
+
+    return allowed
+
+
+def make_policy(config: PiiConfig) -> Callable[[Event], Event] | None:
+    """A function applying the policy, or None when every field is kept (the fast path)."""
+    return _policy(_field_functions(config), _enrichment_filter(config), _actions(config))
+
+
+def _action_name(action: str) -> str:
+    """``hash:1a2b3c4d`` -> ``hash``: the event's ``pii`` object names the treatment, not the key."""
+    return action.partition(":")[0]
+
+
+def transformed(event: Event, changed: dict[str, str]) -> dict[str, str] | None:
+    """The event's ``pii`` object once ``changed`` ({field: action}) is applied on top of what it already carries."""
+    if not changed:
+        return event.pii
+    merged = dict(event.pii or {})
+    merged.update({field: _action_name(action) for field, action in changed.items()})
+    return {field: merged[field] for field in FIELDS if field in merged}  # one order for every line
+
+
+def _policy(
+    functions: dict[str, Callable[[str], str | None]], enrichment_filter: EnrichmentFilter | None = None,
+    actions: dict[str, str] | None = None,
+) -> Callable[[Event], Event] | None:
+    """make_policy from the field functions and enrichment filter already built (None when there are none).
+
+    The result names what it transformed in its ``pii`` object (the archive line carries it: a replay
+    of the archive then knows a hashed email is a hash, and never hashes it again).
+    """
+    if not functions and enrichment_filter is None:
+        return None
+    names = actions or {}
+
     def apply(event: Event) -> Event:
-        changes: dict[str, str | None] = {}
+        changes: dict[str, object] = {}
+        applied: dict[str, str] = {}
         for field, function in functions.items():
             value = getattr(event, field)
             if value is not None:
                 changes[field] = function(value)
+                applied[field] = names.get(field, "drop")
+        if applied:
+            changes["pii"] = transformed(event, applied)
+        if enrichment_filter is not None and event.enrichment is not None:
+            allowed = enrichment_filter(event.enrichment)
+            if allowed is not event.enrichment:
+                changes["enrichment"] = allowed
         return msgspec.structs.replace(event, **changes) if changes else event
 
     return apply
 
 
 def withhold(event: Event, fields: tuple[str, ...] = FIELDS) -> Event:
-    """The event without these personal fields (when no policy can be applied to them)."""
-    changes = {f: None for f in fields if getattr(event, f) is not None}
+    """The event without these personal fields, nor any enrichment (when no policy can be applied to them)."""
+    changes: dict[str, object] = {f: None for f in fields if getattr(event, f) is not None}
+    if event.enrichment is not None and fields:
+        changes["enrichment"] = None
     return msgspec.structs.replace(event, **changes) if changes else event
 
 
@@ -148,8 +212,9 @@ class SinkPii:
     def __init__(self, config: PiiConfig | None = None) -> None:
         config = config or PiiConfig()
         self._functions = _field_functions(config)
-        self.transform = _policy(self._functions)
+        self._enrichment = _enrichment_filter(config)
         actions = _actions(config)
+        self.transform = _policy(self._functions, self._enrichment, actions)
         key_id = ""
         if config.hash_key and "hash" in actions.values():
             key_id = hmac.new(config.hash_key.encode(), _KEY_ID_MESSAGE, hashlib.sha256).hexdigest()[:KEY_ID_HEX]
@@ -163,19 +228,33 @@ class SinkPii:
         """
         if applied is None:
             return (event if self.transform is None else self.transform(event)), self.tag
+        event = self._allowed_enrichment(event)  # pii.geo is not in the tag: its current rule applies to every view
         if applied == self.tag:
             return event, applied
         before = parse_tag(applied)
         result: dict[str, str] = {}
-        changes: dict[str, str | None] = {}
+        changes: dict[str, object] = {}
+        applied: dict[str, str] = {}
         for field in FIELDS:
             result[field] = outcome = before[field] if before[field] == self.actions[field] else _reconcile(before[field], self.actions[field])
             value = getattr(event, field)
-            if value is None or outcome == before[field]:
+            if value is None:
                 continue
-            changes[field] = None if outcome == "drop" else self._functions[field](value)
+            if outcome != before[field]:
+                changes[field] = None if outcome == "drop" else self._functions[field](value)
+                applied[field] = outcome
+            elif outcome not in ("keep", "unknown") and field not in (event.pii or {}):
+                applied[field] = outcome  # treated before this object was written (an older dead letter): name it
+        if applied:
+            changes["pii"] = transformed(event, applied)
         shown = msgspec.structs.replace(event, **changes) if changes else event
         return shown, _tag(result)
+
+    def _allowed_enrichment(self, event: Event) -> Event:
+        if self._enrichment is None or event.enrichment is None:
+            return event
+        allowed = self._enrichment(event.enrichment)
+        return event if allowed is event.enrichment else msgspec.structs.replace(event, enrichment=allowed)
 
     def changes_since(self, applied: str) -> list[str]:
         """Fields whose treatment differs between ``applied`` and this policy, as ``ip: mask, now hash (sent: drop)``."""
@@ -193,7 +272,13 @@ class SinkPii:
             return self.view(event, applied)
         except Exception:
             hidden = tuple(f for f in FIELDS if self.actions[f] != "keep")
-            return withhold(event, hidden), _tag({f: "drop" if f in hidden else a for f, a in self.actions.items()})
+            shown = withhold(event, hidden)
+            dropped = {f: "drop" for f in hidden if getattr(event, f) is not None}
+            if dropped:
+                shown = msgspec.structs.replace(shown, pii=transformed(event, dropped))
+            if self._enrichment is not None and shown.enrichment is not None:
+                shown = msgspec.structs.replace(shown, enrichment=None)
+            return shown, _tag({f: "drop" if f in hidden else a for f, a in self.actions.items()})
 
     def convert_letter(self, body: bytes, reason: str) -> tuple[bytes, str, str]:
         """A dead letter stored raw (before schema 2) as this sink may see it: (body, reason, tag).

@@ -16,6 +16,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, Protocol
 
 from adapters.contract import Adapter, AdapterInfo, SinkContext
+from adapters.sdk import MissingSdkError
 from shippers.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ def _load(name: str) -> AdapterInfo | str:
     point = _points()[name]
     try:
         cls = point.load()
+    except MissingSdkError as exc:  # a built-in destination installed without its extra
+        return str(exc)
     except Exception as exc:  # a broken third-party plugin must not take the others down
         return f"{point.value} failed to import: {type(exc).__name__}: {exc}"
     if not (isinstance(cls, type) and issubclass(cls, Adapter)):

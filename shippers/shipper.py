@@ -26,6 +26,7 @@ from typing import Any
 
 from adapters.contract import BatchLimits
 from shippers import __version__
+from shippers.backlog_age import age_seconds, oldest_pending_received
 from shippers.buffer import Buffer, DeadLetter, SinkPolicy
 from shippers.buffer.opening import open_buffer
 from shippers.buffer.records import UNDECODABLE_TAG
@@ -47,6 +48,7 @@ from shippers.group_commit import GroupCommitter
 from shippers.ingest import IngestResult, Validated, append_validated, validate_items
 
 __all__ = ["IngestResult", "Shipper", "Validated"]  # the two results are re-exported (defined in shippers.ingest)
+from shippers.enrichment.enricher import build_enricher
 from shippers.metrics import Metrics, refusal_reason
 from shippers.pii import SinkPii
 from shippers.plugins import build_adapters
@@ -85,7 +87,7 @@ class Shipper:
         self.monotonic = monotonic
         self._sleep = sleep
         self.catalog: Catalog = load_catalog(Path(config.catalog.extra) if config.catalog.extra else None)
-        self.validator = EventValidator(self.catalog, clock)
+        self.validator = EventValidator(self.catalog, clock, build_enricher(config.enrich))
         self.metrics = Metrics()
         self.buffer: Buffer = open_buffer(config.buffer, clock=clock)
         self.buffer.on_fault = lambda kind: self.metrics.store_errors.labels(kind).inc()
@@ -234,6 +236,40 @@ class Shipper:
         )
         return SinkWorker(sink, adapter, self.routes[sink.name], limits, self.pii[sink.name], self.buffer, self.metrics, self.clock, self._sleep,
                           monotonic=self.monotonic, shared=shared)
+
+    def deliver_only(self, names: Sequence[str]) -> bool:
+        """Deliver these sinks alone when no process delivers from the store (``authlog replay`` with no sidecar);
+        False, nothing started, when one does. Only their positions are registered: the other sinks' stay as stored."""
+        if not self.buffer.acquire_delivery_lock():
+            return False
+        self.buffer.register_sinks([p for p in self._policies() if p.name in names], remove_others=False)
+        self.buffer.use_routes({name: self.routes[name].takes for name in names})
+        shared = SharedRows(self.buffer)  # these sinks read and decode each row once, together
+        for name in names:
+            self.workers[name] = self._make_worker(self.config.sinks[name], shared)
+            self.workers[name].start()
+        self._delivering = True
+        return True
+
+    def drained(self, name: str) -> bool:
+        """Whether sink ``name`` is done with everything in the store now (asks its worker to cut what waits)."""
+        if self.buffer.position(name)[0] >= self.buffer.last_seq():
+            return True
+        worker = self.workers.get(name)
+        if worker is not None:
+            worker.flush_requested.set()
+            worker.wake.set()
+        return False
+
+    def require_tag_reader(self, action: str) -> None:
+        """Refuse ``action`` (re-queueing events that carry a PII tag) when the deliverer is too old to honour the tag."""
+        holder = self.buffer.delivery_holder()
+        if holder is not None and holder[1] < self.buffer.schema_version:
+            raise BufferLockedError(
+                f"{action} refused: the process delivering from {self.config.buffer.path} (pid {holder[0]}) runs an older "
+                f"authlog (store schema {holder[1]}, this one {self.buffer.schema_version}); it would apply the sink's PII policy again "
+                "to events that already hold the sink's view. Upgrade that process first, then replay"
+            )
 
     @property
     def delivering(self) -> bool:
@@ -460,13 +496,7 @@ class Shipper:
         """Re-queue a sink's dead letters; they carry the policy they were stored under, which is never applied twice."""
         if sink not in self.config.sinks:
             raise KeyError(sink)
-        holder = self.buffer.delivery_holder()
-        if holder is not None and holder[1] < self.buffer.schema_version:
-            raise BufferLockedError(
-                f"dlq replay refused: the process delivering from {self.config.buffer.path} (pid {holder[0]}) runs an older "
-                f"authlog (store schema {holder[1]}, this one {self.buffer.schema_version}); it would apply the sink's PII policy again "
-                "to letters that already hold the sink's view. Upgrade that process first, then replay"
-            )
+        self.require_tag_reader("dlq replay")
         current = self.pii[sink]
         changed = {
             tag: n for tag, n in self.buffer.dead_letter_tags(sink).items() if tag not in (None, current.tag, UNDECODABLE_TAG)
@@ -495,6 +525,7 @@ class Shipper:
         stats = self.buffer.stats()
         self.metrics.buffer_bytes.set(stats["bytes"])
         self.metrics.buffer_events.set(stats["events"])
+        self.metrics.buffer_max_bytes.set(stats["maxBytes"])
         sinks: dict[str, Any] = {}
         rows = self.buffer.sinks()
         last_seq = stats["lastSeq"]  # read before the rows: what is appended meanwhile counts at the next status
@@ -506,6 +537,10 @@ class Shipper:
             state, live_error = worker.status_snapshot() if worker else (row.state, None)
             last_error = live_error or row.last_error
             self.metrics.lag.labels(row.name).set(lag)
+            route = self.routes.get(row.name)
+            oldest = age_seconds(oldest_pending_received(self.buffer, row, route.takes if route else None, lag - row.in_flight),
+                                 self.clock())
+            self.metrics.observe_backlog(row.name, dlq_events=row.dlq_events, oldest_age=oldest)
             new_drops = row.dropped - self._dropped_seen.get(row.name, row.dropped if not self._delivering else 0)
             if new_drops > 0:
                 self.metrics.dropped.labels(row.name).inc(new_drops)
@@ -523,6 +558,7 @@ class Shipper:
                 "dropped": row.dropped,
                 "lastError": last_error,
                 "lastDeliveryAt": row.last_delivery_at,
+                "oldestPendingAgeSeconds": oldest,
             }
             adapter = self.adapters.get(row.name)
             warnings = adapter.warnings() if adapter is not None else {}

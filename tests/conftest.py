@@ -97,3 +97,15 @@ def opensearch(os_server: FakeElasticsearch) -> Iterator[FakeElasticsearch]:
     os_server.reset()
     yield os_server
     os_server.max_content_length = 100 * 1024 * 1024
+
+
+@pytest.fixture(scope="session")
+def enrich_dbs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Small City and ASN databases of shippers.testing.geo_databases' test ranges: the [enrich] keys that read them."""
+    from shippers.testing.geo_databases import TEST_NETWORKS, TEST_PLACES, write_asn_database, write_city_database
+
+    folder = tmp_path_factory.mktemp("geo")
+    return {
+        "geoip_db": str(write_city_database(folder / "city.mmdb", TEST_PLACES)),
+        "asn_db": str(write_asn_database(folder / "asn.mmdb", TEST_NETWORKS)),
+    }

@@ -9,8 +9,11 @@
     severity     catalog severity (INFO success / WARNING failure), or severity_by_type
     labels       event_type, outcome, tenant_id (when present) + the sink's configured labels
     httpRequest  remoteIp <- ip, userAgent <- userAgent (only the fields present)
-    trace        projects/<project>/traces/<traceId> (when present)
+    trace        projects/<project>/traces/<traceId> (only when traceId is a valid trace id:
+                 32 hex digits, not all zero; any traceId stays in jsonPayload.traceId)
     jsonPayload  message (the description) + the canonical fields + action, outcome, description,
+                 userName (the email, else the user id: a stable identity for failures that carry
+                 only an email), enrichment (geo, as, userAgent: the archive line's names, stable),
                  authlog.schema_version
 
 Everything that does not depend on the event is worked out once from the config
@@ -19,9 +22,12 @@ Everything that does not depend on the event is worked out once from the config
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
+
+import msgspec
 
 from adapters.cloud_logging.config import (
     CATALOG_SEVERITY,
@@ -29,11 +35,16 @@ from adapters.cloud_logging.config import (
     RESOURCE_LABELS,
     CloudLoggingConfig,
 )
+from adapters.identity import user_name
 from shippers.catalog import Catalog
 from shippers.event import Event
 
 # The canonical wire fields, in archive-line order, copied into jsonPayload when present.
 PAYLOAD_FIELDS = ("id", "type", "time", "tenantId", "userId", "email", "ip", "userAgent", "reason", "traceId", "details")
+# Why: a Cloud Trace trace id is the 32-hex-digit encoding of 16 bytes (W3C's trace-id too); an
+# all-zero id is invalid in W3C Trace Context. Anything else in `trace` would link to no trace.
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+_ZERO_TRACE_ID = "0" * 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +110,9 @@ def to_log_entry(event: Event, template: EntryTemplate) -> dict[str, Any]:
         http_request["userAgent"] = event.userAgent
     if http_request:
         entry["httpRequest"] = http_request
-    if event.traceId is not None:
-        entry["trace"] = f"projects/{template.project}/traces/{event.traceId}"
+    trace = valid_trace_id(event.traceId) if event.traceId is not None else None
+    if trace is not None:
+        entry["trace"] = f"projects/{template.project}/traces/{trace}"
 
     payload: dict[str, Any] = {"message": event.description}
     for name in PAYLOAD_FIELDS:
@@ -110,6 +122,17 @@ def to_log_entry(event: Event, template: EntryTemplate) -> dict[str, Any]:
     payload["action"] = event.action
     payload["outcome"] = event.outcome
     payload["description"] = event.description
+    name = user_name(event)
+    if name is not None:
+        payload["userName"] = name
+    if event.enrichment is not None:
+        payload["enrichment"] = msgspec.to_builtins(event.enrichment)
     payload["authlog"] = {"schema_version": event.schemaVersion}
     entry["jsonPayload"] = payload
     return entry
+
+
+def valid_trace_id(trace_id: str) -> str | None:
+    """``trace_id`` in lower case when it is a valid Cloud Trace id, else None."""
+    lowered = trace_id.lower()
+    return lowered if _TRACE_ID.match(lowered) and lowered != _ZERO_TRACE_ID else None

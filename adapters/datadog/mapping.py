@@ -8,10 +8,10 @@ with what each event type's logs share worked out once). The log it returns, for
      "hostname": "web-1", "ddtags": "env:prod,tenant_id:t-42,event_type:magic_link.failed,outcome:failure",
      "status": "warn", "timestamp": 1795635273123,
      "evt": {"name": "magic_link.failed", "outcome": "failure", "category": "authentication", "id": "0193..."},
-     "usr": {"id": "u-7", "email": "ana@example.com"},
-     "network": {"client": {"ip": "203.0.113.7"}},
-     "http": {"useragent": "Mozilla/5.0 ..."},
-     "trace_id": "4bf92f35...",
+     "usr": {"id": "u-7", "email": "ana@example.com", "name": "ana@example.com"},
+     "network": {"client": {"ip": "203.0.113.7", "geoip": {"country": {"iso_code": "DE", "name": "Germany"}, ...}}},
+     "http": {"useragent": "Mozilla/5.0 ...", "useragent_details": {"browser": {"family": "Chrome"}, ...}},
+     "trace_id": "4bf92f35...", "dd": {"trace_id": "11803532876627986230"},
      "authlog": {"reason": "expired", "tenant_id": "t-42", "schema_version": 1, "details": {...}}}
 
 - Nested objects, never dotted keys: Datadog reads ``{"usr": {"id": ...}}`` as ``usr.id``.
@@ -19,6 +19,14 @@ with what each event type's logs share worked out once). The log it returns, for
 - ``evt.outcome`` and ``status`` come from the catalog, never from text.
 - Attributes whose canonical field is absent are left out (``login.invalid_email`` has no user id).
 - Free-form ``details`` stay under ``authlog.details`` so they can never shadow a standard attribute.
+- ``usr.name`` is the email, else the user id: a stable identity even for failures that carry only
+  an email (``login.invalid_email``), so Cloud SIEM's distinct-user counts work.
+- The enrichment lands where Datadog's own GeoIP and user-agent parsers write
+  (``network.client.geoip.*``, ``http.useragent_details.*``), which its "multiple countries" and
+  credential-stuffing rules read; the autonomous system, having no standard attribute, is ``authlog.as``.
+- ``trace_id`` only holds a valid trace id (else it is ``authlog.trace_id``); ``dd.trace_id`` holds it in
+  the form Datadog correlates logs with traces by: its lower 64 bits as an unsigned decimal (what
+  Datadog's docs tell OpenTelemetry users to write; its own 128-bit ids keep their randomness there).
 """
 
 from __future__ import annotations
@@ -29,7 +37,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from msgspec import to_builtins as msgspec_builtins
+
+from adapters.identity import user_fields
 from shippers.catalog import Catalog, EventType
+from shippers.enrichment.model import Enrichment
 from shippers.event import Event
 
 # Why: catalog severities -> the status names Datadog's status remapper understands.
@@ -42,6 +54,11 @@ EVT_CATEGORIES = ("authentication", "iam")
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_\-:./]")
 # Why: Datadog's documented tag length limit.
 MAX_TAG_CHARS = 200
+# Why: a W3C trace id is 32 lower-case hex digits, a 64-bit one 16; Datadog's own ids are decimal
+# up to 2**64 - 1 (20 digits). All-zero ids are invalid in W3C Trace Context.
+_HEX_TRACE_ID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{16})$")
+_DECIMAL_TRACE_ID = re.compile(r"^[0-9]{1,20}$")
+_LOW_64_BITS = (1 << 64) - 1
 # Why: tags repeat (a few types, outcomes and tenants); 4096 remembered values cover a large
 # multi-tenant sidecar and cost well under a megabyte, beyond that a tag is simply worked out again.
 TAG_CACHE_SIZE = 4096
@@ -136,18 +153,26 @@ def _log(event: Event, facts: TypeFacts, settings: MappingSettings) -> dict[str,
         "timestamp": event.epoch_ms,
         "evt": {"name": event.type, "outcome": event.outcome, "category": facts.category, "id": event.id},
     }
-    if event.userId is not None:
-        log["usr"] = {"id": event.userId} if event.email is None else {"id": event.userId, "email": event.email}
-    elif event.email is not None:
-        log["usr"] = {"email": event.email}
-    if event.ip is not None:
-        log["network"] = {"client": {"ip": event.ip}}
-    if event.userAgent is not None:
-        log["http"] = {"useragent": event.userAgent}
-    if event.traceId is not None:
-        log["trace_id"] = event.traceId
-
+    usr = user_fields(event)
+    if usr is not None:
+        log["usr"] = usr
+    enrichment = event.enrichment
+    client = _known(ip=event.ip, geoip=_geoip(enrichment) if enrichment is not None else None)
+    if client:
+        log["network"] = {"client": client}
+    http = _known(useragent=event.userAgent, useragent_details=_useragent_details(enrichment) if enrichment is not None else None)
+    if http:
+        log["http"] = http
     own: dict[str, Any] = {}
+    trace = event.traceId
+    if trace is not None:
+        correlated = datadog_trace_id(trace)
+        if correlated is None:
+            own["trace_id"] = trace
+        else:
+            log["trace_id"] = trace
+            log["dd"] = {"trace_id": correlated}
+
     if event.reason is not None:
         own["reason"] = event.reason
     if event.tenantId is not None:
@@ -155,5 +180,71 @@ def _log(event: Event, facts: TypeFacts, settings: MappingSettings) -> dict[str,
     own["schema_version"] = event.schemaVersion
     if event.details is not None:
         own["details"] = event.details
+    if enrichment is not None and enrichment.as_ is not None:
+        own["as"] = msgspec_builtins(enrichment.as_)
     log["authlog"] = own
     return log
+
+
+def datadog_trace_id(trace_id: str) -> str | None:
+    """The decimal id Datadog correlates logs with traces by, or None when ``trace_id`` is no valid trace id.
+
+    W3C (32 hex) and 64-bit (16 hex) ids give their lower 64 bits; a decimal Datadog id is kept.
+    """
+    if _HEX_TRACE_ID.match(trace_id):
+        low = int(trace_id, 16) & _LOW_64_BITS
+        return str(low) if int(trace_id, 16) else None
+    if _DECIMAL_TRACE_ID.match(trace_id):
+        number = int(trace_id)
+        return str(number) if 0 < number <= _LOW_64_BITS else None
+    return None
+
+
+def _known(**parts: Any) -> dict[str, Any]:
+    """The parts that are known (neither None nor empty), in the order given."""
+    return {key: value for key, value in parts.items() if value}
+
+
+def _geoip(enrichment: Enrichment) -> dict[str, Any]:
+    """``network.client.geoip``, in the layout Datadog's GeoIP parser writes (empty without geo)."""
+    geo = enrichment.geo
+    out: dict[str, Any] = {}
+    if geo is None:
+        return out
+    country = _named(geo.countryName, geo.countryIsoCode, "iso_code")
+    if country:
+        out["country"] = country
+    if geo.continentCode is not None:
+        out["continent"] = {"code": geo.continentCode}
+    subdivision = _named(geo.regionName, geo.regionIsoCode, "iso_code")
+    if subdivision:
+        out["subdivision"] = subdivision
+    if geo.cityName is not None:
+        out["city"] = {"name": geo.cityName}
+    if geo.location is not None:
+        out["location"] = {"latitude": geo.location.lat, "longitude": geo.location.lon}
+    return out
+
+
+def _named(name: str | None, code: str | None, code_key: str) -> dict[str, Any]:
+    part: dict[str, Any] = {}
+    if code is not None:
+        part[code_key] = code
+    if name is not None:
+        part["name"] = name
+    return part
+
+
+def _useragent_details(enrichment: Enrichment) -> dict[str, Any]:
+    """``http.useragent_details``, in the layout Datadog's user-agent parser writes (families; empty without one)."""
+    parsed = enrichment.userAgent
+    out: dict[str, Any] = {}
+    if parsed is None:
+        return out
+    if parsed.name is not None:
+        out["browser"] = {"family": parsed.name}
+    if parsed.os is not None and parsed.os.name is not None:
+        out["os"] = {"family": parsed.os.name}
+    if parsed.device is not None and parsed.device.name is not None:
+        out["device"] = {"family": parsed.device.name}
+    return out

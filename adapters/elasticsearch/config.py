@@ -31,10 +31,13 @@ MAX_REQUEST_EVENTS = 100_000
 MAX_ITEM_BYTES = 10 * 1024 * 1024
 HARD_LIMITS = HardLimits(max_events=MAX_REQUEST_EVENTS, max_bytes=MAX_REQUEST_BYTES, max_item_bytes=MAX_ITEM_BYTES)
 
-# Why: DESIGN.md's example config names this index when neither index nor data_stream is set.
-DEFAULT_INDEX = "authlog-events"
 # Why: DESIGN.md / issue 4: event.dataset defaults to "authlog.events".
 DEFAULT_DATASET = "authlog.events"
+# Why: with neither index nor data_stream set, documents go to the data stream
+# logs-<dataset>-default (Elastic's type-dataset-namespace scheme), which the `logs-*` index
+# patterns of Elastic's prebuilt detection rules and Security's default data view cover (issue 13;
+# the default was the index "authlog-events" before: set index = "authlog-events" to keep it).
+DEFAULT_NAMESPACE = "default"
 # Why: a 5 MB bulk is indexed in well under a second on a healthy cluster; 30 s only cuts off a
 # stuck connection (the core's retry takes over) and matches the client's own order of magnitude.
 DEFAULT_REQUEST_TIMEOUT = 30.0
@@ -104,12 +107,17 @@ class ElasticsearchConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tr
 
     @property
     def target(self) -> str:
-        """The index or data stream every document is written to."""
-        return self.data_stream or self.index or DEFAULT_INDEX
+        """The index or data stream every document is written to (default: ``logs-<dataset>-default``)."""
+        return self.data_stream or self.index or default_data_stream(self.dataset)
 
     @property
     def is_data_stream(self) -> bool:
-        return self.data_stream is not None
+        return self.index is None
+
+
+def default_data_stream(dataset: str) -> str:
+    """The data stream a sink with neither ``index`` nor ``data_stream`` writes to."""
+    return f"logs-{dataset}-{DEFAULT_NAMESPACE}"
 
 
 def _problems(config: ElasticsearchConfig) -> list[str]:
@@ -158,6 +166,8 @@ def _problems(config: ElasticsearchConfig) -> list[str]:
         problems.append('aws_sigv4: AWS OpenSearch Service only; set flavor = "opensearch"')
     if not config.dataset:
         problems.append("dataset: must not be empty")
+    elif config.index is None and config.data_stream is None and not _INDEX_NAME.match(default_data_stream(config.dataset)):
+        problems.append(f"dataset: {config.dataset!r} makes no valid data stream name (lower case; no spaces or \\/*?\"<>|,#:)")
     problems += [
         f"labels.{k}: label keys use only letters, digits and '_'" for k in config.labels if not _LABEL_KEY.match(k)
     ]

@@ -1,7 +1,8 @@
-"""The ``s3`` adapter: gzip NDJSON objects under Hive-style keys, written once with ``IfNoneMatch``.
+"""The ``s3`` adapter: objects under Hive-style keys, written once with ``IfNoneMatch``.
 
-Wiring only: :mod:`.mapping` (OCSF lines), :mod:`.keys` (partition and key),
-:mod:`.encoder` (gzip body), :mod:`.transport` (one PutObject), :mod:`.classify`.
+Wiring only: :mod:`.mapping` (OCSF lines), :mod:`.layouts` (partition and body: hourly gzip
+NDJSON, or Security Lake's OCSF Parquet), :mod:`.keys` (keys), :mod:`.transport` (one
+PutObject), :mod:`.classify`.
 
 ``map`` returns the event itself for archive lines (the core then sends the stored bytes) and
 an OCSF line already encoded: the core keeps every document of a batch (up to 100,000) until
@@ -27,8 +28,17 @@ import msgspec
 from adapters.contract import Adapter, Request, SinkContext, Verdict
 from adapters.s3 import keys
 from adapters.s3.classify import HEAD_DENIED_STATUS, HEAD_MISSING_STATUS, classify, classify_existing, holds_object
-from adapters.s3.config import BATCH_DEFAULTS, DEFAULT_REQUEST_TIMEOUT, HARD_LIMITS, MAX_KEY_BYTES, S3Config
-from adapters.s3.encoder import batch_tag, encode_body
+from adapters.s3.config import (
+    BATCH_DEFAULTS,
+    DEFAULT_REQUEST_TIMEOUT,
+    HARD_LIMITS,
+    MAX_KEY_BYTES,
+    OCSF_FORMATS,
+    PARQUET_BATCH_DEFAULTS,
+    S3Config,
+)
+from adapters.s3.encoder import batch_tag
+from adapters.s3.layouts import layout_for
 from adapters.s3.mapping import to_ocsf
 from adapters.s3.transport import BATCH_TAG_HEADER, S3Transport
 from shippers.event import Event, encode_event
@@ -38,7 +48,7 @@ _encoder = msgspec.json.Encoder()
 
 class S3Adapter(Adapter):
     name = "s3"
-    summary = "gzip NDJSON objects in S3 (or a compatible store), Hive-style keys, archive or OCSF lines"
+    summary = "objects in S3 (or a compatible store), Hive-style keys: archive or OCSF lines, or OCSF Parquet for Security Lake"
     Config = S3Config
     batch_defaults = BATCH_DEFAULTS
     hard_limits = HARD_LIMITS
@@ -49,23 +59,28 @@ class S3Adapter(Adapter):
     def __init__(self, context: SinkContext, config: S3Config) -> None:
         super().__init__(context, config)
         self.config: S3Config = config
-        self._by_tenant = "tenant" in config.partition_by
-        self._key_bytes = keys.fixed_key_bytes(config.prefix, context.name, context.store_id)
+        self._ocsf = config.format in OCSF_FORMATS
+        self.layout = layout_for(config, context.catalog)
+        if config.security_lake is not None:
+            # Why: Security Lake wants objects at most every 5 minutes (see config.PARQUET_BATCH_DEFAULTS);
+            # the core reads the defaults off the adapter it built, so this sink's instance carries its own.
+            self.batch_defaults = PARQUET_BATCH_DEFAULTS  # type: ignore[misc]  # a per-format default of a ClassVar
+        self._key_bytes = keys.fixed_key_bytes(config.prefix, context.name, context.store_id, self.layout.suffix)
         # The core asks check_item, then partition, of the same event: the partition is worked out once.
         self._last_partition: tuple[Event | None, str] = (None, "")
         self.transport = S3Transport(config, self.attempt_timeout)
 
     # -- pure ------------------------------------------------------------
     def map(self, event: Event) -> Event | bytes:
-        if self.config.format == "ocsf":
-            return _encoder.encode(to_ocsf(event, self.context.catalog[event.type], self.config.service_name))
+        if self._ocsf:
+            return _encoder.encode(self.layout.row(to_ocsf(event, self.context.catalog[event.type], self.config.service_name)))
         return event
 
     def encode_item(self, document: Any) -> bytes:
         return document if isinstance(document, bytes) else encode_event(document)
 
     def check_item(self, event: Event, item: bytes, now: float) -> str | None:
-        reason = super().check_item(event, item, now)
+        reason = super().check_item(event, item, now) or self.layout.unplaceable(event)
         if reason is not None:
             return reason
         length = self._key_bytes + len(self.partition(event).encode("utf-8"))
@@ -76,12 +91,13 @@ class S3Adapter(Adapter):
     def partition(self, event: Event) -> str:
         last, partition = self._last_partition
         if last is not event:
-            partition = keys.partition_of(event, self._by_tenant)
+            partition = self.layout.partition(event)
             self._last_partition = (event, partition)
         return partition
 
     def object_key(self, partition: str, first_seq: int, last_seq: int) -> str:
-        return keys.object_key(self.config.prefix, partition, first_seq, last_seq, self.context.name, self.context.store_id)
+        return keys.object_key(self.config.prefix, partition, first_seq, last_seq, self.context.name, self.context.store_id,
+                               self.layout.suffix)
 
     # -- I/O ---------------------------------------------------------------
     def send(self, request: Request) -> Verdict:
@@ -91,7 +107,7 @@ class S3Adapter(Adapter):
             moved = self._check_previous_key(request.key, tag)
             if moved is not None:
                 return moved
-        outcome = self.transport.put(key, encode_body(request.items, self.config.gzip_level), tag)
+        outcome = self.transport.put(key, self.layout.body(request.items), tag)
         verdict = classify(outcome, self.config, self.context.name, key, self.context.clock())
         if verdict.kind == "duplicate":  # is it our batch, or another writer's at the same key?
             head = self.transport.head(key)

@@ -15,6 +15,9 @@ from adapters.compression import gzipped
 
 CONTENT_TYPE = "application/x-ndjson"
 CONTENT_ENCODING = "gzip"
+# format = "ocsf-parquet" (the body is built by :mod:`.parquet_body`, compressed inside the file).
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"  # Why: the IANA-registered media type of Parquet (2024)
+PARQUET_SUFFIX = ".parquet"
 # Why: 128 bits of SHA-256 make an accidental match of two different batches impossible in practice.
 BATCH_TAG_HEX = 32
 

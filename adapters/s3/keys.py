@@ -13,6 +13,11 @@
 - seqs are the batch's first and last buffer sequence numbers, zero-padded to 20 digits
   so keys sort in delivery order; the sink name keeps two sinks on one bucket apart.
 
+With ``format = "ocsf-parquet"`` the layout is Amazon Security Lake's for custom sources
+(its "Collecting data from custom sources" page), one source per OCSF class::
+
+    <prefix>ext/<source>/region=<region>/accountId=<account>/eventDay=YYYYMMDD/<first-seq>-<last-seq>-<sink>-<store-id>.parquet
+
 Everything here is pure: the core cuts a batch with ``partition()`` and records
 ``object_key()`` before the first attempt, so every resend targets the same key.
 """
@@ -72,37 +77,50 @@ def shortened_tenant_value(tenant: str) -> str:
     return "".join(head) + "~" + digest
 
 
-def partition_of(event: Event, by_tenant: bool) -> str:
-    """``dt=YYYY-MM-DD/hour=HH`` (+ ``/tenant=<id>``) of the event's UTC time."""
+def utc_date_hour(event: Event) -> tuple[str, str]:
+    """``("YYYY-MM-DD", "HH")``: the UTC date and hour of the event's time."""
     utc = _UTC_TIME.fullmatch(event.time)
     if utc is not None:  # every validated event: no datetime needed
-        part = f"dt={utc[1]}/hour={utc[2]}"
-    else:  # a record not in that form (a foreign writer): its UTC hour, whatever offset it was written with
-        moment = event.timestamp
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC)
-        # Explicit widths: strftime's %Y does not zero-pad years before 1000 on every platform.
-        part = f"dt={moment.year:04d}-{moment.month:02d}-{moment.day:02d}/hour={moment.hour:02d}"
+        return utc[1], utc[2]
+    # a record not in that form (a foreign writer): its UTC hour, whatever offset it was written with
+    moment = event.timestamp
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    # Explicit widths: strftime's %Y does not zero-pad years before 1000 on every platform.
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}", f"{moment.hour:02d}"
+
+
+def partition_of(event: Event, by_tenant: bool) -> str:
+    """``dt=YYYY-MM-DD/hour=HH`` (+ ``/tenant=<id>``) of the event's UTC time."""
+    day, hour = utc_date_hour(event)
+    part = f"dt={day}/hour={hour}"
     if by_tenant:
         part += f"/tenant={tenant_value(event.tenantId)}"
     return part
 
 
-def object_key(prefix: str, partition: str, first_seq: int, last_seq: int, sink: str, store_id: str = "") -> str:
+def security_lake_partition(event: Event, source: str, region: str, account_id: str) -> str:
+    """``ext/<source>/region=<region>/accountId=<account>/eventDay=YYYYMMDD`` of the event's UTC day."""
+    day, _ = utc_date_hour(event)
+    return f"ext/{source}/region={region}/accountId={account_id}/eventDay={day.replace('-', '')}"
+
+
+def object_key(prefix: str, partition: str, first_seq: int, last_seq: int, sink: str, store_id: str = "",
+               suffix: str = SUFFIX) -> str:
     """The full key of the batch ``first_seq..last_seq`` of ``sink`` in ``partition``.
 
     ``store_id`` (the buffer's random id) keeps two buffers whose seqs both start at 1 (two
     sidecars on one bucket, a rebuilt buffer) from ever producing the same key.
     """
     store = f"-{store_id}" if store_id else ""
-    return f"{prefix}{partition}/{first_seq:0{SEQ_DIGITS}d}-{last_seq:0{SEQ_DIGITS}d}-{sink}{store}{SUFFIX}"
+    return f"{prefix}{partition}/{first_seq:0{SEQ_DIGITS}d}-{last_seq:0{SEQ_DIGITS}d}-{sink}{store}{suffix}"
 
 
-def key_bytes(prefix: str, partition: str, sink: str, store_id: str = "") -> int:
+def key_bytes(prefix: str, partition: str, sink: str, store_id: str = "", suffix: str = SUFFIX) -> int:
     """The UTF-8 length of every key in ``partition`` (seqs are fixed width)."""
-    return fixed_key_bytes(prefix, sink, store_id) + len(partition.encode("utf-8"))
+    return fixed_key_bytes(prefix, sink, store_id, suffix) + len(partition.encode("utf-8"))
 
 
-def fixed_key_bytes(prefix: str, sink: str, store_id: str = "") -> int:
+def fixed_key_bytes(prefix: str, sink: str, store_id: str = "", suffix: str = SUFFIX) -> int:
     """The UTF-8 length of a key without its partition: what every key of a sink shares."""
-    return len(object_key(prefix, "", 0, 0, sink, store_id).encode("utf-8"))
+    return len(object_key(prefix, "", 0, 0, sink, store_id, suffix).encode("utf-8"))

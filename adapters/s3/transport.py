@@ -33,8 +33,8 @@ from botocore import exceptions as boto_errors
 from botocore.client import BaseClient
 from botocore.config import Config as BotoConfig
 
-from adapters.s3.config import S3Config
-from adapters.s3.encoder import CONTENT_ENCODING, CONTENT_TYPE
+from adapters.s3.config import PARQUET, S3Config
+from adapters.s3.encoder import CONTENT_ENCODING, CONTENT_TYPE, PARQUET_CONTENT_TYPE
 from adapters.s3.mapping import PRODUCT_NAME, PRODUCT_VERSION
 from shippers.delivery.attempt import Attempt
 
@@ -83,11 +83,14 @@ def put_arguments(config: S3Config, key: str, body: bytes, batch_tag: str) -> di
         "Bucket": config.bucket,
         "Key": key,
         "Body": body,
-        "ContentType": CONTENT_TYPE,
-        "ContentEncoding": CONTENT_ENCODING,
         "IfNoneMatch": "*",
         "Metadata": {BATCH_TAG: batch_tag},
     }
+    if config.format == PARQUET:
+        args["ContentType"] = PARQUET_CONTENT_TYPE  # compressed inside the file: no Content-Encoding
+    else:
+        args["ContentType"] = CONTENT_TYPE
+        args["ContentEncoding"] = CONTENT_ENCODING
     if config.sse is not None:
         args["ServerSideEncryption"] = config.sse
     if config.kms_key_id is not None:

@@ -17,8 +17,8 @@ Errors are S3's XML ``<Error><Code>..</Code><Message>..</Message></Error>``. A b
 ``Content-Encoding: aws-chunked`` (boto3's streaming checksum trailer) is unwrapped first; the
 object is stored as sent (gzip stays gzip: that is the object, not transport compression).
 
-Counting: each stored object is read as NDJSON (gunzipped when it is gzip); an event's id is
-its ``id`` (our NDJSON) or ``metadata.uid`` (OCSF). An overwrite without a precondition
+Counting: each stored object is read as NDJSON (gunzipped when it is gzip), or as Parquet when
+it starts with Parquet's magic bytes; an event's id is its ``id`` (our NDJSON) or ``metadata.uid`` (OCSF). An overwrite without a precondition
 replaces the old object's events. Not modelled: auth (any signature passes, as with moto),
 multipart uploads, listing, versioning.
 """
@@ -40,6 +40,7 @@ from .process import Endpoint, start
 from .tally import Counting
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_PARQUET_MAGIC = b"PAR1"  # Why: every Parquet file starts (and ends) with these four bytes
 # Why: the headers S3 returns for an object it stores from a PUT's headers.
 _STORED_HEADERS = ("content-type", "content-encoding", "cache-control", "content-disposition",
                    "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
@@ -82,12 +83,27 @@ def _unchunk(body: bytes) -> bytes:
 
 
 def event_ids(body: bytes) -> list[str | None] | None:
-    """The id of each NDJSON line of an object (gunzipped first); None when it is not NDJSON."""
+    """The id of each NDJSON line of an object (gunzipped first), or of each Parquet row; None when it is neither."""
+    if body[:4] == _PARQUET_MAGIC:
+        return _parquet_ids(body)
     try:
         data = zlib.decompress(body, wbits=31) if body[:2] == _GZIP_MAGIC else body
         return [line.id or (line.metadata.uid if line.metadata else None) for line in _decode_lines(data)]
     except (zlib.error, msgspec.DecodeError):
         return None
+
+
+def _parquet_ids(body: bytes) -> list[str | None] | None:
+    """``metadata.uid`` of each row of an OCSF Parquet object (format = "ocsf-parquet")."""
+    import io
+
+    import pyarrow.parquet as pq  # the `parquet` extra: only an endpoint that receives Parquet needs it
+
+    try:
+        table = pq.read_table(io.BytesIO(body), columns=["metadata"])
+    except (OSError, ValueError, KeyError):
+        return None
+    return [row["uid"] if row else None for row in table.column("metadata").to_pylist()]
 
 
 class S3App(Counting):

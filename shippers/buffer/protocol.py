@@ -188,6 +188,16 @@ class Buffer(Protocol):
         does), each chunk in one transaction with their removal from the DLQ; return how many."""
         ...
 
+    def append_replayed(self, events: Sequence[tuple[Event, bytes, str | None]], *, only_sink: str, checkpoint: tuple[str, str]) -> int:
+        """An archive replay's chunk (``authlog replay``): ``(event, stored bytes, pii tag or None)`` appended as
+        ``append(..., only_sink=...)`` does (replayed rows carry their tag), and ``checkpoint`` = (name, value)
+        written, in ONE transaction (events and empty chunks alike); return the last seq."""
+        ...
+
+    def replay_checkpoints(self, run: str) -> dict[str, str]:
+        """The checkpoints written under ``run + "."`` by append_replayed: {rest of the name: value}."""
+        ...
+
     def purge_dead_letters(self, sink: str | None = None, older_than: float | None = None) -> int:
         """Delete dead letters (of one sink or all, older than ``older_than`` seconds); return how many."""
         ...

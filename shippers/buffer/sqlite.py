@@ -104,6 +104,8 @@ PROBE_BYTES = 64 * 1024
 # this often, so a flood of refused requests does not become a flood of checkpoints.
 RECLAIM_EVERY_SECONDS = 1.0
 
+# Where archive replays keep their checkpoints (meta key prefix + run id + "." + object).
+REPLAY_KEY = "replay."
 # Where the events dropped by forgetting a sink are counted (meta key prefix + sink name).
 FORGOTTEN_KEY = "dropped.sink_removed."
 
@@ -550,21 +552,44 @@ class SqliteBuffer:
         """Durably commit events (one transaction); return the last seq. Raises BufferFullError."""
         if not events:
             return 0
-        now = self.clock()
-        incoming = sum(len(body) for _, body in events)
         with self._write() as cur:
-            last_seq, last_cum = cur.execute("SELECT last_seq, last_cum FROM stats").fetchone()
-            self._make_room(cur, incoming)
-            rows = []
-            cum = last_cum
-            seq = last_seq
-            for event, body in events:
-                seq += 1
-                cum += len(body)
-                rows.append((seq, now, event.type, event.outcome, event.tenantId, only_sink, cum, body))
-            cur.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            cur.execute("UPDATE stats SET last_seq=?, last_cum=?", (seq, cum))
+            return self._insert_events(cur, events, only_sink)
+
+    def _insert_events(self, cur: sqlite3.Cursor, events: Sequence[tuple[Event, bytes]], only_sink: str | None) -> int:
+        """The rows of an append, after making room (inside the caller's transaction); the last seq."""
+        now = self.clock()
+        self._make_room(cur, sum(len(body) for _, body in events))
+        last_seq, last_cum = cur.execute("SELECT last_seq, last_cum FROM stats").fetchone()
+        rows = []
+        cum = last_cum
+        seq = last_seq
+        for event, body in events:
+            seq += 1
+            cum += len(body)
+            rows.append((seq, now, event.type, event.outcome, event.tenantId, only_sink, cum, body))
+        cur.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        cur.execute("UPDATE stats SET last_seq=?, last_cum=?", (seq, cum))
         return seq
+
+    @_translated
+    def append_replayed(self, events: Sequence[tuple[Event, bytes, str | None]], *, only_sink: str, checkpoint: tuple[str, str]) -> int:
+        """An archive replay's chunk: the events for ``only_sink`` with their PII tags, and its checkpoint, in one transaction."""
+        with self._write() as cur:
+            last = cur.execute("SELECT last_seq FROM stats").fetchone()[0]
+            if events:
+                first = last + 1
+                last = self._insert_events(cur, [(event, body) for event, body, _ in events], only_sink)
+                tags = [(first + i, tag) for i, (_, _, tag) in enumerate(events) if tag is not None]
+                cur.executemany("INSERT INTO replayed VALUES (?, ?)", tags)
+            cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (REPLAY_KEY + checkpoint[0], checkpoint[1]))
+        return last
+
+    @_translated
+    def replay_checkpoints(self, run: str) -> dict[str, str]:
+        """{checkpoint name: value} of one archive replay (names given to append_replayed as ``run + "." + name``)."""
+        head = f"{REPLAY_KEY}{run}."
+        rows = self._conn().execute("SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", (len(head), head)).fetchall()
+        return {key[len(head):]: value for key, value in rows}
 
     def _make_room(self, cur: sqlite3.Cursor, incoming: int) -> None:
         """Apply each sink's when_full before an append that would overflow (inside the append's txn)."""

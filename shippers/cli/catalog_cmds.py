@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import msgspec
 from rich.table import Table
+from rich.text import Text
 
 from shippers.catalog import load_catalog
 from shippers.cli.common import config_option, console, read_config, report_config_error
@@ -61,5 +62,5 @@ def adapters() -> None:
     for name, info in sorted(installed_adapters().items()):
         table.add_row(name, info.origin, info.cls.summary)
     for name, why in sorted(broken_adapters().items()):
-        table.add_row(name, "-", f"[red]cannot load[/]: {why}")
+        table.add_row(name, "-", Text.assemble(("cannot load", "red"), f": {why}"))  # why may hold [extra] brackets
     console.print(table)

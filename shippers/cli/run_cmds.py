@@ -24,9 +24,11 @@ from typing import IO, Any
 import click
 import msgspec
 from click.core import ParameterSource
+from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from shippers import units
 from shippers.cli.common import (
@@ -39,6 +41,8 @@ from shippers.cli.common import (
     read_config,
     report_config_error,
 )
+from shippers.cli.sink_table import Column, count, error_lines, sink_table, state_cell
+from shippers.cli.where import DEFAULT_URL
 from shippers.client import (
     DEFAULT_ATTEMPTS,
     NO_RETRY,
@@ -51,11 +55,11 @@ from shippers.client import (
 )
 from shippers.config import Config, resolve_tokens
 from shippers.errors import AuthlogError, BufferLockedError, ConfigError
+from shippers.listen import local_url
 from shippers.samples import sample_events
 from shippers.sidecar.app import dead_letter_json, plain_json
-from shippers.sidecar.server import DEFAULT_GRACE_SECONDS, serve, split_listen
+from shippers.sidecar.server import DEFAULT_GRACE_SECONDS, serve
 
-DEFAULT_URL = "http://127.0.0.1:8787"
 # Why: 1000 events (~400 KB of NDJSON) per request amortise HTTP overhead while each commit
 # stays well under the default 10 MiB / 50k-event request caps.
 DEFAULT_CHUNK = 1000
@@ -65,9 +69,18 @@ MAX_SHOWN_REJECTIONS = 20
 PROBE_TIMEOUT_SECONDS = 5.0
 # Why: rejections and DLQ reasons are shown, not archived: long ones are cut for the table.
 MAX_CELL_CHARS = 120
-STATE_STYLES = {"active": "green", "retrying": "yellow", "blocked": "yellow", "failing": "bold red"}
-# Why: a wildcard listen address is reachable locally through its loopback twin.
-_WILDCARD_TO_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+# status's columns, most important first; a higher drop priority leaves first when 80 columns are too few.
+STATUS_COLUMNS = (
+    Column("sink", lambda name, _sink: name),
+    Column("type", lambda _name, sink: str(sink.get("type", "?")), drop_priority=4),
+    Column("state", state_cell),
+    Column("lag", lambda _name, sink: count(sink.get("lagEvents", 0)), numeric=True),
+    Column("delivered", lambda _name, sink: count(sink.get("delivered", 0)), numeric=True),
+    Column("dups", lambda _name, sink: count(sink.get("duplicates", 0)), numeric=True, drop_priority=3),
+    Column("retries", lambda _name, sink: count(sink.get("retries", 0)), numeric=True),
+    Column("DLQ", lambda _name, sink: count(sink.get("dlqEvents", sink.get("deadLettered", 0))), numeric=True),
+    Column("dropped", lambda _name, sink: count(sink.get("dropped", 0)), numeric=True, drop_priority=2),
+)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 url_option = click.option("--url", envvar="AUTHLOG_URL", help="The sidecar's URL [env AUTHLOG_URL; default: from [server] listen].")
@@ -90,10 +103,7 @@ def sidecar_url(config: Config | None, url: str | None) -> str:
         return url
     if config is None:
         return DEFAULT_URL
-    host, port = split_listen(config.server.listen)
-    host = _WILDCARD_TO_LOOPBACK.get(host, host)
-    scheme = "https" if config.server.tls_cert else "http"
-    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+    return local_url(config.server.listen, tls=bool(config.server.tls_cert))
 
 
 def sidecar_token(config: Config | None, token: str | None) -> str | None:
@@ -298,20 +308,10 @@ def status_summary(document: dict[str, Any], source: str) -> str:
     )
 
 
-def status_table(document: dict[str, Any]) -> Table:
-    table = Table(title=f"authlog {document.get('version', '')}")
-    numbers = ("lag", "delivered", "dups", "retries", "DLQ", "dropped")
-    for column in ("sink", "type", "state", *numbers, "last error"):
-        table.add_column(column, justify="right" if column in numbers else "left", no_wrap=column != "last error")
-    for name, sink in sorted(document.get("sinks", {}).items()):
-        state = str(sink.get("state", "?"))
-        dlq = sink.get("dlqEvents", sink.get("deadLettered", 0))
-        table.add_row(
-            name, str(sink.get("type", "?")), f"[{STATE_STYLES.get(state, 'white')}]{state}[/]",
-            str(sink.get("lagEvents", 0)), str(sink.get("delivered", 0)), str(sink.get("duplicates", 0)),
-            str(sink.get("retries", 0)), str(dlq), str(sink.get("dropped", 0)), escape(_cut(sink.get("lastError"))),
-        )
-    return table
+def status_table(document: dict[str, Any], width_of: Console) -> Table:
+    """Each sink's row, fitted to ``width_of``'s width with every cell whole (shippers.cli.sink_table)."""
+    return sink_table(STATUS_COLUMNS, sorted(document.get("sinks", {}).items()), width_of,
+                      title=f"authlog {document.get('version', '')}")
 
 
 @click.command()
@@ -326,7 +326,9 @@ def status(config_path: Path, url: str | None, token: str | None, as_json: bool)
     if as_json:
         click.echo(msgspec.json.format(msgspec.json.encode(document, enc_hook=plain_json), indent=2))
         return
-    console.print(status_table(document))
+    console.print(status_table(document, console))
+    for line in error_lines(sorted(document.get("sinks", {}).items())):
+        console.print(Text("last error ").append_text(line), highlight=False)
     console.print(status_summary(document, source), soft_wrap=True, highlight=False, markup=False)
     for name, detail in document.get("forgottenSinks", {}).items():
         console.print(f"forgotten sink {name}: {detail.get('dropped', 0)} event(s) dropped ({detail.get('reason', '?')})",

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -179,6 +180,19 @@ async def query_middleware(request: web.Request, handler: Callable[[web.Request]
         except UnicodeDecodeError:
             return error_response(400, "the query string is not UTF-8 once percent-decoded; percent-encode UTF-8 text")
     return await handler(request)
+
+
+@web.middleware
+async def timing_middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Observe each answer's duration in ``authlog_http_request_duration_seconds{route,code}`` (outermost: errors too)."""
+    started = time.perf_counter()
+    status = 500  # a handler that raises past error_middleware (a cancelled request) counts as a failure
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        request.app[STATE].shipper.metrics.observe_request(request.path, status, time.perf_counter() - started)
 
 
 @web.middleware
@@ -472,7 +486,7 @@ def make_app(shipper: ShipperLike, tokens: list[str], ingest_process: IngestProc
     server = shipper.config.server
     limits = BodyLimits(max_body_bytes=int(server.max_body_bytes), max_events=server.max_events_per_request)
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware, query_middleware],
+        middlewares=[timing_middleware, error_middleware, auth_middleware, query_middleware],
         # The body is read by read_capped with our own cap and message; aiohttp's is the backstop.
         client_max_size=limits.max_body_bytes + GZIP_OVERHEAD_BYTES + 1,
         # body.py decompresses with a cap (gzip bombs are a 413) and owns the 400/415 answers;

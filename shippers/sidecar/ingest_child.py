@@ -39,7 +39,8 @@ from typing import Any
 
 from shippers.buffer.opening import open_buffer
 from shippers.catalog import load_catalog
-from shippers.config import BufferConfig, RouteConfig
+from shippers.config import BufferConfig, EnrichConfig, RouteConfig
+from shippers.enrichment.enricher import build_enricher
 from shippers.errors import BufferError
 from shippers.event import EventValidator
 from shippers.ingest import Validated, append_validated, validate_items
@@ -57,6 +58,7 @@ class IngestSettings:
     buffer: BufferConfig  # its path made absolute
     catalog_extra: str | None
     routes: dict[str, RouteConfig] = field(default_factory=dict)
+    enrich: EnrichConfig | None = None  # its database paths made absolute
 
 
 @dataclass
@@ -70,7 +72,7 @@ class IngestChild:
 
     def __init__(self, settings: IngestSettings) -> None:
         catalog = load_catalog(Path(settings.catalog_extra) if settings.catalog_extra else None)
-        self.validator = EventValidator(catalog, time.time)
+        self.validator = EventValidator(catalog, time.time, build_enricher(settings.enrich))
         self.buffer = open_buffer(settings.buffer, clock=time.time)
         # the sidecar's own routes (it delivers from this store), so a drop_oldest here counts exactly
         self.buffer.use_routes({name: Route(name, route).takes for name, route in settings.routes.items()})

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 import msgspec
 
 from shippers import errors
-from shippers.config import Config, FilePath
+from shippers.config import Config, EnrichConfig, FilePath
 from shippers.errors import BufferError, BufferFullError
 from shippers.ingest import IngestResult
 from shippers.metrics import refusal_reason
@@ -178,6 +178,7 @@ class IngestProcess:
             buffer=msgspec.structs.replace(config.buffer, path=FilePath(os.path.abspath(config.buffer.path))),
             catalog_extra=os.path.abspath(config.catalog.extra) if config.catalog.extra else None,
             routes={s.name: s.common.route for s in config.sinks.values()},
+            enrich=_absolute_paths(config.enrich),
         )
         return cls(settings)
 
@@ -335,3 +336,12 @@ def _store_error(name: str, message: str, retry_after: float | None, sink: str |
         return cls(message)
     except TypeError:  # a class with more fields than a message (never raised by an append today)
         return errors.BufferUnavailableError(message)
+
+
+def _absolute_paths(enrich: EnrichConfig) -> EnrichConfig:
+    """``[enrich]`` with its database paths absolute (the ingest process may run elsewhere)."""
+    return msgspec.structs.replace(
+        enrich,
+        geoip_db=FilePath(os.path.abspath(enrich.geoip_db)) if enrich.geoip_db else None,
+        asn_db=FilePath(os.path.abspath(enrich.asn_db)) if enrich.asn_db else None,
+    )

@@ -28,6 +28,7 @@ from aiohttp import web
 from shippers.config import Config, resolve_tokens
 from shippers.errors import ConfigError
 from shippers.heap import freeze_startup_heap
+from shippers.listen import split_listen
 from shippers.plugins import effective_concurrency
 from shippers.sidecar.app import STATE, ShipperLike, make_app
 from shippers.sidecar.auth import is_loopback
@@ -62,12 +63,6 @@ class ListenPlan:
         scheme = "https" if self.ssl_context else "http"
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{host}:{self.port}"
-
-
-def split_listen(listen: str) -> tuple[str, int]:
-    """``"127.0.0.1:8787"`` / ``"[::1]:8787"`` -> (host, port); the config loader checked the shape."""
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]"), int(port)
 
 
 def prepare(config: Config) -> ListenPlan:

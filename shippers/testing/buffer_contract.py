@@ -284,6 +284,28 @@ class BufferContract:
         [row] = store.scan(1, 10)
         assert (row.seq, row.only_sink, row.body) == (2, "a", dead_item(1).body)
 
+    def test_an_archive_replay_chunk_commits_with_its_checkpoint(self, store: Buffer, open_store: OpenStore) -> None:
+        """append_replayed writes rows for one sink with their pii tags and the checkpoint, read back by another handle."""
+        events = [(event, body, "email=hash;ip=keep;userAgent=keep" if i == 0 else None)
+                  for i, (event, body) in enumerate(stored_events(2))]
+        assert store.append_replayed(events, only_sink="a", checkpoint=("run1.obj-1", "2")) == 2
+        assert store.append_replayed([], only_sink="a", checkpoint=("run1.obj-1", "done 2")) == 2
+        other = open_store()
+        rows = other.scan(0, 10)
+        assert [(r.only_sink, r.pii) for r in rows] == [("a", "email=hash;ip=keep;userAgent=keep"), ("a", None)]
+        assert other.replay_checkpoints("run1") == {"obj-1": "done 2"}
+        assert other.replay_checkpoints("run2") == {}
+
+    def test_a_refused_replay_chunk_writes_no_checkpoint(self, open_store: OpenStore) -> None:
+        """A chunk the store refuses (a full sink) leaves neither its events nor its checkpoint."""
+        store = open_store(max_bytes=CONTRACT_MAX_BYTES)
+        assert store.acquire_delivery_lock()
+        store.register_sinks([sink_policy("a", max_backlog=2000)])
+        store.append(stored_events(5))
+        with pytest.raises(BufferFullError):
+            store.append_replayed([(e, b, None) for e, b in stored_events(20, 5)], only_sink="a", checkpoint=("r.o", "20"))
+        assert (store.last_seq(), store.replay_checkpoints("r")) == (5, {})
+
     def test_a_purge_deletes_the_letters_of_one_sink(self, store: Buffer) -> None:
         """purge_dead_letters("a") removes a's letters, says how many, and leaves b's."""
         store.append(stored_events(2))

@@ -46,10 +46,14 @@ def test_an_overwrite_without_a_precondition_replaces_the_events_it_held(endpoin
     assert (counted.events, counted.distinct, counted.objects) == (1, 1, 1)
 
 
-@pytest.mark.parametrize("format_", ["ndjson", "ocsf"])
+@pytest.mark.parametrize("format_", ["ndjson", "ocsf", "ocsf-parquet"])
 def test_the_shippers_s3_sink_delivers_into_it_exactly_once(endpoint: Endpoint, tmp_path: Path, format_: str) -> None:
-    """The real adapter (gzip NDJSON or OCSF, IfNoneMatch, checksum) gets 200 + ETag: 30 delivered, 30 lines, 30 ids."""
-    sink = {"type": "s3", "bucket": BUCKET, "endpoint_url": endpoint.url, "region": "us-east-1", "format": format_}
+    """The real adapter (gzip NDJSON, OCSF or OCSF Parquet, IfNoneMatch, checksum) gets 200 + ETag: 30 delivered, 30 ids counted."""
+    sink: dict[str, object] = {"type": "s3", "bucket": BUCKET, "endpoint_url": endpoint.url, "region": "us-east-1", "format": format_}
+    if format_ != "ndjson":
+        sink["service_name"] = "shop"
+    if format_ == "ocsf-parquet":
+        sink["security_lake"] = {"account_id": "123456789012", "region": "us-east-1", "sources": {"3002": "a", "3001": "b"}}
     status = ship_samples(tmp_path, sink, 30)
     assert (status["delivered"], status["deadLettered"]) == (30, 0)
     assert endpoint.count().exactly_once(30)

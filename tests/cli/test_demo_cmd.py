@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,7 +25,11 @@ def test_demo_streams_every_event_to_every_stand_in(tmp_path: Path) -> None:
         row = next(line for line in done.stdout.splitlines() if line.startswith(f"│ {sink} "))
         assert kind in row and row.count("120") == 2, row  # delivered and arrived
     assert (folder / "authlog.toml").exists()
-    assert len((folder / "out" / "events.ndjson").read_text().splitlines()) == 120
+    lines = [json.loads(line) for line in (folder / "out" / "events.ndjson").read_text().splitlines()]
+    assert len(lines) == 120
+    assert all(line["enrichment"]["geo"]["cityName"] and line["enrichment"]["as"]["number"] for line in lines)  # the demo databases
+    # the showcase event as each destination stores it shows its geo: ECS, Datadog, the archive line / Cloud Logging payload
+    assert '"city_name"' in done.stdout and '"geoip"' in done.stdout and '"cityName"' in done.stdout
 
 
 def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:

@@ -83,7 +83,8 @@ def test_minimal_event_leaves_out_what_is_absent() -> None:
     assert "trace" not in entry
     assert entry["labels"] == {"event_type": "login.invalid_email", "outcome": "failure"}
     assert entry["severity"] == "WARNING"
-    assert set(entry["jsonPayload"]) == {"message", "id", "type", "time", "email", "action", "outcome", "description", "authlog"}
+    assert set(entry["jsonPayload"]) == {"message", "id", "type", "time", "email", "action", "outcome", "description", "userName", "authlog"}
+    assert entry["jsonPayload"]["userName"] == "who@example.com"  # a stable identity for a failure that carries only an email
 
 
 def test_http_request_carries_only_the_fields_present() -> None:

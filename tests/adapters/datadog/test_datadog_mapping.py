@@ -20,7 +20,7 @@ EXPECTED_STATUS = {"success": "info", "failure": "warn"}
 # attribute outside authlog.* that is ours, and this list keeps a second one from slipping in unnoticed.
 NON_STANDARD_ON_PURPOSE = {"evt.id"}
 IAM_TYPES = {
-    "user.locked", "signup.completed", "password_reset.completed", "password_reset.failed",
+    "signup.completed", "password_reset.completed", "password_reset.failed",
     "password_reset.email_sent", "password_breach.email_sent", "email_verification.sent",
     "email_verification.completed", "email_verification.failed",
 }
@@ -61,10 +61,11 @@ def test_every_type_maps_to_its_standard_attributes(type_: str, reason: str | No
         "category": "iam" if type_ in IAM_TYPES else "authentication",
         "id": "0193a5e2-7c1d-7abc-8def-0123456789ab",
     }
-    assert log["usr"] == {"id": "u-7", "email": "ana@example.com"}
+    assert log["usr"] == {"id": "u-7", "email": "ana@example.com", "name": "ana@example.com"}
     assert log["network"] == {"client": {"ip": "203.0.113.7"}}
     assert log["http"] == {"useragent": "Mozilla/5.0 (X11; Linux x86_64)"}
     assert log["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert log["dd"] == {"trace_id": str(0x4bf92f3577b34da6a3ce929d0e0e4736 & (2**64 - 1))}
     expected_own: dict[str, Any] = {"tenant_id": "t-42", "schema_version": 1, "details": {"k": "v", "attempt": 3}}
     if reason is not None:
         expected_own["reason"] = reason
@@ -76,6 +77,7 @@ def test_attribute_names_are_datadog_standard_ones(type_: str, reason: str | Non
     """Outside our own `authlog.*` namespace, every attribute is an intake field, reserved or standard attribute."""
     log = log_of(make_adapter(env="prod"), full_event(type_, reason))
     known = set(standard_attributes["intake_fields"]) | set(standard_attributes["reserved"]) | set(standard_attributes["standard"])
+    known |= set(standard_attributes["trace_correlation"])
     ours = {p for p in paths(log) if not p.startswith("authlog.")}
     assert ours - known == NON_STANDARD_ON_PURPOSE
     assert set(standard_attributes["cloud_siem_authentication"]) <= ours
@@ -116,7 +118,7 @@ def test_minimal_event_leaves_absent_fields_out(type_: str, reason: str | None) 
 def test_invalid_email_login_has_no_user_id() -> None:
     """login.invalid_email carries the email without a user id: usr holds only what is known."""
     log = log_of(make_adapter(), full_event("login.invalid_email", userId=None))
-    assert log["usr"] == {"email": "ana@example.com"}
+    assert log["usr"] == {"email": "ana@example.com", "name": "ana@example.com"}
 
 
 def test_status_override_per_type() -> None:

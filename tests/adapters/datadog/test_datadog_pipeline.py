@@ -89,9 +89,9 @@ def check_item_attributes(item: dict[str, Any]) -> None:
     tenant = f"t-{index % 3}"
     assert item["ddtags"] == f"env:test,tenant_id:{tenant},event_type:{kind.name},outcome:{kind.outcome}"
     assert isinstance(item["timestamp"], int) and abs(item["timestamp"] / 1000 - time.time()) < 600
-    assert item["usr"] == {"id": f"u-{index}", "email": f"user{index}@example.com"}
+    assert item["usr"] == {"id": f"u-{index}", "email": f"user{index}@example.com", "name": f"user{index}@example.com"}
     assert item["network"] == {"client": {"ip": "203.0.113.7"}} and item["http"] == {"useragent": "pytest"}
-    assert item["trace_id"] == f"trace-{index}"
+    assert "trace_id" not in item and item["authlog"]["trace_id"] == f"trace-{index}"  # not a valid trace id: ours, not the reserved one
     assert item["authlog"]["tenant_id"] == tenant and item["authlog"]["schema_version"] == 1
     assert item["authlog"]["details"] == {"i": index}
 

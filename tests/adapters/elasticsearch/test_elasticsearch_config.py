@@ -12,7 +12,6 @@ from adapters.elasticsearch import ElasticsearchAdapter
 from adapters.elasticsearch.config import (
     BATCH_DEFAULTS,
     DEFAULT_DATASET,
-    DEFAULT_INDEX,
     HARD_LIMITS,
     ElasticsearchConfig,
 )
@@ -35,11 +34,22 @@ def problems(**keys: Any) -> str:
 
 
 def test_defaults_match_the_issue() -> None:
-    """Index authlog-events, dataset authlog.events, setup and TLS verification on, Elasticsearch flavor."""
+    """Data stream logs-authlog.events-default (issue 13), dataset authlog.events, setup and TLS verification on, Elasticsearch flavor."""
     config = load(hosts=["http://127.0.0.1:9200"])
-    assert (config.target, config.is_data_stream, config.dataset) == (DEFAULT_INDEX, False, DEFAULT_DATASET)
+    assert (config.target, config.is_data_stream, config.dataset) == ("logs-authlog.events-default", True, DEFAULT_DATASET)
     assert config.setup is True and config.verify_tls is True and config.flavor == "elasticsearch"
-    assert DEFAULT_INDEX == "authlog-events" and DEFAULT_DATASET == "authlog.events"
+    assert DEFAULT_DATASET == "authlog.events"
+
+
+def test_the_default_data_stream_is_found_by_the_prebuilt_rules_pattern() -> None:
+    """Elastic's prebuilt rules read `logs-*`: the default target matches it, and follows `dataset`; `index` keeps an index."""
+    from fnmatch import fnmatchcase
+
+    assert fnmatchcase(load(hosts=["http://127.0.0.1:9200"]).target, "logs-*")
+    assert load(hosts=["http://127.0.0.1:9200"], dataset="auth.prod").target == "logs-auth.prod-default"
+    kept = load(hosts=["http://127.0.0.1:9200"], index="authlog-events")
+    assert (kept.target, kept.is_data_stream) == ("authlog-events", False)
+    assert "dataset: 'Auth Prod' makes no valid data stream name" in problems(hosts=["http://127.0.0.1:9200"], dataset="Auth Prod")
 
 
 def test_batch_defaults_and_hard_limits() -> None:

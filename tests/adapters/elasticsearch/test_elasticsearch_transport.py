@@ -184,7 +184,7 @@ def test_credentials_reach_the_wire(flavor: str, keys: dict[str, Any], expected:
         adapter = make_adapter(hosts=[server.url], flavor=flavor, **keys)
         assert adapter.open() is None
         ((method, path, headers, _),) = server.requests
-    assert (method, path) == ("PUT", "/_index_template/authlog-authlog-events")
+    assert (method, path) == ("PUT", "/_index_template/authlog-logs-authlog.events-default")
     assert headers["authorization"] == expected
     adapter.close()
 
@@ -347,7 +347,7 @@ def test_item_errors_about_the_index_keep_every_event(
 ) -> None:
     """A per-item error about the index (closed, bad name, shard limit, write block, alias without a write index) is a sink_error saying what to fix, not a DLQ for the stream."""
     with CaptureServer() as server:
-        adapter = make_adapter(hosts=[server.url], flavor=flavor, setup=False)
+        adapter = make_adapter(hosts=[server.url], flavor=flavor, setup=False, index="authlog-events")
         failed = {"create": {"status": status, "error": {"type": error[0], "reason": error[1]}}}
         server.body = {"errors": True, "items": [failed, failed]}
         verdict = adapter.send(request_for(adapter, numbered(2)))

@@ -8,10 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from adapters.contract import Request, SinkContext
 from adapters.s3 import S3Adapter, S3Config
 from shippers.catalog import builtin_catalog
 from shippers.config import config_from_dict
+from shippers.enrichment.model import Enrichment
 from shippers.event import Event, EventValidator
 from shippers.testing.events import FIXED_NOW as FIXED
 from shippers.testing.events import every_type_and_reason, full_event  # noqa: F401 - re-exported for this folder's tests
@@ -33,6 +36,36 @@ def ocsf_facts(class_uid: int) -> dict[str, Any]:
 
 
 
+# The core's `enrichment` object, as issue 13 fixes its shape (each sub-key only when known).
+GEO = {
+    "continentCode": "EU", "countryIsoCode": "DE", "countryName": "Germany", "regionIsoCode": "BE",
+    "regionName": "Land Berlin", "cityName": "Berlin", "postalCode": "10115", "timezone": "Europe/Berlin",
+    "location": {"lat": 52.52, "lon": 13.40},
+}
+AUTONOMOUS_SYSTEM = {"number": 3320, "organization": "Deutsche Telekom AG"}
+USER_AGENT = {"name": "Chrome", "version": "120.0.0", "os": {"name": "Mac OS X", "version": "10.15.7"}, "device": {"name": "Mac"}}
+FULL_ENRICHMENT = {"geo": GEO, "as": AUTONOMOUS_SYSTEM, "userAgent": USER_AGENT}
+
+
+# A Security Lake setting of the tests: both classes, each to its own custom source.
+SECURITY_LAKE = {"account_id": "123456789012", "region": "eu-central-1", "sources": {"3002": "authlog_auth", "3001": "authlog_account"}}
+
+
+def without_nulls(value: Any) -> Any:
+    """A Parquet row as read back, without the nulls of the attributes its line did not have."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value
+
+
+def enriched(event: Event, enrichment: dict[str, Any] | None = None) -> Event:
+    """``event`` carrying the core's ``enrichment`` Struct built from ``enrichment`` (default: geo, AS and user agent)."""
+    value = msgspec.convert(FULL_ENRICHMENT if enrichment is None else enrichment, Enrichment)
+    return msgspec.structs.replace(event, enrichment=value)
+
+
 def validator(clock: Callable[[], float] = lambda: FIXED) -> EventValidator:
     return EventValidator(builtin_catalog(), clock=clock)
 
@@ -48,8 +81,12 @@ def minimal_event(type_: str, reason: str | None = None) -> Event:
 
 
 def s3_config(**keys: Any) -> S3Config:
-    """An S3Config through the real config loader (so defaults and checks are the shipped ones)."""
-    raw = {"type": "s3", "bucket": "auth-logs", **keys}
+    """An S3Config through the real config loader (so defaults and checks are the shipped ones).
+
+    An OCSF format gets ``service_name = "shop"`` unless the test names one (None: left out).
+    """
+    ocsf = {"service_name": "shop"} if keys.get("format") in ("ocsf", "ocsf-parquet") else {}
+    raw = {"type": "s3", "bucket": "auth-logs", **ocsf, **keys}
     config = config_from_dict({"sinks": {SINK: {k: v for k, v in raw.items() if v is not None}}})
     adapter_config: S3Config = config.sinks[SINK].adapter
     return adapter_config

@@ -74,7 +74,7 @@ def test_ocsf_objects_hold_ocsf_lines(s3: MotoS3, bucket: str) -> None:
     request = make_request(adapter, [full_event("user.locked", "limit_passed")])
     assert adapter.send(request).kind == "delivered"
     (lines,) = s3.read_lines(bucket).values()
-    assert [(line["class_uid"], line["type_uid"], line["metadata"]["uid"]) for line in lines] == [(3001, 300109, request.events[0].id)]
+    assert [(line["class_uid"], line["type_uid"], line["metadata"]["uid"]) for line in lines] == [(3002, 300201, request.events[0].id)]
 
 
 def test_slowdown_is_a_retry_with_retry_after(s3: MotoS3, bucket: str) -> None:
@@ -197,10 +197,13 @@ def test_the_adapter_is_the_s3_plugin() -> None:
 
 
 class TestS3Contract(AdapterContract):
-    """The shared adapter contract, for the archive and the OCSF formats."""
+    """The shared adapter contract, for the archive, the OCSF and the Security Lake Parquet formats."""
 
-    @pytest.fixture(params=["ndjson", "ocsf"])
+    @pytest.fixture(params=["ndjson", "ocsf", "ocsf-parquet"])
     def adapter(self, request: pytest.FixtureRequest, s3: MotoS3, bucket: str) -> Adapter:
+        if request.param == "ocsf-parquet":
+            lake = {"account_id": "123456789012", "region": "us-east-1", "sources": {"3002": "auth", "3001": "account"}}
+            return _adapter(s3, bucket, format=request.param, security_lake=lake, prefix="authlog/")
         return _adapter(s3, bucket, format=request.param, partition_by=["tenant"], prefix="authlog/")
 
     @pytest.fixture

@@ -17,10 +17,10 @@ from shippers.event import encode_event
 DESIGN_OCSF = {
     "login.completed": (3002, 1), "login.invalid_email": (3002, 1), "login.invalid_password": (3002, 1),
     "login.invalid_session": (3002, 1), "magic_link.failed": (3002, 1), "magic_code.failed": (3002, 1),
-    "login.email_sent": (3002, 6), "login.sms_sent": (3002, 6),
+    "login.email_sent": (3002, 99), "login.sms_sent": (3002, 99),  # the catalog's Preauth (6) is OCSF 1.2: Other in 1.1.0
     "lockout_policy.limit_reached": (3002, 1), "recaptcha_policy.validation_failed": (3002, 1),
     "ip_policy.validation_failed": (3002, 1),
-    "user.locked": (3001, 9), "signup.completed": (3001, 1),
+    "user.locked": (3002, 1), "signup.completed": (3001, 1),
     "password_reset.completed": (3001, 4), "password_reset.failed": (3001, 4),
     "password_reset.email_sent": (3001, 99), "password_breach.email_sent": (3001, 99), "email_verification.sent": (3001, 99),
     "email_verification.completed": (3001, 99), "email_verification.failed": (3001, 99),
@@ -57,6 +57,8 @@ def test_ocsf_classification_follows_design(type_: str, reason: str | None) -> N
     line = line_of(make_adapter(format="ocsf"), full_event(type_, reason))
     class_uid, activity_id = DESIGN_OCSF[type_]
     assert (line["class_uid"], line["activity_id"]) == (class_uid, activity_id)
+    if (kind.ocsf_class_uid, kind.ocsf_activity_id) == (3002, 6):
+        assert line["activity_name"] == "Preauth" and line["type_name"] == "Authentication: Other"
     assert line["type_uid"] == class_uid * 100 + activity_id
     assert line["category_uid"] == 3
     assert line["status_id"] == {"success": 1, "failure": 2}[kind.outcome]
@@ -77,8 +79,15 @@ def test_ocsf_fields_from_the_event(type_: str, reason: str | None) -> None:
     """user, src_endpoint.ip, http_request.user_agent, time (ms) and metadata carry the event's values."""
     event = full_event(type_, reason)
     line = line_of(make_adapter(format="ocsf", service_name="shop"), event)
-    assert line["user"] == {"uid": "u-7", "email_addr": "ana@example.com"}
+    assert line["user"] == {"uid": "u-7", "name": "ana@example.com", "email_addr": "ana@example.com"}
+    assert line["actor"] == {"user": line["user"]}
     assert line["src_endpoint"] == {"ip": "203.0.113.7"}
+    assert line["observables"] == [
+        {"name": "src_endpoint.ip", "type_id": 2, "type": "IP Address", "value": "203.0.113.7"},
+        {"name": "user.email_addr", "type_id": 5, "type": "Email Address", "value": "ana@example.com"},
+        {"name": "user.name", "type_id": 4, "type": "User Name", "value": "ana@example.com"},
+        {"name": "user.uid", "type_id": 99, "type": "User ID", "value": "u-7"},
+    ]
     assert line["http_request"] == {"user_agent": "Mozilla/5.0 (X11; Linux x86_64)"}
     assert line["time"] == 1_795_635_273_123 == event.epoch_ms
     meta = line["metadata"]
@@ -95,14 +104,14 @@ def test_ocsf_fields_from_the_event(type_: str, reason: str | None) -> None:
 @pytest.mark.parametrize(
     ("fields", "user"),
     [
-        ({"userId": "u-1", "email": "a@example.com"}, {"uid": "u-1", "email_addr": "a@example.com"}),
-        ({"userId": "u-1"}, {"uid": "u-1"}),
+        ({"userId": "u-1", "email": "a@example.com"}, {"uid": "u-1", "name": "a@example.com", "email_addr": "a@example.com"}),
+        ({"userId": "u-1"}, {"uid": "u-1", "name": "u-1"}),
         ({"email": "a@example.com"}, {"name": "a@example.com", "email_addr": "a@example.com"}),
         ({}, {"name": "unknown"}),
     ],
 )
 def test_ocsf_user_is_always_present(fields: dict[str, str], user: dict[str, str]) -> None:
-    """No user id: the user is named by email, else "unknown" (login.invalid_email has no userId)."""
+    """The email names the user (a stable identity when there is no id, as in login.invalid_email), else the id, else "unknown"."""
     event = full_event("login.invalid_email", **{"userId": None, "email": None, **fields})
     assert line_of(make_adapter(format="ocsf"), event)["user"] == user
 

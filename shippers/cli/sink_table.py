@@ -1,0 +1,98 @@
+"""One table row per sink that fits the terminal: what ``authlog status`` and ``authlog top`` draw.
+
+Rich shrinks a table that is too wide by cutting every cell to a few letters ("sear…",
+"acti…"). Here no cell is ever cut: each column has a priority, and while the table is wider than
+the terminal the least important column goes (a column of zeros first), so sink names, states and
+numbers stay whole in 80 columns. Only a sink name too long for any layout folds onto a second line.
+A sink's last error is no column at all: it is printed under the table, wrapped (see :func:`error_lines`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
+from rich.text import Text
+
+SinkDoc = dict[str, Any]
+STATE_STYLES = {"active": "green", "retrying": "yellow", "blocked": "yellow", "failing": "bold red"}
+# Why: a sink's error is shown whole under the table, but a destination's answer can be a page long.
+MAX_ERROR_CHARS = 300
+ALWAYS = 0  # a column's priority when it is never dropped
+# Why: wide enough that no table of ours is clamped when its natural width is measured.
+UNBOUNDED_WIDTH = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column: its header, the cell of one sink, and its priority (higher goes first when too wide; ALWAYS stays)."""
+
+    header: str
+    cell: Callable[[str, SinkDoc], str | Text]
+    numeric: bool = False
+    drop_priority: int = ALWAYS
+
+
+def count(value: object) -> str:
+    """A whole number with thousands separators; "-" when the sidecar did not say."""
+    return f"{int(value):,}" if isinstance(value, int | float) else "-"
+
+
+def state_cell(_name: str, sink: SinkDoc) -> Text:
+    state = str(sink.get("state", "?"))
+    return Text(state, style=STATE_STYLES.get(state, ""))
+
+
+def sink_table(columns: Sequence[Column], sinks: Sequence[tuple[str, SinkDoc]], console: Console, title: str | None = None) -> Table:
+    """The widest table of ``columns`` that fits ``console.width``; no cell is cut (see the module docstring)."""
+    cells = {column.header: [column.cell(name, sink) for name, sink in sinks] for column in columns}
+    shown = list(columns)
+    while True:
+        table = _build(shown, cells, title, fold_names=False)
+        if _natural_width(table, console) <= console.width:
+            return table
+        droppable = [c for c in shown if c.drop_priority != ALWAYS]
+        if not droppable:
+            return _build(shown, cells, title, fold_names=True)
+        shown.remove(max(droppable, key=lambda c: (_all_zero(cells[c.header]), c.drop_priority)))
+
+
+def error_lines(sinks: Sequence[tuple[str, SinkDoc]], key: str = "lastError") -> list[Text]:
+    """``<sink>: <last error>`` for each sink that has one, cut to MAX_ERROR_CHARS, for printing under the table."""
+    lines = []
+    for name, sink in sinks:
+        error = sink.get(key)
+        if error:
+            error = " ".join(str(error).split())
+            if len(error) > MAX_ERROR_CHARS:
+                error = error[: MAX_ERROR_CHARS - 1] + "…"
+            lines.append(Text.assemble((f"{name}: ", "bold"), error))
+    return lines
+
+
+def _build(columns: Sequence[Column], cells: dict[str, list[str | Text]], title: str | None, *, fold_names: bool) -> Table:
+    # padding (0, 1, 0, 0) and the box's one-space divider: two spaces between columns
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
+                  title_justify="left")
+    for index, column in enumerate(columns):
+        folds = fold_names and index == 0
+        table.add_column(column.header, justify="right" if column.numeric else "left", no_wrap=not folds,
+                         overflow="fold" if folds else "ellipsis")
+    for row in zip(*(cells[c.header] for c in columns), strict=True):
+        table.add_row(*row)
+    return table
+
+
+def _natural_width(table: Table, console: Console) -> int:
+    """How wide ``table`` is when nothing is cut (console.measure clamps to the terminal's width)."""
+    unbounded = console.options.update_width(UNBOUNDED_WIDTH)
+    return Measurement.get(console, unbounded, table).maximum
+
+
+def _all_zero(values: list[str | Text]) -> bool:
+    return all(str(v) in ("0", "-") for v in values)

@@ -1,0 +1,106 @@
+"""The MaxMind databases of ``[enrich]``: open, check, and turn a record into :mod:`model` parts.
+
+The user supplies the files (GeoLite2 / GeoIP2 City or Country, and ASN, or any MaxMind-format
+database with the same record layout); nothing is downloaded at run time. A file that is
+missing, unreadable, not a MaxMind database, or of the wrong kind (an ASN database given as
+``geoip_db``) is a problem naming the key, so ``authlog check-config`` reports it with the rest.
+Readers are memory-mapped (``MODE_AUTO``: the C extension when built), safe to share between
+threads, and need nothing closed across a fork (the mapping is read-only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import maxminddb
+
+from shippers.enrichment.model import AutonomousSystem, Geo, Location
+
+# Why: the names MaxMind (and DB-IP, IPinfo in MaxMind format) give an ASN database; a
+# geolocation key given one would look up every address and find no location.
+_ASN_KINDS = ("ASN", "ISP")
+# Why: City and Country databases carry the location layout geoip_db reads.
+_GEO_KINDS = ("City", "Country")
+# Why: the English names are the ones every destination's dashboards show.
+LANGUAGE = "en"
+
+
+class DatabaseProblem(Exception):
+    """Why a database file cannot serve its key (the message names the key and the file)."""
+
+
+def open_database(key: str, path: str, *, geo: bool) -> maxminddb.Reader:
+    """A reader for ``path``, checked for the kind ``key`` needs; raises :class:`DatabaseProblem`."""
+    try:
+        reader = maxminddb.open_database(path, maxminddb.MODE_AUTO)
+    except FileNotFoundError:
+        raise DatabaseProblem(f"{key}: {path} does not exist; point it at a MaxMind database (.mmdb)") from None
+    except PermissionError:
+        raise DatabaseProblem(f"{key}: cannot read {path} (permission denied)") from None
+    except IsADirectoryError:
+        raise DatabaseProblem(f"{key}: {path} is a folder; point it at a MaxMind database file (.mmdb)") from None
+    except (maxminddb.InvalidDatabaseError, ValueError, OSError) as exc:
+        raise DatabaseProblem(f"{key}: {path} is not a readable MaxMind database ({type(exc).__name__})") from None
+    kind = str(reader.metadata().database_type)
+    wrong = any(k in kind for k in _ASN_KINDS) if geo else any(k in kind for k in _GEO_KINDS)
+    if wrong:
+        reader.close()
+        wanted = "a City or Country database" if geo else "an ASN database"
+        raise DatabaseProblem(f"{key}: {path} is a {kind!r} database; {key} takes {wanted}")
+    return reader
+
+
+def check_database(key: str, path: str, *, geo: bool) -> str | None:
+    """The problem with ``path`` for ``key`` (config checking), or None when it opens as the right kind."""
+    try:
+        open_database(key, path, geo=geo).close()
+    except DatabaseProblem as exc:
+        return str(exc)
+    return None
+
+
+def _name(part: Any) -> str | None:
+    names = part.get("names") if isinstance(part, dict) else None
+    return names.get(LANGUAGE) if isinstance(names, dict) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def geo_from_record(record: Any) -> Geo | None:
+    """A City/Country record -> Geo (only the fields it has), or None when it has none."""
+    if not isinstance(record, dict):
+        return None
+    continent = record.get("continent") or {}
+    country = record.get("country") or {}
+    subdivisions = record.get("subdivisions") or [{}]
+    region = subdivisions[0] if isinstance(subdivisions, list) and subdivisions else {}
+    where = record.get("location") or {}
+    lat, lon = where.get("latitude"), where.get("longitude")
+    location = Location(lat=float(lat), lon=float(lon)) if isinstance(lat, int | float) and isinstance(lon, int | float) else None
+    fields = {
+        "continentCode": _text(continent.get("code")),
+        "countryIsoCode": _text(country.get("iso_code")),
+        "countryName": _name(country),
+        "regionIsoCode": _text(region.get("iso_code")) if isinstance(region, dict) else None,
+        "regionName": _name(region),
+        "cityName": _name(record.get("city")),
+        "postalCode": _text((record.get("postal") or {}).get("code")),
+        "timezone": _text(where.get("time_zone")),
+        "location": location,
+    }
+    known = {k: v for k, v in fields.items() if v is not None}
+    return Geo(**known) if known else None
+
+
+def as_from_record(record: Any) -> AutonomousSystem | None:
+    """An ASN record -> AutonomousSystem, or None when it has neither number nor organization."""
+    if not isinstance(record, dict):
+        return None
+    number = record.get("autonomous_system_number")
+    organization = _text(record.get("autonomous_system_organization"))
+    number = number if isinstance(number, int) and not isinstance(number, bool) and number >= 0 else None
+    if number is None and organization is None:
+        return None
+    return AutonomousSystem(number=number, organization=organization)
