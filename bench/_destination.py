@@ -24,7 +24,7 @@ import multiprocessing
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,12 @@ class Run:
     end_to_end: Figures
     statuses: dict[str, dict[str, Any]]  # each sink's entry in Shipper.status()
     counted: list[tuple[Leg, Counted]]  # what each far end stored
+    far_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds each far end used during the run
+
+    @property
+    def far_cpu_per_100k(self) -> float:
+        """CPU seconds per 100k events of all the far ends together (the budget the shipper does not get)."""
+        return sum(self.far_cpu.values()) * 100_000 / self.events if self.events else 0.0
 
     @property
     def exactly_once(self) -> bool:
@@ -105,6 +111,8 @@ class Run:
             ("CPU per 100k events", f"{self.end_to_end.cpu_per_100k:.2f} s (user+sys, {self.end_to_end.processes} "
                                     "shipper process(es))"),  # fmt: skip
             ("peak RSS", f"{self.end_to_end.peak_rss_mib:.0f} MiB (VmHWM summed over the shipper's processes)"),
+            ("far ends' CPU per 100k", f"{self.far_cpu_per_100k:.2f} s (" + ", ".join(
+                f"{label} {seconds * 100_000 / self.events:.2f}" for label, seconds in self.far_cpu.items()) + ")"),
         ]:
             print(f"{label:<24} {value}", flush=True)
 
@@ -123,6 +131,7 @@ def run(legs: Sequence[Leg], events: int, chunk: int, batch: int | None = None, 
     for leg in legs:
         leg.endpoint.reset()
     sinks = {name: config for leg in legs for name, config in leg.sink_configs(batch, cap=cap).items()}
+    far_before = {leg.destination.label: ProcessTree(leg.endpoint.pid).cpu_seconds() for leg in legs}
     parent, child = multiprocessing.Pipe()
     shipper = multiprocessing.get_context("spawn").Process(target=_ship, args=(child, sinks, events, chunk))
     shipper.start()
@@ -137,7 +146,9 @@ def run(legs: Sequence[Leg], events: int, chunk: int, batch: int | None = None, 
     if outcome[0] != "ok":
         sys.exit(outcome[1])
     _, ingested, end_to_end, statuses = outcome
-    return Run(events, ingested, end_to_end, statuses, [(leg, leg.endpoint.count()) for leg in legs])
+    far_cpu = {leg.destination.label: ProcessTree(leg.endpoint.pid).cpu_seconds() - far_before[leg.destination.label]
+               for leg in legs}  # fmt: skip
+    return Run(events, ingested, end_to_end, statuses, [(leg, leg.endpoint.count()) for leg in legs], far_cpu)
 
 
 def _ship(conn: Connection, sinks: dict[str, dict[str, Any]], events: int, chunk: int) -> None:

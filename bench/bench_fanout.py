@@ -1,6 +1,6 @@
 """Benchmark: one shipper fanning every event out to all four destinations at once.
 
-    python bench/bench_fanout.py [--events 100000] [--chunk 1000] [--batch N] [--stand-in] [--plot FILE.png]
+    python bench/bench_fanout.py [--events 100000] [--chunk 1000] [--batch N] [--stand-in] [--sidecar] [--plot FILE.png]
 
 What is measured: ``ingest_raw`` (validate + durable commit) of ``--events`` sample events, then
 ``flush`` until each of four sinks (elasticsearch, s3 NDJSON, datadog, cloud_logging) has
@@ -9,7 +9,9 @@ endpoint (``bench/endpoints``, one process each; ``--stand-in``: the ``shippers.
 stand-ins). Every event must be stored once at every far end.
 
 Prints events/s into all four (events / wall time until the last sink caught up), CPU seconds
-per 100k events and peak RSS summed over the shipper's processes (see bench/_destination.py).
+per 100k events and peak RSS summed over the shipper's processes (see bench/_destination.py), and
+the far ends' CPU per 100k events. ``--sidecar`` runs the same sinks in ``authlog run`` instead, the
+events posted over HTTP by this process (ingest then has its own process: bench/_fanout_sidecar.py).
 ``--plot`` sweeps batch sizes (each sink's batch.max_events, clamped to that sink's own limit:
 Datadog takes at most 1000 logs per request) and 1-4 destinations (es; + s3; + datadog;
 + cloud_logging) instead and draws events/s. The issue's target: >= 30k events/s into all four.
@@ -26,10 +28,16 @@ DESTINATIONS = (_sinks.elasticsearch(), _sinks.s3(), _sinks.datadog(), _sinks.cl
 
 
 def main() -> int:
-    args = _destination.parser(__doc__, sinks=False).parse_args()
+    cli = _destination.parser(__doc__, sinks=False)
+    cli.add_argument("--sidecar", action="store_true", help="ship through `authlog run` (events posted over HTTP)")
+    args = cli.parse_args()
     endpoints = _destination.start(DESTINATIONS, args.stand_in)
     legs = [_destination.Leg(d, e) for d, e in zip(DESTINATIONS, endpoints, strict=True)]
     try:
+        if args.sidecar:
+            import _fanout_sidecar
+
+            return 0 if _fanout_sidecar.report(_fanout_sidecar.run(legs, args.events, args.chunk, args.batch), args.events) else 1
         if args.plot:
             from _plot import plot
 

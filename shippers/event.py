@@ -104,8 +104,13 @@ class WireEvent(msgspec.Struct, forbid_unknown_fields=True):
     details: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
 
 
-class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A validated, enriched event; encoded with msgspec it is the archive line (keys in this order)."""
+class Event(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
+    """A validated, enriched event; encoded with msgspec it is the archive line (keys in this order).
+
+    ``gc=False``: the garbage collector does not track events (one per event per sink is alive until its batch
+    settles; tracking them made every collection scan them: ~2 CPU s per 100k events in the four-sink fan-out).
+    An event holds only decoded JSON values, which can never form a reference cycle through it.
+    """
 
     id: str
     type: str

@@ -33,6 +33,7 @@ from shippers.buffer.records import UNDECODABLE_TAG
 from shippers.catalog import Catalog, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
 from shippers.delivery.lag import RoutedLag
+from shippers.delivery.shared_rows import SharedRows
 from shippers.errors import (
     AuthlogError,
     BufferError,
@@ -217,13 +218,14 @@ class Shipper:
         self.buffer.use_routes({name: route.takes for name, route in self.routes.items()})
         if not self.convert_pending_dead_letters():
             threading.Thread(target=self._retry_conversion, name="authlog-convert", daemon=True).start()
+        shared = SharedRows(self.buffer)  # every sink of this process reads and decodes each row once, together
         for sink in self.config.sinks.values():
-            self.workers[sink.name] = self._make_worker(sink)
+            self.workers[sink.name] = self._make_worker(sink, shared)
         for worker in self.workers.values():
             worker.start()
         self._delivering = True
 
-    def _make_worker(self, sink: SinkConfig) -> SinkWorker:
+    def _make_worker(self, sink: SinkConfig, shared: SharedRows) -> SinkWorker:
         adapter = self.adapters[sink.name]
         defaults = adapter.batch_defaults
         overrides = sink.common.batch
@@ -233,7 +235,7 @@ class Shipper:
             timeout=defaults.timeout if overrides.timeout is None else overrides.timeout,
         )
         return SinkWorker(sink, adapter, self.routes[sink.name], limits, self.pii[sink.name], self.buffer, self.metrics, self.clock, self._sleep,
-                          monotonic=self.monotonic)
+                          monotonic=self.monotonic, shared=shared)
 
     def deliver_only(self, names: Sequence[str]) -> bool:
         """Deliver these sinks alone when no process delivers from the store (``authlog replay`` with no sidecar);
@@ -242,8 +244,9 @@ class Shipper:
             return False
         self.buffer.register_sinks([p for p in self._policies() if p.name in names], remove_others=False)
         self.buffer.use_routes({name: self.routes[name].takes for name in names})
+        shared = SharedRows(self.buffer)  # these sinks read and decode each row once, together
         for name in names:
-            self.workers[name] = self._make_worker(self.config.sinks[name])
+            self.workers[name] = self._make_worker(self.config.sinks[name], shared)
             self.workers[name].start()
         self._delivering = True
         return True

@@ -29,6 +29,7 @@ from shippers.delivery.pause import SinkPause
 from shippers.delivery.restart import Restarts
 from shippers.delivery.retry import RetryPolicy
 from shippers.delivery.scan import Scanner
+from shippers.delivery.shared_rows import SharedRows, SinkRows, decode_row
 from shippers.delivery.signals import Signals
 from shippers.delivery.sink_loop import SinkLoop
 from shippers.delivery.status import SinkState, SinkStatus
@@ -57,6 +58,7 @@ class SinkWorker:
         sleep: Callable[[float], None] | None = None,
         rng: random.Random | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        shared: SharedRows | None = None,
     ) -> None:
         self.name = sink.name
         self.adapter = adapter
@@ -72,9 +74,17 @@ class SinkWorker:
         within = Limits.within(limits, adapter.hard_limits)
         concurrency = sink.common.concurrency or adapter.default_concurrency  # plugins.effective_concurrency, adapter built
         self.scanner = Scanner(route, within, limits.timeout, concurrency)
-        mapper = RowMapper(adapter, pii)
+        # The rows and decoded events this process's sinks share (one store read and one decode per row for all);
+        # a sink with a source of its own (a fleet's consumer) reads and decodes what its source hands it.
+        rows: SinkRows | None = None
+        decode = decode_row
+        if source is buffer:
+            shared = SharedRows(buffer) if shared is None else shared
+            rows, decode = shared.for_sink(sink.name), shared.decode
+        mapper = RowMapper(adapter, pii, decode)
         self.deliverer = Deliverer(adapter, mapper, source, status, self.pause, policy, signals, monotonic, concurrency)
-        self.loop = SinkLoop(adapter, self.scanner, mapper, within, source, self.deliverer, status, policy, signals, clock, monotonic)
+        self.loop = SinkLoop(adapter, self.scanner, mapper, within, source, self.deliverer, status, policy, signals, clock, monotonic,
+                             rows)  # fmt: skip
         self.restarts = Restarts(sink.name, source, status, policy, signals, monotonic)
         self._thread: threading.Thread | None = None
 

@@ -18,7 +18,6 @@ not promise exactly-once.
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from adapters.contract import Adapter, Request, SinkContext, Verdict
 from adapters.elasticsearch import encoder
@@ -50,12 +49,18 @@ class ElasticsearchAdapter(Adapter):
         self._encode_item = encoder.item_encoder(config.target)
 
     # -- pure ------------------------------------------------------------
-    def map(self, event: Event) -> dict[str, Any]:
-        kind = self.context.catalog.get(event.type)
-        return to_ecs(event, kind, dataset=self.config.dataset, labels=self.config.labels)
+    def map(self, event: Event) -> bytes:
+        """The event's two ``_bulk`` lines (action and ECS source), encoded at once.
 
-    def encode_item(self, document: Any) -> bytes:
-        return self._encode_item(document)
+        Bytes, not the ECS dicts: the core holds every document of a batch until it settles, and the
+        garbage collector walks held dicts on every full collection (nine per event, ~1 CPU s per 100k
+        events in the four-sink fan-out), never bytes. The document itself is :func:`.mapping.to_ecs`.
+        """
+        kind = self.context.catalog.get(event.type)
+        return self._encode_item(to_ecs(event, kind, dataset=self.config.dataset, labels=self.config.labels))
+
+    def encode_item(self, document: bytes) -> bytes:
+        return document
 
     # -- I/O ---------------------------------------------------------------
     def _client(self) -> BulkTransport | Verdict:

@@ -737,7 +737,7 @@ class SqliteBuffer:
             "SELECT seq, received, type, outcome, tenant, only_sink, body, NULL FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
             (after_seq, limit),
         ).fetchall()
-        return self._with_replay_tags(list(map(StoredRow._make, rows)))
+        return self._with_replay_tags([StoredRow(*r) for r in rows])
 
     @_translated
     def read(self, seqs: Sequence[int]) -> list[StoredRow]:
@@ -757,7 +757,7 @@ class SqliteBuffer:
         if not replays:
             return rows
         tags = dict(self._conn().execute("SELECT seq, pii FROM replayed WHERE seq BETWEEN ? AND ?", (min(replays), max(replays))).fetchall())
-        return [r._replace(pii=tags[r.seq]) if r.only_sink is not None and r.seq in tags else r for r in rows]
+        return [msgspec.structs.replace(r, pii=tags[r.seq]) if r.only_sink is not None and r.seq in tags else r for r in rows]
 
     @_translated
     def routing_counts(self, after_seq: int, through_seq: int) -> list[RoutingCount]:

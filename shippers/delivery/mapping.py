@@ -7,19 +7,25 @@ A dead letter holds only what the sink may see (the policy applied), never the r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+
+import msgspec
 
 from adapters.contract import Adapter
-from shippers.buffer.records import UNDECODABLE_TAG, DeadItem, StoredRow
-from shippers.delivery.codes import CODE_INVALID, CODE_UNDECODABLE
-from shippers.event import Event, decode_event, encode_event
+from shippers.buffer.records import DeadItem, StoredRow
+from shippers.delivery.codes import CODE_INVALID
+from shippers.delivery.shared_rows import decode_row
+from shippers.event import Event, encode_event
 from shippers.pii import SinkPii, scrub
 
 
-@dataclass(frozen=True, slots=True)
-class Mapped:
-    """One routed event, mapped for the sink."""
+class Mapped(msgspec.Struct, frozen=True, gc=False):
+    """One routed event, mapped for the sink.
+
+    A Struct the garbage collector does not track (``gc=False``): one is made per event per sink and held
+    until its batch settles (S3: up to 100k), and every full collection walked them all. It can be in no
+    reference cycle: what it holds (row, events, document, bytes) never refers back to it.
+    """
 
     row: StoredRow
     event: Event  # the sink's view (PII policy applied)
@@ -31,22 +37,13 @@ class Mapped:
 class RowMapper:
     """Stored rows -> one sink's items and dead letters."""
 
-    def __init__(self, adapter: Adapter, pii: SinkPii | None = None) -> None:
+    def __init__(self, adapter: Adapter, pii: SinkPii | None = None, decode: Callable[[StoredRow], Event | DeadItem] = decode_row) -> None:
         self.adapter = adapter
         self.pii = pii or SinkPii()
         self.transform = self.pii.transform
-
-    @staticmethod
-    def decode(row: StoredRow) -> Event | DeadItem:
-        """The stored event, or its ``undecodable`` dead letter: the bytes as stored, tagged so no view shows them.
-
-        The reason names the error's type only: a decoder's message may quote the bytes.
-        """
-        try:
-            return decode_event(row.body)
-        except Exception as exc:
-            reason = f"the stored event does not decode ({type(exc).__name__}); it is kept as stored and withheld from every view"
-            return DeadItem(row.seq, CODE_UNDECODABLE, reason, bytes(row.body), UNDECODABLE_TAG)
+        # The stored event, or its ``undecodable`` dead letter (shippers.delivery.shared_rows.decode_row); the
+        # fan-out gives every sink SharedRows.decode, so each row is decoded once for all of them.
+        self.decode = decode
 
     def map_row(self, row: StoredRow, stored: Event) -> Mapped:
         """From ``stored`` (the row decoded): apply the sink's PII policy (once: a replayed dead letter carries it

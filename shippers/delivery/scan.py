@@ -18,14 +18,22 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 from shippers.buffer import StoredRow
-from shippers.buffer.protocol import DeliverySource
 from shippers.delivery.cut import Limits
 from shippers.routing import Route
 
 # Why: rows are read in chunks so a sink far behind never loads its whole backlog at once.
 SCAN_CHUNK = 2000
+
+
+class RowSource(Protocol):
+    """What a scan reads: the delivery source (the store, a fleet's consumer) or the fan-out's shared window (shippers.delivery.shared_rows)."""
+
+    def scan(self, after_seq: int, limit: int) -> list[StoredRow]: ...
+
+    def last_seq(self) -> int: ...
 
 
 @dataclass
@@ -66,7 +74,7 @@ class Scanner:
         index = bisect.bisect_left(self._seen, seq, key=lambda entry: entry[0])
         return self._seen[index][1] if index < len(self._seen) else now
 
-    def scan(self, buffer: DeliverySource, after_seq: int, now: float) -> Scan:
+    def scan(self, buffer: RowSource, after_seq: int, now: float) -> Scan:
         """Routed rows after the cursor, up to one batch's worth (bytes estimated from stored size).
 
         A scan that was not due yet is kept and extended by the next call, so a large batch
@@ -80,19 +88,21 @@ class Scanner:
             rows, size, cursor, first_seen = [], 0, after_seq, math.inf
         del self._seen[: bisect.bisect_right(self._seen, after_seq, key=lambda entry: entry[0])]  # cut already
         full = False
+        takes, scan_events, scan_bytes = self.route.takes, self.scan_events, self.scan_bytes  # per row: locals
         while not full:
             # no more than the batch still needs: a scan past it is thrown away and read again by the next cut
-            chunk = buffer.scan(cursor, min(SCAN_CHUNK, self.scan_events - len(rows)))
+            chunk = buffer.scan(cursor, min(SCAN_CHUNK, scan_events - len(rows)))
             if not chunk:
                 break
+            cursor = chunk[-1].seq
             for row in chunk:
-                cursor = row.seq
-                if not self.route.takes(row):
+                if not takes(row):
                     continue
                 rows.append(row)
                 size += len(row.body)
-                if len(rows) >= self.scan_events or size >= self.scan_bytes:
+                if len(rows) >= scan_events or size >= scan_bytes:
                     full = True
+                    cursor = row.seq  # the rows after it are the next scan's
                     break
         if full:  # rows past a full batch are stored already: their wait starts now, not when a later scan reads them
             self._note_seen(buffer.last_seq(), now)

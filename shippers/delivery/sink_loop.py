@@ -27,7 +27,7 @@ from shippers.delivery.deliverer import Deliverer, Work
 from shippers.delivery.log import log
 from shippers.delivery.mapping import RowMapper
 from shippers.delivery.retry import Again, RetryPolicy
-from shippers.delivery.scan import Scanner
+from shippers.delivery.scan import RowSource, Scanner
 from shippers.delivery.signals import Signals
 from shippers.delivery.status import SinkStatus
 
@@ -52,6 +52,7 @@ class SinkLoop:
         signals: Signals,
         clock: Callable[[], float],
         monotonic: Callable[[], float],
+        rows: RowSource | None = None,
     ) -> None:
         self.name = status.name
         self.adapter = adapter
@@ -59,6 +60,7 @@ class SinkLoop:
         self.mapper = mapper
         self.limits = limits
         self.buffer = buffer
+        self.rows: RowSource = buffer if rows is None else rows  # what scans read (the fan-out's shared window)
         self.deliverer = deliverer
         self.status = status
         self.policy = policy
@@ -138,7 +140,7 @@ class SinkLoop:
                 self.deliverer.submit([work])
         _, cut_through = self.buffer.position(self.name)
         seen = self.monotonic()
-        scan = self.scanner.scan(self.buffer, cut_through, seen)
+        scan = self.scanner.scan(self.rows, cut_through, seen)
         now = self.clock()
         flush = signals.flush.is_set() or signals.draining.is_set()
         if not scan.rows:
