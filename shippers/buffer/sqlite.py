@@ -48,6 +48,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
+
 from shippers.buffer import fork_gate
 from shippers.buffer.faults import store_fault
 from shippers.buffer.letters import decode_letter as _decode_letter
