@@ -1,0 +1,50 @@
+"""Enrichment under hostile input and unlucky operators: huge user agents, mapped addresses, a database rewritten in place."""
+
+from __future__ import annotations
+
+from shippers.enrichment.enricher import MAX_PARSED_USER_AGENT_CHARS, Enricher
+from shippers.enrichment.model import UserAgent
+
+CHROME_MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+
+
+def test_the_parser_sees_at_most_the_first_chars_of_a_huge_user_agent() -> None:
+    """A 2,048-char user agent reaches the parser cut to its first MAX_PARSED_USER_AGENT_CHARS (its cost is bounded)."""
+    seen: list[str] = []
+
+    def parse(text: str) -> UserAgent | None:
+        seen.append(text)
+        return UserAgent(name="X")
+
+    enricher = Enricher(user_agent=parse)
+    hostile = "Mozilla/5.0 (compatible; " + "x" * 2000 + "spider"
+    assert enricher(None, hostile) is not None
+    assert seen == [hostile[:MAX_PARSED_USER_AGENT_CHARS]]
+    assert len(CHROME_MAC) < MAX_PARSED_USER_AGENT_CHARS < len(hostile)
+
+
+def test_user_agents_differing_only_past_the_cut_share_one_parse() -> None:
+    """Tails past the cut cannot defeat the cache: 100 user agents with the same head cost one parse."""
+    calls: list[str] = []
+
+    def parse(text: str) -> UserAgent | None:
+        calls.append(text)
+        return None
+
+    enricher = Enricher(user_agent=parse)
+    head = CHROME_MAC + " " * MAX_PARSED_USER_AGENT_CHARS
+    for n in range(100):
+        enricher(None, head + str(n))
+    assert len(calls) == 1
+
+
+def test_a_long_real_user_agent_still_parses() -> None:
+    """A real browser's user agent padded past the cut with junk still reads as that browser (the real parser)."""
+    from shippers.config import EnrichConfig
+    from shippers.enrichment.enricher import build_enricher
+
+    enricher = build_enricher(EnrichConfig(user_agent=True))
+    assert enricher is not None
+    enrichment = enricher(None, CHROME_MAC + " ;" * 1000)
+    assert enrichment is not None and enrichment.userAgent is not None
+    assert enrichment.userAgent.name == "Chrome" and enrichment.userAgent.version == "120.0.0"
