@@ -32,6 +32,10 @@ IP_CACHE_ENTRIES = 16_384
 # (in-app browsers are the longest), so the parser sees the first 512: worst ~0.4 ms / ~6 ms.
 # The event keeps the whole string; the cache is keyed by the cut text, so tails cannot defeat it.
 MAX_PARSED_USER_AGENT_CHARS = 512
+# inet_ntop's text of an IPv4-mapped IPv6 address (``::ffff:203.0.113.7``, what a dual-stack
+# socket reports for an IPv4 client): MaxMind's own databases alias that range, others (and any
+# database written without the alias) do not, so the IPv4 address is what is looked up.
+_IPV4_MAPPED = "::ffff:"
 # Why: a failing look-up (a damaged database page) must not flood the log at ingest rates:
 # the first failure is logged, then one line per this many.
 LOG_EVERY_FAILURES = 10_000
@@ -62,7 +66,7 @@ class Enricher:
         try:
             geo = as_ = parsed = None
             if ip is not None and self._address is not None:
-                geo, as_ = self._address(ip)
+                geo, as_ = self._address(ip[len(_IPV4_MAPPED):] if ip.startswith(_IPV4_MAPPED) and "." in ip else ip)
             if user_agent is not None and self._user_agent is not None:
                 parsed = self._user_agent(user_agent[:MAX_PARSED_USER_AGENT_CHARS])
             return enrichment_of(geo, as_, parsed)

@@ -48,3 +48,15 @@ def test_a_long_real_user_agent_still_parses() -> None:
     enrichment = enricher(None, CHROME_MAC + " ;" * 1000)
     assert enrichment is not None and enrichment.userAgent is not None
     assert enrichment.userAgent.name == "Chrome" and enrichment.userAgent.version == "120.0.0"
+
+
+def test_an_ipv4_mapped_ipv6_address_gets_its_ipv4_geo(enrich_dbs: dict[str, str]) -> None:
+    """::ffff:203.0.113.7 (a dual-stack socket's view of an IPv4 client) is looked up as 203.0.113.7."""
+    from shippers.config import EnrichConfig, FilePath
+    from shippers.enrichment.enricher import build_enricher
+
+    enricher = build_enricher(EnrichConfig(geoip_db=FilePath(enrich_dbs["geoip_db"]), asn_db=FilePath(enrich_dbs["asn_db"])))
+    assert enricher is not None
+    mapped, plain = enricher("::ffff:203.0.113.7", None), enricher("203.0.113.7", None)
+    assert plain is not None and plain.geo is not None and plain.as_ is not None
+    assert mapped == plain
