@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
 from shippers.enrichment.enricher import MAX_PARSED_USER_AGENT_CHARS, Enricher
 from shippers.enrichment.model import UserAgent
 
@@ -60,3 +67,34 @@ def test_an_ipv4_mapped_ipv6_address_gets_its_ipv4_geo(enrich_dbs: dict[str, str
     mapped, plain = enricher("::ffff:203.0.113.7", None), enricher("203.0.113.7", None)
     assert plain is not None and plain.geo is not None and plain.as_ is not None
     assert mapped == plain
+
+
+_REWRITE_WHILE_RUNNING = textwrap.dedent("""
+    import os, sys
+    if sys.argv[3] == "no-memfd":  # a platform without memfd_create (macOS): the pure-Python reader's copy
+        del os.memfd_create
+    from shippers.config import EnrichConfig, FilePath
+    from shippers.enrichment.enricher import build_enricher
+    city, asn = sys.argv[1], sys.argv[2]
+    enricher = build_enricher(EnrichConfig(geoip_db=FilePath(city), asn_db=FilePath(asn)))
+    before = enricher("203.0.113.7", None)
+    for path in (city, asn):
+        with open(path, "r+b") as f:  # what `cp new.mmdb old.mmdb` or `curl -o` does first: truncate in place
+            f.truncate(0)
+    after = enricher("203.0.113.9", None)
+    print(before.geo.cityName, after.geo.cityName, after.as_.number)
+""")
+
+
+@pytest.mark.parametrize("platform", ["memfd", "no-memfd"])
+def test_a_database_truncated_in_place_while_running_does_not_crash_the_process(
+    tmp_path: Path, enrich_dbs: dict[str, str], platform: str
+) -> None:
+    """Truncating the databases under a running enricher (cp over them) costs nothing: no SIGBUS, the loaded data answers."""
+    city, asn = tmp_path / "city.mmdb", tmp_path / "asn.mmdb"
+    city.write_bytes(Path(enrich_dbs["geoip_db"]).read_bytes())
+    asn.write_bytes(Path(enrich_dbs["asn_db"]).read_bytes())
+    done = subprocess.run([sys.executable, "-c", _REWRITE_WHILE_RUNNING, str(city), str(asn), platform],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+    assert done.stdout.split() == ["Berlin", "Berlin", "64500"]
