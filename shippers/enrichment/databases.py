@@ -16,6 +16,7 @@ Readers are safe to share between threads.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from typing import Any
@@ -29,6 +30,8 @@ from shippers.enrichment.model import AutonomousSystem, Geo, Location
 _ASN_KINDS = ("ASN", "ISP")
 # Why: City and Country databases carry the location layout geoip_db reads.
 _GEO_KINDS = ("City", "Country")
+# Why: AS numbers are 32-bit (RFC 6793); a larger one is no AS, and past 2**63 Elasticsearch's long refuses it.
+MAX_AS_NUMBER = 2**32 - 1
 # Why: the English names are the ones every destination's dashboards show.
 LANGUAGE = "en"
 
@@ -86,36 +89,55 @@ def check_database(key: str, path: str, *, geo: bool) -> str | None:
     return None
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """``value`` when it is a record's object, else an empty one (a database of another layout: nothing known)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _name(part: Any) -> str | None:
-    names = part.get("names") if isinstance(part, dict) else None
-    return names.get(LANGUAGE) if isinstance(names, dict) else None
+    names = _object(part).get("names")
+    return _text(names.get(LANGUAGE)) if isinstance(names, dict) else None
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _degrees(value: Any, limit: float) -> float | None:
+    """A coordinate as a float when it is a finite number within +-``limit``, else None.
+
+    Why: a NaN or infinity would be stored as ``null`` (JSON has neither), and the stored line would
+    then no longer decode: the event would be withheld from every sink. Out-of-range values are
+    refused by Elasticsearch's geo_point and OCSF's coordinates alike.
+    """
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    degrees = float(value)
+    return degrees if math.isfinite(degrees) and -limit <= degrees <= limit else None
+
+
+def _location(where: dict[str, Any]) -> Location | None:
+    lat, lon = _degrees(where.get("latitude"), 90.0), _degrees(where.get("longitude"), 180.0)
+    return Location(lat=lat, lon=lon) if lat is not None and lon is not None else None
+
+
 def geo_from_record(record: Any) -> Geo | None:
-    """A City/Country record -> Geo (only the fields it has), or None when it has none."""
+    """A City/Country record -> Geo (only the fields it has, each of the type it should be), or None when it has none."""
     if not isinstance(record, dict):
         return None
-    continent = record.get("continent") or {}
-    country = record.get("country") or {}
-    subdivisions = record.get("subdivisions") or [{}]
-    region = subdivisions[0] if isinstance(subdivisions, list) and subdivisions else {}
-    where = record.get("location") or {}
-    lat, lon = where.get("latitude"), where.get("longitude")
-    location = Location(lat=float(lat), lon=float(lon)) if isinstance(lat, int | float) and isinstance(lon, int | float) else None
+    subdivisions = record.get("subdivisions")
+    region = _object(subdivisions[0]) if isinstance(subdivisions, list) and subdivisions else {}
+    where = _object(record.get("location"))
     fields = {
-        "continentCode": _text(continent.get("code")),
-        "countryIsoCode": _text(country.get("iso_code")),
-        "countryName": _name(country),
-        "regionIsoCode": _text(region.get("iso_code")) if isinstance(region, dict) else None,
+        "continentCode": _text(_object(record.get("continent")).get("code")),
+        "countryIsoCode": _text(_object(record.get("country")).get("iso_code")),
+        "countryName": _name(record.get("country")),
+        "regionIsoCode": _text(region.get("iso_code")),
         "regionName": _name(region),
         "cityName": _name(record.get("city")),
-        "postalCode": _text((record.get("postal") or {}).get("code")),
+        "postalCode": _text(_object(record.get("postal")).get("code")),
         "timezone": _text(where.get("time_zone")),
-        "location": location,
+        "location": _location(where),
     }
     known = {k: v for k, v in fields.items() if v is not None}
     return Geo(**known) if known else None
@@ -127,7 +149,7 @@ def as_from_record(record: Any) -> AutonomousSystem | None:
         return None
     number = record.get("autonomous_system_number")
     organization = _text(record.get("autonomous_system_organization"))
-    number = number if isinstance(number, int) and not isinstance(number, bool) and number >= 0 else None
+    number = number if isinstance(number, int) and not isinstance(number, bool) and 0 <= number <= MAX_AS_NUMBER else None
     if number is None and organization is None:
         return None
     return AutonomousSystem(number=number, organization=organization)

@@ -98,3 +98,47 @@ def test_a_database_truncated_in_place_while_running_does_not_crash_the_process(
                           capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
     assert done.stdout.split() == ["Berlin", "Berlin", "64500"]
+
+
+@pytest.mark.parametrize("where", [
+    {"latitude": float("nan"), "longitude": 13.4}, {"latitude": 52.5, "longitude": float("inf")},
+    {"latitude": 95.0, "longitude": 13.4}, {"latitude": 52.5, "longitude": -181.0}, {"latitude": True, "longitude": 13.4},
+    {"latitude": "52.5", "longitude": "13.4"},
+])
+def test_odd_coordinates_are_left_out_and_the_stored_line_still_decodes(where: dict[str, object]) -> None:
+    """A NaN, infinite, out-of-range or non-numeric coordinate is left out: the line decodes (NaN would be stored as null)."""
+    from shippers.catalog import builtin_catalog
+    from shippers.enrichment.databases import geo_from_record
+    from shippers.event import EventValidator, decode_event, encode_event
+
+    geo = geo_from_record({"country": {"iso_code": "DE"}, "location": {**where, "time_zone": "Europe/Berlin"}})
+    assert geo is not None and geo.location is None and geo.countryIsoCode == "DE" and geo.timezone == "Europe/Berlin"
+    validator = EventValidator(builtin_catalog(), enricher=Enricher(geo=lambda ip: geo))
+    event = validator.from_fields({"type": "login.completed", "ip": "203.0.113.7"})
+    assert decode_event(encode_event(event)) == event
+
+
+@pytest.mark.parametrize("record", [
+    {"country": "DE", "city": {"names": {"en": "Berlin"}}},
+    {"postal": "10115", "city": {"names": {"en": "Berlin"}}},
+    {"location": [52.5, 13.4], "city": {"names": {"en": "Berlin"}}},
+    {"subdivisions": [None], "continent": ["EU"], "city": {"names": {"en": "Berlin"}}},
+    {"city": {"names": {"en": "Berlin", "de": 3}}, "country": {"names": {"en": 7}}},
+])
+def test_a_record_of_another_layout_keeps_what_it_has_of_ours(record: dict[str, object]) -> None:
+    """Objects where strings are, or strings where objects are (another vendor's layout): the rest is kept, nothing raises."""
+    from shippers.enrichment.databases import geo_from_record
+
+    geo = geo_from_record(record)
+    assert geo is not None and geo.cityName == "Berlin" and geo.countryIsoCode is None and geo.countryName is None
+
+
+def test_an_as_number_outside_32_bits_is_left_out() -> None:
+    """ASNs are 32-bit: 2**32 (or a 2**70 that Elasticsearch's long would refuse) is no number; the organisation stays."""
+    from shippers.enrichment.databases import as_from_record
+
+    for number in (2**32, 2**70, -1):
+        found = as_from_record({"autonomous_system_number": number, "autonomous_system_organization": "Odd Net"})
+        assert found is not None and found.number is None and found.organization == "Odd Net"
+    top = as_from_record({"autonomous_system_number": 2**32 - 1})
+    assert top is not None and top.number == 2**32 - 1
