@@ -1,0 +1,171 @@
+"""The detection pack's Elastic, Datadog and Cloud Logging queries name fields and values their sinks write.
+
+No local engine runs ES|QL, Datadog's rules or Log Analytics, so a query naming a field the mapping
+never writes (or a value it never holds) would never fire, silently. Here each query's field paths
+and ``field = "value"`` conditions are read off its text and looked up in the documents the real
+adapters map the pack's trigger events to, enriched as in ``test_s3_detections`` (its databases
+built from events/demo_geo.json, the real user-agent parser), through each sink's default config.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_s3_detections import DETECTIONS, PACK, demo_databases, wire
+
+from shippers.catalog import builtin_catalog
+from shippers.config import config_from_dict
+from shippers.enrichment.enricher import build_enricher
+from shippers.event import EventValidator
+from shippers.plugins import build_adapters
+
+# Why: the pack's events are dated 2026-11-25/26; "now" must be after them (no future-time refusal).
+NOW = 1_796_000_000.0  # 2026-11-30
+SINKS = {
+    "es": {"type": "elasticsearch", "hosts": ["http://127.0.0.1:9"]},
+    "dd": {"type": "datadog", "api_key": "dd-test-key-0123456789abcdef", "hostname": "web-1"},
+    "gcl": {"type": "cloud_logging", "project": "p"},
+}
+_MISSING = object()
+
+
+@pytest.fixture(scope="module")
+def mapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """{sink: {detection: [document of each trigger event]}} through each sink's default mapping, enriched."""
+    folder = tmp_path_factory.mktemp("pack-fields")
+    config = config_from_dict({"enrich": {**demo_databases(folder), "user_agent": True}, "sinks": SINKS})
+    catalog = builtin_catalog()
+    validator = EventValidator(catalog, lambda: NOW, build_enricher(config.enrich))
+    adapters = build_adapters(config.sinks.values(), catalog, lambda: NOW)
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in SINKS}
+    for detection in DETECTIONS:
+        events = [validator.from_fields(doc) for doc in wire(detection, "trigger")]
+        for name, adapter in adapters.items():
+            docs = [adapter.map(event) for event in events]
+            out[name][detection] = [doc if isinstance(doc, dict) else json.loads(doc) for doc in docs]
+    return out
+
+
+def _at(doc: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path (ECS documents are nested objects), or _MISSING."""
+    value: Any = doc
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _holds(value: Any, wanted: str) -> bool:
+    return wanted in value if isinstance(value, list) else value == wanted
+
+
+def _check(docs: list[dict[str, Any]], paths: set[str], conditions: set[tuple[str, str]], where: str) -> None:
+    """Every path is in at least one trigger document; every condition holds in at least one."""
+    assert paths, f"{where}: no field names read (the parser below no longer fits the query)"
+    missing = sorted(p for p in paths if all(_at(d, p) is _MISSING for d in docs))
+    assert missing == [], f"{where}: fields no trigger document has"
+    unmet = sorted(c for c in conditions if not any(_holds(_at(d, c[0]), c[1]) for d in docs))
+    assert unmet == [], f"{where}: conditions no trigger document meets"
+
+
+def _without_comments(text: str, marker: str) -> str:
+    return "\n".join(line.split(marker, 1)[0] for line in text.splitlines())
+
+
+_ES_CONDITION = re.compile(r'([@\w.]+)\s*(?:==|:)\s*"([^"]*)"')
+_ES_FIELD = re.compile(r"@timestamp|\b[a-z_]+(?:\.[a-z_]+)+\b")
+
+
+@pytest.mark.parametrize("detection", DETECTIONS)
+def test_elastic_queries_name_fields_the_ecs_mapping_writes(mapped: dict[str, Any], detection: str) -> None:
+    """Each ES|QL / KQL query's fields and `field == "value"` conditions are in the ECS documents of its triggers."""
+    (query_file,) = (PACK / "elastic").glob(f"{detection}.*")
+    text = _without_comments(query_file.read_text("utf-8"), "//")
+    conditions = set(_ES_CONDITION.findall(text))
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("FROM "))
+    paths = set(_ES_FIELD.findall(re.sub(r'"[^"]*"', '""', body))) | {field for field, _ in conditions}
+    _check(mapped["es"][detection], paths, conditions, str(query_file.relative_to(PACK)))
+
+
+def test_elastic_queries_read_the_sinks_default_data_stream() -> None:
+    """Every ES|QL query's FROM pattern matches the data stream the sink writes to by default."""
+    config = config_from_dict({"sinks": {"es": SINKS["es"]}})
+    (adapter,) = build_adapters(config.sinks.values(), builtin_catalog(), lambda: NOW).values()
+    target = adapter.config.target  # type: ignore[attr-defined]
+    for query_file in (PACK / "elastic").glob("*.esql"):
+        (pattern,) = re.findall(r"^FROM (\S+)", query_file.read_text("utf-8"), re.MULTILINE)
+        assert re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), target), (query_file.name, pattern, target)
+
+
+_DD_CONDITION = re.compile(r"@([\w.]+):([^\s()]+)")
+
+
+@pytest.mark.parametrize("detection", DETECTIONS)
+def test_datadog_rules_name_attributes_the_mapping_writes(mapped: dict[str, Any], detection: str) -> None:
+    """Each rule's `@attribute:value` terms, group-by, distinct and metric attributes are in its triggers' logs."""
+    rule = json.loads((PACK / "datadog" / f"{detection}.json").read_text("utf-8"))
+    conditions: set[tuple[str, str]] = set()
+    paths: set[str] = set()
+    for query in rule["queries"]:
+        found = _DD_CONDITION.findall(query["query"])
+        conditions |= set(found)
+        paths |= {field for field, _ in found}
+        named = query.get("groupByFields", []) + query.get("distinctFields", []) + [query.get("metric") or ""]
+        paths |= {field.removeprefix("@") for field in named if field}
+        assert query["query"].startswith("source:authlog")
+    for doc in mapped["dd"][detection]:
+        assert doc["ddsource"] == "authlog"  # the rules' `source:authlog`
+    _check(mapped["dd"][detection], paths, conditions, f"datadog/{detection}.json")
+
+
+_GCL_FIELD = re.compile(r"json_payload\.([\w.]+)|jsonPayload\.([\w.]+)")
+_GCL_CONDITION = re.compile(r"(?:JSON_VALUE\(json_payload\.([\w.]+)\)\s*=\s*'([^']*)'|jsonPayload\.([\w.]+)=\"([^\"]*)\")")
+
+
+@pytest.mark.parametrize("detection", DETECTIONS)
+def test_cloud_logging_queries_name_payload_fields_the_mapping_writes(mapped: dict[str, Any], detection: str) -> None:
+    """Each Log Analytics query's / Logging filter's jsonPayload fields and equalities are in its triggers' entries."""
+    (query_file,) = (PACK / "cloud_logging").glob(f"{detection}.*")
+    text = _without_comments(query_file.read_text("utf-8"), "--")
+    paths = {a or b for a, b in _GCL_FIELD.findall(text)}
+    conditions = {(a or c, b or d) for a, b, c, d in _GCL_CONDITION.findall(text)}
+    payloads = [entry["jsonPayload"] for entry in mapped["gcl"][detection]]
+    _check(payloads, paths, conditions, str(query_file.relative_to(PACK)))
+    log_ids = re.findall(r"log_id = '([^']+)'", text) + re.findall(r'logName="projects/PROJECT/logs/([^"]+)"', text)
+    assert log_ids, "every query names the log it reads"
+    for entry in mapped["gcl"][detection]:
+        assert {entry["logName"].rsplit("/logs/", 1)[1]} == set(log_ids)
+
+
+def test_cloud_logging_failure_lists_are_the_catalogs_authentication_failures() -> None:
+    """The SQL's `type IN (...)` lists are exactly the catalog's authentication failures (a new one is not left out)."""
+    catalog = builtin_catalog()
+    failures = {name for name in catalog.names if catalog[name].outcome == "failure" and "authentication" in catalog[name].ecs_category}
+    lists = 0
+    for query_file in (PACK / "cloud_logging").glob("*.sql"):
+        for listed in re.findall(r"json_payload\.type\) IN \(([^)]*)\)", query_file.read_text("utf-8")):
+            assert set(re.findall(r"'([^']+)'", listed)) == failures, query_file.name
+            lists += 1
+    assert lists >= 2
+
+
+def test_the_parsers_see_a_field_the_mappings_never_write() -> None:
+    """The checks can fail: a query naming source.geo.city (ECS says city_name) is caught."""
+    docs = [{"source": {"geo": {"city_name": "Berlin"}}}]
+    paths = set(_ES_FIELD.findall("| WHERE source.geo.city IS NOT NULL"))
+    with pytest.raises(AssertionError, match="fields no trigger document has"):
+        _check(docs, paths, set(), "example")
+    with pytest.raises(AssertionError, match="conditions no trigger document meets"):
+        _check(docs, {"source.geo.city_name"}, {("source.geo.city_name", "Tokyo")}, "example")
+
+
+def test_a_path_is_looked_up_in_nested_objects() -> None:
+    """`_at` walks nested objects and tells a missing part from a null value."""
+    assert _at({"a": {"b": None}}, "a.b") is None
+    assert _at({"a": {"b": 1}}, "a.c") is _MISSING
+    assert Path(__file__).name.startswith("test_")
