@@ -55,6 +55,8 @@ def _open_private_copy(path: str) -> maxminddb.Reader:
                 shutil.copyfileobj(source, target)
             # the reader maps the copy; the mapping outlives the descriptor closed below
             return maxminddb.open_database(f"/proc/self/fd/{copy}", maxminddb.MODE_AUTO)
+        except OSError:  # a sandbox that hides /proc/self/fd's files: the pure-Python copy instead
+            return maxminddb.open_database(path, maxminddb.MODE_MEMORY)
         finally:
             os.close(copy)
 

@@ -142,3 +142,22 @@ def test_an_as_number_outside_32_bits_is_left_out() -> None:
         assert found is not None and found.number is None and found.organization == "Odd Net"
     top = as_from_record({"autonomous_system_number": 2**32 - 1})
     assert top is not None and top.number == 2**32 - 1
+
+
+def test_a_sandbox_hiding_proc_fds_falls_back_to_the_in_memory_copy(enrich_dbs: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """When /proc/self/fd/N cannot be opened (a sandbox), the database is still served, from the pure-Python in-memory copy."""
+    import maxminddb
+
+    from shippers.enrichment import databases
+
+    real = maxminddb.open_database
+
+    def no_proc(path: str, mode: int = maxminddb.MODE_AUTO) -> maxminddb.Reader:
+        if str(path).startswith("/proc/"):
+            raise PermissionError(13, "Permission denied", path)
+        return real(path, mode)
+
+    monkeypatch.setattr(databases.maxminddb, "open_database", no_proc)
+    reader = databases.open_database("enrich.geoip_db", enrich_dbs["geoip_db"], geo=True)
+    assert type(reader).__module__ == "maxminddb.reader"  # the pure-Python reader
+    assert databases.geo_from_record(reader.get("203.0.113.7")).cityName == "Berlin"  # type: ignore[union-attr]
