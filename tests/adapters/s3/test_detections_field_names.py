@@ -4,7 +4,8 @@ No local engine runs ES|QL, Datadog's rules or Log Analytics, so a query naming 
 never writes (or a value it never holds) would never fire, silently. Here each query's field paths
 and ``field = "value"`` conditions are read off its text and looked up in the documents the real
 adapters map the pack's trigger events to, enriched as in ``test_s3_detections`` (its databases
-built from events/demo_geo.json, the real user-agent parser), through each sink's default config.
+built from events/demo_geo.json, the real user-agent parser), through each sink's default config,
+with its PII policy's default and with addresses hashed (a field may be in either).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from shippers.catalog import builtin_catalog
 from shippers.config import config_from_dict
 from shippers.enrichment.enricher import build_enricher
 from shippers.event import EventValidator
+from shippers.pii import SinkPii
 from shippers.plugins import build_adapters
 
 # Why: the pack's events are dated 2026-11-25/26; "now" must be after them (no future-time refusal).
@@ -33,20 +35,27 @@ SINKS = {
 _MISSING = object()
 
 
+# The policies a query must work under: the default, and addresses hashed (no longer an ip type anywhere).
+POLICIES = ({}, {"ip": "hash", "hash_key": "detections-test-key-0123456789abcdef"})
+
+
 @pytest.fixture(scope="module")
 def mapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """{sink: {detection: [document of each trigger event]}} through each sink's default mapping, enriched."""
+    """{sink: {detection: [document of each trigger event, under each of POLICIES]}} through the sinks' default mappings, enriched."""
     folder = tmp_path_factory.mktemp("pack-fields")
-    config = config_from_dict({"enrich": {**demo_databases(folder), "user_agent": True}, "sinks": SINKS})
+    enrich = {**demo_databases(folder), "user_agent": True}
     catalog = builtin_catalog()
-    validator = EventValidator(catalog, lambda: NOW, build_enricher(config.enrich))
-    adapters = build_adapters(config.sinks.values(), catalog, lambda: NOW)
-    out: dict[str, dict[str, list[dict[str, Any]]]] = {name: {} for name in SINKS}
-    for detection in DETECTIONS:
-        events = [validator.from_fields(doc) for doc in wire(detection, "trigger")]
-        for name, adapter in adapters.items():
-            docs = [adapter.map(event) for event in events]
-            out[name][detection] = [doc if isinstance(doc, dict) else json.loads(doc) for doc in docs]
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {name: {d: [] for d in DETECTIONS} for name in SINKS}
+    for pii in POLICIES:
+        config = config_from_dict({"enrich": enrich, "sinks": {name: {**sink, "pii": pii} for name, sink in SINKS.items()}})
+        validator = EventValidator(catalog, lambda: NOW, build_enricher(config.enrich))
+        adapters = build_adapters(config.sinks.values(), catalog, lambda: NOW)
+        views = {sink.name: SinkPii(sink.common.pii) for sink in config.sinks.values()}
+        for detection in DETECTIONS:
+            events = [validator.from_fields(doc) for doc in wire(detection, "trigger")]
+            for name, adapter in adapters.items():
+                docs = [adapter.map(views[name].view(event, None)[0]) for event in events]
+                out[name][detection] += [doc if isinstance(doc, dict) else json.loads(doc) for doc in docs]
     return out
 
 
@@ -152,6 +161,15 @@ def test_cloud_logging_failure_lists_are_the_catalogs_authentication_failures() 
             assert set(re.findall(r"'([^']+)'", listed)) == failures, query_file.name
             lists += 1
     assert lists >= 2
+
+
+def test_the_address_detections_read_a_hashed_address_too(mapped: dict[str, Any]) -> None:
+    """Brute force and stuffing group by source.ip or, where the sink hashes it, authlog.ip (the ECS ip type refuses a hash)."""
+    hashed = [doc for doc in mapped["es"]["brute_force"] if "source" not in doc or "ip" not in doc["source"]]
+    assert hashed and all(doc["authlog"]["ip"].startswith("hmac-sha256:") for doc in hashed)
+    for detection in ("brute_force", "credential_stuffing"):
+        text = (PACK / "elastic" / f"{detection}.esql").read_text("utf-8")
+        assert "COALESCE(TO_STRING(source.ip), authlog.ip)" in text and "BY client" in text
 
 
 def test_the_parsers_see_a_field_the_mappings_never_write() -> None:
