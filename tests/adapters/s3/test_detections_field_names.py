@@ -82,8 +82,11 @@ def _check(docs: list[dict[str, Any]], paths: set[str], conditions: set[tuple[st
     assert unmet == [], f"{where}: conditions no trigger document meets"
 
 
-def _without_comments(text: str, marker: str) -> str:
-    return "\n".join(line.split(marker, 1)[0] for line in text.splitlines())
+def _query(folder: str, detection: str, comment: str) -> tuple[str, str]:
+    """(the pack's name of ``detection``'s query file in ``folder``, its text without ``comment`` comments)."""
+    (query_file,) = (PACK / folder).glob(f"{detection}.*")
+    text = "\n".join(line.split(comment, 1)[0] for line in query_file.read_text("utf-8").splitlines())
+    return str(query_file.relative_to(PACK)), text
 
 
 _ES_CONDITION = re.compile(r'([@\w.]+)\s*(?:==|:)\s*"([^"]*)"')
@@ -93,12 +96,11 @@ _ES_FIELD = re.compile(r"@timestamp|\b[a-z_]+(?:\.[a-z_]+)+\b")
 @pytest.mark.parametrize("detection", DETECTIONS)
 def test_elastic_queries_name_fields_the_ecs_mapping_writes(mapped: dict[str, Any], detection: str) -> None:
     """Each ES|QL / KQL query's fields and `field == "value"` conditions are in the ECS documents of its triggers."""
-    (query_file,) = (PACK / "elastic").glob(f"{detection}.*")
-    text = _without_comments(query_file.read_text("utf-8"), "//")
+    name, text = _query("elastic", detection, "//")
     conditions = set(_ES_CONDITION.findall(text))
     body = "\n".join(line for line in text.splitlines() if not line.startswith("FROM "))
     paths = set(_ES_FIELD.findall(re.sub(r'"[^"]*"', '""', body))) | {field for field, _ in conditions}
-    _check(mapped["es"][detection], paths, conditions, str(query_file.relative_to(PACK)))
+    _check(mapped["es"][detection], paths, conditions, name)
 
 
 def test_elastic_queries_read_the_sinks_default_data_stream() -> None:
@@ -139,12 +141,11 @@ _GCL_CONDITION = re.compile(r"(?:JSON_VALUE\(json_payload\.([\w.]+)\)\s*=\s*'([^
 @pytest.mark.parametrize("detection", DETECTIONS)
 def test_cloud_logging_queries_name_payload_fields_the_mapping_writes(mapped: dict[str, Any], detection: str) -> None:
     """Each Log Analytics query's / Logging filter's jsonPayload fields and equalities are in its triggers' entries."""
-    (query_file,) = (PACK / "cloud_logging").glob(f"{detection}.*")
-    text = _without_comments(query_file.read_text("utf-8"), "--")
+    name, text = _query("cloud_logging", detection, "--")
     paths = {a or b for a, b in _GCL_FIELD.findall(text)}
     conditions = {(a or c, b or d) for a, b, c, d in _GCL_CONDITION.findall(text)}
     payloads = [entry["jsonPayload"] for entry in mapped["gcl"][detection]]
-    _check(payloads, paths, conditions, str(query_file.relative_to(PACK)))
+    _check(payloads, paths, conditions, name)
     log_ids = re.findall(r"log_id = '([^']+)'", text) + re.findall(r'logName="projects/PROJECT/logs/([^"]+)"', text)
     assert log_ids, "every query names the log it reads"
     for entry in mapped["gcl"][detection]:
