@@ -135,4 +135,5 @@ def to_log_entry(event: Event, template: EntryTemplate) -> dict[str, Any]:
 def valid_trace_id(trace_id: str) -> str | None:
     """``trace_id`` in lower case when it is a valid Cloud Trace id, else None."""
     lowered = trace_id.lower()
-    return lowered if _TRACE_ID.match(lowered) and lowered != _ZERO_TRACE_ID else None
+    # fullmatch: `$` would let a trailing newline through
+    return lowered if _TRACE_ID.fullmatch(lowered) and lowered != _ZERO_TRACE_ID else None

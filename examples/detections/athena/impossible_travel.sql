@@ -4,7 +4,7 @@ WITH logons AS (
   SELECT
     coalesce("user".uid, "user".name) AS who,
     "time" AS at_ms,
-    src_endpoint.ip AS ip,
+    coalesce(src_endpoint.ip, src_endpoint.uid) AS ip,
     src_endpoint.location.country AS country,
     src_endpoint.location.coordinates[1] AS lon,
     src_endpoint.location.coordinates[2] AS lat

@@ -3,7 +3,7 @@
 SELECT
   coalesce("user".uid, "user".name) AS who,
   "time" AS at_ms,
-  src_endpoint.ip AS source_ip,
+  coalesce(src_endpoint.ip, src_endpoint.uid) AS source_ip,
   device.name AS device,
   device.os.name AS os,
   http_request.user_agent AS user_agent

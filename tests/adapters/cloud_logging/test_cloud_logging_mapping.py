@@ -214,3 +214,11 @@ def test_entries_share_no_mutable_parts() -> None:
 def test_fixed_clock_is_the_event_time() -> None:
     """The test clock and the fixture time agree, so time-window tests are meaningful."""
     assert event("login.completed").timestamp.timestamp() == pytest.approx(FIXED)
+
+
+@pytest.mark.parametrize("suffix", ["\n", " ", "\t"])
+def test_a_trace_id_with_trailing_whitespace_is_no_trace(suffix: str) -> None:
+    """A valid id followed by a newline (Python's `$` matches before one) stays in jsonPayload and sets no `trace`."""
+    entry = entry_of(make_adapter(), event("login.completed", traceId=TRACE_ID + suffix))
+    assert "trace" not in entry
+    assert entry["jsonPayload"]["traceId"] == TRACE_ID + suffix

@@ -196,3 +196,11 @@ def test_the_sinks_mapping_is_to_datadog_log_for_every_type() -> None:
         for tenant in ("t-42", None):
             event = full_event(type_, reason, tenantId=tenant)
             assert log_of(adapter, event) == to_datadog_log(event, CATALOG[type_], adapter.settings), (type_, tenant)
+
+
+@pytest.mark.parametrize("trace", ["4bf92f3577b34da6a3ce929d0e0e4736\n", "00f067aa0ba902b7\n", "12345\n", " 12345"])
+def test_a_trace_id_with_whitespace_is_not_correlated(trace: str) -> None:
+    """An id followed by a newline (Python's `$` matches before one, int() strips it) is ours, not the reserved trace_id."""
+    log = log_of(make_adapter(), full_event("login.completed", None, traceId=trace))
+    assert "trace_id" not in log and "dd" not in log
+    assert log["authlog"]["trace_id"] == trace

@@ -59,10 +59,12 @@ def demo_databases(folder: Path) -> dict[str, str]:
             "asn_db": str(write_asn_database(folder / "asn.mmdb", networks))}
 
 
-def ship(s3: MotoS3, bucket: str, store: Path, enrich: dict[str, Any] | None) -> None:
-    """Every pack event through a Shipper (with ``enrich`` as its [enrich] table, if any) into the bucket."""
+def ship(s3: MotoS3, bucket: str, store: Path, enrich: dict[str, Any] | None, pii: dict[str, str] | None = None) -> None:
+    """Every pack event through a Shipper (with ``enrich`` as its [enrich] table, if any; ``pii`` the sink's) into the bucket."""
     sink = {"type": "s3", "bucket": bucket, "endpoint_url": s3.url, "region": s3.region, "format": "ocsf-parquet",
             "service_name": "shop", "security_lake": LAKE, "retry": {"initial": "10ms", "max": "50ms"}}
+    if pii is not None:
+        sink["pii"] = pii
     config: dict[str, Any] = {"buffer": {"path": str(store)}, "sinks": {"lake": sink}}
     if enrich is not None:
         config["enrich"] = enrich
@@ -167,3 +169,27 @@ def test_every_detection_is_written_for_every_destination(detection: str) -> Non
     rule = json.loads((PACK / "datadog" / f"{detection}.json").read_text("utf-8"))
     assert rule["type"] == "log_detection" and rule["queries"] and rule["cases"]
     assert all(q["query"].startswith("source:authlog") for q in rule["queries"])
+
+
+HASHED_IPS = {"ip": "hash", "hash_key": "detections-test-key-0123456789abcdef"}
+
+
+def test_the_address_detections_still_fire_where_the_sink_hashes_ip(s3: MotoS3, tmp_path: Path) -> None:
+    """With pii.ip = "hash" (the hash goes to src_endpoint.uid, not ip_t) brute force and stuffing find the triggers' hashed addresses."""
+    from shippers.catalog import builtin_catalog
+    from shippers.config import PiiConfig
+    from shippers.event import EventValidator
+    from shippers.pii import make_policy
+
+    bucket = unique_bucket("detections")
+    s3.make_bucket(bucket)
+    ship(s3, bucket, tmp_path / "buffer", None, HASHED_IPS)
+    db = lake_table(s3, bucket, tmp_path / "lake")
+    hash_ip = make_policy(PiiConfig(**HASHED_IPS))
+    assert hash_ip is not None
+    validator = EventValidator(builtin_catalog())
+    for detection in ("brute_force", "credential_stuffing"):
+        hashed = {hash_ip(validator.from_fields({"type": "login.completed", "ip": ip})).ip for ip in expected(detection)}
+        assert {row["source_ip"] for row in run(db, detection)} == hashed, detection
+        assert all(ip.startswith("hmac-sha256:") for ip in hashed)
+    db.close()
