@@ -19,14 +19,24 @@ async def _publish_and_count(urls: list[str], stream: str, replicas: int, publis
     try:
         js = client.jetstream(timeout=10)
         try:
-            await js.stream_info(stream)
+            await _until_answered(lambda: js.stream_info(stream))
         except nats.js.errors.NotFoundError:
             await js.add_stream(StreamConfig(name=stream, subjects=[f"{stream}.>"], num_replicas=replicas))
         for index in range(publish):
             await _publish_until_acknowledged(js, f"{stream}.x", b"%d" % index)
-        return (await js.stream_info(stream)).state.messages
+        return (await _until_answered(lambda: js.stream_info(stream))).state.messages
     finally:
         await client.close()
+
+
+async def _until_answered(request):  # type: ignore[no-untyped-def]
+    """A read of the stream, asked again while a just-elected leader does not answer yet (a loaded machine); bounded."""
+    for _ in range(PUBLISH_TRIES - 1):
+        try:
+            return await request()
+        except (nats.errors.TimeoutError, TimeoutError):
+            continue
+    return await request()
 
 
 async def _publish_until_acknowledged(js, subject: str, payload: bytes) -> None:  # type: ignore[no-untyped-def]

@@ -39,6 +39,15 @@ _MISSING = object()
 POLICIES = ({}, {"ip": "hash", "hash_key": "detections-test-key-0123456789abcdef"})
 
 
+def _document(mapped: object) -> dict:
+    """A mapping's document as a dict: Datadog and Cloud Logging map to one JSON document, Elasticsearch to its two
+    `_bulk` lines (action, then the source: the document the queries read)."""
+    if isinstance(mapped, dict):
+        return mapped
+    lines = [line for line in bytes(mapped).split(b"\n") if line.strip()]  # type: ignore[call-overload]
+    return json.loads(lines[-1])
+
+
 @pytest.fixture(scope="module")
 def mapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """{sink: {detection: [document of each trigger event, under each of POLICIES]}} through the sinks' default mappings, enriched."""
@@ -55,7 +64,7 @@ def mapped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list
             events = [validator.from_fields(doc) for doc in wire(detection, "trigger")]
             for name, adapter in adapters.items():
                 docs = [adapter.map(views[name].view(event, None)[0]) for event in events]
-                out[name][detection] += [doc if isinstance(doc, dict) else json.loads(doc) for doc in docs]
+                out[name][detection] += [_document(doc) for doc in docs]
     return out
 
 
