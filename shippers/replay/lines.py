@@ -27,7 +27,7 @@ import msgspec
 from shippers.enrichment.model import Enrichment
 from shippers.errors import ValidationError
 from shippers.event import Event, EventValidator, is_ip_address
-from shippers.pii import FIELDS, MASK
+from shippers.pii import FIELDS, MASK, mask_ip
 
 # Every schemaVersion an archive line was ever written with (shippers.event.SCHEMA_VERSION's history).
 KNOWN_SCHEMA_VERSIONS = frozenset({1})
@@ -66,9 +66,14 @@ def _treated_ok(field: str, action: str, value: Any) -> str | None:
     if action == "hash":
         return None if _HASHED.fullmatch(value) else f"{field}: the line says it was hashed, but it is not an hmac-sha256 hash"
     if action == "mask":
-        ok = {"email": lambda v: _MASKED_EMAIL.fullmatch(v) is not None, "ip": is_ip_address, "userAgent": lambda v: v == MASK}[field](value)
+        ok = {"email": lambda v: _MASKED_EMAIL.fullmatch(v) is not None, "ip": _is_masked_ip, "userAgent": lambda v: v == MASK}[field](value)
         return None if ok else f"{field}: the line says it was masked, but it does not look masked"
     return f"pii.{field}: unknown treatment {action!r} (hash, mask or drop)"
+
+
+def _is_masked_ip(value: str) -> bool:
+    """A masked address is its own mask (the /24 or /48 network): any other address is raw, whatever the line says."""
+    return is_ip_address(value) and mask_ip(value) == value
 
 
 def _pii_object(raw: Any) -> dict[str, str] | LineProblem:
