@@ -3,12 +3,15 @@
 A source lists :class:`ArchiveObject` s (key, size, and the checkpoint name that identifies it across
 runs) and reads one object's bytes, gunzipped when it is gzip. Reading a whole object at once is
 bounded by the sinks' own limits (an s3 object holds at most 100 MiB of lines, adapters/s3/config.py;
-a file rotates at ``max_file_bytes``) and makes a corrupt object fail before any of its lines is queued.
+a file rotates at ``max_file_bytes``), enforced: an object that inflates (or an S3 object listed) past
+:data:`MAX_OBJECT_LINES_BYTES` is unreadable, so a gzip bomb costs the bound at most. A whole read makes a
+corrupt object fail before any of its lines is queued.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import re
 import zlib
@@ -26,6 +29,10 @@ from shippers.replay.partitions import key_can_hold, partition_prefixes
 GZIP_MAGIC = b"\x1f\x8b"
 # Key suffixes that are no NDJSON archive (Parquet for Security Lake): the prefix is refused whole.
 PARQUET_SUFFIX = ".parquet"
+# Why: an s3 object holds at most 100 MiB of lines (adapters/s3/config.py HARD_LIMITS) and a file rotates at
+# max_file_bytes (100 MiB by default): an object inflating past 2.5 times that is a gzip bomb or nothing we
+# wrote, and inflating it whole would take the machine's memory.
+MAX_OBJECT_LINES_BYTES = 256 * 1024 * 1024
 # Why: boto3 lists at most 1000 keys per page; the paginator fetches the rest.
 LIST_PAGE_KEYS = 1000
 
@@ -61,9 +68,14 @@ def gunzipped(data: bytes, key: str) -> bytes:
     if not data.startswith(GZIP_MAGIC):
         return data
     try:
-        return igzip.decompress(data)
+        with igzip.GzipFile(fileobj=io.BytesIO(data)) as inflating:
+            lines = inflating.read(MAX_OBJECT_LINES_BYTES + 1)  # never more than the bound in memory
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise ObjectUnreadable(f"{key}: not a readable gzip object ({type(exc).__name__}: {exc})") from None
+    if len(lines) > MAX_OBJECT_LINES_BYTES:
+        raise ObjectUnreadable(f"{key}: inflates past {MAX_OBJECT_LINES_BYTES // (1024 * 1024)} MiB, more than any archive "
+                               "object we write (a gzip bomb?); gunzip it yourself and replay the file if it is yours")
+    return lines
 
 
 class S3Source:
@@ -115,6 +127,9 @@ class S3Source:
         return [found[key] for key in sorted(found)]
 
     def read(self, obj: ArchiveObject) -> bytes:
+        if obj.size > MAX_OBJECT_LINES_BYTES:  # even gzipped lines, it is nothing an s3 sink wrote: not fetched at all
+            raise ObjectUnreadable(f"{obj.key}: {obj.size:,} bytes, more than any archive object we write "
+                                   f"({MAX_OBJECT_LINES_BYTES // (1024 * 1024)} MiB); not read")
         try:
             data = self.client().get_object(Bucket=self.bucket, Key=obj.key)["Body"].read()
         except Exception as exc:
