@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 from isal import igzip, isal_zlib
 
-from shippers.replay.sources import MAX_OBJECT_LINES_BYTES, ArchiveObject, FileSource, ObjectUnreadable, S3Source, gunzipped
+from shippers.replay.sources import (
+    MAX_OBJECT_LINES_BYTES,
+    ArchiveObject,
+    FileSource,
+    ObjectUnreadable,
+    S3Source,
+    gunzipped,
+)
 
 # Why: 1 MiB of zeros per write keeps the bomb's making small in memory (it inflates to 300 MiB).
 _CHUNK = b"\0" * (1 << 20)
