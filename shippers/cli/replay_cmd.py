@@ -22,7 +22,7 @@ from rich.markup import escape
 from shippers.cli.common import EXIT_CONFIG, config_option, console, errors, fail, read_config, report_config_error
 from shippers.cli.replay_view import ReplayProgress, summary_lines
 from shippers.config import Config, SinkConfig
-from shippers.errors import AuthlogError, ConfigError
+from shippers.errors import AuthlogError, ConfigError, ReplayConflictError
 from shippers.replay.lines import LineReader
 from shippers.replay.run import Replayer, ReplayRequest
 from shippers.replay.sources import FileSource, S3Source, Source, SourceError, parse_source
@@ -151,7 +151,7 @@ def _run(config: Config, request: ReplayRequest, target: SinkConfig) -> None:
         queued = replayer.summary.queued if replayer is not None else 0
         fail(f"interrupted after queueing {queued:,} event(s) (each chunk with its checkpoint); a second run with the same "
              "arguments continues where this one stopped", EXIT_INTERRUPTED)
-    except SourceError as exc:
+    except (SourceError, ReplayConflictError) as exc:
         fail(escape(str(exc)))
     except AuthlogError as exc:
         fail(escape(f"replay stopped: {exc}; a second run with the same arguments continues where this one stopped"))

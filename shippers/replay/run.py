@@ -7,7 +7,9 @@ What is kept is queued for that sink alone (``Buffer.append_replayed``, like a D
 sinks never see it) in chunks, each committed with the checkpoint ``(object, lines read)``, the
 object's last one saying ``done``. A second run with the same arguments (the same run id) skips the
 objects done and resumes the others after their last committed line: each event is queued once,
-whether the first run ended by Ctrl-C, kill -9 or a full disk. A file sink's current file is never
+whether the first run ended by Ctrl-C, kill -9 or a full disk. Two runs with the same arguments at once
+never both queue a chunk: each commit expects the checkpoint as its run left it (ReplayConflictError
+stops the run that finds it moved). A file sink's current file is never
 done for good (its checkpoint is a line count, kept by its inode through rotation): a later run reads
 the lines appended to it since, and never an unterminated last line the sink may still be writing.
 
@@ -143,6 +145,7 @@ class Replayer:
         self._backlog_limit = cap // 2
         self._rate_started: float | None = None
         self._rate_sent = 0
+        self._held: str | None = None  # the current object's checkpoint as this run last saw or wrote it
 
     # -- the run ---------------------------------------------------------------------------
     def objects(self) -> list[ArchiveObject]:
@@ -159,6 +162,7 @@ class Replayer:
                 self.summary.objects_done_before += 1
                 self.progress.advanced(objects=1, size=obj.size)
                 continue
+            self._held = done.get(obj.checkpoint)
             self._replay_object(obj, int(state))
             self.progress.advanced(objects=1, size=obj.size)
         return self.summary
@@ -242,7 +246,8 @@ class Replayer:
         name = f"{self.request.run_id}.{obj.checkpoint}"
         while True:
             try:
-                self.buffer.append_replayed(chunk, only_sink=self.target.name, checkpoint=(name, checkpoint))
+                self.buffer.append_replayed(chunk, only_sink=self.target.name, checkpoint=(name, checkpoint), expected=self._held)
+                self._held = checkpoint
                 return
             except BufferFullError as exc:  # another sink filled the store meanwhile: wait, as a producer would
                 self.sleep(exc.retry_after)

@@ -69,7 +69,7 @@ class FakeStore:
                         delivered=0, duplicates=0, retries=0, dead_lettered=0, dropped=0, dlq_events=0, state="active",
                         last_error=None, last_delivery_at=None)]
 
-    def append_replayed(self, events: list[Any], *, only_sink: str, checkpoint: tuple[str, str]) -> int:
+    def append_replayed(self, events: list[Any], *, only_sink: str, checkpoint: tuple[str, str], expected: str | None) -> int:
         self.chunks.append(len(events))
         return 0
 
