@@ -15,7 +15,8 @@ the lines appended to it since, and never an unterminated last line the sink may
 
 Pacing, all on the injected clock and sleep: ``rate`` caps queued events per second, and queueing
 waits while the sink's backlog in the store is above half its cap (``max_backlog``, else the store's
-``max_bytes``), so live producers never meet a full store because of a replay.
+``max_bytes``), so live producers never meet a full store because of a replay. A destination's window
+is checked again once the wait is over: what aged out of it meanwhile is skipped, never queued.
 """
 
 from __future__ import annotations
@@ -236,21 +237,36 @@ class Replayer:
     # -- queueing --------------------------------------------------------------------------
     def _queue(self, chunk: list[tuple[Event, bytes, str | None]], obj: ArchiveObject, checkpoint: str) -> None:
         if not self.request.dry_run:
-            self._commit(chunk, obj, checkpoint)
+            chunk = self._commit(chunk, obj, checkpoint)
         self.summary.queued += len(chunk)  # counted once committed: an interrupted run says what is in the store
         self.progress.advanced(events=len(chunk))
 
-    def _commit(self, chunk: list[tuple[Event, bytes, str | None]], obj: ArchiveObject, checkpoint: str) -> None:
+    def _commit(self, chunk: list[tuple[Event, bytes, str | None]], obj: ArchiveObject, checkpoint: str) -> list[tuple[Event, bytes, str | None]]:
+        """Queue the chunk once there is room and the rate allows; return what was queued."""
         self._wait_for_room()
         self._pace(len(chunk))
         name = f"{self.request.run_id}.{obj.checkpoint}"
         while True:
+            chunk = self._still_in_window(chunk)
             try:
                 self.buffer.append_replayed(chunk, only_sink=self.target.name, checkpoint=(name, checkpoint), expected=self._held)
                 self._held = checkpoint
-                return
+                return chunk
             except BufferFullError as exc:  # another sink filled the store meanwhile: wait, as a producer would
                 self.sleep(exc.retry_after)
+
+    def _still_in_window(self, chunk: list[tuple[Event, bytes, str | None]]) -> list[tuple[Event, bytes, str | None]]:
+        """The chunk without what left the destination's window while queueing waited (for room, the rate): skipped, counted."""
+        if self._window is None:
+            return chunk
+        now, kept = self.clock(), []
+        for item in chunk:
+            outside = self._window(_epoch(item[0]), now)
+            if outside is None:
+                kept.append(item)
+            else:
+                self.summary.skipped[outside] += 1
+        return kept
 
     def _wait_for_room(self) -> None:
         """Wait while the target's backlog is above half its cap (live producers keep the other half)."""
