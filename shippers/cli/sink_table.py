@@ -21,6 +21,8 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from shippers.quoting import folded
+
 SinkDoc = dict[str, Any]
 STATE_STYLES = {"active": "green", "retrying": "yellow", "blocked": "yellow", "failing": "bold red"}
 # Why: a sink's error is shown whole under the table, but a destination's answer can be a page long.
@@ -61,9 +63,9 @@ def sink_table(columns: Sequence[Column], sinks: Sequence[tuple[str, SinkDoc]], 
             return table
         droppable = [c for c in shown if c.drop_priority != ALWAYS]
         if not droppable:
-            folded = _build(shown, cells, title, fold_names=True)
-            if _least_width(folded, console) <= console.width:
-                return folded
+            fitted = _build(shown, cells, title, fold_names=True)
+            if _least_width(fitted, console) <= console.width:
+                return fitted
             return _listed(columns, cells, title)  # a list has room for every column, dropped ones too
         shown.remove(max(droppable, key=lambda c: (_all_zero(cells[c.header]), c.drop_priority)))
 
@@ -74,9 +76,7 @@ def error_lines(sinks: Sequence[tuple[str, SinkDoc]], key: str = "lastError") ->
     for name, sink in sinks:
         error = sink.get(key)
         if error:
-            error = " ".join(str(error).split())
-            if len(error) > MAX_ERROR_CHARS:
-                error = error[: MAX_ERROR_CHARS - 1] + "…"
+            error = folded(str(error), MAX_ERROR_CHARS)  # a destination's words: no escape sequence reaches the terminal
             lines.append(Text.assemble((f"{name}: ", "bold"), error))
     return lines
 
