@@ -11,6 +11,7 @@ corrupt object fail before any of its lines is queued.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import os
 import re
@@ -33,6 +34,10 @@ PARQUET_SUFFIX = ".parquet"
 # max_file_bytes (100 MiB by default): an object inflating past 2.5 times that is a gzip bomb or nothing we
 # wrote, and inflating it whole would take the machine's memory.
 MAX_OBJECT_LINES_BYTES = 256 * 1024 * 1024
+# Why: the sinks write at most 1 MiB per line (their max_item_bytes); a first line longer is fingerprinted as cut.
+FIRST_LINE_LIMIT = 1024 * 1024 + 1
+# Why: 64 bits of SHA-256 tell apart the files one inode number has named in one folder.
+FIRST_LINE_PRINT_HEX = 16
 # Why: boto3 lists at most 1000 keys per page; the paginator fetches the rest.
 LIST_PAGE_KEYS = 1000
 
@@ -49,7 +54,7 @@ class ObjectUnreadable(Exception):
 class ArchiveObject:
     key: str  # as shown to a person (the S3 key, the file's path)
     size: int  # bytes as stored (compressed)
-    checkpoint: str  # the name its progress is stored under (a file's inode survives its rotation)
+    checkpoint: str  # the name its progress is stored under (a file's inode and first line survive its rotation)
     growing: bool = False  # a file sink's current file: lines may be appended after a run finished it
 
 
@@ -158,8 +163,8 @@ class FileSource:
         found = []
         for path in self._files():
             stat = path.stat()
-            found.append(ArchiveObject(str(path), stat.st_size, f"{self.path.name}@{stat.st_dev}:{stat.st_ino}",
-                                       growing=path == self.path))
+            name = f"{self.path.name}@{stat.st_dev}:{stat.st_ino}:{_first_line_print(path)}"
+            found.append(ArchiveObject(str(path), stat.st_size, name, growing=path == self.path))
         return found
 
     def read(self, obj: ArchiveObject) -> bytes:
@@ -168,6 +173,23 @@ class FileSource:
         except OSError as exc:
             raise ObjectUnreadable(f"{obj.key}: cannot be read ({exc.strerror})") from None
         return gunzipped(data, obj.key)
+
+
+def _first_line_print(path: Path) -> str:
+    """A fingerprint of the file's first whole line (its event id makes it unique), "" while it has none.
+
+    The inode follows a file through rotation, but the file sink deletes its oldest rotated files and a
+    new file may be given a freed inode: with the inode alone its checkpoint would say "done" for lines
+    never read. The first line is kept through rotation and appends, so together they name one file.
+    """
+    try:
+        with path.open("rb") as file:
+            line = file.readline(FIRST_LINE_LIMIT)
+    except OSError:
+        return ""  # the read that follows reports it with its key
+    if not line.endswith(b"\n"):
+        return ""  # still being written: nothing of it is read (nor checkpointed) before it ends
+    return hashlib.sha256(line).hexdigest()[:FIRST_LINE_PRINT_HEX]
 
 
 def parse_source(url: str, endpoint_url: str | None = None, region: str | None = None) -> Source:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,3 +63,32 @@ def test_an_s3_object_larger_than_the_bound_is_never_fetched() -> None:
     source._client = NoFetch()
     with pytest.raises(ObjectUnreadable, match=r"huge.ndjson.gz: 5,000,000,000 bytes"):
         source.read(ArchiveObject("huge.ndjson.gz", 5_000_000_000, "huge.ndjson.gz"))
+
+
+def test_a_file_reusing_a_deleted_files_inode_is_a_new_object(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file sink deletes its oldest rotated file; a new file given the same inode gets its own checkpoint, while rotation and appends keep one."""
+    real_stat = Path.stat
+
+    def same_inode(self: Path, **kwargs: object) -> os.stat_result:
+        real = real_stat(self, **kwargs)  # type: ignore[arg-type]
+        return os.stat_result((real.st_mode, 4242, 7, *real[3:10]))  # every file: inode 4242 on device 7
+
+    monkeypatch.setattr(Path, "stat", same_inode)
+    path = tmp_path / "events.ndjson"
+    source = FileSource(path)
+    since, until = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC)
+
+    def checkpoints() -> list[str]:
+        return [obj.checkpoint for obj in source.objects(since, until, None)]
+
+    path.write_bytes(b'{"id": "a1"}\n{"id": "a2"}\n')
+    [first] = checkpoints()
+    with path.open("ab") as out:
+        out.write(b'{"id": "a3"}\n')
+    assert checkpoints() == [first]
+    path.rename(tmp_path / "events.ndjson.1")
+    assert checkpoints() == [first]
+    (tmp_path / "events.ndjson.1").unlink()
+    path.write_bytes(b'{"id": "b1"}\n')
+    [second] = checkpoints()
+    assert second != first
