@@ -9,9 +9,9 @@ object's last one saying ``done``. A second run with the same arguments (the sam
 objects done and resumes the others after their last committed line: each event is queued once,
 whether the first run ended by Ctrl-C, kill -9 or a full disk. Two runs with the same arguments at once
 never both queue a chunk: each commit expects the checkpoint as its run left it (ReplayConflictError
-stops the run that finds it moved). A file sink's current file is never
-done for good (its checkpoint is a line count, kept by its inode and first line through rotation): a later run reads
-the lines appended to it since, and never an unterminated last line the sink may still be writing.
+stops the run that finds it moved). A file sink's current file is never done for good (its checkpoint
+is a line count, kept by its inode and first line through rotation): a later run reads the lines
+appended to it since, and never an unterminated last line the sink may still be writing.
 
 Pacing, all on the injected clock and sleep: ``rate`` caps queued events per second, and queueing
 waits while the sink's backlog in the store is above half its cap (``max_backlog``, else the store's
