@@ -68,6 +68,7 @@ def frame(document: dict[str, Any] | None, rates: Rates, source: str, *, width_o
     """One screen: a header (where, uptime, buffer), the sink table, last errors, and the key help."""
     at = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() if wall is None else wall))
     footer = Text.assemble(("q", "bold"), f" quit  ·  every {interval:g}s  ·  {at}", style="dim")
+    problem = None if problem is None else printable(problem)  # what the client says may quote the far end's answer
     if document is None:
         return Group(Text(f"authlog top  ·  {source}", style="bold"), Text(""),
                      Text(f"no answer: {problem or 'waiting for the first status'}", style="yellow"), Text(""), footer)

@@ -33,6 +33,15 @@ def test_top_shows_a_destinations_answer_and_the_sidecars_errors_escaped() -> No
     assert "siem: HTTP 400: \\x1b]0;all good\\x1b\\bad" in text and "error: store \\x1b[2J" in text
 
 
+def test_top_shows_why_the_sidecar_did_not_answer_escaped() -> None:
+    """The client's reason for a missing status (it may quote what answered) reaches the screen as \\x1b, stale or first."""
+    for document in (None, {"version": "0.1.0", "buffer": {}, "sinks": {}}):
+        console = Console(width=80, record=True, force_terminal=True)
+        console.print(frame(document, {}, "sidecar", width_of=console, problem=f"HTTP 502: {CLEAR_SCREEN}", wall=0.0))
+        text = console.export_text(styles=False)
+        assert CLEAR_SCREEN not in text and "HTTP 502: \\x1b[2J" in text
+
+
 def test_folded_and_printable_escape_every_control_character_and_keep_the_rest() -> None:
     """C0, DEL and C1 controls become \\xNN; letters, accents and emoji stay; folded still folds whitespace first."""
     assert printable("a\x00b\x7fc\x9bd é 🙂") == "a\\x00b\\x7fc\\x9bd é 🙂"
