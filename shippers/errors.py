@@ -11,8 +11,9 @@
     │   ├── BufferLockedError         another process delivers from this store
     │   ├── BufferForkedError         used in a child forked after it was opened (open it after the fork)
     │   ├── BufferUnavailableError    cannot take writes now: read-only, I/O error, locked (.retry_after, .kind)
-    │   └── BufferFullError           no room: a full sink (when_full="block"), [buffer] max_bytes, or the
+    │   ├── BufferFullError           no room: a full sink (when_full="block"), [buffer] max_bytes, or the
     │                                 store's disk (.retry_after, .sink, .kind)
+    │   └── ReplayConflictError       an archive replay's checkpoint moved under it: another run queues the same events
 
 Delivery failures are not exceptions: each adapter's transport translates its SDK's
 exceptions at the edge and its classifier returns an :class:`adapters.contract.Verdict`
@@ -121,6 +122,11 @@ class BufferUnavailableError(BufferError):
         self.retry_after = retry_after
         self.kind = kind
         super().__init__(message)
+
+
+class ReplayConflictError(BufferError):
+    """An archive replay's checkpoint is not the value the run last saw: another run with the same arguments
+    is queueing the same objects (``Buffer.append_replayed`` wrote nothing)."""
 
 
 class BufferFullError(BufferError):

@@ -222,10 +222,14 @@ class Buffer(DeliverySource, Protocol):
         does), each chunk in one transaction with their removal from the DLQ; return how many."""
         ...
 
-    def append_replayed(self, events: Sequence[tuple[Event, bytes, str | None]], *, only_sink: str, checkpoint: tuple[str, str]) -> int:
+    def append_replayed(self, events: Sequence[tuple[Event, bytes, str | None]], *, only_sink: str, checkpoint: tuple[str, str],
+                        expected: str | None) -> int:
         """An archive replay's chunk (``authlog replay``): ``(event, stored bytes, pii tag or None)`` appended as
         ``append(..., only_sink=...)`` does (replayed rows carry their tag), and ``checkpoint`` = (name, value)
-        written, in ONE transaction (events and empty chunks alike); return the last seq."""
+        written, in ONE transaction (events and empty chunks alike); return the last seq.
+
+        ``expected`` is the checkpoint's value as the run last saw or wrote it (None: none yet); when the store
+        holds another, a second run is queueing the same events: ReplayConflictError and nothing written."""
         ...
 
     def replay_checkpoints(self, run: str) -> dict[str, str]:

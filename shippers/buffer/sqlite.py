@@ -72,6 +72,7 @@ from shippers.errors import (
     BufferForkedError,
     BufferFullError,
     BufferLockedError,
+    ReplayConflictError,
     SinkRemovedError,
 )
 from shippers.event import Event
@@ -634,9 +635,18 @@ class SqliteBuffer:
         return seq
 
     @_translated
-    def append_replayed(self, events: Sequence[tuple[Event, bytes, str | None]], *, only_sink: str, checkpoint: tuple[str, str]) -> int:
-        """An archive replay's chunk: the events for ``only_sink`` with their PII tags, and its checkpoint, in one transaction."""
+    def append_replayed(self, events: Sequence[tuple[Event, bytes, str | None]], *, only_sink: str, checkpoint: tuple[str, str],
+                        expected: str | None) -> int:
+        """An archive replay's chunk: the events for ``only_sink`` with their PII tags, and its checkpoint, in one transaction
+        (only when the checkpoint still holds ``expected``: see the protocol)."""
         with self._write() as cur:
+            held = cur.execute("SELECT value FROM meta WHERE key = ?", (REPLAY_KEY + checkpoint[0],)).fetchone()
+            if (None if held is None else held[0]) != expected:
+                raise ReplayConflictError(
+                    f"replay checkpoint {checkpoint[0]} holds {held[0] if held else 'nothing'!r}, not {expected or 'nothing'!r} "
+                    "as this run left it: another replay with the same arguments is queueing the same events; let that one "
+                    "finish (nothing of this chunk was queued)"
+                )
             last = cur.execute("SELECT last_seq FROM stats").fetchone()[0]
             if events:
                 first = last + 1

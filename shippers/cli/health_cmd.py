@@ -13,6 +13,7 @@ import http.client
 import json
 import ssl
 import sys
+import threading
 from pathlib import Path
 from typing import NoReturn
 from urllib.parse import urlsplit
@@ -57,7 +58,29 @@ def health(config_path: Path | None, url: str | None, ready: bool, timeout: floa
 
 
 def probe(url: str, path: str, timeout: float, ca_file: str | None) -> tuple[int, str | None]:
-    """(HTTP status, the reason a JSON answer gives) of one GET; raises OSError when nothing answers."""
+    """(HTTP status, the reason a JSON answer gives) of one GET, answered whole within ``timeout``; raises OSError
+    when nothing answers (TimeoutError past it: a socket timeout bounds each read only, and a sidecar dripping
+    its headers a byte at a time would hold the probe forever)."""
+    answer: list[tuple[int, str | None]] = []
+    failure: list[BaseException] = []
+
+    def get() -> None:
+        try:
+            answer.append(_get(url, path, timeout, ca_file))
+        except BaseException as exc:  # handed to the caller's thread as it is
+            failure.append(exc)
+
+    asking = threading.Thread(target=get, name="authlog-health", daemon=True)  # a daemon: never holds the exit
+    asking.start()
+    asking.join(timeout)
+    if failure:
+        raise failure[0]
+    if not answer:
+        raise TimeoutError("no answer within the timeout")
+    return answer[0]
+
+
+def _get(url: str, path: str, timeout: float, ca_file: str | None) -> tuple[int, str | None]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"--url must be http://HOST:PORT or https://HOST:PORT, not {url!r}")

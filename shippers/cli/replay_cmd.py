@@ -11,6 +11,7 @@ interrupted (Ctrl-C: what was queued stays queued, with its checkpoints).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from rich.markup import escape
 from shippers.cli.common import EXIT_CONFIG, config_option, console, errors, fail, read_config, report_config_error
 from shippers.cli.replay_view import ReplayProgress, summary_lines
 from shippers.config import Config, SinkConfig
-from shippers.errors import AuthlogError, ConfigError
+from shippers.errors import AuthlogError, ConfigError, ReplayConflictError
 from shippers.replay.lines import LineReader
 from shippers.replay.run import Replayer, ReplayRequest
 from shippers.replay.sources import FileSource, S3Source, Source, SourceError, parse_source
@@ -44,6 +45,19 @@ def _when(value: str, option: str) -> datetime:
     if moment.tzinfo is None:
         raise click.BadParameter(f"{value!r} has no UTC offset; add Z or +HH:MM", param_hint=option)
     return moment.astimezone(UTC)
+
+
+class _EventsPerSecond(click.FloatRange):
+    """A rate above 0 that is a number: click's range lets ``inf`` and ``nan`` through (and chunks cannot be sized by them)."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0, min_open=True)
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        rate = super().convert(value, param, ctx)
+        if not math.isfinite(rate):
+            self.fail(f"{value!r} is not a number of events per second (give e.g. 500)", param, ctx)
+        return rate
 
 
 def _listed(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -96,7 +110,7 @@ def _refuse_own_archive(source: Source, target: SinkConfig) -> None:
 @click.option("--types", multiple=True, metavar="GLOB", help="Only these event types (globs; repeat or separate with commas).")
 @click.option("--tenants", multiple=True, metavar="ID", help="Only these tenant ids (repeat or separate with commas).")
 @click.option("--endpoint-url", metavar="URL", help="An S3-compatible endpoint (MinIO, R2, a local test server).")
-@click.option("--rate", type=click.FloatRange(min=0, min_open=True), metavar="N", help="At most N events queued per second.")
+@click.option("--rate", type=_EventsPerSecond(), metavar="N", help="At most N events queued per second.")
 @click.option("--dry-run", is_flag=True, help="Read and check everything, queue nothing: show what would be queued and skipped.")
 def replay(config_path: Path, source_url: str | None, from_sink: str | None, to_sink: str, since: str, until: str | None,
            types: tuple[str, ...], tenants: tuple[str, ...], endpoint_url: str | None, rate: float | None, dry_run: bool) -> None:
@@ -151,7 +165,7 @@ def _run(config: Config, request: ReplayRequest, target: SinkConfig) -> None:
         queued = replayer.summary.queued if replayer is not None else 0
         fail(f"interrupted after queueing {queued:,} event(s) (each chunk with its checkpoint); a second run with the same "
              "arguments continues where this one stopped", EXIT_INTERRUPTED)
-    except SourceError as exc:
+    except (SourceError, ReplayConflictError) as exc:
         fail(escape(str(exc)))
     except AuthlogError as exc:
         fail(escape(f"replay stopped: {exc}; a second run with the same arguments continues where this one stopped"))

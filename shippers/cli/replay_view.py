@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+from shippers.quoting import printable
 from shippers.replay.run import Summary
 from shippers.replay.targets import duplicate_note
 
@@ -69,7 +70,7 @@ def summary_lines(summary: Summary, *, sink: str, sink_type: str, dry_run: bool,
         yield f"skipped {summary.bad_lines:,} bad line(s) and {summary.objects_unreadable:,} unreadable object(s):"
         for problem in summary.problems[:MAX_SHOWN_PROBLEMS]:
             where = problem.key if problem.line is None else f"{problem.key} line {problem.line}"
-            yield f"  {where}: {problem.message}"
+            yield printable(f"  {where}: {problem.message}")  # keys and lines are the archive's: no escape reaches the terminal
         if len(summary.problems) > MAX_SHOWN_PROBLEMS:
             yield f"  ... and {len(summary.problems) - MAX_SHOWN_PROBLEMS:,} more"
     for note, n in sorted(summary.policy.items()):

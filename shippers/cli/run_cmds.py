@@ -24,7 +24,7 @@ from typing import IO, Any
 import click
 import msgspec
 from click.core import ParameterSource
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -321,8 +321,8 @@ def fleet_table(fleet: dict[str, Any]) -> Table:
     return table
 
 
-def status_table(document: dict[str, Any], width_of: Console) -> Table:
-    """Each sink's row, fitted to ``width_of``'s width with every cell whole (shippers.cli.sink_table)."""
+def status_table(document: dict[str, Any], width_of: Console) -> RenderableType:
+    """Each sink's row (a list when too narrow for rows), fitted to ``width_of``'s width with every cell whole (shippers.cli.sink_table)."""
     return sink_table(STATUS_COLUMNS, sorted(document.get("sinks", {}).items()), width_of,
                       title=f"authlog {document.get('version', '')}")
 

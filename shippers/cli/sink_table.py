@@ -4,6 +4,8 @@ Rich shrinks a table that is too wide by cutting every cell to a few letters ("s
 "acti…"). Here no cell is ever cut: each column has a priority, and while the table is wider than
 the terminal the least important column goes (a column of zeros first), so sink names, states and
 numbers stay whole in 80 columns. Only a sink name too long for any layout folds onto a second line.
+A terminal too narrow even for the columns that always stay (20 columns) gets each sink as a list,
+one ``field value`` line each: wrapped where it must be, never cut ("12…" for 1,234,567 misleads).
 A sink's last error is no column at all: it is printed under the table, wrapped (see :func:`error_lines`).
 """
 
@@ -14,10 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
+
+from shippers.quoting import folded
 
 SinkDoc = dict[str, Any]
 STATE_STYLES = {"active": "green", "retrying": "yellow", "blocked": "yellow", "failing": "bold red"}
@@ -48,8 +52,9 @@ def state_cell(_name: str, sink: SinkDoc) -> Text:
     return Text(state, style=STATE_STYLES.get(state, ""))
 
 
-def sink_table(columns: Sequence[Column], sinks: Sequence[tuple[str, SinkDoc]], console: Console, title: str | None = None) -> Table:
-    """The widest table of ``columns`` that fits ``console.width``; no cell is cut (see the module docstring)."""
+def sink_table(columns: Sequence[Column], sinks: Sequence[tuple[str, SinkDoc]], console: Console,
+               title: str | None = None) -> RenderableType:
+    """The widest table of ``columns`` that fits ``console.width``, else each sink as a list; no cell is cut (module docstring)."""
     cells = {column.header: [column.cell(name, sink) for name, sink in sinks] for column in columns}
     shown = list(columns)
     while True:
@@ -58,7 +63,10 @@ def sink_table(columns: Sequence[Column], sinks: Sequence[tuple[str, SinkDoc]], 
             return table
         droppable = [c for c in shown if c.drop_priority != ALWAYS]
         if not droppable:
-            return _build(shown, cells, title, fold_names=True)
+            fitted = _build(shown, cells, title, fold_names=True)
+            if _least_width(fitted, console) <= console.width:
+                return fitted
+            return _listed(columns, cells, title)  # a list has room for every column, dropped ones too
         shown.remove(max(droppable, key=lambda c: (_all_zero(cells[c.header]), c.drop_priority)))
 
 
@@ -68,9 +76,7 @@ def error_lines(sinks: Sequence[tuple[str, SinkDoc]], key: str = "lastError") ->
     for name, sink in sinks:
         error = sink.get(key)
         if error:
-            error = " ".join(str(error).split())
-            if len(error) > MAX_ERROR_CHARS:
-                error = error[: MAX_ERROR_CHARS - 1] + "…"
+            error = folded(str(error), MAX_ERROR_CHARS)  # a destination's words: no escape sequence reaches the terminal
             lines.append(Text.assemble((f"{name}: ", "bold"), error))
     return lines
 
@@ -86,6 +92,23 @@ def _build(columns: Sequence[Column], cells: dict[str, list[str | Text]], title:
     for row in zip(*(cells[c.header] for c in columns), strict=True):
         table.add_row(*row)
     return table
+
+
+def _listed(columns: Sequence[Column], cells: dict[str, list[str | Text]], title: str | None) -> Group:
+    """Each sink as its name then one ``header value`` line per column."""
+    names, rest = columns[0], columns[1:]
+    parts: list[RenderableType] = [Text(title, style="bold")] if title else []
+    for index, name in enumerate(cells[names.header]):
+        parts.append(Text(str(name), style="bold", overflow="fold"))
+        for column in rest:
+            parts.append(Text.assemble(f"  {column.header} ", cells[column.header][index]))
+    return Group(*parts)
+
+
+def _least_width(table: Table, console: Console) -> int:
+    """How narrow ``table`` can be with only its folding column folded."""
+    unbounded = console.options.update_width(UNBOUNDED_WIDTH)
+    return Measurement.get(console, unbounded, table).minimum
 
 
 def _natural_width(table: Table, console: Console) -> int:

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from shippers import units
 from shippers.cli.sink_table import Column, SinkDoc, count, error_lines, sink_table, state_cell
+from shippers.quoting import printable
 
 Rates = dict[str, tuple[float | None, float | None]]  # sink -> (events/s in, events/s out)
 # Why: below this many events/s a rate reads better with its first decimal ("0.4", not "0").
@@ -67,6 +68,7 @@ def frame(document: dict[str, Any] | None, rates: Rates, source: str, *, width_o
     """One screen: a header (where, uptime, buffer), the sink table, last errors, and the key help."""
     at = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() if wall is None else wall))
     footer = Text.assemble(("q", "bold"), f" quit  ·  every {interval:g}s  ·  {at}", style="dim")
+    problem = None if problem is None else printable(problem)  # what the client says may quote the far end's answer
     if document is None:
         return Group(Text(f"authlog top  ·  {source}", style="bold"), Text(""),
                      Text(f"no answer: {problem or 'waiting for the first status'}", style="yellow"), Text(""), footer)
@@ -90,7 +92,7 @@ def frame(document: dict[str, Any] | None, rates: Rates, source: str, *, width_o
     for line in error_lines(sinks):
         parts.append(Text("last error ").append_text(line))
     for line in document.get("errors", []):
-        parts.append(Text(f"error: {line}", style="red"))
+        parts.append(Text(f"error: {printable(str(line))}", style="red"))
     if problem:
         parts.append(Text(f"stale: {problem}", style="yellow"))
     parts += [Text(""), footer]

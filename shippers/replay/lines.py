@@ -26,8 +26,8 @@ import msgspec
 
 from shippers.enrichment.model import Enrichment
 from shippers.errors import ValidationError
-from shippers.event import Event, EventValidator, is_ip_address
-from shippers.pii import FIELDS, MASK
+from shippers.event import MAX_DETAILS_DEPTH, Event, EventValidator, is_ip_address
+from shippers.pii import FIELDS, MASK, mask_ip
 
 # Every schemaVersion an archive line was ever written with (shippers.event.SCHEMA_VERSION's history).
 KNOWN_SCHEMA_VERSIONS = frozenset({1})
@@ -36,6 +36,9 @@ DERIVED_KEYS = ("action", "outcome", "description", "schemaVersion", "enrichment
 # What the policies of shippers.pii write, per treatment: a value is valid as such when it has this shape.
 _HASHED = re.compile(r"hmac-sha256:[0-9a-f]{64}")
 _MASKED_EMAIL = re.compile(r"[^@]?\*\*\*@[^@\s]+")
+# Why: the s3 and file sinks write at most 1 MiB per line (their max_item_bytes; ingest caps events far below
+# it): a longer line is no archive line, and decoding it would cost many times its size in Python objects.
+MAX_LINE_BYTES = 1024 * 1024
 # OCSF lines (S3 format = "ocsf") carry these and no schemaVersion: the prefix is not an archive.
 OCSF_MARKERS = ("class_uid", "metadata")
 
@@ -66,9 +69,14 @@ def _treated_ok(field: str, action: str, value: Any) -> str | None:
     if action == "hash":
         return None if _HASHED.fullmatch(value) else f"{field}: the line says it was hashed, but it is not an hmac-sha256 hash"
     if action == "mask":
-        ok = {"email": lambda v: _MASKED_EMAIL.fullmatch(v) is not None, "ip": is_ip_address, "userAgent": lambda v: v == MASK}[field](value)
+        ok = {"email": lambda v: _MASKED_EMAIL.fullmatch(v) is not None, "ip": _is_masked_ip, "userAgent": lambda v: v == MASK}[field](value)
         return None if ok else f"{field}: the line says it was masked, but it does not look masked"
     return f"pii.{field}: unknown treatment {action!r} (hash, mask or drop)"
+
+
+def _is_masked_ip(value: str) -> bool:
+    """A masked address is its own mask (the /24 or /48 network): any other address is raw, whatever the line says."""
+    return is_ip_address(value) and mask_ip(value) == value
 
 
 def _pii_object(raw: Any) -> dict[str, str] | LineProblem:
@@ -92,10 +100,14 @@ class LineReader:
         self.clock = clock
 
     def read(self, line: bytes) -> Event | LineProblem:
+        if len(line) > MAX_LINE_BYTES:
+            return LineProblem(f"{len(line):,} bytes long; the sinks write at most {MAX_LINE_BYTES // (1024 * 1024)} MiB per line")
         try:
             document = _decoder.decode(line)
         except msgspec.DecodeError as exc:
             return LineProblem(f"not valid JSON ({exc})")
+        except RecursionError:  # msgspec's answer to JSON nested past its depth limit
+            return LineProblem(f"nested too deeply to read (no event is: 'details' may be {MAX_DETAILS_DEPTH} levels deep)")
         if not isinstance(document, dict):
             return LineProblem("not a JSON object")
         if "schemaVersion" not in document and all(marker in document for marker in OCSF_MARKERS):

@@ -7,13 +7,16 @@ What is kept is queued for that sink alone (``Buffer.append_replayed``, like a D
 sinks never see it) in chunks, each committed with the checkpoint ``(object, lines read)``, the
 object's last one saying ``done``. A second run with the same arguments (the same run id) skips the
 objects done and resumes the others after their last committed line: each event is queued once,
-whether the first run ended by Ctrl-C, kill -9 or a full disk. A file sink's current file is never
-done for good (its checkpoint is a line count, kept by its inode through rotation): a later run reads
-the lines appended to it since, and never an unterminated last line the sink may still be writing.
+whether the first run ended by Ctrl-C, kill -9 or a full disk. Two runs with the same arguments at once
+never both queue a chunk: each commit expects the checkpoint as its run left it (ReplayConflictError
+stops the run that finds it moved). A file sink's current file is never done for good (its checkpoint
+is a line count, kept by its inode and first line through rotation): a later run reads the lines
+appended to it since, and never an unterminated last line the sink may still be writing.
 
 Pacing, all on the injected clock and sleep: ``rate`` caps queued events per second, and queueing
 waits while the sink's backlog in the store is above half its cap (``max_backlog``, else the store's
-``max_bytes``), so live producers never meet a full store because of a replay.
+``max_bytes``), so live producers never meet a full store because of a replay. A destination's window
+is checked again once the wait is over: what aged out of it meanwhile is skipped, never queued.
 """
 
 from __future__ import annotations
@@ -143,6 +146,7 @@ class Replayer:
         self._backlog_limit = cap // 2
         self._rate_started: float | None = None
         self._rate_sent = 0
+        self._held: str | None = None  # the current object's checkpoint as this run last saw or wrote it
 
     # -- the run ---------------------------------------------------------------------------
     def objects(self) -> list[ArchiveObject]:
@@ -159,6 +163,7 @@ class Replayer:
                 self.summary.objects_done_before += 1
                 self.progress.advanced(objects=1, size=obj.size)
                 continue
+            self._held = done.get(obj.checkpoint)
             self._replay_object(obj, int(state))
             self.progress.advanced(objects=1, size=obj.size)
         return self.summary
@@ -232,20 +237,36 @@ class Replayer:
     # -- queueing --------------------------------------------------------------------------
     def _queue(self, chunk: list[tuple[Event, bytes, str | None]], obj: ArchiveObject, checkpoint: str) -> None:
         if not self.request.dry_run:
-            self._commit(chunk, obj, checkpoint)
+            chunk = self._commit(chunk, obj, checkpoint)
         self.summary.queued += len(chunk)  # counted once committed: an interrupted run says what is in the store
         self.progress.advanced(events=len(chunk))
 
-    def _commit(self, chunk: list[tuple[Event, bytes, str | None]], obj: ArchiveObject, checkpoint: str) -> None:
+    def _commit(self, chunk: list[tuple[Event, bytes, str | None]], obj: ArchiveObject, checkpoint: str) -> list[tuple[Event, bytes, str | None]]:
+        """Queue the chunk once there is room and the rate allows; return what was queued."""
         self._wait_for_room()
         self._pace(len(chunk))
         name = f"{self.request.run_id}.{obj.checkpoint}"
         while True:
+            chunk = self._still_in_window(chunk)
             try:
-                self.buffer.append_replayed(chunk, only_sink=self.target.name, checkpoint=(name, checkpoint))
-                return
+                self.buffer.append_replayed(chunk, only_sink=self.target.name, checkpoint=(name, checkpoint), expected=self._held)
+                self._held = checkpoint
+                return chunk
             except BufferFullError as exc:  # another sink filled the store meanwhile: wait, as a producer would
                 self.sleep(exc.retry_after)
+
+    def _still_in_window(self, chunk: list[tuple[Event, bytes, str | None]]) -> list[tuple[Event, bytes, str | None]]:
+        """The chunk without what left the destination's window while queueing waited (for room, the rate): skipped, counted."""
+        if self._window is None:
+            return chunk
+        now, kept = self.clock(), []
+        for item in chunk:
+            outside = self._window(_epoch(item[0]), now)
+            if outside is None:
+                kept.append(item)
+            else:
+                self.summary.skipped[outside] += 1
+        return kept
 
     def _wait_for_room(self) -> None:
         """Wait while the target's backlog is above half its cap (live producers keep the other half)."""

@@ -3,12 +3,16 @@
 A source lists :class:`ArchiveObject` s (key, size, and the checkpoint name that identifies it across
 runs) and reads one object's bytes, gunzipped when it is gzip. Reading a whole object at once is
 bounded by the sinks' own limits (an s3 object holds at most 100 MiB of lines, adapters/s3/config.py;
-a file rotates at ``max_file_bytes``) and makes a corrupt object fail before any of its lines is queued.
+a file rotates at ``max_file_bytes``), enforced: an object that inflates (or an S3 object listed) past
+:data:`MAX_OBJECT_LINES_BYTES` is unreadable, so a gzip bomb costs the bound at most. A whole read makes a
+corrupt object fail before any of its lines is queued.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import io
 import os
 import re
 import zlib
@@ -26,8 +30,19 @@ from shippers.replay.partitions import key_can_hold, partition_prefixes
 GZIP_MAGIC = b"\x1f\x8b"
 # Key suffixes that are no NDJSON archive (Parquet for Security Lake): the prefix is refused whole.
 PARQUET_SUFFIX = ".parquet"
+# Why: an s3 object holds at most 100 MiB of lines (adapters/s3/config.py HARD_LIMITS) and a file rotates at
+# max_file_bytes (100 MiB by default): an object inflating past 2.5 times that is a gzip bomb or nothing we
+# wrote, and inflating it whole would take the machine's memory.
+MAX_OBJECT_LINES_BYTES = 256 * 1024 * 1024
+# Why: the sinks write at most 1 MiB per line (their max_item_bytes); a first line longer is fingerprinted as cut.
+FIRST_LINE_LIMIT = 1024 * 1024 + 1
+# Why: 64 bits of SHA-256 tell apart the files one inode number has named in one folder.
+FIRST_LINE_PRINT_HEX = 16
 # Why: boto3 lists at most 1000 keys per page; the paginator fetches the rest.
 LIST_PAGE_KEYS = 1000
+# Why: past one page of partitions (about three years of days), one listing of the days the archive holds
+# costs fewer requests than asking each day: a --since mistyped by centuries lists 740k prefixes otherwise.
+DIRECT_LISTINGS_MAX = LIST_PAGE_KEYS
 
 
 class SourceError(Exception):
@@ -42,7 +57,7 @@ class ObjectUnreadable(Exception):
 class ArchiveObject:
     key: str  # as shown to a person (the S3 key, the file's path)
     size: int  # bytes as stored (compressed)
-    checkpoint: str  # the name its progress is stored under (a file's inode survives its rotation)
+    checkpoint: str  # the name its progress is stored under (a file's inode and first line survive its rotation)
     growing: bool = False  # a file sink's current file: lines may be appended after a run finished it
 
 
@@ -61,9 +76,14 @@ def gunzipped(data: bytes, key: str) -> bytes:
     if not data.startswith(GZIP_MAGIC):
         return data
     try:
-        return igzip.decompress(data)
+        with igzip.GzipFile(fileobj=io.BytesIO(data)) as inflating:
+            lines = inflating.read(MAX_OBJECT_LINES_BYTES + 1)  # never more than the bound in memory
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise ObjectUnreadable(f"{key}: not a readable gzip object ({type(exc).__name__}: {exc})") from None
+    if len(lines) > MAX_OBJECT_LINES_BYTES:
+        raise ObjectUnreadable(f"{key}: inflates past {MAX_OBJECT_LINES_BYTES // (1024 * 1024)} MiB, more than any archive "
+                               "object we write (a gzip bomb?); gunzip it yourself and replay the file if it is yours")
+    return lines
 
 
 class S3Source:
@@ -97,7 +117,11 @@ class S3Source:
 
         tenant_values = None if tenants is None else frozenset(tenant_value(t) for t in tenants)
         found: dict[str, ArchiveObject] = {}
-        for partition in partition_prefixes(since, until):
+        partitions = partition_prefixes(since, until)
+        if len(partitions) > DIRECT_LISTINGS_MAX:
+            days = self._days(paginator)
+            partitions = [p for p in partitions if p.partition("/")[0] in days]
+        for partition in partitions:
             try:
                 for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + partition,
                                                PaginationConfig={"PageSize": LIST_PAGE_KEYS}):
@@ -114,7 +138,22 @@ class S3Source:
                 raise SourceError(f"cannot list {self.url}{partition}: {type(exc).__name__}: {exc}") from None
         return [found[key] for key in sorted(found)]
 
+    def _days(self, paginator: Any) -> set[str]:
+        """The ``dt=YYYY-MM-DD`` partitions the prefix holds (one listing, 1000 per page)."""
+        days: set[str] = set()
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix, Delimiter="/",
+                                           PaginationConfig={"PageSize": LIST_PAGE_KEYS}):
+                for common in page.get("CommonPrefixes", []):
+                    days.add(common["Prefix"][len(self.prefix):].rstrip("/"))
+        except Exception as exc:  # as in objects()
+            raise SourceError(f"cannot list {self.url}: {type(exc).__name__}: {exc}") from None
+        return days
+
     def read(self, obj: ArchiveObject) -> bytes:
+        if obj.size > MAX_OBJECT_LINES_BYTES:  # even gzipped lines, it is nothing an s3 sink wrote: not fetched at all
+            raise ObjectUnreadable(f"{obj.key}: {obj.size:,} bytes, more than any archive object we write "
+                                   f"({MAX_OBJECT_LINES_BYTES // (1024 * 1024)} MiB); not read")
         try:
             data = self.client().get_object(Bucket=self.bucket, Key=obj.key)["Body"].read()
         except Exception as exc:
@@ -143,8 +182,8 @@ class FileSource:
         found = []
         for path in self._files():
             stat = path.stat()
-            found.append(ArchiveObject(str(path), stat.st_size, f"{self.path.name}@{stat.st_dev}:{stat.st_ino}",
-                                       growing=path == self.path))
+            name = f"{self.path.name}@{stat.st_dev}:{stat.st_ino}:{_first_line_print(path)}"
+            found.append(ArchiveObject(str(path), stat.st_size, name, growing=path == self.path))
         return found
 
     def read(self, obj: ArchiveObject) -> bytes:
@@ -153,6 +192,23 @@ class FileSource:
         except OSError as exc:
             raise ObjectUnreadable(f"{obj.key}: cannot be read ({exc.strerror})") from None
         return gunzipped(data, obj.key)
+
+
+def _first_line_print(path: Path) -> str:
+    """A fingerprint of the file's first whole line (its event id makes it unique), "" while it has none.
+
+    The inode follows a file through rotation, but the file sink deletes its oldest rotated files and a
+    new file may be given a freed inode: with the inode alone its checkpoint would say "done" for lines
+    never read. The first line is kept through rotation and appends, so together they name one file.
+    """
+    try:
+        with path.open("rb") as file:
+            line = file.readline(FIRST_LINE_LIMIT)
+    except OSError:
+        return ""  # the read that follows reports it with its key
+    if not line.endswith(b"\n"):
+        return ""  # still being written: nothing of it is read (nor checkpointed) before it ends
+    return hashlib.sha256(line).hexdigest()[:FIRST_LINE_PRINT_HEX]
 
 
 def parse_source(url: str, endpoint_url: str | None = None, region: str | None = None) -> Source:

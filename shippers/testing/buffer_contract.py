@@ -31,7 +31,7 @@ import pytest
 from shippers.buffer.protocol import Buffer
 from shippers.buffer.records import DeadItem, NewBatch, SinkPolicy
 from shippers.catalog import builtin_catalog
-from shippers.errors import BufferFullError, BufferLockedError, SinkRemovedError
+from shippers.errors import BufferFullError, BufferLockedError, ReplayConflictError, SinkRemovedError
 from shippers.event import Event, EventValidator, encode_event
 
 # Why: ample room for every test but the one about a full sink, which sets its own cap.
@@ -292,8 +292,8 @@ class BufferContract(StoreFixtures):
         """append_replayed writes rows for one sink with their pii tags and the checkpoint, read back by another handle."""
         events = [(event, body, "email=hash;ip=keep;userAgent=keep" if i == 0 else None)
                   for i, (event, body) in enumerate(stored_events(2))]
-        assert store.append_replayed(events, only_sink="a", checkpoint=("run1.obj-1", "2")) == 2
-        assert store.append_replayed([], only_sink="a", checkpoint=("run1.obj-1", "done 2")) == 2
+        assert store.append_replayed(events, only_sink="a", checkpoint=("run1.obj-1", "2"), expected=None) == 2
+        assert store.append_replayed([], only_sink="a", checkpoint=("run1.obj-1", "done 2"), expected="2") == 2
         other = open_store()
         rows = other.scan(0, 10)
         assert [(r.only_sink, r.pii) for r in rows] == [("a", "email=hash;ip=keep;userAgent=keep"), ("a", None)]
@@ -307,8 +307,19 @@ class BufferContract(StoreFixtures):
         store.register_sinks([sink_policy("a", max_backlog=2000)])
         store.append(stored_events(5))
         with pytest.raises(BufferFullError):
-            store.append_replayed([(e, b, None) for e, b in stored_events(20, 5)], only_sink="a", checkpoint=("r.o", "20"))
+            store.append_replayed([(e, b, None) for e, b in stored_events(20, 5)], only_sink="a", checkpoint=("r.o", "20"), expected=None)
         assert (store.last_seq(), store.replay_checkpoints("r")) == (5, {})
+
+    def test_a_replay_chunk_whose_checkpoint_moved_is_refused_whole(self, store: Buffer, open_store: OpenStore) -> None:
+        """Two runs of one replay: the chunk of the run that finds the checkpoint moved (another handle wrote it) writes nothing."""
+        first, second = store, open_store()
+        chunk = [(e, b, None) for e, b in stored_events(3)]
+        assert first.append_replayed(chunk, only_sink="a", checkpoint=("r.o", "3"), expected=None) == 3
+        with pytest.raises(ReplayConflictError, match="another replay with the same arguments"):
+            second.append_replayed(chunk, only_sink="a", checkpoint=("r.o", "3"), expected=None)
+        with pytest.raises(ReplayConflictError):
+            second.append_replayed([], only_sink="a", checkpoint=("r.o", "done 3"), expected="1")
+        assert (second.last_seq(), second.replay_checkpoints("r")) == (3, {"o": "3"})
 
     def test_a_purge_deletes_the_letters_of_one_sink(self, store: Buffer) -> None:
         """purge_dead_letters("a") removes a's letters, says how many, and leaves b's."""

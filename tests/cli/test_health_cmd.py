@@ -94,3 +94,51 @@ def test_health_and_version_import_neither_the_server_the_store_nor_an_sdk(tmp_p
         result = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, env=env, capture_output=True,
                                 text=True, timeout=PROBE_TIMEOUT_SECONDS, check=False)
         assert result.stdout.splitlines()[-1] == "LOADED []", (args, result.stdout, result.stderr)
+
+
+class _HungSidecar:
+    """A loopback listener that accepts and then never answers, or answers one header byte at a time forever."""
+
+    def __init__(self, *, trickle: bool) -> None:
+        import socket
+        import threading
+
+        self.trickle = trickle
+        self.stop = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> _HungSidecar:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.listener.close()
+        self.thread.join(PROBE_TIMEOUT_SECONDS)
+
+    def _serve(self) -> None:
+        try:
+            connection, _ = self.listener.accept()
+        except OSError:
+            return
+        with connection:
+            if self.trickle:
+                connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            # Why 0.2 s: well inside the probe's 1 s timeout per read, so only a deadline for the whole answer ends it.
+            while not self.stop.wait(0.2):
+                if self.trickle:
+                    try:
+                        connection.sendall(b"a")
+                    except OSError:
+                        return
+
+
+def test_a_hung_or_trickling_sidecar_is_not_alive_within_the_timeout(tmp_path: Path) -> None:
+    """A sidecar that accepts and never answers, or drips its headers a byte at a time, exits 1 'timed out' (the timeout bounds the whole answer)."""
+    for trickle in (False, True):
+        with _HungSidecar(trickle=trickle) as hung:
+            result = authlog("health", "--url", f"http://127.0.0.1:{hung.port}", "--timeout", "1", cwd=tmp_path)
+        assert result.returncode == 1, (trickle, result.stdout, result.stderr)
+        assert result.stdout == f"not alive: http://127.0.0.1:{hung.port}: no answer (timed out)\n", trickle

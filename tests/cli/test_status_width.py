@@ -74,3 +74,16 @@ def test_status_of_a_running_sidecar_in_80_columns(tmp_path: Path) -> None:
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
     [row] = [line for line in result.stdout.splitlines() if line.startswith("local ")]
     assert row.split()[:3] == ["local", "file", "active"]
+
+
+def test_a_terminal_too_narrow_for_any_table_lists_each_sink_whole() -> None:
+    """At 20 columns (no table of the columns that always stay fits) each sink is listed field by field: no name, state or number cut."""
+    text = rendered({"version": "0.1.0", "sinks": SINKS}, 20)
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 20
+    words = text.split()
+    for name, sink in SINKS.items():
+        assert name in "".join(text.split("\n")) or name in words, name
+        for number in (sink["lagEvents"], sink["delivered"], sink["retries"], sink["dlqEvents"], sink["dropped"]):
+            assert f"{number:,}" in words, (name, number)
+        assert sink["state"] in words

@@ -110,3 +110,16 @@ def test_a_screen_at_80_columns_keeps_numbers_whole_and_ages_readable() -> None:
     assert "up 2h02m" in rows[0]
     assert "last error elasticsearch-siem: HTTP 429" in rows
     assert [format_age(s) for s in (None, 9.9, 65, 3725, 90061)] == ["-", "9s", "1m05s", "1h02m", "1d01h"]
+
+
+def test_a_screen_20_columns_wide_lists_each_sink_field_by_field_with_nothing_cut() -> None:
+    """At width 20 no table fits: each sink's state, rates, backlog, age, retries and DLQ are listed whole, none cut to '12…'."""
+    document = {"version": "0.1.0", "uptimeSeconds": 5.0, "buffer": {"events": 1, "bytes": 1, "maxBytes": 1024},
+                "sinks": {"elasticsearch-siem": {"type": "elasticsearch", "state": "retrying", "lagEvents": 1_234_567,
+                                                 "retries": 4321, "dlqEvents": 17, "oldestPendingAgeSeconds": 3725.0}}}
+    console = Console(width=20, record=True, force_terminal=False, color_system=None)
+    console.print(frame(document, {"elasticsearch-siem": (12_345.6, 0.4)}, "sidecar x", width_of=console, wall=0.0))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 20 and "…" not in text
+    assert {"retrying", "12,346", "0.4", "1,234,567", "1h02m", "4,321", "17"} <= set(text.split())
+    assert "elasticsearch-siem" in text.replace("\n", "")

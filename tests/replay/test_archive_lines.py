@@ -38,3 +38,18 @@ def test_an_ocsf_line_stops_the_replay() -> None:
     """An OCSF line (class_uid, metadata, no schemaVersion) is not an archive: the whole prefix is refused."""
     with pytest.raises(NotAnArchive):
         READER.read(json.dumps({"class_uid": 3002, "metadata": {"uid": "x"}, "time": 1}).encode())
+
+
+def test_a_line_nested_far_too_deep_is_a_bad_line_not_a_crash() -> None:
+    """JSON nested 100,000 deep (under 1 MiB) is a bad line saying so, a million deep one too: the decoder's RecursionError never stops the replay."""
+    for depth, says in ((100_000, "too deeply"), (1_000_000, "bytes long")):
+        deep = b'{"id": "x1", "details": ' + b"[" * depth + b"]" * depth + b"}"
+        problem = READER.read(deep)
+        assert isinstance(problem, LineProblem) and says in problem.message, depth
+
+
+def test_a_line_longer_than_any_sink_writes_is_bad_before_it_is_decoded() -> None:
+    """A line past the sinks' 1 MiB per line is refused by its length (a huge list never becomes millions of Python objects)."""
+    huge = json.dumps({**LINE, "details": {"n": list(range(400_000))}}).encode()
+    problem = READER.read(huge)
+    assert isinstance(problem, LineProblem) and "MiB" in problem.message and str(len(huge)) in problem.message.replace(",", "")

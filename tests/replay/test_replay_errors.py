@@ -62,3 +62,12 @@ def test_a_prefix_with_nothing_in_range_says_so(world: ArchiveWorld) -> None:
     world.s3.client().put_object(Bucket=world.bucket, Key=f"{PREFIX}x", Body=gzip.compress(json.dumps({}).encode()))
     result = replay(world, config, "--from", world.url, "--endpoint-url", world.s3.url)
     assert result.exit_code == 1 and "holds no archive objects" in result.output
+
+
+def test_a_rate_that_is_not_a_finite_positive_number_is_a_usage_error(world: ArchiveWorld, archive: Callable[..., Any]) -> None:
+    """--rate inf, nan, 0 or -5 exits 2 naming --rate (inf and nan passed the range check and crashed with a traceback)."""
+    archive(wire_events(days=1, hours=(5,), per_hour=3))
+    config = world.config({"search": world.es_sink()})
+    for rate in ("inf", "nan", "0", "-5"):
+        result = replay(world, config, "--from", world.url, "--endpoint-url", world.s3.url, "--dry-run", "--rate", rate)
+        assert result.exit_code == 2 and "--rate" in result.output, rate

@@ -69,7 +69,7 @@ class FakeStore:
                         delivered=0, duplicates=0, retries=0, dead_lettered=0, dropped=0, dlq_events=0, state="active",
                         last_error=None, last_delivery_at=None)]
 
-    def append_replayed(self, events: list[Any], *, only_sink: str, checkpoint: tuple[str, str]) -> int:
+    def append_replayed(self, events: list[Any], *, only_sink: str, checkpoint: tuple[str, str], expected: str | None) -> int:
         self.chunks.append(len(events))
         return 0
 
@@ -92,13 +92,16 @@ class OneObject:
         return self.data
 
 
-def replayer(store: FakeStore, clock: Clock, *, rate: float | None, lines: int, max_backlog: str = "1MiB") -> Replayer:
-    config = config_from_dict({"buffer": {"path": str(Path("/nonexistent"))},
-                               "sinks": {"search": {"type": "file", "path": "/tmp/unused.ndjson", "max_backlog": max_backlog}}})
+def replayer(store: FakeStore, clock: Clock, *, rate: float | None, lines: int, max_backlog: str = "1MiB",
+             sink: dict[str, Any] | None = None, wall_start: float | None = None) -> Replayer:
+    """A replay of one object of ``lines`` events at 05:00 on the 10th; the wall clock moves with ``clock`` from ``wall_start``."""
+    target = sink or {"type": "file", "path": "/tmp/unused.ndjson"}
+    config = config_from_dict({"buffer": {"path": str(Path("/nonexistent"))}, "sinks": {"search": {**target, "max_backlog": max_backlog}}})
     request = ReplayRequest(OneObject(lines), "search", at(10, 0), at(11, 0), rate=rate)  # type: ignore[arg-type]
+    start = at(20, 0).timestamp() if wall_start is None else wall_start
     return Replayer(request, buffer=store, target=config.sinks["search"],  # type: ignore[arg-type]
-                    reader=LineReader(EventValidator(builtin_catalog()), None, lambda: at(20, 0).timestamp()),
-                    clock=lambda: at(20, 0).timestamp(), monotonic=clock, sleep=clock.sleep, store_max_bytes=1 << 30)
+                    reader=LineReader(EventValidator(builtin_catalog()), None, lambda: start + clock.now),
+                    clock=lambda: start + clock.now, monotonic=clock, sleep=clock.sleep, store_max_bytes=1 << 30)
 
 
 def test_rate_caps_events_per_second_in_chunks_of_a_second() -> None:
@@ -115,3 +118,16 @@ def test_queueing_waits_while_the_backlog_is_above_half_the_cap() -> None:
     replayer(store, clock, rate=None, lines=10).run()
     assert clock.sleeps == [BACKLOG_POLL_SECONDS, BACKLOG_POLL_SECONDS]
     assert store.chunks == [10]
+
+
+def test_events_a_long_wait_for_room_pushed_out_of_datadogs_window_are_skipped_not_queued() -> None:
+    """Inside Datadog's window (less its margin) when read, 17h45m old; 10 minutes waiting for room later outside: skipped, counted, not queued."""
+    read_at = at(10, 5).timestamp() + 17 * 3600 + 45 * 60
+    polls = int(600 / BACKLOG_POLL_SECONDS)
+    store, clock = FakeStore([600 * 1024] * polls + [0]), Clock()
+    datadog = {"type": "datadog", "api_key": "dd-test-key-0123456789abcdef", "endpoint": "http://127.0.0.1:9"}
+    summary = replayer(store, clock, rate=None, lines=10, sink=datadog, wall_start=read_at).run()
+    assert clock.now == 600
+    assert store.chunks == [0] and summary.queued == 0
+    [(reason, skipped)] = summary.skipped.items()
+    assert skipped == 10 and "Datadog" in reason

@@ -82,3 +82,13 @@ def test_an_archive_written_through_a_policy_is_sent_as_archived(world: ArchiveW
     output = " ".join(result.output.split())
     assert "warning: 5 event(s) email: archived hash, the sink's policy says keep" in output
     assert "warning: 5 event(s) ip: archived mask, the sink's policy says keep" in output
+
+
+def test_an_address_said_to_be_masked_must_be_its_own_mask() -> None:
+    """A raw IPv4 or IPv6 address under ip=mask is a bad line (a mask sink would send it as it is); a real /24 or /48 mask passes."""
+    for raw in ("203.0.113.7", "2001:db8:1:2::5"):
+        lying = reader().read(json.dumps(dict(LINE, ip=raw, pii={"ip": "mask"})).encode())
+        assert isinstance(lying, LineProblem) and "does not look masked" in lying.message, raw
+    for masked in ("203.0.113.0", "2001:db8:1::"):
+        event = reader().read(json.dumps(dict(LINE, ip=masked, pii={"ip": "mask"})).encode())
+        assert not isinstance(event, LineProblem) and event.ip == masked
