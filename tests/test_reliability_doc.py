@@ -54,3 +54,23 @@ def test_every_test_the_reliability_table_names_exists() -> None:
         if not re.search(pattern, source):
             missing.append(f"{file}::{name}")
     assert missing == []
+
+
+def _fault_rows() -> int:
+    """The rows of every '| fault | what happens | test |' table."""
+    rows, in_table = 0, False
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        if line.startswith("| fault | what happens | test |"):
+            in_table = True
+        elif in_table and line.startswith("| ") and not line.startswith("|---"):
+            rows += 1
+        elif not line.startswith("|"):
+            in_table = False
+    return rows
+
+
+def test_the_totals_count_the_faults_the_tables_list() -> None:
+    """The totals table's 'faults in this table' is the number of fault rows (merged branches each added rows)."""
+    stated = re.search(r"^\| faults in this table \| (\d+) \|", DOC.read_text(encoding="utf-8"), flags=re.M)
+    assert stated is not None
+    assert int(stated.group(1)) == _fault_rows()
