@@ -28,7 +28,7 @@ import socket
 import time as _time
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,6 +38,7 @@ import uuid_utils
 from shippers.catalog import Catalog, HintBudget
 from shippers.enrichment.model import Enrichment
 from shippers.errors import Rejection, ValidationError
+from shippers.time_text import NowText, format_time  # format_time: imported from here by samples and integrations
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,7 @@ _wire_decoder = msgspec.json.Decoder(WireEvent)
 _any_decoder = msgspec.json.Decoder()
 _event_decoder = msgspec.json.Decoder(Event)
 _encoder = msgspec.json.Encoder()
+_now_text = NowText()  # the time of an event sent without one
 
 WIRE_FIELDS = tuple(f for f in WireEvent.__struct_fields__)
 
@@ -162,13 +164,6 @@ def encode_event(event: Event) -> bytes:
 def decode_event(line: bytes) -> Event:
     """Read back an archive line / stored record written by :func:`encode_event`."""
     return _event_decoder.decode(line)
-
-
-def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z``: milliseconds, or microseconds when they carry information."""
-    moment = moment.astimezone(UTC)
-    spec = "milliseconds" if moment.microsecond % 1000 == 0 else "microseconds"
-    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
 def _quote(text: str) -> str:
@@ -423,7 +418,7 @@ class EventValidator:
     @staticmethod
     def _time(value: str | None, now: float) -> str:
         if value is None:
-            return format_time(datetime.fromtimestamp(now, UTC))
+            return _now_text(now)
         leap = _LEAP_SECOND.match(value) if ":60" in value else None
         # A leap second is kept as the last millisecond of its minute (datetime has no second 60).
         text = f"{leap.group(1)}59.999{leap.group(2)}" if leap else value
