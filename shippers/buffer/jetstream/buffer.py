@@ -29,7 +29,7 @@ import nats.js.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
 
 from shippers.buffer.jetstream.backlog import MAX_BACKLOG, WHEN_FULL, Backlogs
-from shippers.buffer.jetstream.connection import dlq_stream_config, ensure_stream, events_stream_config
+from shippers.buffer.jetstream.connection import check_consumer, dlq_stream_config, ensure_stream, events_stream_config
 from shippers.buffer.jetstream.cuts import ensure_bucket
 from shippers.buffer.jetstream.dlq import JetStreamDlq
 from shippers.buffer.jetstream.link import Link
@@ -280,9 +280,11 @@ class JetStreamBuffer:
         policies = list(policies)
 
         async def register() -> list[str]:
-            existing = {info.name for info in await self.link.js.consumers_info(self.names.stream)}
+            present = {info.name: info.config for info in await self.link.js.consumers_info(self.names.stream)}
+            existing = set(present)
             for policy in policies:
                 if policy.name in existing:
+                    check_consumer(present[policy.name], policy.name, self.names.consumer_filters(policy.name), self.names.stream, self.location)
                     continue
                 config = ConsumerConfig(
                     durable_name=policy.name, ack_policy=AckPolicy.EXPLICIT, ack_wait=self.config.ack_wait, max_deliver=-1,
