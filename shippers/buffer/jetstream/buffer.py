@@ -112,6 +112,8 @@ class JetStreamBuffer:
         self._sources_lock = threading.Lock()
         self._routes: dict[str, Callable[[StoredRow], bool]] = {}
         self._consumers_checked_until = 0.0  # monotonic: the stream had a consumer when last looked (_require_a_sink)
+        if self.spool is not None:  # every process forwards its spool, delivering or not (the spool's lock picks one)
+            self.spool.start_forwarding(self._publish_now)
 
     def _wait_for_streams(self) -> None:
         """Create or check the streams; while the cluster elects a leader (no answer), try again for a while."""
@@ -301,8 +303,6 @@ class JetStreamBuffer:
             log.warning("sink %r has a consumer on stream %r but is not in this member's config: this member does not deliver it "
                         "(other members may); `authlog fleet remove-sink %s` deletes it", name, self.names.stream, name)
         self.members.start([p.name for p in policies])
-        if self.spool is not None:  # the delivering process forwards the spool (the ingest process only fills it)
-            self.spool.start_forwarding(self._publish_now)
         return []
 
     def use_routes(self, routes: Mapping[str, Callable[[StoredRow], bool]]) -> None:
