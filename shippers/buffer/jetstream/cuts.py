@@ -59,7 +59,7 @@ class CutRecord:
         out = []
         for start in range(0, len(seqs), SEQS_PER_PART):
             chunk = seqs[start : start + SEQS_PER_PART]
-            deltas = [chunk[0]] + [b - a for a, b in zip(chunk, chunk[1:])]
+            deltas = [chunk[0]] + [b - a for a, b in zip(chunk, chunk[1:], strict=False)]
             out.append(zlib.compress(",".join(map(str, deltas)).encode()))
         return out
 
