@@ -29,7 +29,7 @@ import nats.js.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
 
 from shippers.buffer.jetstream.backlog import MAX_BACKLOG, WHEN_FULL, Backlogs
-from shippers.buffer.jetstream.connection import dlq_stream_config, ensure_stream, events_stream_config
+from shippers.buffer.jetstream.connection import check_consumer, dlq_stream_config, ensure_stream, events_stream_config
 from shippers.buffer.jetstream.cuts import ensure_bucket
 from shippers.buffer.jetstream.dlq import JetStreamDlq
 from shippers.buffer.jetstream.link import Link
@@ -112,6 +112,8 @@ class JetStreamBuffer:
         self._sources_lock = threading.Lock()
         self._routes: dict[str, Callable[[StoredRow], bool]] = {}
         self._consumers_checked_until = 0.0  # monotonic: the stream had a consumer when last looked (_require_a_sink)
+        if self.spool is not None:  # every process forwards its spool, delivering or not (the spool's lock picks one)
+            self.spool.start_forwarding(self._publish_now)
 
     def _wait_for_streams(self) -> None:
         """Create or check the streams; while the cluster elects a leader (no answer), try again for a while."""
@@ -280,9 +282,11 @@ class JetStreamBuffer:
         policies = list(policies)
 
         async def register() -> list[str]:
-            existing = {info.name for info in await self.link.js.consumers_info(self.names.stream)}
+            present = {info.name: info.config for info in await self.link.js.consumers_info(self.names.stream)}
+            existing = set(present)
             for policy in policies:
                 if policy.name in existing:
+                    check_consumer(present[policy.name], policy.name, self.names.consumer_filters(policy.name), self.names.stream, self.location)
                     continue
                 config = ConsumerConfig(
                     durable_name=policy.name, ack_policy=AckPolicy.EXPLICIT, ack_wait=self.config.ack_wait, max_deliver=-1,
@@ -299,8 +303,6 @@ class JetStreamBuffer:
             log.warning("sink %r has a consumer on stream %r but is not in this member's config: this member does not deliver it "
                         "(other members may); `authlog fleet remove-sink %s` deletes it", name, self.names.stream, name)
         self.members.start([p.name for p in policies])
-        if self.spool is not None:  # the delivering process forwards the spool (the ingest process only fills it)
-            self.spool.start_forwarding(self._publish_now)
         return []
 
     def use_routes(self, routes: Mapping[str, Callable[[StoredRow], bool]]) -> None:

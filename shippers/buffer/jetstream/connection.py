@@ -15,7 +15,7 @@ from typing import Any
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from shippers.buffer.jetstream.names import Names
@@ -103,9 +103,45 @@ async def ensure_stream(js: JetStreamContext, wanted: StreamConfig, location: st
         differences.append(f"retention {have.retention} (needs {wanted.retention})")
     if have.discard != wanted.discard:
         differences.append(f"discard {have.discard} (needs 'new': a full stream must refuse events, not drop old ones)")
+    differences += _losing_settings(have, wanted)
     if differences:
         raise BufferCorruptError(
             f"the JetStream stream {wanted.name!r} at {location} exists with {', '.join(differences)}; make [buffer] agree "
             "with it, or change the stream (nats stream edit) to match")
     if have.max_bytes != wanted.max_bytes:
         await js.update_stream(dataclasses.replace(have, max_bytes=wanted.max_bytes))
+
+
+def _losing_settings(have: StreamConfig, wanted: StreamConfig) -> list[str]:
+    """Settings of a stream made by another tool that would drop acknowledged events or shorten the duplicate window."""
+    found = []
+    if have.storage != wanted.storage:
+        found.append(f"storage {have.storage} (needs {wanted.storage}: a memory stream loses every event when its servers restart)")
+    if have.max_age:
+        found.append(f"max_age {have.max_age:g}s (needs 0: events older than that would leave the stream unsent)")
+    if have.max_msgs_per_subject not in (None, -1, 0):
+        found.append(f"max_msgs_per_subject {have.max_msgs_per_subject} (needs -1: ingest uses one subject, so older events would be dropped)")
+    if have.duplicate_window is not None and have.duplicate_window < (wanted.duplicate_window or 0):
+        found.append(f"duplicate_window {have.duplicate_window:g}s (needs {wanted.duplicate_window:g}s: a resend within it must count as "
+                     "a duplicate)")
+    if have.no_ack or have.sealed or have.mirror is not None:
+        found.append("no_ack, sealed or mirror set (needs none: members wait for the stream's acks)")
+    return found
+
+
+def check_consumer(have: ConsumerConfig, sink: str, filters: list[str], stream: str, location: str) -> None:
+    """Refuse a sink's present consumer (made by another tool) that would lose events or hand the sink other subjects."""
+    differences = []
+    if have.ack_policy != AckPolicy.EXPLICIT:
+        differences.append(f"ack_policy {have.ack_policy} (needs explicit: a message is acknowledged once its sink settled it)")
+    if have.max_deliver not in (None, -1, 0):
+        differences.append(f"max_deliver {have.max_deliver} (needs -1: past it the consumer would stop handing out an unsent event)")
+    if have.inactive_threshold:
+        differences.append(f"inactive_threshold {have.inactive_threshold:g}s (needs none: the server would delete the consumer)")
+    given = sorted(have.filter_subjects or ([have.filter_subject] if have.filter_subject else []))
+    if given != sorted(filters):
+        differences.append(f"filter subjects {given} (needs {sorted(filters)})")
+    if differences:
+        raise BufferCorruptError(
+            f"sink {sink!r}'s consumer on the JetStream stream {stream!r} at {location} exists with {', '.join(differences)}; "
+            f"delete it (`authlog fleet remove-sink {sink}`, then start a member) or fix it with nats consumer edit")

@@ -11,11 +11,21 @@ two) is given up after ``ADOPT_GRACE_SECONDS``: its events are cut again as new 
 object at worst, never a loss), and the record is deleted. Batches without a key (Elasticsearch,
 Cloud Logging, Datadog, files) are not recorded: their destinations de-duplicate by event id, or
 they are at-least-once.
+
+A record is stored as a head and parts, so the largest batch (1M events, ten-digit stream seqs)
+stays far under the servers' ``max_payload`` (1 MiB by default)::
+
+    <sink>.<first>        {"partition", "key", "parts": n}             written last: a head means its parts are there
+    <sink>.<first>.<i>    zlib of the deltas between sorted seqs          SEQS_PER_PART seqs each
+
+A settled record's keys are purged from the bucket's stream, not deleted: a KV delete leaves a
+marker per key forever, and every load would list (and try) every batch the fleet ever cut.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +39,9 @@ from shippers.buffer.jetstream.names import Names, bucket_keys
 # Why: a redelivery of one dead member's batch arrives in one or two fetches; past this the rest went
 # to another member and waiting longer only delays the events.
 ADOPT_GRACE_SECONDS = 5.0
+# Why: 100k sorted seqs as zlib'd deltas take well under 300 KiB even with wide gaps (a few bytes each), a safe
+# margin under NATS's default max_payload of 1 MiB; the largest S3 batch (1M events) is ten parts.
+SEQS_PER_PART = 100_000
 
 
 @dataclass(frozen=True)
@@ -40,13 +53,29 @@ class CutRecord:
     key: str
     stream_seqs: tuple[int, ...]
 
-    def encode(self) -> bytes:
-        return json.dumps({"partition": self.partition, "key": self.key, "seqs": list(self.stream_seqs)}).encode()
+    def parts(self) -> list[bytes]:
+        """The seqs, sorted, in parts of SEQS_PER_PART: each the zlib of its deltas (the first from 0)."""
+        seqs = sorted(self.stream_seqs)
+        out = []
+        for start in range(0, len(seqs), SEQS_PER_PART):
+            chunk = seqs[start : start + SEQS_PER_PART]
+            deltas = [chunk[0]] + [b - a for a, b in zip(chunk, chunk[1:], strict=False)]
+            out.append(zlib.compress(",".join(map(str, deltas)).encode()))
+        return out
+
+    def head(self, parts: int) -> bytes:
+        return json.dumps({"partition": self.partition, "key": self.key, "parts": parts}).encode()
 
     @classmethod
-    def decode(cls, name: str, value: bytes) -> CutRecord:
-        document = json.loads(value)
-        return cls(name, str(document["partition"]), str(document["key"]), tuple(int(s) for s in document["seqs"]))
+    def decode(cls, name: str, head: bytes, parts: Sequence[bytes]) -> CutRecord:
+        document = json.loads(head)
+        seqs: list[int] = [int(s) for s in document.get("seqs", ())]  # a record written before parts existed
+        for part in parts:
+            total = 0
+            for delta in zlib.decompress(part).decode().split(","):
+                total += int(delta)
+                seqs.append(total)
+        return cls(name, str(document["partition"]), str(document["key"]), tuple(seqs))
 
 
 async def ensure_bucket(link: Link, names: Names, replicas: int) -> None:
@@ -76,19 +105,32 @@ class CutRecords:
         return f"{self.sink}.{min(stream_seqs)}"
 
     def put(self, records: Sequence[CutRecord]) -> None:
+        """Write each record: its parts, then its head, then drop parts a rewrite with fewer seqs no longer has."""
         async def put() -> None:
             kv = await self._kv()
             for record in records:
-                await kv.put(record.name, record.encode())
+                parts = record.parts()
+                for index, part in enumerate(parts):
+                    await kv.put(f"{record.name}.{index}", part)
+                await kv.put(record.name, record.head(len(parts)))
+                for stale in await bucket_keys(self.link.js, self.names.cuts_bucket, f"{record.name}."):
+                    if int(stale.rsplit(".", 1)[1]) >= len(parts):
+                        await self._purge(stale)
 
         if records:
             self.link.call(put(), f"recording {len(records)} keyed batch(es) of sink {self.sink!r}")
 
+    async def _purge(self, key: str) -> None:
+        """Remove a key and its history from the bucket's stream (no delete marker left behind)."""
+        await self.link.js.purge_stream(f"KV_{self.names.cuts_bucket}", subject=f"$KV.{self.names.cuts_bucket}.{key}")
+
     def delete(self, names: Sequence[str]) -> None:
+        """Remove records, head first (a record without its head is never read), then their parts."""
         async def delete() -> None:
-            kv = await self._kv()
+            await self._kv()
             for name in names:
-                await kv.delete(name)
+                await self._purge(name)
+                await self.link.js.purge_stream(f"KV_{self.names.cuts_bucket}", subject=f"$KV.{self.names.cuts_bucket}.{name}.>")
 
         if names:
             self.link.call(delete(), f"deleting {len(names)} settled batch record(s) of sink {self.sink!r}")
@@ -100,13 +142,18 @@ class CutRecords:
             keys = await bucket_keys(self.link.js, self.names.cuts_bucket, f"{self.sink}.")
             by_seq: dict[int, CutRecord] = {}
             for name in keys:
+                if name.count(".") != 1:
+                    continue  # a part: read with its head
                 try:
-                    entry = await kv.get(name)
+                    head = await kv.get(name)
+                    if not head.value:
+                        continue
+                    count = int(json.loads(head.value).get("parts", 0))
+                    parts = [(await kv.get(f"{name}.{index}")).value or b"" for index in range(count)]
                 except KeyNotFoundError:
-                    continue
-                if entry.value:
-                    record = CutRecord.decode(name, entry.value)
-                    by_seq.update(dict.fromkeys(record.stream_seqs, record))
+                    continue  # deleted meanwhile
+                record = CutRecord.decode(name, head.value, parts)
+                by_seq.update(dict.fromkeys(record.stream_seqs, record))
             return by_seq
 
         return self.link.call(load(), f"reading sink {self.sink!r}'s recorded batches")

@@ -20,6 +20,7 @@ from shippers.buffer.jetstream.link import Link
 from shippers.buffer.jetstream.names import CODE, DEAD_AT, ORIGIN_SEQ, PII, REASON, Names, event_headers
 from shippers.buffer.letters import decode_letter, shown_letter
 from shippers.buffer.records import UNDECODABLE_TAG, DeadLetter
+from shippers.errors import BufferError
 
 # Why: a replay publishes (and waits for the acks of) this many letters before deleting them, so a
 # replay stopped half-way leaves at most this many both replayed and still in the DLQ.
@@ -78,7 +79,12 @@ class JetStreamDlq:
         return tags
 
     def replay(self, sink: str, progress: Callable[[int, int], None] | None) -> int:
-        """Re-queue the sink's letters present now for that sink alone; return how many."""
+        """Re-queue the sink's letters present now for that sink alone; return how many.
+
+        Refused while the sink has no consumer: the events stream (interest retention) would drop what no
+        consumer wants as soon as it is published, and the letters would be deleted from the DLQ with it.
+        """
+        self._require_consumer(sink)
         total = self.counts().get(sink, 0)
         through = self.link.call(self.link.js.stream_info(self.names.dlq_stream), "reading the DLQ's state").state.last_seq
         done, after = 0, 0
@@ -91,6 +97,20 @@ class JetStreamDlq:
             done += sum(1 for msg in chunk if (msg.headers or {}).get(PII) != UNDECODABLE_TAG)
             if progress is not None:
                 progress(done, total)
+
+    def _require_consumer(self, sink: str) -> None:
+        async def present() -> bool:
+            try:
+                await self.link.js.consumer_info(self.names.stream, sink)
+            except NotFoundError:
+                return False
+            return True
+
+        if not self.link.call(present(), f"reading sink {sink!r}'s consumer"):
+            raise BufferError(
+                f"sink {sink!r} has no consumer on the JetStream stream {self.names.stream!r} (removed, or no member with it started "
+                "yet), so replayed letters would be dropped at once; start a member whose config has the sink, then replay; the "
+                "letters stay in the DLQ")
 
     async def _republish(self, sink: str, chunk: list[RawStreamMsg]) -> None:
         publishes, replayed = [], []

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError
-from nats.js.kv import KeyValue
+from nats.js.errors import BucketNotFoundError, NotFoundError
+from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, KeyValue
 
 from shippers.buffer.jetstream.link import Link
 from shippers.buffer.jetstream.names import Names, bucket_keys
@@ -71,19 +71,22 @@ class Members:
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     def listed(self) -> list[dict[str, Any]]:
-        """The members with a heartbeat in the bucket now: id, host, pid, sinks, age in seconds."""
+        """The members with a heartbeat in the bucket now: id, host, pid, sinks, age in seconds (by the servers' store time)."""
         async def read() -> list[dict[str, Any]]:
-            kv = await self._kv()
+            await self._kv()  # the bucket (and its stream) made when absent
             keys = await bucket_keys(self.link.js, self.names.members_bucket)
             out = []
             for key in keys:
-                try:
-                    entry = await kv.get(key)
-                except KeyNotFoundError:
+                try:  # the raw message, not kv.get: its time is when the servers stored the beat (a member's own clock may be off)
+                    msg = await self.link.js.get_last_msg(f"KV_{self.names.members_bucket}", f"$KV.{self.names.members_bucket}.{key}")
+                except NotFoundError:
                     continue
-                document = json.loads(entry.value or b"{}")
+                if (msg.headers or {}).get(KV_OP) in (KV_DEL, KV_PURGE) or not msg.data:
+                    continue  # the member left (its key deleted)
+                document = json.loads(msg.data)
+                stored_at = msg.time.timestamp() if msg.time is not None else float(document.get("at", 0))
                 out.append({"id": key, "host": document.get("host"), "pid": document.get("pid"), "sinks": document.get("sinks", []),
-                            "ageSeconds": round(max(0.0, self.clock() - float(document.get("at", 0))), 1)})
+                            "ageSeconds": round(max(0.0, self.clock() - stored_at), 1)})
             return sorted(out, key=lambda member: member["id"])
 
         return self.link.call(read(), "listing the fleet's members")

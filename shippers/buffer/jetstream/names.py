@@ -17,6 +17,7 @@ duplicate window.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -27,6 +28,9 @@ MSG_ID = "Nats-Msg-Id"
 TYPE = "Authlog-Type"
 OUTCOME = "Authlog-Outcome"
 TENANT = "Authlog-Tenant"
+# a tenant a header value would not carry as sent (nats-py strips it and turns CR/LF into spaces; the stream's
+# own reads parse headers as e-mail headers): JSON, ASCII-escaped, instead of TENANT
+TENANT_JSON = "Authlog-Tenant-Json"
 RECEIVED = "Authlog-Received"
 PII = "Authlog-Pii"
 # on dead letters
@@ -96,11 +100,23 @@ def event_headers(event_id: str, kind: str, outcome: str, tenant: str | None, re
                   msg_id: str | None = None) -> dict[str, str]:
     """The headers of one published event (``msg_id`` overrides the event id: a replay is a new message)."""
     headers = {MSG_ID: msg_id or event_id, TYPE: kind, OUTCOME: outcome, RECEIVED: repr(received)}
-    if tenant is not None:
+    if tenant is not None and _carried_as_sent(tenant):
         headers[TENANT] = tenant
+    elif tenant is not None:
+        headers[TENANT_JSON] = json.dumps(tenant)
     if pii is not None:
         headers[PII] = pii
     return headers
+
+
+def _carried_as_sent(value: str) -> bool:
+    """Whether a header value comes back unchanged: printable ASCII without padding."""
+    return value.isascii() and value.isprintable() and value == value.strip()
+
+
+def _tenant(headers: dict[str, str]) -> str | None:
+    quoted = headers.get(TENANT_JSON)
+    return str(json.loads(quoted)) if quoted is not None else headers.get(TENANT)
 
 
 def stored_row(seq: int, subject: str, headers: dict[str, str] | None, body: bytes, names: Names) -> StoredRow:
@@ -109,4 +125,4 @@ def stored_row(seq: int, subject: str, headers: dict[str, str] | None, body: byt
     prefix = f"authlog.{names.stream}.only."
     only_sink = subject[len(prefix):] if subject.startswith(prefix) else None
     return StoredRow(seq, float(headers.get(RECEIVED, "0")), headers.get(TYPE, ""), headers.get(OUTCOME, ""),
-                     headers.get(TENANT), only_sink, body, headers.get(PII))
+                     _tenant(headers), only_sink, body, headers.get(PII))

@@ -77,6 +77,7 @@ class JetStreamSinkSource:
         self.backlogs = backlogs
         self._lock = threading.Lock()
         self._msgs: dict[int, Msg] = {}  # local seq -> held (unacknowledged) message
+        self._local_of: dict[int, int] = {}  # stream seq -> local seq of a held message (a redelivery to this member joins it)
         self._rows: dict[int, StoredRow] = {}
         self._last = 0
         self._cut_through = 0
@@ -143,6 +144,8 @@ class JetStreamSinkSource:
         with self._lock:
             self.counters.redelivered += len(redelivered)
             for msg in messages:
+                if self._rejoin(msg):
+                    continue
                 local = self._hold(msg)
                 record = recorded.get(msg.metadata.sequence.stream) if msg.metadata.num_delivered > 1 else None
                 if record is None:
@@ -154,10 +157,27 @@ class JetStreamSinkSource:
                     self._adopt(adopting)
         return rows
 
+    def _rejoin(self, msg: Msg) -> bool:
+        """A message this member still holds, handed to it again (its ack wait ran out unrenewed): keep the held one, now
+        answered through this latest delivery, rather than a second copy cut and sent again (the lock is held)."""
+        local = self._local_of.get(msg.metadata.sequence.stream)
+        if local is None or local not in self._msgs:
+            return False
+        self._msgs[local] = msg
+        return True
+
+    def _release(self, local: int) -> Msg | None:
+        """Stop holding a message; it, if it was held (the lock is held)."""
+        msg = self._msgs.pop(local, None)
+        if msg is not None:
+            self._local_of.pop(msg.metadata.sequence.stream, None)
+        return msg
+
     def _hold(self, msg: Msg) -> int:
         """Number a fetched message with this member's next seq and hold it (the lock is held)."""
         self._last += 1
         self._msgs[self._last] = msg
+        self._local_of[msg.metadata.sequence.stream] = self._last
         self._rows[self._last] = stored_row(self._last, msg.subject, msg.headers, msg.data, self.names)
         return self._last
 
@@ -178,9 +198,10 @@ class JetStreamSinkSource:
             for adopting in overdue:
                 for local in adopting.local.values():
                     self._withheld.discard(local)
-                    msg = self._msgs.pop(local)
+                    msg = self._release(local)
                     del self._rows[local]
-                    self._hold(msg)
+                    if msg is not None:
+                        self._hold(msg)
         self.cuts.delete([adopting.record.name for adopting in overdue])
 
     def _open_batch(self, partition: str, key: str | None, seqs: tuple[int, ...]) -> BatchRecord:
@@ -337,6 +358,7 @@ class JetStreamSinkSource:
         with self._lock:
             held = list(self._msgs.values())
             self._msgs.clear()
+            self._local_of.clear()
             self._rows.clear()
         if held:
             try:
@@ -371,7 +393,7 @@ class JetStreamSinkSource:
 
     def _acknowledge(self, seqs: Sequence[int]) -> None:
         with self._lock:
-            messages = [self._msgs.pop(seq) for seq in seqs if seq in self._msgs]
+            messages = [msg for seq in seqs if (msg := self._release(seq)) is not None]
             for seq in seqs:
                 self._rows.pop(seq, None)
         if messages:

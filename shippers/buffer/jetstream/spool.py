@@ -2,9 +2,12 @@
 
 An append the cluster does not acknowledge (unreachable, no quorum) is committed to the spool
 instead (a :class:`~shippers.buffer.sqlite.SqliteBuffer` at PATH, capped by ``spool_max_bytes``),
-so the producer still gets its 202 after a durable local commit. One process of the member (the
-one that delivers) forwards what the spool holds to the stream, oldest first, with each event's
-id as its ``Nats-Msg-Id``::
+so the producer still gets its 202 after a durable local commit. One process using the spool
+forwards what it holds to the stream, oldest first, with each event's id as its ``Nats-Msg-Id``:
+every process with a spool runs the forwarding thread, and the one holding the spool's lock
+forwards (a member's delivering or ingest process, or an app that only publishes: it acknowledged
+the events, so it must not leave them behind); the others try the lock at each poll, so one that
+exits hands the forwarding on::
 
     spool (SQLite, one sink "stream")  --record the chunk--> publish to the stream --acks--> settle
 
@@ -59,17 +62,20 @@ class Spool:
         return 0 if row is None else row.lag_events
 
     def start_forwarding(self, publish: Publish) -> None:
-        """Forward from now on, on a thread, if no other process of this member does."""
-        if self._thread is not None or not self.store.acquire_delivery_lock():
+        """Forward from now on, on a thread, whenever no other process using this spool does (idempotent)."""
+        if self._thread is not None:
             return
-        self.store.register_sinks([SinkPolicy(SINK, "jetstream", "block", None, "oldest")])
         self._thread = threading.Thread(target=self._forward_forever, args=(publish,), name="authlog-spool", daemon=True)
         self._thread.start()
 
     def _forward_forever(self, publish: Publish) -> None:
+        forwarding = False
         while not self._stop.is_set():
             try:
-                while self.forward_once(publish):
+                if not forwarding and self.store.acquire_delivery_lock():
+                    self.store.register_sinks([SinkPolicy(SINK, "jetstream", "block", None, "oldest")])
+                    forwarding = True
+                while forwarding and self.forward_once(publish):
                     pass
             except BufferError as exc:  # the cluster is still away (or the spool failed): try again at the next poll
                 log.debug("spool: not forwarded yet: %s", exc)
