@@ -321,6 +321,17 @@ def fleet_table(fleet: dict[str, Any]) -> Table:
     return table
 
 
+def fleet_limits_line(limits: dict[str, dict[str, int]]) -> str:
+    """One line: what each of the fleet's streams holds against its byte limit (full -> 503 for events)."""
+    names = {"events": "events", "deadLetters": "dead letters", "cuts": "cuts bucket", "members": "members bucket"}
+
+    def of(figures: dict[str, int]) -> str:
+        limit = figures.get("maxBytes", -1)
+        return f"{units.format_size(figures.get('bytes', 0))} of {units.format_size(limit) if limit > 0 else 'no limit'}"
+
+    return "fleet storage: " + ", ".join(f"{names.get(what, what)} {of(figures)}" for what, figures in limits.items())
+
+
 def status_table(document: dict[str, Any], width_of: Console) -> RenderableType:
     """Each sink's row (a list when too narrow for rows), fitted to ``width_of``'s width with every cell whole (shippers.cli.sink_table)."""
     return sink_table(STATUS_COLUMNS, sorted(document.get("sinks", {}).items()), width_of,
@@ -352,6 +363,8 @@ def status(config_path: Path, url: str | None, token: str | None, as_json: bool)
             console.print(f"sink {name} on the fleet: {figures.get('pending', 0)} pending, {figures.get('unacknowledged', 0)} "
                           f"unacknowledged, {figures.get('redelivered', 0)} redelivered; this member delivered "
                           f"{figures.get('ownDelivered', 0)} and holds {figures.get('ownHeld', 0)}", soft_wrap=True, highlight=False, markup=False)
+        if limits := document["fleet"].get("limits"):
+            console.print(fleet_limits_line(limits), soft_wrap=True, highlight=False, markup=False)
     for line in document.get("warnings", []):
         errors.print(f"warning: {line}", soft_wrap=True, highlight=False, markup=False)
     for line in document.get("errors", []):

@@ -36,6 +36,20 @@ def test_status_lists_the_members_and_the_fleet_figures(tmp_path: Path, nats_ser
     assert "sink mem on the fleet: 0 pending" in result.output
 
 
+def test_every_stream_of_the_fleet_has_a_byte_limit_that_status_shows(tmp_path: Path, nats_server: NatsCluster) -> None:
+    """The events and DLQ streams and both key-value buckets are capped in bytes, and status (its document and
+    `authlog status`) shows what each holds against its limit."""
+    config = write_config(tmp_path, nats_server)
+    with Shipper.from_config(load_config(config), deliver=True) as member:
+        wait_for(lambda: len(member.buffer.fleet_status()["members"]) == 1, "the member's heartbeat")  # type: ignore[index]
+        limits = member.buffer.fleet_status()["limits"]  # type: ignore[index]
+        result = CliRunner().invoke(cli, ["status", "-c", str(config)])
+    assert {"events", "deadLetters", "cuts", "members"} <= set(limits)
+    assert all(figures["maxBytes"] > 0 for figures in limits.values()), limits
+    assert limits["events"]["maxBytes"] == 10 * 1024**3  # [buffer] max_bytes' default on a fleet
+    assert "fleet storage: events" in result.output and "members bucket" in result.output and "no limit" not in result.output
+
+
 def test_dlq_list_and_purge_read_the_dlq_stream(tmp_path: Path, nats_server: NatsCluster) -> None:
     """A letter a member put in the DLQ stream is listed by `authlog dlq list` and removed by `authlog dlq purge -y`."""
     config = write_config(tmp_path, nats_server)

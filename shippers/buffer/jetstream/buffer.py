@@ -374,10 +374,28 @@ class JetStreamBuffer:
                 "redelivered": int(info.num_redelivered or 0),
                 "ownDelivered": source.counters.delivered if source else 0, "ownHeld": source.held() if source else 0,
             }
-        fleet: dict[str, object] = {"stream": self.names.stream, "member": self.member_id, "members": self.members.listed(), "sinks": sinks}
+        fleet: dict[str, object] = {"stream": self.names.stream, "member": self.member_id, "members": self.members.listed(), "sinks": sinks,
+                                    "limits": self._limits()}
         if self.spool is not None:
             fleet["spool"] = {"waiting": self.spool.waiting(), "forwarded": self.spool.forwarded}
         return fleet
+
+    def _limits(self) -> dict[str, dict[str, int]]:
+        """Bytes held and the byte limit of each stream the fleet keeps: events, dead letters, the two buckets."""
+        streams = {"events": self.names.stream, "deadLetters": self.names.dlq_stream,
+                   "cuts": f"KV_{self.names.cuts_bucket}", "members": f"KV_{self.names.members_bucket}"}
+
+        async def read() -> dict[str, dict[str, int]]:
+            limits = {}
+            for what, stream in streams.items():
+                try:
+                    info = await self.link.js.stream_info(stream)
+                except nats.js.errors.NotFoundError:  # not made yet (no heartbeat so far, no keyed cut): nothing to show
+                    continue
+                limits[what] = {"bytes": int(info.state.bytes), "maxBytes": int(info.config.max_bytes or -1)}
+            return limits
+
+        return self.link.call(read(), "reading the fleet's streams")
 
     def stats(self) -> dict[str, int]:
         state = self.link.call(self.link.js.stream_info(self.names.stream), "reading the stream's state").state

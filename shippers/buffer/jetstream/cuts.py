@@ -24,6 +24,7 @@ marker per key forever, and every load would list (and try) every batch the flee
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zlib
 from collections.abc import Callable, Sequence
@@ -78,13 +79,29 @@ class CutRecord:
         return cls(name, str(document["partition"]), str(document["key"]), tuple(seqs))
 
 
+# Why: a record is a head plus zlib'd parts of 100k seqs (a few KiB per 100k-event batch), one per keyed batch in
+# flight (a few per S3 sink and member, purged once settled); 256 MiB holds thousands of the largest cuts and
+# keeps a leak from filling the servers' disks. Full, a cut is refused and retried (never sent unrecorded).
+CUTS_BUCKET_MAX_BYTES = 256 * 1024**2
+
+
 async def ensure_bucket(link: Link, names: Names, replicas: int) -> None:
-    """Create the cuts bucket when absent."""
+    """Create the cuts bucket when absent, capped at CUTS_BUCKET_MAX_BYTES (a bucket made before the cap gets it)."""
     try:
         await link.js.key_value(names.cuts_bucket)
     except BucketNotFoundError:
         await link.js.create_key_value(KeyValueConfig(bucket=names.cuts_bucket, history=1, replicas=replicas, storage=StorageType.FILE,
+                                                      max_bytes=CUTS_BUCKET_MAX_BYTES,
                                                       description="authlog-shipper keyed cuts (a takeover resends the same key)"))
+        return
+    await cap_bucket(link, names.cuts_bucket, CUTS_BUCKET_MAX_BYTES)
+
+
+async def cap_bucket(link: Link, bucket: str, max_bytes: int) -> None:
+    """Give a key-value bucket (its stream KV_<bucket>) the byte limit it lacks."""
+    info = await link.js.stream_info(f"KV_{bucket}")
+    if info.config.max_bytes in (None, -1):
+        await link.js.update_stream(dataclasses.replace(info.config, max_bytes=max_bytes))
 
 
 class CutRecords:

@@ -25,6 +25,9 @@ from shippers.buffer.jetstream.names import Names, bucket_keys
 HEARTBEAT_SECONDS = 5.0
 # Why: three missed heartbeats: a member gone this long is shown no more.
 MEMBER_TTL_SECONDS = 3 * HEARTBEAT_SECONDS
+# Why: one heartbeat of a few hundred bytes per member, kept MEMBER_TTL_SECONDS; 8 MiB holds thousands of members
+# and stops a misbehaving one from filling the servers' disks.
+MEMBERS_BUCKET_MAX_BYTES = 8 * 1024**2
 
 
 class Members:
@@ -48,7 +51,8 @@ class Members:
             except BucketNotFoundError:
                 self._bucket = await self.link.js.create_key_value(KeyValueConfig(
                     bucket=self.names.members_bucket, history=1, ttl=MEMBER_TTL_SECONDS, storage=StorageType.FILE,
-                    replicas=self.replicas, description="authlog-shipper fleet members (heartbeats)"))
+                    max_bytes=MEMBERS_BUCKET_MAX_BYTES, replicas=self.replicas,
+                    description="authlog-shipper fleet members (heartbeats)"))
         return self._bucket
 
     def start(self, sinks: list[str]) -> None:
