@@ -9,6 +9,14 @@ from shippers.buffer import StoredRow
 from shippers.config import RouteConfig
 
 
+def route_text(config: RouteConfig) -> str:
+    """The route as canonical text (sorted, "*" for every type): equal for routes that take the same events as
+    written, so the members of a fleet can check they route a sink alike."""
+    types = sorted(set(config.types or ["*"]))
+    return f"types={','.join(['*'] if '*' in types else types)};outcomes={','.join(sorted(set(config.outcomes)))};" \
+           f"tenants={','.join(sorted(set(config.tenants)))}"
+
+
 class Route:
     """Decides from a stored row's routing columns alone, without decoding the event."""
 

@@ -52,7 +52,7 @@ from shippers.enrichment.enricher import build_enricher
 from shippers.metrics import Metrics, refusal_reason
 from shippers.pii import SinkPii
 from shippers.plugins import build_adapters
-from shippers.routing import Route
+from shippers.routing import Route, route_text
 from shippers.worker import SinkWorker, plural
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ class Shipper:
 
     def _policies(self) -> list[SinkPolicy]:
         return [
-            SinkPolicy(s.name, s.common.type, s.common.when_full, s.common.max_backlog, s.common.start_at)
+            SinkPolicy(s.name, s.common.type, s.common.when_full, s.common.max_backlog, s.common.start_at, route_text(s.common.route))
             for s in self.config.sinks.values()
         ]
 

@@ -119,6 +119,7 @@ class SinkPolicy:
     when_full: str  # "block" | "drop_oldest"
     max_backlog: int | None  # bytes; None = the whole store
     start_at: str  # "tail" | "oldest"
+    route: str = ""  # shippers.routing.route_text: a fleet's members must route a sink alike ("" = not checked)
 
 
 @dataclass(frozen=True, slots=True)

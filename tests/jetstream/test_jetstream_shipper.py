@@ -11,7 +11,13 @@ import pytest
 
 from shippers.buffer.jetstream.buffer import JetStreamBuffer
 from shippers.config import BufferConfig
-from shippers.errors import BufferCorruptError, BufferFullError, BufferUnavailableError, BufferUnreachableError
+from shippers.errors import (
+    BufferCorruptError,
+    BufferFullError,
+    BufferUnavailableError,
+    BufferUnreachableError,
+    ConfigError,
+)
 from shippers.samples import sample_events
 from shippers.shipper import Shipper
 from shippers.testing import memory
@@ -140,6 +146,22 @@ def test_emit_into_an_unreachable_cluster_raises_buffer_full_error_after_emit_ti
             return True
 
         wait_for(emitted, "an emit() after the server came back", deadline_seconds=30)
+
+
+def test_a_member_that_routes_a_sink_unlike_the_fleet_is_refused_naming_the_route(nats_server: NatsCluster) -> None:
+    """A second member whose route for the same sink leaves types out is refused at start (ConfigError naming
+    sinks.mem.route): sharing the consumer it would acknowledge, unsent, events the first member's route sends;
+    a member with the same route written otherwise (another order, a repeat) joins."""
+    everything = fleet_config(nats_server)
+    logins_only = fleet_config(nats_server)
+    logins_only["sinks"]["mem"]["route"] = {"types": ["login.*"]}
+    same_route = fleet_config(nats_server)
+    same_route["sinks"]["mem"]["route"] = {"types": ["*", "*"]}
+    with Shipper.from_config(everything, deliver=True):
+        with pytest.raises(ConfigError, match=r"sinks\.mem\.route: .*types=login\.\*.*created for types=\*"):
+            Shipper.from_config(logins_only, deliver=True)
+        with Shipper.from_config(same_route, deliver=True) as twin:
+            assert twin.ingest_raw(items(3)).accepted == 3
 
 
 def test_a_stream_made_with_other_replicas_is_refused_by_name(nats_server: NatsCluster) -> None:

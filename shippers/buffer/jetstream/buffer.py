@@ -29,7 +29,14 @@ import nats.js.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
 
 from shippers.buffer.jetstream.backlog import MAX_BACKLOG, WHEN_FULL, Backlogs
-from shippers.buffer.jetstream.connection import check_consumer, dlq_stream_config, ensure_stream, events_stream_config
+from shippers.buffer.jetstream.connection import (
+    ROUTE,
+    check_consumer,
+    dlq_stream_config,
+    ensure_stream,
+    events_stream_config,
+    route_conflict,
+)
 from shippers.buffer.jetstream.cuts import ensure_bucket
 from shippers.buffer.jetstream.dlq import JetStreamDlq
 from shippers.buffer.jetstream.link import Link
@@ -49,7 +56,7 @@ from shippers.buffer.records import (
 )
 from shippers.config import BufferConfig
 from shippers.config_buffer import max_bytes_of
-from shippers.errors import BufferError, BufferUnavailableError
+from shippers.errors import BufferError, BufferUnavailableError, ConfigError
 from shippers.event import Event
 
 log = logging.getLogger("shippers.buffer")
@@ -281,24 +288,31 @@ class JetStreamBuffer:
         """Create the consumers of sinks the fleet does not have yet; never delete one (another member may have the sink)."""
         policies = list(policies)
 
+        conflicts: list[str] = []
+
         async def register() -> list[str]:
             present = {info.name: info.config for info in await self.link.js.consumers_info(self.names.stream)}
             existing = set(present)
             for policy in policies:
                 if policy.name in existing:
                     check_consumer(present[policy.name], policy.name, self.names.consumer_filters(policy.name), self.names.stream, self.location)
+                    if conflict := route_conflict(present[policy.name], policy, self.names.stream):
+                        conflicts.append(conflict)
                     continue
                 config = ConsumerConfig(
                     durable_name=policy.name, ack_policy=AckPolicy.EXPLICIT, ack_wait=self.config.ack_wait, max_deliver=-1,
                     deliver_policy=DeliverPolicy.ALL if policy.start_at == "oldest" else DeliverPolicy.NEW,
                     filter_subjects=self.names.consumer_filters(policy.name), max_ack_pending=MAX_ACK_PENDING,
                     num_replicas=self.config.replicas,
-                    metadata={"authlog_type": policy.type, WHEN_FULL: policy.when_full, MAX_BACKLOG: str(policy.max_backlog or "")},
+                    metadata={"authlog_type": policy.type, WHEN_FULL: policy.when_full, MAX_BACKLOG: str(policy.max_backlog or ""),
+                              ROUTE: policy.route},
                 )
                 await self.link.js.add_consumer(self.names.stream, config)
             return sorted(existing - {p.name for p in policies})
 
         others = self.link.call(register(), "creating the sinks' consumers")
+        if conflicts:  # a config problem, raised here: inside the call it would read as the cluster's failure
+            raise ConfigError(conflicts)
         for name in others:
             log.warning("sink %r has a consumer on stream %r but is not in this member's config: this member does not deliver it "
                         "(other members may); `authlog fleet remove-sink %s` deletes it", name, self.names.stream, name)

@@ -19,6 +19,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DiscardPolicy, RetentionPolic
 from nats.js.errors import NotFoundError
 
 from shippers.buffer.jetstream.names import Names
+from shippers.buffer.records import SinkPolicy
 from shippers.config import BufferConfig
 from shippers.config_buffer import max_bytes_of
 from shippers.errors import BufferCorruptError
@@ -145,3 +146,19 @@ def check_consumer(have: ConsumerConfig, sink: str, filters: list[str], stream: 
         raise BufferCorruptError(
             f"sink {sink!r}'s consumer on the JetStream stream {stream!r} at {location} exists with {', '.join(differences)}; "
             f"delete it (`authlog fleet remove-sink {sink}`, then start a member) or fix it with nats consumer edit")
+
+
+# the consumer's metadata key holding the route its sink was created with (shippers.routing.route_text)
+ROUTE = "authlog_route"
+
+
+def route_conflict(have: ConsumerConfig, policy: SinkPolicy, stream: str) -> str | None:
+    """Why a member may not deliver a sink it routes unlike the fleet's consumer (None: it may). The members share
+    the consumer, and a member whose route leaves a type out acknowledges those events unsent, which another
+    member's route would send."""
+    made_with = (have.metadata or {}).get(ROUTE, "")
+    if not made_with or not policy.route or made_with == policy.route:
+        return None
+    return (f"sinks.{policy.name}.route: this member routes {policy.route} but the fleet's consumer {policy.name!r} on stream "
+            f"{stream!r} was created for {made_with}; every member must route a sink alike (a member that leaves events out "
+            f"acknowledges them unsent): give this config the same route, or a new sink name for a new route")
