@@ -1071,14 +1071,20 @@ class SqliteBuffer:
     @_translated
     def sinks(self) -> list[SinkRow]:
         conn = self._conn()
-        last_seq, last_cum = conn.execute("SELECT last_seq, last_cum FROM stats").fetchone()
-        dlq = dict(conn.execute("SELECT sink, count(*) FROM dead_letters GROUP BY sink").fetchall())
-        # A batch's seqs are packed 8 bytes each (_pack), so its events are counted without unpacking them.
-        in_flight = dict(conn.execute("SELECT sink, total(length(seqs)) / 8 FROM batches GROUP BY sink").fetchall())
-        rows = conn.execute(
-            "SELECT name, type, watermark, cut_through, watermark_cum, delivered, duplicates, retries, dead_lettered, "
-            "dropped, state, last_error, last_delivery_at FROM sinks ORDER BY name"
-        ).fetchall()
+        # One read transaction: one snapshot for the four reads. Without it a cut committed between the batches'
+        # count and the sinks' cut_through showed its events in neither (status under-counted lag by a batch).
+        conn.execute("BEGIN")
+        try:
+            last_seq, last_cum = conn.execute("SELECT last_seq, last_cum FROM stats").fetchone()
+            dlq = dict(conn.execute("SELECT sink, count(*) FROM dead_letters GROUP BY sink").fetchall())
+            # A batch's seqs are packed 8 bytes each (_pack), so its events are counted without unpacking them.
+            in_flight = dict(conn.execute("SELECT sink, total(length(seqs)) / 8 FROM batches GROUP BY sink").fetchall())
+            rows = conn.execute(
+                "SELECT name, type, watermark, cut_through, watermark_cum, delivered, duplicates, retries, dead_lettered, "
+                "dropped, state, last_error, last_delivery_at FROM sinks ORDER BY name"
+            ).fetchall()
+        finally:
+            conn.execute("COMMIT")
         return [
             SinkRow(
                 name=r[0], type=r[1], watermark=r[2], cut_through=r[3],
