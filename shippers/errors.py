@@ -12,7 +12,8 @@
     │   ├── BufferForkedError         used in a child forked after it was opened (open it after the fork)
     │   ├── BufferUnavailableError    cannot take writes now: read-only, I/O error, locked (.retry_after, .kind)
     │   ├── BufferFullError           no room: a full sink (when_full="block"), [buffer] max_bytes, or the
-    │                                 store's disk (.retry_after, .sink, .kind)
+    │   │                             store's disk (.retry_after, .sink, .kind)
+    │   │   └── BufferUnreachableError  a fleet's JetStream cluster does not answer (also a BufferUnavailableError)
     │   └── ReplayConflictError       an archive replay's checkpoint moved under it: another run queues the same events
 
 Delivery failures are not exceptions: each adapter's transport translates its SDK's

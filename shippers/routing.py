@@ -13,8 +13,9 @@ def route_text(config: RouteConfig) -> str:
     """The route as canonical text (sorted, "*" for every type): equal for routes that take the same events as
     written, so the members of a fleet can check they route a sink alike."""
     types = sorted(set(config.types or ["*"]))
-    return f"types={','.join(['*'] if '*' in types else types)};outcomes={','.join(sorted(set(config.outcomes)))};" \
-           f"tenants={','.join(sorted(set(config.tenants)))}"
+    parts = {"types": ["*"] if "*" in types else types, "outcomes": sorted(set(config.outcomes)),
+             "tenants": sorted(set(config.tenants))}
+    return ";".join(f"{key}={','.join(values)}" for key, values in parts.items())
 
 
 class Route:
