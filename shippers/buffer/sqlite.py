@@ -1106,8 +1106,6 @@ def _removed_message(backlogged: Mapping[str, int]) -> str:
     )
 
 
-
-
 class _Txn:
     """``with buffer._write() as cur:`` = BEGIN IMMEDIATE ... COMMIT (then ``committed()``), ROLLBACK on any exception.
 

@@ -64,6 +64,14 @@ def dead_item(seq: int, reason: str = "refused") -> DeadItem:
     return DeadItem(seq, "rejected_by_destination", reason, body)
 
 
+def assert_two_letters_counted_for_a(store: Buffer) -> None:
+    """Sink a's two dead letters (and no other sink's) are counted by dead_letter_count, sinks() and stats()."""
+    assert store.dead_letter_count("a") == 2 and store.dead_letter_count() == 2
+    [row] = [r for r in store.sinks() if r.name == "a"]
+    assert (row.dead_lettered, row.dlq_events) == (2, 2)
+    assert store.stats()["deadLetters"] == 2
+
+
 class StoreFixtures:
     """The fixtures the contract suites share: ``open_store`` (the subclass's) and ``store``."""
 
@@ -274,10 +282,7 @@ class BufferContract(StoreFixtures):
         store.settle(batch, delivered=1, dead=[dead_item(3, "refused")])
         letters = store.dead_letters("a")
         assert [(d.seq, d.reason, d.event.id if d.event else None) for d in letters] == [(1, "too old", "e1"), (3, "refused", "e3")]
-        assert store.dead_letter_count("a") == 2 and store.dead_letter_count() == 2
-        [row] = [r for r in store.sinks() if r.name == "a"]
-        assert (row.dead_lettered, row.dlq_events) == (2, 2)
-        assert store.stats()["deadLetters"] == 2
+        assert_two_letters_counted_for_a(store)
 
     def test_a_replay_requeues_the_letters_for_their_sink_alone(self, store: Buffer) -> None:
         """replay_dead_letters appends each letter again for its sink only and empties that DLQ."""

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import nats.js.errors
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck, StreamState
 
 from shippers.buffer.jetstream.backlog import MAX_BACKLOG, WHEN_FULL, Backlogs
 from shippers.buffer.jetstream.connection import (
@@ -173,7 +173,7 @@ class JetStreamBuffer:
         now = time.monotonic()
         if now < self._consumers_checked_until:
             return
-        count = self.link.call(self.link.js.stream_info(self.names.stream), "reading the stream's state").state.consumer_count
+        count = self._stream_state().consumer_count
         if not count:
             raise BufferUnavailableError(
                 f"no sink has a consumer on the JetStream stream {self.names.stream!r} at {self.location} yet, so it would keep no "
@@ -204,9 +204,13 @@ class JetStreamBuffer:
                 task.cancel()  # after the first failure the rest are not waited for (the producer resends: duplicates)
         return max(ack.seq for ack in acks), sum(1 for ack in acks if ack.duplicate)
 
+    def _stream_state(self) -> StreamState:
+        """The events stream's state as the cluster has it now (one request)."""
+        return self.link.call(self.link.js.stream_info(self.names.stream), "reading the stream's state").state
+
     # -- reading (the stream's own seqs) -----------------------------------------------------------
     def last_seq(self) -> int:
-        return int(self.link.call(self.link.js.stream_info(self.names.stream), "reading the stream's state").state.last_seq)
+        return int(self._stream_state().last_seq)
 
     def scan(self, after_seq: int, limit: int) -> list[StoredRow]:
         async def read() -> list[StoredRow]:
@@ -412,7 +416,7 @@ class JetStreamBuffer:
         return self.link.call(read(), "reading the fleet's streams")
 
     def stats(self) -> dict[str, int]:
-        state = self.link.call(self.link.js.stream_info(self.names.stream), "reading the stream's state").state
+        state = self._stream_state()
         letters, letter_bytes = self.dlq.stats()
         return {"events": int(state.messages), "bytes": int(state.bytes) + letter_bytes, "maxBytes": max_bytes_of(self.config),
                 "deadLetters": letters, "lastSeq": int(state.last_seq)}
@@ -462,7 +466,7 @@ class JetStreamBuffer:
     # -- health and life cycle ------------------------------------------------------------------------------
     def probe_write(self) -> None:
         """Whether the stream has a leader and answers (a read: nothing is written to a shared stream)."""
-        self.link.call(self.link.js.stream_info(self.names.stream), "reading the stream's state")
+        self._stream_state()
         self.fault = None
 
     def close(self) -> None:
