@@ -451,7 +451,8 @@ class JetStreamBuffer:
     def purge_dead_letters(self, sink: str | None = None, older_than: float | None = None) -> int:
         return self.dlq.purge(sink, older_than)
 
-    def append_replayed(self, events: Sequence[tuple[Event, bytes, str | None]], *, only_sink: str, checkpoint: tuple[str, str]) -> int:
+    def append_replayed(self, events: Sequence[tuple[Event, bytes, str | None]], *, only_sink: str, checkpoint: tuple[str, str],
+                        expected: str | None) -> int:
         raise BufferError(_NO_ARCHIVE_REPLAY)
 
     def replay_checkpoints(self, run: str) -> dict[str, str]:
