@@ -234,7 +234,7 @@ class SinkPii:
         before = parse_tag(applied)
         result: dict[str, str] = {}
         changes: dict[str, object] = {}
-        applied: dict[str, str] = {}
+        named: dict[str, str] = {}  # {field: outcome} for the event's pii object
         for field in FIELDS:
             result[field] = outcome = before[field] if before[field] == self.actions[field] else _reconcile(before[field], self.actions[field])
             value = getattr(event, field)
@@ -242,11 +242,11 @@ class SinkPii:
                 continue
             if outcome != before[field]:
                 changes[field] = None if outcome == "drop" else self._functions[field](value)
-                applied[field] = outcome
+                named[field] = outcome
             elif outcome not in ("keep", "unknown") and field not in (event.pii or {}):
-                applied[field] = outcome  # treated before this object was written (an older dead letter): name it
-        if applied:
-            changes["pii"] = transformed(event, applied)
+                named[field] = outcome  # treated before this object was written (an older dead letter): name it
+        if named:
+            changes["pii"] = transformed(event, named)
         shown = msgspec.structs.replace(event, **changes) if changes else event
         return shown, _tag(result)
 
