@@ -219,7 +219,7 @@ class SinkPii:
         if config.hash_key and "hash" in actions.values():
             key_id = hmac.new(config.hash_key.encode(), _KEY_ID_MESSAGE, hashlib.sha256).hexdigest()[:KEY_ID_HEX]
         self.actions = {f: f"hash:{key_id}" if a == "hash" else a for f, a in actions.items()}
-        self.tag = _tag(self.actions)
+        self.tag = format_tag(self.actions)
 
     def view(self, event: Event, applied: str | None) -> tuple[Event, str]:
         """The event as this sink may see it and the tag of what it now carries.
@@ -248,7 +248,7 @@ class SinkPii:
         if named:
             changes["pii"] = transformed(event, named)
         shown = msgspec.structs.replace(event, **changes) if changes else event
-        return shown, _tag(result)
+        return shown, format_tag(result)
 
     def _allowed_enrichment(self, event: Event) -> Event:
         if self._enrichment is None or event.enrichment is None:
@@ -278,7 +278,7 @@ class SinkPii:
                 shown = msgspec.structs.replace(shown, pii=transformed(event, dropped))
             if self._enrichment is not None and shown.enrichment is not None:
                 shown = msgspec.structs.replace(shown, enrichment=None)
-            return shown, _tag({f: "drop" if f in hidden else a for f, a in self.actions.items()})
+            return shown, format_tag({f: "drop" if f in hidden else a for f, a in self.actions.items()})
 
     def convert_letter(self, body: bytes, reason: str) -> tuple[bytes, str, str]:
         """A dead letter stored raw (before schema 2) as this sink may see it: (body, reason, tag).
@@ -299,5 +299,6 @@ class SinkPii:
 UNDECODABLE_REASON = "stored raw by an earlier version and no longer decodes; withheld (no PII policy can be applied to it)"
 
 
-def _tag(actions: dict[str, str]) -> str:
+def format_tag(actions: dict[str, str]) -> str:
+    """{field: action} -> ``email=hash:1a2b3c4d;ip=mask;userAgent=keep`` (what :func:`parse_tag` reads)."""
     return ";".join(f"{field}={actions[field]}" for field in FIELDS)
