@@ -129,17 +129,16 @@ def transformed(event: Event, changed: dict[str, str]) -> dict[str, str] | None:
 
 
 def _policy(
-    functions: dict[str, Callable[[str], str | None]], enrichment_filter: EnrichmentFilter | None = None,
-    actions: dict[str, str] | None = None,
+    functions: dict[str, Callable[[str], str | None]], enrichment_filter: EnrichmentFilter | None,
+    actions: dict[str, str],
 ) -> Callable[[Event], Event] | None:
-    """make_policy from the field functions and enrichment filter already built (None when there are none).
+    """make_policy from the field functions, enrichment filter and {field: action} already built (None when nothing changes).
 
     The result names what it transformed in its ``pii`` object (the archive line carries it: a replay
     of the archive then knows a hashed email is a hash, and never hashes it again).
     """
     if not functions and enrichment_filter is None:
         return None
-    names = actions or {}
 
     def apply(event: Event) -> Event:
         changes: dict[str, object] = {}
@@ -148,7 +147,7 @@ def _policy(
             value = getattr(event, field)
             if value is not None:
                 changes[field] = function(value)
-                applied[field] = names.get(field, "drop")
+                applied[field] = actions[field]
         if applied:
             changes["pii"] = transformed(event, applied)
         if enrichment_filter is not None and event.enrichment is not None:
