@@ -129,17 +129,16 @@ def transformed(event: Event, changed: dict[str, str]) -> dict[str, str] | None:
 
 
 def _policy(
-    functions: dict[str, Callable[[str], str | None]], enrichment_filter: EnrichmentFilter | None = None,
-    actions: dict[str, str] | None = None,
+    functions: dict[str, Callable[[str], str | None]], enrichment_filter: EnrichmentFilter | None,
+    actions: dict[str, str],
 ) -> Callable[[Event], Event] | None:
-    """make_policy from the field functions and enrichment filter already built (None when there are none).
+    """make_policy from the field functions, enrichment filter and {field: action} already built (None when nothing changes).
 
     The result names what it transformed in its ``pii`` object (the archive line carries it: a replay
     of the archive then knows a hashed email is a hash, and never hashes it again).
     """
     if not functions and enrichment_filter is None:
         return None
-    names = actions or {}
 
     def apply(event: Event) -> Event:
         changes: dict[str, object] = {}
@@ -148,7 +147,7 @@ def _policy(
             value = getattr(event, field)
             if value is not None:
                 changes[field] = function(value)
-                applied[field] = names.get(field, "drop")
+                applied[field] = actions[field]
         if applied:
             changes["pii"] = transformed(event, applied)
         if enrichment_filter is not None and event.enrichment is not None:
@@ -219,7 +218,7 @@ class SinkPii:
         if config.hash_key and "hash" in actions.values():
             key_id = hmac.new(config.hash_key.encode(), _KEY_ID_MESSAGE, hashlib.sha256).hexdigest()[:KEY_ID_HEX]
         self.actions = {f: f"hash:{key_id}" if a == "hash" else a for f, a in actions.items()}
-        self.tag = _tag(self.actions)
+        self.tag = format_tag(self.actions)
 
     def view(self, event: Event, applied: str | None) -> tuple[Event, str]:
         """The event as this sink may see it and the tag of what it now carries.
@@ -234,7 +233,7 @@ class SinkPii:
         before = parse_tag(applied)
         result: dict[str, str] = {}
         changes: dict[str, object] = {}
-        applied: dict[str, str] = {}
+        named: dict[str, str] = {}  # {field: outcome} for the event's pii object
         for field in FIELDS:
             result[field] = outcome = before[field] if before[field] == self.actions[field] else _reconcile(before[field], self.actions[field])
             value = getattr(event, field)
@@ -242,13 +241,13 @@ class SinkPii:
                 continue
             if outcome != before[field]:
                 changes[field] = None if outcome == "drop" else self._functions[field](value)
-                applied[field] = outcome
+                named[field] = outcome
             elif outcome not in ("keep", "unknown") and field not in (event.pii or {}):
-                applied[field] = outcome  # treated before this object was written (an older dead letter): name it
-        if applied:
-            changes["pii"] = transformed(event, applied)
+                named[field] = outcome  # treated before this object was written (an older dead letter): name it
+        if named:
+            changes["pii"] = transformed(event, named)
         shown = msgspec.structs.replace(event, **changes) if changes else event
-        return shown, _tag(result)
+        return shown, format_tag(result)
 
     def _allowed_enrichment(self, event: Event) -> Event:
         if self._enrichment is None or event.enrichment is None:
@@ -278,7 +277,7 @@ class SinkPii:
                 shown = msgspec.structs.replace(shown, pii=transformed(event, dropped))
             if self._enrichment is not None and shown.enrichment is not None:
                 shown = msgspec.structs.replace(shown, enrichment=None)
-            return shown, _tag({f: "drop" if f in hidden else a for f, a in self.actions.items()})
+            return shown, format_tag({f: "drop" if f in hidden else a for f, a in self.actions.items()})
 
     def convert_letter(self, body: bytes, reason: str) -> tuple[bytes, str, str]:
         """A dead letter stored raw (before schema 2) as this sink may see it: (body, reason, tag).
@@ -299,5 +298,6 @@ class SinkPii:
 UNDECODABLE_REASON = "stored raw by an earlier version and no longer decodes; withheld (no PII policy can be applied to it)"
 
 
-def _tag(actions: dict[str, str]) -> str:
+def format_tag(actions: dict[str, str]) -> str:
+    """{field: action} -> ``email=hash:1a2b3c4d;ip=mask;userAgent=keep`` (what :func:`parse_tag` reads)."""
     return ";".join(f"{field}={actions[field]}" for field in FIELDS)

@@ -192,8 +192,8 @@ def datadog_trace_id(trace_id: str) -> str | None:
     W3C (32 hex) and 64-bit (16 hex) ids give their lower 64 bits; a decimal Datadog id is kept.
     """
     if _HEX_TRACE_ID.fullmatch(trace_id):  # fullmatch: `$` would let a trailing newline through
-        low = int(trace_id, 16) & _LOW_64_BITS
-        return str(low) if int(trace_id, 16) else None
+        number = int(trace_id, 16)
+        return str(number & _LOW_64_BITS) if number else None
     if _DECIMAL_TRACE_ID.fullmatch(trace_id):
         number = int(trace_id)
         return str(number) if 0 < number <= _LOW_64_BITS else None

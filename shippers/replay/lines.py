@@ -27,7 +27,7 @@ import msgspec
 from shippers.enrichment.model import Enrichment
 from shippers.errors import ValidationError
 from shippers.event import MAX_DETAILS_DEPTH, Event, EventValidator, is_ip_address
-from shippers.pii import FIELDS, MASK, mask_ip
+from shippers.pii import FIELDS, MASK, format_tag, mask_ip
 
 # Every schemaVersion an archive line was ever written with (shippers.event.SCHEMA_VERSION's history).
 KNOWN_SCHEMA_VERSIONS = frozenset({1})
@@ -154,4 +154,4 @@ def pii_tag(event: Event) -> str | None:
     """The ``shippers.pii`` tag of what an archived event carries (a field its object does not name is raw), or None."""
     if not event.pii:
         return None
-    return ";".join(f"{field}={event.pii.get(field, 'keep')}" for field in FIELDS)
+    return format_tag({field: event.pii.get(field, "keep") for field in FIELDS})
