@@ -321,9 +321,9 @@ async def post_events(request: web.Request) -> web.Response:
                 return error_response(
                     400, "an event is nested too deeply to validate (in 'details'?); nothing was stored: flatten it and resend"
                 )
+            except BufferUnavailableError as exc:  # before BufferFullError: a fleet's unreachable cluster is both
+                return _store_refused(state, exc)
             except BufferFullError as exc:  # the shipper counted the events (authlog_events_refused_total)
-                if isinstance(exc, BufferUnavailableError):  # a fleet's unreachable cluster: logged as a store refusal
-                    return _store_refused(state, exc)
                 state.shipper.metrics.count_refused_request(refusal_reason(exc))
                 retry_after = _whole_seconds(exc.retry_after)
                 return error_response(
