@@ -28,7 +28,7 @@ from typing import Any, Literal
 import msgspec
 
 from shippers import units
-from shippers.config_buffer import DEFAULT_MAX_BYTES, BufferConfig, check_buffer
+from shippers.config_buffer import BufferConfig, check_buffer, max_bytes_of
 from shippers.config_types import ByteSize, Duration, FilePath, Secret
 from shippers.enrichment.databases import check_database
 from shippers.errors import ConfigError
@@ -314,7 +314,7 @@ def config_from_dict(raw: Mapping[str, Any], base_dir: Path | None = None, envir
         raw_buffer = doc.get("buffer", {})
         check_buffer(buffer, set(raw_buffer) if isinstance(raw_buffer, dict) else set(), loader.problems)
         if buffer.max_bytes is None:  # the kind's default
-            sections["buffer"] = msgspec.structs.replace(buffer, max_bytes=ByteSize(DEFAULT_MAX_BYTES[buffer.kind]))
+            sections["buffer"] = msgspec.structs.replace(buffer, max_bytes=ByteSize(max_bytes_of(buffer)))
     if sections["enrich"] is not None:
         _check_enrich(sections["enrich"], loader.problems)
     if loader.problems:

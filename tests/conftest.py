@@ -6,13 +6,13 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from shippers.shipper import Shipper
 from shippers.testing import chaos, memory
 from shippers.testing.fake_elasticsearch import FakeElasticsearch
+from shippers.testing.shipper_factory import shipper_factory
 
 # The memory and chaos test adapters are opt-in (never production plugins): this suite opts in.
 pytest_plugins = ["shippers.testing.pytest_plugin"]
@@ -55,17 +55,7 @@ def fake_sleep() -> FakeSleep:
 @pytest.fixture
 def make_shipper(tmp_path: Path) -> Iterator[Callable[..., Shipper]]:
     """Build (and afterwards close) shippers over a buffer in tmp_path."""
-    made: list[Shipper] = []
-
-    def build(sinks: dict[str, Any], *, buffer: dict[str, Any] | None = None, start: bool = True, **kwargs: Any) -> Shipper:
-        config = {"buffer": {"path": str(tmp_path / "buffer"), **(buffer or {})}, "sinks": sinks}
-        shipper = Shipper.from_config(config, **kwargs)
-        made.append(shipper)
-        return shipper.start() if start else shipper
-
-    yield build
-    for shipper in made:
-        shipper.close(timeout=5)
+    yield from shipper_factory({"path": str(tmp_path / "buffer")})
 
 
 # One Elasticsearch and one OpenSearch stand-in per session, for the adapter's and the stand-in's own tests.

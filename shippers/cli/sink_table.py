@@ -59,12 +59,12 @@ def sink_table(columns: Sequence[Column], sinks: Sequence[tuple[str, SinkDoc]], 
     shown = list(columns)
     while True:
         table = _build(shown, cells, title, fold_names=False)
-        if _natural_width(table, console) <= console.width:
+        if _measure(table, console).maximum <= console.width:
             return table
         droppable = [c for c in shown if c.drop_priority != ALWAYS]
         if not droppable:
             fitted = _build(shown, cells, title, fold_names=True)
-            if _least_width(fitted, console) <= console.width:
+            if _measure(fitted, console).minimum <= console.width:
                 return fitted
             return _listed(columns, cells, title)  # a list has room for every column, dropped ones too
         shown.remove(max(droppable, key=lambda c: (_all_zero(cells[c.header]), c.drop_priority)))
@@ -105,16 +105,11 @@ def _listed(columns: Sequence[Column], cells: dict[str, list[str | Text]], title
     return Group(*parts)
 
 
-def _least_width(table: Table, console: Console) -> int:
-    """How narrow ``table`` can be with only its folding column folded."""
+def _measure(table: Table, console: Console) -> Measurement:
+    """``table``'s widths unclamped (console.measure clamps to the terminal's): ``maximum`` when nothing is cut,
+    ``minimum`` with only its folding column folded."""
     unbounded = console.options.update_width(UNBOUNDED_WIDTH)
-    return Measurement.get(console, unbounded, table).minimum
-
-
-def _natural_width(table: Table, console: Console) -> int:
-    """How wide ``table`` is when nothing is cut (console.measure clamps to the terminal's width)."""
-    unbounded = console.options.update_width(UNBOUNDED_WIDTH)
-    return Measurement.get(console, unbounded, table).maximum
+    return Measurement.get(console, unbounded, table)
 
 
 def _all_zero(values: list[str | Text]) -> bool:

@@ -11,12 +11,12 @@ test_jetstream_shipper.py's max_backlog and drop_oldest tests).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
 from shippers.shipper import Shipper
 from shippers.testing.nats_cluster import NatsCluster
+from shippers.testing.shipper_factory import shipper_factory
 from tests.test_pipeline import (  # noqa: F401  (collected here again, on this module's make_shipper)
     test_adapters_know_their_buffer_store_id,
     test_backoff_is_capped_exponential_with_jitter,
@@ -34,14 +34,4 @@ from tests.test_pipeline import (  # noqa: F401  (collected here again, on this 
 @pytest.fixture
 def make_shipper(nats_server: NatsCluster) -> Iterator[Callable[..., Shipper]]:
     """Build (and afterwards close) shippers over a JetStream buffer on a fresh server."""
-    made: list[Shipper] = []
-
-    def build(sinks: dict[str, Any], *, buffer: dict[str, Any] | None = None, start: bool = True, **kwargs: Any) -> Shipper:
-        config = {"buffer": {"kind": "jetstream", "servers": nats_server.urls, "replicas": 1, **(buffer or {})}, "sinks": sinks}
-        shipper = Shipper.from_config(config, **kwargs)
-        made.append(shipper)
-        return shipper.start() if start else shipper
-
-    yield build
-    for shipper in made:
-        shipper.close(timeout=5)
+    yield from shipper_factory({"kind": "jetstream", "servers": nats_server.urls, "replicas": 1})
