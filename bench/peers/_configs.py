@@ -19,10 +19,17 @@ control), as authlog does. Queues and windows hold WINDOW events in both (rsyslo
 ``queue.size``, syslog-ng's ``log-iw-size`` / ``log-fifo-size``), not tuned further;
 ``max-files(1)``: a wildcard source divides its window (``log-iw-size``) among ``max-files``
 (default 100), which would leave one file a window of 200 messages and throttle the source.
+
+A fan-out (``run.py --fanout N``) gives each peer one bulk destination per endpoint, each as the
+one above with its own queue or window, every event sent to all of them: N omelasticsearch
+actions in rsyslog's ruleset (each its own action queue and workers), N http() destinations in
+one syslog-ng log path (flow control: the slowest one paces the source), and N
+``[sinks.esN]`` in authlog. One endpoint keeps the single destination's names (``es``, ``d_bulk``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 # Why: the same request size the sidecar's producer posts and authlog's default batch holds.
@@ -36,7 +43,21 @@ WINDOW = 20 * BATCH_EVENTS
 INDEX = "authlog"
 
 
-def rsyslog_conf(work: Path, input_file: Path, port: int) -> str:
+def destination_names(prefix: str, count: int) -> list[str]:
+    """``prefix`` for one destination (what the single-endpoint run always called it), else prefix1..prefixN."""
+    return [prefix] if count == 1 else [f"{prefix}{n}" for n in range(1, count + 1)]
+
+
+def rsyslog_conf(work: Path, input_file: Path, ports: Sequence[int]) -> str:
+    """imfile -> mmjsonparse -> one omelasticsearch action (its own queue) per port, every event to each."""
+    actions = "".join(
+        f"""  action(type="omelasticsearch" name="{name}" server="127.0.0.1" serverport="{port}" searchIndex="{INDEX}"
+         template="document" bulkmode="on" bulkid="document_id" dynbulkid="on" writeoperation="create"
+         queue.type="LinkedList" queue.size="{WINDOW}" queue.workerThreads="{WORKERS}"
+         queue.dequeueBatchSize="{BATCH_EVENTS}" action.resumeRetryCount="-1" errorFile="{work}/{name}-errors.log")
+"""
+        for name, port in zip(destination_names("es", len(ports)), ports, strict=True)
+    )
     return f"""global(workDirectory="{work}" maxMessageSize="64k")
 module(load="imfile" mode="inotify")
 module(load="mmjsonparse")
@@ -47,16 +68,24 @@ input(type="imfile" file="{input_file}" tag="authlog" ruleset="ship" freshStartT
 ruleset(name="ship" queue.type="LinkedList" queue.size="{WINDOW}" queue.workerThreads="{WORKERS}"
         queue.dequeueBatchSize="{BATCH_EVENTS}") {{
   action(type="mmjsonparse" cookie="")
-  action(type="omelasticsearch" server="127.0.0.1" serverport="{port}" searchIndex="{INDEX}" template="document"
-         bulkmode="on" bulkid="document_id" dynbulkid="on" writeoperation="create"
-         queue.type="LinkedList" queue.size="{WINDOW}" queue.workerThreads="{WORKERS}"
-         queue.dequeueBatchSize="{BATCH_EVENTS}" action.resumeRetryCount="-1" errorFile="{work}/es-errors.log")
-}}
+{actions}}}
 """
 
 
-def syslog_ng_conf(input_dir: Path, port: int) -> str:
+def syslog_ng_conf(input_dir: Path, ports: Sequence[int]) -> str:
+    """wildcard-file -> json-parser -> one http() bulk destination per port in one log path, every event to each."""
     body = '{\\"create\\":{\\"_index\\":\\"' + INDEX + '\\",\\"_id\\":\\"${.json.id}\\"}}\\n$(format-json --key .json.* --shift 6)'
+    names = destination_names("d_bulk", len(ports))
+    destinations = "".join(
+        f"""destination {name} {{
+  http(url("http://127.0.0.1:{port}/_bulk") method("POST") headers("Content-Type: application/x-ndjson")
+       body("{body}") delimiter("\\n") body-suffix("\\n")
+       batch-lines({BATCH_EVENTS}) batch-timeout({BATCH_WAIT_MS}) workers({WORKERS}) log-fifo-size({WINDOW}));
+}};
+"""
+        for name, port in zip(names, ports, strict=True)
+    )
+    used = " ".join(f"destination({name});" for name in names)
     return f"""@version: 3.38
 options {{ threaded(yes); stats-freq(0); log-msg-size(65536); }};
 source s_events {{
@@ -64,15 +93,13 @@ source s_events {{
                 max-files(1) log-fetch-limit({BATCH_EVENTS}) log-iw-size({WINDOW}));
 }};
 parser p_json {{ json-parser(prefix(".json.")); }};
-destination d_bulk {{
-  http(url("http://127.0.0.1:{port}/_bulk") method("POST") headers("Content-Type: application/x-ndjson")
-       body("{body}") delimiter("\\n") body-suffix("\\n")
-       batch-lines({BATCH_EVENTS}) batch-timeout({BATCH_WAIT_MS}) workers({WORKERS}) log-fifo-size({WINDOW}));
-}};
-log {{ source(s_events); parser(p_json); destination(d_bulk); flags(flow-control); }};
+{destinations}log {{ source(s_events); parser(p_json); {used} flags(flow-control); }};
 """
 
 
-def authlog_sinks(url: str) -> str:
-    """One elasticsearch sink with only type, hosts and index: the defaults a user gets."""
-    return f'[sinks.es]\ntype = "elasticsearch"\nhosts = ["{url}"]\nindex = "{INDEX}"\n'
+def authlog_sinks(urls: Sequence[str]) -> str:
+    """One elasticsearch sink per URL with only type, hosts and index: the defaults a user gets."""
+    return "".join(
+        f'[sinks.{name}]\ntype = "elasticsearch"\nhosts = ["{url}"]\nindex = "{INDEX}"\n'
+        for name, url in zip(destination_names("es", len(urls)), urls, strict=True)
+    )

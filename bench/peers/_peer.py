@@ -1,14 +1,18 @@
-"""One timed run of one peer against the counting ``_bulk`` endpoint, measured the same way for all three.
+"""One timed run of one peer against its counting ``_bulk`` endpoints, measured the same way for all three.
 
 Every run::
 
     fresh work folder; the peer started and ready (rsyslog/syslog-ng: their pid file is written;
     authlog: /readyz answers) -> clock and the peer's CPU read -> the load starts (the events file
-    is renamed into the folder the peer watches; authlog: the producer starts posting) -> the
-    endpoint is asked every POLL_SECONDS until it holds every _id -> clock, CPU and the summed
-    VmHWM of the peer's processes read -> the peer is stopped
+    is renamed into the folder the peer watches; authlog: the producer starts posting) -> each
+    endpoint in turn is asked every POLL_SECONDS until it holds every _id (one deadline for all)
+    -> clock, CPU and the summed VmHWM of the peer's processes read -> every endpoint counted
+    again (a copy doubled after its endpoint was done is caught) -> the peer is stopped
 
-so start-up is not timed, and neither the producer (this process) nor the endpoint is measured.
+so start-up is not timed, and neither the producer (this process) nor the endpoints are measured
+as the peer (the endpoints' CPU during the run is recorded on its own: the cores they take).
+With one endpoint that is the side-by-side of issue 11; with several (a fan-out) the peer sends
+every event to each, and the clock stops when the last one holds them all.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -58,8 +62,9 @@ class Result:
     cpu: float  # user + system seconds of the peer's processes during the run
     peak_rss: int  # bytes, VmHWM summed over the peer's processes
     processes: int
-    counted: Counted
+    counted: tuple[Counted, ...]  # what each endpoint stored
     error: str | None = None
+    far_cpu: float = 0.0  # user + system seconds of the endpoints' processes during the run
 
     @property
     def per_second(self) -> float:
@@ -70,21 +75,43 @@ class Result:
         return self.cpu * 100_000 / self.events
 
     @property
+    def far_cpu_per_100k(self) -> float:
+        return self.far_cpu * 100_000 / self.events
+
+    @property
     def exactly_once(self) -> bool:
-        return self.error is None and self.counted.exactly_once(self.events)
+        """No error, and every endpoint holds each event once."""
+        return self.error is None and all(counted.exactly_once(self.events) for counted in self.counted)
+
+    def stored(self) -> str:
+        """What the endpoints stored: one line when they all hold the same, else each one's."""
+        if len(set(self.counted)) == 1:
+            each = "" if len(self.counted) == 1 else f"each of {len(self.counted)} endpoints: "
+            return each + self.counted[0].line()
+        return "; ".join(f"endpoint {n}: {counted.line()}" for n, counted in enumerate(self.counted, 1))
 
 
-def measured(name: str, tree: ProcessTree, endpoint: Endpoint, events: int, start_load: Callable[[], None],
+def _cpu_seconds(endpoints: Sequence[Endpoint]) -> float:
+    return sum(ProcessTree(endpoint.pid).cpu_seconds() for endpoint in endpoints)
+
+
+def measured(name: str, tree: ProcessTree, endpoints: Sequence[Endpoint], events: int, start_load: Callable[[], None],
              timeout: float) -> Result:  # fmt: skip
-    """Start the load, wait until the endpoint holds every event, and measure the peer's processes."""
+    """Start the load, wait until every endpoint holds every event, and measure the peer's processes."""
     with tree.sampling():
-        cpu, started = tree.cpu_seconds(), time.perf_counter()
+        cpu, far_cpu, started = tree.cpu_seconds(), _cpu_seconds(endpoints), time.perf_counter()
         start_load()
-        counted = endpoint.wait_for(events, timeout, poll=POLL_SECONDS)
+        deadline = time.monotonic() + timeout
+        for endpoint in endpoints:
+            endpoint.wait_for(events, max(0.0, deadline - time.monotonic()), poll=POLL_SECONDS)
         seconds, cpu = time.perf_counter() - started, tree.cpu_seconds() - cpu
+        far_cpu = _cpu_seconds(endpoints) - far_cpu
         peak = tree.peak_rss_bytes()
-    error = None if counted.distinct >= events else f"only {counted.distinct} of {events} _ids after {timeout:.0f} s"
-    return Result(name, events, seconds, cpu, peak, tree.processes, counted, error)
+    counted = tuple(endpoint.count() for endpoint in endpoints)
+    short = [(n, c.distinct) for n, c in enumerate(counted, 1) if c.distinct < events]
+    error = ("; ".join(f"endpoint {n}: only {distinct} of {events} _ids" for n, distinct in short)
+             + f" after {timeout:.0f} s") if short else None  # fmt: skip
+    return Result(name, events, seconds, cpu, peak, tree.processes, counted, error, far_cpu)
 
 
 def _moved_in(source: Path, folder: Path) -> Callable[[], None]:
@@ -110,45 +137,45 @@ def _wait_for_file(path: Path, proc: subprocess.Popen[bytes], log: Path) -> None
 
 
 def _daemon_run(name: str, command: list[str], env: dict[str, str] | None, folder: Path, watched: Path,
-                pid_file: Path, endpoint: Endpoint, work: Workload, timeout: float) -> Result:  # fmt: skip
+                pid_file: Path, endpoints: Sequence[Endpoint], work: Workload, timeout: float) -> Result:  # fmt: skip
     """A file-reading peer in the foreground: start, wait for its pid file, measure, stop."""
     log = folder / "peer.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         _wait_for_file(pid_file, proc, log)
-        return measured(name, ProcessTree(proc.pid), endpoint, work.events, _moved_in(work.file, watched), timeout)
+        return measured(name, ProcessTree(proc.pid), endpoints, work.events, _moved_in(work.file, watched), timeout)
     finally:
         stop(proc, STOP_TIMEOUT_SECONDS)
 
 
-def run_rsyslog(binary: str, folder: Path, endpoint: Endpoint, work: Workload, timeout: float) -> Result:
+def run_rsyslog(binary: str, folder: Path, endpoints: Sequence[Endpoint], work: Workload, timeout: float) -> Result:
     watched, state = folder / "in", folder / "state"
     watched.mkdir()
     state.mkdir()
     config = folder / "rsyslog.conf"
-    config.write_text(_configs.rsyslog_conf(state, watched / EVENTS_FILE, _port(endpoint)))
+    config.write_text(_configs.rsyslog_conf(state, watched / EVENTS_FILE, _ports(endpoints)))
     pid_file = folder / "rsyslogd.pid"
     command = [binary, "-n", "-f", str(config), "-i", str(pid_file)]
-    return _daemon_run("rsyslog", command, None, folder, watched, pid_file, endpoint, work, timeout)
+    return _daemon_run("rsyslog", command, None, folder, watched, pid_file, endpoints, work, timeout)
 
 
-def run_syslog_ng(peer: SyslogNg, folder: Path, endpoint: Endpoint, work: Workload, timeout: float) -> Result:
+def run_syslog_ng(peer: SyslogNg, folder: Path, endpoints: Sequence[Endpoint], work: Workload, timeout: float) -> Result:
     watched = folder / "in"
     watched.mkdir()
     config = folder / "syslog-ng.conf"
-    config.write_text(_configs.syslog_ng_conf(watched, _port(endpoint)))
+    config.write_text(_configs.syslog_ng_conf(watched, _ports(endpoints)))
     pid_file = folder / "syslog-ng.pid"
     command = [str(peer.binary), "-F", "-f", str(config), f"--module-path={peer.module_path}",
                "-R", str(folder / "syslog-ng.persist"), "-c", str(folder / "syslog-ng.ctl"), "-p", str(pid_file)]  # fmt: skip
-    return _daemon_run("syslog-ng", command, peer.env, folder, watched, pid_file, endpoint, work, timeout)
+    return _daemon_run("syslog-ng", command, peer.env, folder, watched, pid_file, endpoints, work, timeout)
 
 
-def run_authlog(folder: Path, endpoint: Endpoint, work: Workload, timeout: float) -> Result:
+def run_authlog(folder: Path, endpoints: Sequence[Endpoint], work: Workload, timeout: float) -> Result:
     posted: list[tuple[int, int, list[str]]] = []
-    with Sidecar(folder, _configs.authlog_sinks(endpoint.url)) as sidecar:
+    with Sidecar(folder, _configs.authlog_sinks([endpoint.url for endpoint in endpoints])) as sidecar:
         producer = threading.Thread(target=lambda: posted.append(post_all(sidecar.port, work.bodies, work.connections)))
-        result = measured("authlog", sidecar.tree, endpoint, work.events, producer.start, timeout)
+        result = measured("authlog", sidecar.tree, endpoints, work.events, producer.start, timeout)
         producer.join()
     accepted, _, errors = posted[0] if posted else (0, 0, ["the producer did not finish"])
     if errors or accepted != work.events:
@@ -157,5 +184,5 @@ def run_authlog(folder: Path, endpoint: Endpoint, work: Workload, timeout: float
     return result
 
 
-def _port(endpoint: Endpoint) -> int:
-    return int(endpoint.url.rsplit(":", 1)[1])
+def _ports(endpoints: Sequence[Endpoint]) -> list[int]:
+    return [int(endpoint.url.rsplit(":", 1)[1]) for endpoint in endpoints]

@@ -1,4 +1,10 @@
-"""The side-by-side table: per peer, the median and range over its runs, and the ratio to rsyslog."""
+"""The side-by-side table: per peer, the median and range over its runs, and the ratio to rsyslog.
+
+With a fan-out (``endpoints`` > 1) events/s counts an event once it is in all of them, CPU s per
+100k is per event (not per copy sent), and a run is "stored exactly once" only when every
+endpoint holds each event once. Under the table: the endpoints' own CPU per 100k events, the
+share of the 2 cores the peer did not get.
+"""
 
 from __future__ import annotations
 
@@ -17,15 +23,18 @@ def _spread(values: Sequence[float], shown: Callable[[float], str]) -> str:
     return f"{shown(statistics.median(values))} ({shown(min(values))}-{shown(max(values))})"
 
 
-def table(results: Sequence[Result], peers: Sequence[str], skipped: dict[str, str]) -> str:
+def table(results: Sequence[Result], peers: Sequence[str], skipped: dict[str, str], endpoints: int = 1) -> str:
     """Markdown rows: events/s, CPU s per 100k events, summed peak RSS, exactly once, ratios to rsyslog."""
     by_peer = {peer: [r for r in results if r.peer == peer] for peer in peers}
     good = {peer: [r for r in runs if r.error is None] for peer, runs in by_peer.items()}
     baseline = good.get("rsyslog") or []
     base_rate = statistics.median([r.per_second for r in baseline]) if baseline else None
     base_cpu = statistics.median([r.cpu_per_100k for r in baseline]) if baseline else None
+    rate_heading = "events/s" if endpoints == 1 else f"events/s into all {endpoints}"
+    once_heading = "stored exactly once" if endpoints == 1 else "stored exactly once in each"
     lines = [
-        "| peer | events/s, median (range) | CPU s per 100k events | peak RSS, summed | stored exactly once | events/s vs rsyslog | CPU vs rsyslog |",
+        f"| peer | {rate_heading}, median (range) | CPU s per 100k events | peak RSS, summed | {once_heading} "
+        "| events/s vs rsyslog | CPU vs rsyslog |",
         "|---|---|---|---|---|---|---|",
     ]
     for peer in peers:
@@ -48,4 +57,9 @@ def table(results: Sequence[Result], peers: Sequence[str], skipped: dict[str, st
             f"| {_spread([r.peak_rss / MIB for r in ok], lambda v: f'{v:.0f} MiB')} "
             f"| {once}/{len(runs)} | {ratio} | {cpu_ratio} |"
         )
+    far = [f"{peer} {statistics.median([r.far_cpu_per_100k for r in good[peer]]):.2f}"
+           for peer in peers if good.get(peer)]  # fmt: skip
+    if far:
+        what = "the endpoint's" if endpoints == 1 else f"the {endpoints} endpoints'"
+        lines += ["", f"{what} CPU s per 100k events (not the peer's; median): {', '.join(far)}"]
     return "\n".join(lines)
