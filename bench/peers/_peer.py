@@ -83,11 +83,19 @@ class Result:
         """No error, and every endpoint holds each event once."""
         return self.error is None and all(counted.exactly_once(self.events) for counted in self.counted)
 
+    @property
+    def cores(self) -> float:
+        """How many of the machine's cores the peer kept busy on average (CPU seconds per wall second)."""
+        return self.cpu / self.seconds if self.seconds else 0.0
+
     def stored(self) -> str:
-        """What the endpoints stored: one line when they all hold the same, else each one's."""
-        if len(set(self.counted)) == 1:
-            each = "" if len(self.counted) == 1 else f"each of {len(self.counted)} endpoints: "
-            return each + self.counted[0].line()
+        """What the endpoints stored: one line when they all hold the same (requests aside), else each one's."""
+        if len(self.counted) == 1:
+            return self.counted[0].line()
+        if len({(c.events, c.distinct, c.refused) for c in self.counted}) == 1:
+            first, requests = self.counted[0], "/".join(str(c.requests) for c in self.counted)
+            return (f"each of {len(self.counted)} endpoints: {first.events} events, {first.distinct} distinct ids, "
+                    f"{first.refused} refused as already there; requests {requests}")  # fmt: skip
         return "; ".join(f"endpoint {n}: {counted.line()}" for n, counted in enumerate(self.counted, 1))
 
 

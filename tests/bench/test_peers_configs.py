@@ -83,3 +83,10 @@ def test_a_fanout_run_short_of_one_copy_at_one_endpoint_is_not_exactly_once() ->
     rows = table([_result(whole, whole, doubled, whole)], ["rsyslog"], {}, endpoints=4).splitlines()
     assert "events/s into all 4" in rows[0]
     assert "| 0/1 |" in rows[2]
+
+
+def test_a_run_line_names_the_endpoint_that_differs() -> None:
+    """Endpoints that stored the same are summed up in one phrase; one that stored a copy twice is shown on its own."""
+    whole, doubled = Counted(EVENTS, EVENTS, 0, 1), Counted(EVENTS + 1, EVENTS, 0, 2)
+    assert _result(whole, Counted(EVENTS, EVENTS, 0, 2)).stored().startswith("each of 2 endpoints:")
+    assert f"endpoint 2: {doubled.line()}" in _result(whole, doubled).stored()
