@@ -10,7 +10,8 @@ Every run::
     again (a copy doubled after its endpoint was done is caught) -> the peer is stopped
 
 so start-up is not timed, and neither the producer (this process) nor the endpoints are measured
-as the peer (the endpoints' CPU during the run is recorded on its own: the cores they take).
+as the peer (the endpoints' CPU during the run is recorded on its own: the cores they take; and
+what the rest of the shared machine took, ``_machine``: why one run's events/s differs from the next).
 With one endpoint that is the side-by-side of issue 11; with several (a fan-out) the peer sends
 every event to each, and the clock stops when the last one holds them all.
 """
@@ -27,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import _configs
+import _machine
 from _install import SyslogNg
 from _measure import ProcessTree
 from _sidecar import Sidecar, post_all, stop
@@ -65,6 +67,7 @@ class Result:
     counted: tuple[Counted, ...]  # what each endpoint stored
     error: str | None = None
     far_cpu: float = 0.0  # user + system seconds of the endpoints' processes during the run
+    others_cpu: float = 0.0  # busy seconds of the rest of the machine (not the peer, endpoints or harness)
 
     @property
     def per_second(self) -> float:
@@ -88,6 +91,11 @@ class Result:
         """How many of the machine's cores the peer kept busy on average (CPU seconds per wall second)."""
         return self.cpu / self.seconds if self.seconds else 0.0
 
+    @property
+    def others_cores(self) -> float:
+        """How many cores other processes on the machine kept busy during the run, on average."""
+        return max(0.0, self.others_cpu) / self.seconds if self.seconds else 0.0
+
     def stored(self) -> str:
         """What the endpoints stored: one line when they all hold the same (requests aside), else each one's."""
         if len(self.counted) == 1:
@@ -107,6 +115,7 @@ def measured(name: str, tree: ProcessTree, endpoints: Sequence[Endpoint], events
              timeout: float) -> Result:  # fmt: skip
     """Start the load, wait until every endpoint holds every event, and measure the peer's processes."""
     with tree.sampling():
+        machine, harness = _machine.busy_seconds(), _machine.harness_seconds()
         cpu, far_cpu, started = tree.cpu_seconds(), _cpu_seconds(endpoints), time.perf_counter()
         start_load()
         deadline = time.monotonic() + timeout
@@ -114,12 +123,13 @@ def measured(name: str, tree: ProcessTree, endpoints: Sequence[Endpoint], events
             endpoint.wait_for(events, max(0.0, deadline - time.monotonic()), poll=POLL_SECONDS)
         seconds, cpu = time.perf_counter() - started, tree.cpu_seconds() - cpu
         far_cpu = _cpu_seconds(endpoints) - far_cpu
+        harness, machine = _machine.harness_seconds() - harness, _machine.busy_seconds() - machine
         peak = tree.peak_rss_bytes()
     counted = tuple(endpoint.count() for endpoint in endpoints)
     short = [(n, c.distinct) for n, c in enumerate(counted, 1) if c.distinct < events]
     error = ("; ".join(f"endpoint {n}: only {distinct} of {events} _ids" for n, distinct in short)
              + f" after {timeout:.0f} s") if short else None  # fmt: skip
-    return Result(name, events, seconds, cpu, peak, tree.processes, counted, error, far_cpu)
+    return Result(name, events, seconds, cpu, peak, tree.processes, counted, error, far_cpu, machine - cpu - far_cpu - harness)
 
 
 def _moved_in(source: Path, folder: Path) -> Callable[[], None]:

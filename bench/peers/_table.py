@@ -2,8 +2,8 @@
 
 With a fan-out (``endpoints`` > 1) events/s counts an event once it is in all of them, CPU s per
 100k is per event (not per copy sent), and a run is "stored exactly once" only when every
-endpoint holds each event once. Under the table: the endpoints' own CPU per 100k events, the
-share of the 2 cores the peer did not get.
+endpoint holds each event once. Under the table: the endpoints' own CPU per 100k events, and the
+cores other processes on the shared machine kept busy: shares of the 2 cores the peer did not get.
 """
 
 from __future__ import annotations
@@ -57,9 +57,13 @@ def table(results: Sequence[Result], peers: Sequence[str], skipped: dict[str, st
             f"| {_spread([r.peak_rss / MIB for r in ok], lambda v: f'{v:.0f} MiB')} "
             f"| {once}/{len(runs)} | {ratio} | {cpu_ratio} |"
         )
-    far = [f"{peer} {statistics.median([r.far_cpu_per_100k for r in good[peer]]):.2f}"
-           for peer in peers if good.get(peer)]  # fmt: skip
-    if far:
+    if any(good.values()):
         what = "the endpoint's" if endpoints == 1 else f"the {endpoints} endpoints'"
-        lines += ["", f"{what} CPU s per 100k events (not the peer's; median): {', '.join(far)}"]
+        lines += ["", f"{what} CPU s per 100k events (not the peer's; median): {_medians(good, lambda r: r.far_cpu_per_100k)}",
+                  f"other processes on the machine during the runs, cores busy (median): {_medians(good, lambda r: r.others_cores)}"]  # fmt: skip
     return "\n".join(lines)
+
+
+def _medians(good: dict[str, list[Result]], figure: Callable[[Result], float]) -> str:
+    """``peer median, ...`` of one figure over each peer's good runs."""
+    return ", ".join(f"{peer} {statistics.median([figure(r) for r in runs]):.2f}" for peer, runs in good.items() if runs)

@@ -145,6 +145,7 @@ def main() -> int:
                 print(f"round {round_no + 1}  {peer:<10} {result.per_second:>9,.0f} events/s  {result.seconds:6.2f} s  "
                       f"{result.cpu_per_100k:5.2f} CPU s/100k  peak RSS {result.peak_rss / 1024 / 1024:5.0f} MiB "
                       f"({result.processes} process(es), {result.cores:.2f} cores)  endpoints' CPU {result.far_cpu_per_100k:.2f} s/100k  "
+                      f"others on the machine {result.others_cores:.2f} cores  "
                       f"{result.stored()}"
                       + (f"  ERROR: {result.error}" if result.error else ""), flush=True)  # fmt: skip
                 if not args.keep:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))  # _measure, endpoints: as run.py sees them
@@ -83,6 +84,14 @@ def test_a_fanout_run_short_of_one_copy_at_one_endpoint_is_not_exactly_once() ->
     rows = table([_result(whole, whole, doubled, whole)], ["rsyslog"], {}, endpoints=4).splitlines()
     assert "events/s into all 4" in rows[0]
     assert "| 0/1 |" in rows[2]
+
+
+def test_the_table_notes_what_the_endpoints_and_the_rest_of_the_machine_took() -> None:
+    """Under the table: the endpoints' CPU per 100k events and the cores other processes kept busy, per peer."""
+    run = replace(_result(Counted(EVENTS, EVENTS, 0, 1)), far_cpu=0.0001, others_cpu=0.25)  # 1.0 s/100k; 0.25 of 1 s
+    footer = table([run], ["rsyslog"], {}).splitlines()[-2:]
+    assert footer == ["the endpoint's CPU s per 100k events (not the peer's; median): rsyslog 1.00",
+                      "other processes on the machine during the runs, cores busy (median): rsyslog 0.25"]  # fmt: skip
 
 
 def test_a_run_line_names_the_endpoint_that_differs() -> None:
