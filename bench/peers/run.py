@@ -23,8 +23,9 @@ Not run by CI (it installs Debian packages and takes minutes). What it does:
    clock runs until every endpoint holds every ``_id``;
 5. prints the table (``_table``): events/s (median and range), CPU seconds per 100k events and
    peak RSS summed over the peer's processes (the endpoints and the producer excluded), whether
-   every event was stored exactly once by ``_id`` (in each endpoint), the ratios to rsyslog, and
-   the endpoints' own CPU per 100k events (what the 2 cores gave them, not the peer).
+   every event was stored exactly once by ``_id`` (in each endpoint), the ratios to rsyslog; under
+   it the endpoints' own CPU per 100k events and the cores other processes on the shared machine
+   kept busy (``_machine``): what of the 2 cores the peer did not get.
 """
 
 from __future__ import annotations
