@@ -96,6 +96,11 @@ class Result:
         """How many cores other processes on the machine kept busy during the run, on average."""
         return max(0.0, self.others_cpu) / self.seconds if self.seconds else 0.0
 
+    def bound(self, cores: int) -> float:
+        """The most events/s this peer and its endpoints could reach on ``cores`` idle cores at this run's CPU per event."""
+        per_event = (self.cpu + self.far_cpu) / self.events
+        return cores / per_event if per_event else 0.0
+
     def stored(self) -> str:
         """What the endpoints stored: one line when they all hold the same (requests aside), else each one's."""
         if len(self.counted) == 1:

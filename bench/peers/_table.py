@@ -3,7 +3,10 @@
 With a fan-out (``endpoints`` > 1) events/s counts an event once it is in all of them, CPU s per
 100k is per event (not per copy sent), and a run is "stored exactly once" only when every
 endpoint holds each event once. Under the table: the endpoints' own CPU per 100k events, and the
-cores other processes on the shared machine kept busy: shares of the 2 cores the peer did not get.
+cores other processes on the shared machine kept busy: shares of the 2 cores the peer did not get;
+then the most events/s the peer and its endpoints could reach on the machine's cores idle
+(cores / their CPU seconds per event: a bound from the robust figure, not a measurement; it
+assumes the peer spreads over every core, and leaves authlog's producer out, ~0.2 s/100k).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ def _spread(values: Sequence[float], shown: Callable[[float], str]) -> str:
     return f"{shown(statistics.median(values))} ({shown(min(values))}-{shown(max(values))})"
 
 
-def table(results: Sequence[Result], peers: Sequence[str], skipped: dict[str, str], endpoints: int = 1) -> str:
+def table(results: Sequence[Result], peers: Sequence[str], skipped: dict[str, str], endpoints: int = 1,
+          cores: int = 2) -> str:  # fmt: skip
     """Markdown rows: events/s, CPU s per 100k events, summed peak RSS, exactly once, ratios to rsyslog."""
     by_peer = {peer: [r for r in results if r.peer == peer] for peer in peers}
     good = {peer: [r for r in runs if r.error is None] for peer, runs in by_peer.items()}
@@ -60,10 +64,12 @@ def table(results: Sequence[Result], peers: Sequence[str], skipped: dict[str, st
     if any(good.values()):
         what = "the endpoint's" if endpoints == 1 else f"the {endpoints} endpoints'"
         lines += ["", f"{what} CPU s per 100k events (not the peer's; median): {_medians(good, lambda r: r.far_cpu_per_100k)}",
-                  f"other processes on the machine during the runs, cores busy (median): {_medians(good, lambda r: r.others_cores)}"]  # fmt: skip
+                  f"other processes on the machine during the runs, cores busy (median): {_medians(good, lambda r: r.others_cores)}",
+                  f"at most on {cores} idle cores, events/s (cores / the peer's and endpoints' CPU per event; median): "
+                  + _medians(good, lambda r: r.bound(cores), "{:,.0f}")]  # fmt: skip
     return "\n".join(lines)
 
 
-def _medians(good: dict[str, list[Result]], figure: Callable[[Result], float]) -> str:
+def _medians(good: dict[str, list[Result]], figure: Callable[[Result], float], shown: str = "{:.2f}") -> str:
     """``peer median, ...`` of one figure over each peer's good runs."""
-    return ", ".join(f"{peer} {statistics.median([figure(r) for r in runs]):.2f}" for peer, runs in good.items() if runs)
+    return ", ".join(f"{peer} {shown.format(statistics.median([figure(r) for r in runs]))}" for peer, runs in good.items() if runs)

@@ -25,7 +25,9 @@ Not run by CI (it installs Debian packages and takes minutes). What it does:
    peak RSS summed over the peer's processes (the endpoints and the producer excluded), whether
    every event was stored exactly once by ``_id`` (in each endpoint), the ratios to rsyslog; under
    it the endpoints' own CPU per 100k events and the cores other processes on the shared machine
-   kept busy (``_machine``): what of the 2 cores the peer did not get.
+   kept busy (``_machine``): what of the 2 cores the peer did not get; and the most events/s the
+   peer could reach on idle cores at its CPU per event (with its endpoints'), a bound to judge a
+   target by.
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ def main() -> int:
                 if not args.keep:
                     shutil.rmtree(run_folder, ignore_errors=True)
     print()
-    print(table(results, peers, skipped, args.fanout))
+    print(table(results, peers, skipped, args.fanout, os.cpu_count() or 1))
     print()
     for peer, version in versions.items():
         print(f"- {peer}: {version}")

@@ -8,6 +8,8 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))  # _measure, endpoints: as run.py sees them
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench" / "peers"))  # _configs, _peer, _table
 
@@ -89,9 +91,16 @@ def test_a_fanout_run_short_of_one_copy_at_one_endpoint_is_not_exactly_once() ->
 def test_the_table_notes_what_the_endpoints_and_the_rest_of_the_machine_took() -> None:
     """Under the table: the endpoints' CPU per 100k events and the cores other processes kept busy, per peer."""
     run = replace(_result(Counted(EVENTS, EVENTS, 0, 1)), far_cpu=0.0001, others_cpu=0.25)  # 1.0 s/100k; 0.25 of 1 s
-    footer = table([run], ["rsyslog"], {}).splitlines()[-2:]
+    footer = table([run], ["rsyslog"], {}).splitlines()[-3:-1]
     assert footer == ["the endpoint's CPU s per 100k events (not the peer's; median): rsyslog 1.00",
                       "other processes on the machine during the runs, cores busy (median): rsyslog 0.25"]  # fmt: skip
+
+
+def test_the_bound_is_the_cores_over_the_peers_and_endpoints_cpu_per_event() -> None:
+    """At 5 CPU s per 100k events (peer 4, endpoints 1), 2 idle cores bound a peer at 40,000 events/s."""
+    run = replace(_result(Counted(EVENTS, EVENTS, 0, 1)), cpu=0.0004, far_cpu=0.0001)
+    assert run.bound(2) == pytest.approx(40_000)
+    assert table([run], ["rsyslog"], {}, cores=2).splitlines()[-1].endswith("rsyslog 40,000")
 
 
 def test_a_run_line_names_the_endpoint_that_differs() -> None:
