@@ -22,7 +22,6 @@ Everything that does not depend on the event is worked out once from the config
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -43,8 +42,9 @@ from shippers.event import Event
 PAYLOAD_FIELDS = ("id", "type", "time", "tenantId", "userId", "email", "ip", "userAgent", "reason", "traceId", "details")
 # Why: a Cloud Trace trace id is the 32-hex-digit encoding of 16 bytes (W3C's trace-id too); an
 # all-zero id is invalid in W3C Trace Context. Anything else in `trace` would link to no trace.
-_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
-_ZERO_TRACE_ID = "0" * 32
+_TRACE_ID_CHARS = 32
+_HEX_DIGITS = "0123456789abcdef"
+_ZERO_TRACE_ID = "0" * _TRACE_ID_CHARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +114,7 @@ def to_log_entry(event: Event, template: EntryTemplate) -> dict[str, Any]:
     if trace is not None:
         entry["trace"] = f"projects/{template.project}/traces/{trace}"
 
-    payload: dict[str, Any] = {"message": event.description}
-    for name in PAYLOAD_FIELDS:
-        value = getattr(event, name)
-        if value is not None:
-            payload[name] = value
+    payload = _payload(event)
     payload["action"] = event.action
     payload["outcome"] = event.outcome
     payload["description"] = event.description
@@ -132,8 +128,32 @@ def to_log_entry(event: Event, template: EntryTemplate) -> dict[str, Any]:
     return entry
 
 
+def _payload(event: Event) -> dict[str, Any]:
+    """``message`` and the canonical wire fields present, in archive-line order (PAYLOAD_FIELDS), written out:
+    a loop of getattr over the names cost twice as much, once per event."""
+    payload: dict[str, Any] = {"message": event.description, "id": event.id, "type": event.type, "time": event.time}
+    if event.tenantId is not None:
+        payload["tenantId"] = event.tenantId
+    if event.userId is not None:
+        payload["userId"] = event.userId
+    if event.email is not None:
+        payload["email"] = event.email
+    if event.ip is not None:
+        payload["ip"] = event.ip
+    if event.userAgent is not None:
+        payload["userAgent"] = event.userAgent
+    if event.reason is not None:
+        payload["reason"] = event.reason
+    if event.traceId is not None:
+        payload["traceId"] = event.traceId
+    if event.details is not None:
+        payload["details"] = event.details
+    return payload
+
+
 def valid_trace_id(trace_id: str) -> str | None:
     """``trace_id`` in lower case when it is a valid Cloud Trace id, else None."""
     lowered = trace_id.lower()
-    # fullmatch: `$` would let a trailing newline through
-    return lowered if _TRACE_ID.fullmatch(lowered) and lowered != _ZERO_TRACE_ID else None
+    # 32 characters, none left once the hex digits are stripped: a fullmatch of [0-9a-f]{32} without the regex
+    # engine (a third of the cost, once per event); a trailing newline is no hex digit, so it never passes.
+    return lowered if len(lowered) == _TRACE_ID_CHARS and not lowered.strip(_HEX_DIGITS) and lowered != _ZERO_TRACE_ID else None

@@ -56,7 +56,8 @@ _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_\-:./]")
 MAX_TAG_CHARS = 200
 # Why: a W3C trace id is 32 lower-case hex digits, a 64-bit one 16; Datadog's own ids are decimal
 # up to 2**64 - 1 (20 digits). All-zero ids are invalid in W3C Trace Context.
-_HEX_TRACE_ID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{16})$")
+_HEX_TRACE_ID_CHARS = (32, 16)
+_HEX_DIGITS = "0123456789abcdef"
 _DECIMAL_TRACE_ID = re.compile(r"^[0-9]{1,20}$")
 _LOW_64_BITS = (1 << 64) - 1
 # Why: tags repeat (a few types, outcomes and tenants); 4096 remembered values cover a large
@@ -223,7 +224,9 @@ def datadog_trace_id(trace_id: str) -> str | None:
 
     W3C (32 hex) and 64-bit (16 hex) ids give their lower 64 bits; a decimal Datadog id is kept.
     """
-    if _HEX_TRACE_ID.fullmatch(trace_id):  # fullmatch: `$` would let a trailing newline through
+    # 32 or 16 lower-case hex digits: nothing is left once they are stripped (a fullmatch without the regex
+    # engine, once per event; a trailing newline is no hex digit, so it never passes)
+    if len(trace_id) in _HEX_TRACE_ID_CHARS and not trace_id.strip(_HEX_DIGITS):
         number = int(trace_id, 16)
         return str(number & _LOW_64_BITS) if number else None
     if _DECIMAL_TRACE_ID.fullmatch(trace_id):
