@@ -83,10 +83,10 @@ def log_name(project: str, log_id: str) -> str:
 
 def _resource(template: EntryTemplate) -> dict[str, Any]:
     """A fresh copy per entry, so no two documents share a mutable part."""
-    resource = dict(template.resource)
-    if "labels" in resource:
-        resource["labels"] = dict(resource["labels"])
-    return resource
+    labels = template.resource.get("labels")
+    if labels is None:
+        return {"type": template.resource["type"]}
+    return {"type": template.resource["type"], "labels": dict(labels)}
 
 
 def to_log_entry(event: Event, template: EntryTemplate) -> dict[str, Any]:
