@@ -225,6 +225,6 @@ def test_a_trace_id_with_trailing_whitespace_is_no_trace(suffix: str) -> None:
 
 
 def test_the_payload_holds_the_wire_fields_in_archive_line_order() -> None:
-    """jsonPayload's canonical fields follow PAYLOAD_FIELDS (what the written-out copy must keep), then the catalog's."""
+    """jsonPayload starts with the message, then every canonical wire field in archive-line order, then the catalog's action, outcome, description."""
     payload = to_log_entry(full_event("user.locked", "locked", details={"k": 1}), make_adapter().template)["jsonPayload"]
     assert list(payload)[: len(PAYLOAD_FIELDS) + 4] == ["message", *PAYLOAD_FIELDS, "action", "outcome", "description"]
