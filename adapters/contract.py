@@ -192,6 +192,11 @@ class Adapter(ABC):
     # True when map() returns the event itself and encode_item() its archive line: the core then
     # sends the stored bytes as they are (no decode-map-encode round trip on the hot path).
     archive_line: ClassVar[bool] = False
+    # True (with archive_line) when check_item, partition and send read only an event's id, type, time and
+    # tenantId: a sink without a PII policy then decodes just those (shippers.event.EventKeys) instead of the
+    # whole event, and holds them until the batch settles (S3 NDJSON: up to 100k per batch). The contract
+    # suite checks that check_item and partition say the same of the keys as of the event.
+    reads_event_keys: ClassVar[bool] = False
     # The config key users set the per-attempt timeout with (None: the adapter has none) and the
     # timeout when it is not set. Why 30 s: far above a healthy request (tens of ms) and the order of
     # magnitude of the SDKs' own defaults; it only cuts off a stuck connection, the core retries.

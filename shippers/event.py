@@ -147,9 +147,35 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True, gc=False):
         return int(self.timestamp.timestamp() * 1000)
 
 
+class EventKeys(msgspec.Struct, kw_only=True, frozen=True, gc=False):
+    """What an archive-line sink reads of a stored event (its partition, checks and send: id, type, time, tenant).
+
+    Decoded alone from the archive line (:func:`decode_event_keys`) for a sink whose adapter says
+    ``reads_event_keys`` (S3 NDJSON): such a batch holds up to 100k events until it settles, ~1.1 KB each
+    decoded whole and ~0.4 KB as keys, and decoding the keys costs about a quarter of a full decode.
+    Event's other required fields are required here too, so a stored body without them is undecodable
+    for every sink alike. ``gc=False`` as Event: it holds only text and a number.
+    """
+
+    id: str
+    type: str
+    time: str
+    tenantId: str | None = None
+    action: str
+    outcome: str
+    description: str
+    schemaVersion: int
+
+    @property
+    def timestamp(self) -> datetime:
+        """The event time as an aware UTC datetime (as ``Event.timestamp``)."""
+        return datetime.fromisoformat(self.time)
+
+
 _wire_decoder = msgspec.json.Decoder(WireEvent)
 _any_decoder = msgspec.json.Decoder()
 _event_decoder = msgspec.json.Decoder(Event)
+_keys_decoder = msgspec.json.Decoder(EventKeys)
 _encoder = msgspec.json.Encoder()
 _now_text = NowText()  # the time of an event sent without one
 
@@ -164,6 +190,11 @@ def encode_event(event: Event) -> bytes:
 def decode_event(line: bytes) -> Event:
     """Read back an archive line / stored record written by :func:`encode_event`."""
     return _event_decoder.decode(line)
+
+
+def decode_event_keys(line: bytes) -> EventKeys:
+    """The :class:`EventKeys` of an archive line / stored record (the rest of it is parsed, not kept)."""
+    return _keys_decoder.decode(line)
 
 
 def _quote(text: str) -> str:
@@ -222,17 +253,16 @@ def unexpected_rejection(exc: Exception) -> ValidationError:
 
 
 def is_ip_address(value: str) -> bool:
-    """Whether ``value`` is an IPv4 or IPv6 address (inet_pton, as validation checks it; C-fast for mappings)."""
-    for family in _IP_FAMILIES:
-        try:
-            socket.inet_pton(family, value)
-        except (OSError, ValueError):
-            continue
-        return True
-    return False
+    """Whether ``value`` is an IPv4 or IPv6 address (inet_pton, as validation checks it; C-fast for mappings).
 
-
-_IP_FAMILIES = (socket.AF_INET, socket.AF_INET6)
+    One family is tried, as in :func:`_normalise_ip`: IPv6 text always holds a colon and IPv4 text never
+    does (trying IPv4 first cost every IPv6 address an exception).
+    """
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in value else socket.AF_INET, value)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _normalise_ip(value: str) -> str:

@@ -29,6 +29,15 @@ class Route:
         self._outcomes = frozenset(config.outcomes)
         self._tenants = frozenset(config.tenants)
 
+    def taken(self, rows: list[StoredRow]) -> list[StoredRow]:
+        """The rows this route takes, in order: ``takes`` for each, without a call per row when the route takes every
+        type, outcome and tenant (the default: then only a DLQ replay's ``only_sink`` can leave a row out)."""
+        if self._all_types and not self._outcomes and not self._tenants:
+            sink = self.sink
+            return [row for row in rows if row.only_sink is None or row.only_sink == sink]
+        takes = self.takes
+        return [row for row in rows if takes(row)]
+
     def takes(self, row: StoredRow) -> bool:
         if row.only_sink is not None:
             return row.only_sink == self.sink  # a DLQ replay is for one sink only

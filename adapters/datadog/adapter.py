@@ -82,7 +82,7 @@ class DatadogAdapter(Adapter):
         return document
 
     def check_item(self, event: Event, item: bytes, now: float) -> str | None:
-        return too_large(item) or outside_window(event.epoch_ms, now)
+        return too_large(item) or outside_window(self._mapping.epoch_ms(event), now)
 
     # -- I/O -----------------------------------------------------------------
     def _no_key(self) -> Verdict:

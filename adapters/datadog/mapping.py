@@ -56,7 +56,8 @@ _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_\-:./]")
 MAX_TAG_CHARS = 200
 # Why: a W3C trace id is 32 lower-case hex digits, a 64-bit one 16; Datadog's own ids are decimal
 # up to 2**64 - 1 (20 digits). All-zero ids are invalid in W3C Trace Context.
-_HEX_TRACE_ID = re.compile(r"^(?:[0-9a-f]{32}|[0-9a-f]{16})$")
+_HEX_TRACE_ID_CHARS = (32, 16)
+_HEX_DIGITS = "0123456789abcdef"
 _DECIMAL_TRACE_ID = re.compile(r"^[0-9]{1,20}$")
 _LOW_64_BITS = (1 << 64) - 1
 # Why: tags repeat (a few types, outcomes and tenants); 4096 remembered values cover a large
@@ -117,32 +118,52 @@ def type_facts(kind: EventType, event: Event, settings: MappingSettings) -> Type
 
 def to_datadog_log(event: Event, kind: EventType, settings: MappingSettings) -> dict[str, Any]:
     """The Datadog log for one canonical event of catalog type ``kind`` (pure, deterministic)."""
-    return _log(event, type_facts(kind, event, settings), settings)
+    facts = type_facts(kind, event, settings)
+    return _log(event, facts, settings, ddtags(facts, event.tenantId), event.epoch_ms)
+
+
+def ddtags(facts: TypeFacts, tenant: str | None) -> str:
+    """The ``ddtags`` of a log of these facts and tenant: env, tenant_id, event_type, outcome, the sink's own."""
+    tags = facts.tags_after_tenant
+    if tenant is not None:
+        tags = f"{tag('tenant_id', tenant)},{tags}"
+    if facts.tags_before_tenant:
+        tags = f"{facts.tags_before_tenant},{tags}"
+    return tags
 
 
 class DatadogMapping:
-    """:func:`to_datadog_log` for one sink, with each type's :class:`TypeFacts` worked out once."""
+    """:func:`to_datadog_log` for one sink, with what each type, outcome and tenant share worked out once."""
 
     def __init__(self, settings: MappingSettings, catalog: Catalog) -> None:
         self.settings = settings
         self._catalog = catalog
-        # Keyed by (type, outcome): the outcome is the stored event's, which a later catalog could differ from.
-        self._facts: dict[tuple[str, str], TypeFacts] = {}
+        # Keyed by (type, outcome, tenant): the outcome is the stored event's, which a later catalog could differ
+        # from. Bounded like the tag cache (a tenant id per event would otherwise grow it without end).
+        self._shared: dict[tuple[str, str, str | None], tuple[TypeFacts, str]] = {}
+        # The last event's epoch_ms: the cut maps an event, then checks its window (check_item) at once.
+        self._last_epoch: tuple[Event | None, int] = (None, 0)
 
     def log(self, event: Event) -> dict[str, Any]:
-        key = (event.type, event.outcome)
-        facts = self._facts.get(key)
-        if facts is None:
-            facts = self._facts[key] = type_facts(self._catalog[event.type], event, self.settings)
-        return _log(event, facts, self.settings)
+        key = (event.type, event.outcome, event.tenantId)
+        shared = self._shared.get(key)
+        if shared is None:
+            facts = type_facts(self._catalog[event.type], event, self.settings)
+            if len(self._shared) >= TAG_CACHE_SIZE:
+                self._shared.clear()
+            shared = self._shared[key] = (facts, ddtags(facts, event.tenantId))
+        return _log(event, shared[0], self.settings, shared[1], self.epoch_ms(event))
+
+    def epoch_ms(self, event: Event) -> int:
+        """``event.epoch_ms``, the time parsed once when asked again for the same event right after."""
+        last, epoch_ms = self._last_epoch  # one tuple, replaced whole: threads see a pair that belongs together
+        if last is not event:
+            epoch_ms = event.epoch_ms
+            self._last_epoch = (event, epoch_ms)
+        return epoch_ms
 
 
-def _log(event: Event, facts: TypeFacts, settings: MappingSettings) -> dict[str, Any]:
-    tags = facts.tags_after_tenant
-    if event.tenantId is not None:
-        tags = f"{tag('tenant_id', event.tenantId)},{tags}"
-    if facts.tags_before_tenant:
-        tags = f"{facts.tags_before_tenant},{tags}"
+def _log(event: Event, facts: TypeFacts, settings: MappingSettings, tags: str, epoch_ms: int) -> dict[str, Any]:
     log: dict[str, Any] = {
         "message": event.description,
         "ddsource": settings.source,
@@ -150,17 +171,29 @@ def _log(event: Event, facts: TypeFacts, settings: MappingSettings) -> dict[str,
         "hostname": settings.hostname,
         "ddtags": tags,
         "status": facts.status,
-        "timestamp": event.epoch_ms,
+        "timestamp": epoch_ms,
         "evt": {"name": event.type, "outcome": event.outcome, "category": facts.category, "id": event.id},
     }
     usr = user_fields(event)
     if usr is not None:
         log["usr"] = usr
+    # The known parts (neither None nor empty), in this order; written out (no helper): once per event.
     enrichment = event.enrichment
-    client = _known(ip=event.ip, geoip=_geoip(enrichment) if enrichment is not None else None)
+    client: dict[str, Any] = {}
+    if event.ip:
+        client["ip"] = event.ip
+    http: dict[str, Any] = {}
+    if event.userAgent:
+        http["useragent"] = event.userAgent
+    if enrichment is not None:
+        geoip = _geoip(enrichment)
+        if geoip:
+            client["geoip"] = geoip
+        details = _useragent_details(enrichment)
+        if details:
+            http["useragent_details"] = details
     if client:
         log["network"] = {"client": client}
-    http = _known(useragent=event.userAgent, useragent_details=_useragent_details(enrichment) if enrichment is not None else None)
     if http:
         log["http"] = http
     own: dict[str, Any] = {}
@@ -191,18 +224,15 @@ def datadog_trace_id(trace_id: str) -> str | None:
 
     W3C (32 hex) and 64-bit (16 hex) ids give their lower 64 bits; a decimal Datadog id is kept.
     """
-    if _HEX_TRACE_ID.fullmatch(trace_id):  # fullmatch: `$` would let a trailing newline through
+    # 32 or 16 lower-case hex digits: nothing is left once they are stripped (a fullmatch without the regex
+    # engine, once per event; a trailing newline is no hex digit, so it never passes)
+    if len(trace_id) in _HEX_TRACE_ID_CHARS and not trace_id.strip(_HEX_DIGITS):
         number = int(trace_id, 16)
         return str(number & _LOW_64_BITS) if number else None
     if _DECIMAL_TRACE_ID.fullmatch(trace_id):
         number = int(trace_id)
         return str(number) if 0 < number <= _LOW_64_BITS else None
     return None
-
-
-def _known(**parts: Any) -> dict[str, Any]:
-    """The parts that are known (neither None nor empty), in the order given."""
-    return {key: value for key, value in parts.items() if value}
 
 
 def _geoip(enrichment: Enrichment) -> dict[str, Any]:

@@ -176,9 +176,10 @@ def _user_agent(original: str | None, enrichment: Enrichment | None) -> dict[str
 def _related(user_id: str | None, email: str | None, ip: str | None) -> dict[str, Any]:
     """ECS ``related``: every user identity and address of the event (pivot fields for hunting)."""
     related: dict[str, Any] = {}
-    users = [u for u in (user_id, email) if u is not None]
-    if users:
-        related["user"] = users if len(users) == 1 or users[0] != users[1] else users[:1]
+    if user_id is not None:  # both, once each when they are the same text
+        related["user"] = [user_id] if email is None or email == user_id else [user_id, email]
+    elif email is not None:
+        related["user"] = [email]
     if ip is not None:
         related["ip"] = [ip]
     return related

@@ -43,6 +43,7 @@ class FileAdapter(Adapter):
     hard_limits = HARD_LIMITS
     default_concurrency = 1  # a local append does not wait on a network; one writer per path anyway
     archive_line = True
+    reads_event_keys = True  # it writes the stored bytes and reads nothing of the event: the core decodes only the keys
 
     def __init__(self, context: SinkContext, config: FileConfig) -> None:
         super().__init__(context, config)

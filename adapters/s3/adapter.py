@@ -60,6 +60,11 @@ class S3Adapter(Adapter):
         super().__init__(context, config)
         self.config: S3Config = config
         self._ocsf = config.format in OCSF_FORMATS
+        # An NDJSON sink's line is the archive line, which is the stored row as it is: the core sends the stored
+        # bytes (no encode per event; the module docstring promised it, the class flag never said so).
+        self.archive_line = not self._ocsf  # type: ignore[misc]  # a per-format value of a ClassVar
+        # Its partition (UTC hour, tenant), checks and batch tag read only the keys (shippers.event.EventKeys).
+        self.reads_event_keys = self.archive_line  # type: ignore[misc]
         self.layout = layout_for(config, context.catalog)
         if config.security_lake is not None:
             # Why: Security Lake wants objects at most every 5 minutes (see config.PARQUET_BATCH_DEFAULTS);

@@ -3,9 +3,11 @@
 No store, no thread, no clock of its own: what to cut comes from the scan (shippers.delivery.scan),
 recording the result is the store's (``Buffer.record_cut`` takes the batches as
 :class:`~shippers.buffer.records.NewBatch`, keys computed here). Each row is decoded, mapped for
-the sink, checked (``adapter.check_item``) and partitioned; each partition is split by the limits,
-in seq order; each batch gets its key from the adapter's pure ``object_key``, so a resend after a
-crash targets the same object. A row that fails any of it is a dead letter, never a lost stream.
+the sink, checked (``adapter.check_item``) and partitioned, and joins its partition's open run, which
+is closed when the next item would pass the limits: one walk over the rows (the limits are kept while
+mapping, in seq order, not by a second pass over each partition). Each batch gets its key from the
+adapter's pure ``object_key``, so a resend after a crash targets the same object. A row that fails
+any of it is a dead letter, never a lost stream.
 """
 
 from __future__ import annotations
@@ -55,12 +57,39 @@ class Cut:
     dead: list[DeadItem]
 
 
+class Runs:
+    """One partition's items as consecutive runs within ``limits``, built as the items come (in seq order).
+
+    An item larger than max_bytes alone is a run of one; a run is never empty.
+    """
+
+    __slots__ = ("max_events", "max_bytes", "parts", "current", "size")
+
+    def __init__(self, limits: Limits, first: Mapped) -> None:
+        self.max_events, self.max_bytes = limits.max_events, limits.max_bytes
+        self.current = [first]
+        self.parts = [self.current]
+        self.size = len(first.item)
+
+    def add(self, mapped: Mapped) -> None:
+        length = len(mapped.item)
+        size = self.size + length
+        current = self.current
+        if len(current) >= self.max_events or size > self.max_bytes:
+            self.current = [mapped]
+            self.parts.append(self.current)
+            self.size = length
+        else:
+            current.append(mapped)
+            self.size = size
+
+
 def cut(rows: Iterable[StoredRow], mapper: RowMapper, limits: Limits, now: float) -> Cut:
     """Map, check and partition ``rows`` (routed already) into keyed batches within ``limits``; ``now`` is wall time."""
     adapter = mapper.adapter
     check_item, partition_of, map_row, decode = adapter.check_item, adapter.partition, mapper.map_row, mapper.decode
     dead: list[DeadItem] = []
-    by_partition: dict[str, list[Mapped]] = {}
+    by_partition: dict[str, Runs] = {}
     for row in rows:
         stored = decode(row)
         if isinstance(stored, DeadItem):
@@ -76,35 +105,24 @@ def cut(rows: Iterable[StoredRow], mapper: RowMapper, limits: Limits, now: float
         if problem is not None:
             dead.append(mapper.dead_letter(row, CODE_INVALID, problem, mapped))
             continue
-        items = by_partition.get(partition)
-        if items is None:
-            by_partition[partition] = [mapped]
+        runs = by_partition.get(partition)
+        if runs is None:
+            by_partition[partition] = Runs(limits, mapped)
         else:
-            items.append(mapped)
-    batches = [
-        keyed(partition, part, adapter.object_key)
-        for partition, items in by_partition.items()
-        for part in split_by_limits(items, limits)
-    ]
+            runs.add(mapped)
+    key_for = adapter.object_key
+    batches = [keyed(partition, part, key_for) for partition, runs in by_partition.items() for part in runs.parts]
     return Cut(batches, dead)
 
 
 def split_by_limits(items: Sequence[Mapped], limits: Limits) -> list[list[Mapped]]:
     """Consecutive runs of ``items``, each within ``limits`` (an item larger than max_bytes alone is a run of one)."""
-    max_events, max_bytes = limits.max_events, limits.max_bytes
-    parts: list[list[Mapped]] = []
-    current: list[Mapped] = []
-    size = 0
-    for mapped in items:
-        length = len(mapped.item)
-        if current and (len(current) >= max_events or size + length > max_bytes):
-            parts.append(current)
-            current, size = [], 0
-        current.append(mapped)
-        size += length
-    if current:
-        parts.append(current)
-    return parts
+    if not items:
+        return []
+    runs = Runs(limits, items[0])
+    for mapped in items[1:]:
+        runs.add(mapped)
+    return runs.parts
 
 
 def keyed(partition: str, items: list[Mapped], key_for: KeyFor) -> CutBatch:

@@ -14,8 +14,8 @@ import msgspec
 from adapters.contract import Adapter
 from shippers.buffer.records import DeadItem, StoredRow
 from shippers.delivery.codes import CODE_INVALID
-from shippers.delivery.shared_rows import decode_row
-from shippers.event import Event, encode_event
+from shippers.delivery.shared_rows import decode_row, decode_row_keys
+from shippers.event import Event, EventKeys, encode_event
 from shippers.pii import SinkPii, scrub
 
 
@@ -28,38 +28,43 @@ class Mapped(msgspec.Struct, frozen=True, gc=False):
     """
 
     row: StoredRow
-    event: Event  # the sink's view (PII policy applied)
+    event: Event | EventKeys  # the sink's view (PII policy applied); its keys alone for a sink that reads_event_keys
     doc: object  # adapter.map(event)
     item: bytes  # adapter.encode_item(doc): what the request carries and the limits count
-    stored: Event  # the row as decoded (before the PII policy), for dead letters
+    stored: Event | EventKeys  # the row as decoded (before the PII policy), for dead letters
 
 
 class RowMapper:
     """Stored rows -> one sink's items and dead letters."""
 
-    def __init__(self, adapter: Adapter, pii: SinkPii | None = None, decode: Callable[[StoredRow], Event | DeadItem] = decode_row) -> None:
+    def __init__(
+        self, adapter: Adapter, pii: SinkPii | None = None, decode: Callable[[StoredRow], Event | EventKeys | DeadItem] = decode_row
+    ) -> None:
         self.adapter = adapter
         self.pii = pii or SinkPii()
         self.transform = self.pii.transform
         # The stored event, or its ``undecodable`` dead letter (shippers.delivery.shared_rows.decode_row); the
-        # fan-out gives every sink SharedRows.decode, so each row is decoded once for all of them.
-        self.decode = decode
+        # fan-out gives every sink SharedRows.decode, so each row is decoded once for all of them. An archive-line
+        # sink without a policy whose adapter reads only the keys sends the stored bytes and decodes just those
+        # (decode_row_keys): S3 NDJSON cuts batches of up to 100k rows, long after the shared window moved on.
+        self.keys_only = adapter.archive_line and adapter.reads_event_keys and self.transform is None
+        self.decode = decode_row_keys if self.keys_only else decode
 
-    def map_row(self, row: StoredRow, stored: Event) -> Mapped:
+    def map_row(self, row: StoredRow, stored: Event | EventKeys) -> Mapped:
         """From ``stored`` (the row decoded): apply the sink's PII policy (once: a replayed dead letter carries it
         already), map, encode."""
         event = stored
-        if row.pii is not None:  # a replayed dead letter: its body is the sink's view already
-            event = self.pii.view(event, row.pii)[0]
+        if row.pii is not None:  # a replayed dead letter: its body is the sink's view already (decoded whole)
+            event = self.pii.view(event, row.pii)[0]  # type: ignore[arg-type]  # decode_row_keys: whole when tagged
         elif self.transform is not None:
-            event = self.transform(event)
-        elif self.adapter.archive_line:
-            return Mapped(row, event, event, row.body, stored)  # the stored bytes are already the archive line
+            event = self.transform(event)  # type: ignore[arg-type]  # no policy where the keys are decoded alone
+        elif self.adapter.archive_line:  # the stored bytes are already the archive line (a keys-only sink: always here)
+            return Mapped(row, event, event, row.body, stored)
         doc = self.adapter.map(event)
         return Mapped(row, event, doc, self.adapter.encode_item(doc), stored)
 
     def dead_letter(
-        self, row: StoredRow, code: str, reason: str, mapped: Mapped | None = None, *, stored: Event | None = None
+        self, row: StoredRow, code: str, reason: str, mapped: Mapped | None = None, *, stored: Event | EventKeys | None = None
     ) -> DeadItem:
         """A dead letter holding only what this sink may see: the mapped event, or the row with the policy applied.
 
@@ -70,9 +75,15 @@ class RowMapper:
         if mapped is not None:
             stored = mapped.stored
         assert stored is not None, "dead_letter needs the mapped row or the decoded one"
+        if isinstance(stored, EventKeys):  # a keys-only sink (no policy: its view is the stored event): the letter holds it whole
+            whole = decode_row(row)
+            if isinstance(whole, DeadItem):
+                return whole
+            stored, mapped = whole, None
         shown, tag = self.pii.safe_view(stored, row.pii)
         if mapped is not None:
             shown = mapped.event  # the same view (map_row made it), as sent
+            assert isinstance(shown, Event)
         body = row.body if shown is stored else encode_event(shown)
         return DeadItem(row.seq, code, scrub(reason, stored, shown), body, tag)
 

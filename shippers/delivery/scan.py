@@ -88,16 +88,14 @@ class Scanner:
             rows, size, cursor, first_seen = [], 0, after_seq, math.inf
         del self._seen[: bisect.bisect_right(self._seen, after_seq, key=lambda entry: entry[0])]  # cut already
         full = False
-        takes, scan_events, scan_bytes = self.route.takes, self.scan_events, self.scan_bytes  # per row: locals
+        taken, scan_events, scan_bytes = self.route.taken, self.scan_events, self.scan_bytes  # per row: locals
         while not full:
             # no more than the batch still needs: a scan past it is thrown away and read again by the next cut
             chunk = buffer.scan(cursor, min(SCAN_CHUNK, scan_events - len(rows)))
             if not chunk:
                 break
             cursor = chunk[-1].seq
-            for row in chunk:
-                if not takes(row):
-                    continue
+            for row in taken(chunk):
                 rows.append(row)
                 size += len(row.body)
                 if len(rows) >= scan_events or size >= scan_bytes:

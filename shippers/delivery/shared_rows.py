@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from shippers.buffer.protocol import Buffer
 from shippers.buffer.records import UNDECODABLE_TAG, DeadItem, StoredRow
 from shippers.delivery.codes import CODE_UNDECODABLE
-from shippers.event import Event, decode_event
+from shippers.event import Event, EventKeys, decode_event, decode_event_keys
 
 # Why: sinks that run at different speeds drift apart by thousands of rows while producers outpace them;
 # a sink stuck in a retry falls out of the window instead of pinning it (its later scans read the store).
@@ -49,8 +49,23 @@ def decode_row(row: StoredRow) -> Event | DeadItem:
     try:
         return decode_event(row.body)
     except Exception as exc:
-        reason = f"the stored event does not decode ({type(exc).__name__}); it is kept as stored and withheld from every view"
-        return DeadItem(row.seq, CODE_UNDECODABLE, reason, bytes(row.body), UNDECODABLE_TAG)
+        return _undecodable(row, exc)
+
+
+def decode_row_keys(row: StoredRow) -> Event | EventKeys | DeadItem:
+    """:func:`decode_row` for an archive-line sink that reads only the keys: the row's EventKeys, or the whole event
+    when the row is a replayed dead letter (its PII tag is applied to the whole event: RowMapper.map_row)."""
+    if row.pii is not None:
+        return decode_row(row)
+    try:
+        return decode_event_keys(row.body)
+    except Exception as exc:
+        return _undecodable(row, exc)
+
+
+def _undecodable(row: StoredRow, exc: Exception) -> DeadItem:
+    reason = f"the stored event does not decode ({type(exc).__name__}); it is kept as stored and withheld from every view"
+    return DeadItem(row.seq, CODE_UNDECODABLE, reason, bytes(row.body), UNDECODABLE_TAG)
 
 
 class SharedRows:

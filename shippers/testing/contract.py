@@ -25,7 +25,7 @@ import pytest
 
 from adapters.contract import Adapter, BatchLimits, HardLimits, Request, SinkContext, Verdict
 from shippers.catalog import builtin_catalog
-from shippers.event import Event, EventValidator, encode_event
+from shippers.event import Event, EventValidator, decode_event_keys, encode_event
 
 # A fixed "now" for every contract test: events are stamped a minute before it.
 CONTRACT_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
@@ -105,6 +105,17 @@ class AdapterContract:
             return
         for event in sample_events():
             assert adapter.encode_item(adapter.map(event)) == encode_event(event)
+
+    def test_reads_event_keys_flag_is_honest(self, adapter: Adapter) -> None:
+        """An adapter that lets the core decode only an event's keys partitions and checks the keys as the whole event."""
+        if not adapter.reads_event_keys:
+            return
+        assert adapter.archive_line, "reads_event_keys is for archive-line sinks (the stored bytes are sent)"
+        for event in sample_events():
+            keys = decode_event_keys(encode_event(event))
+            item = encode_event(event)
+            assert adapter.partition(keys) == adapter.partition(event), event.type  # type: ignore[arg-type]
+            assert adapter.check_item(keys, item, CONTRACT_NOW) == adapter.check_item(event, item, CONTRACT_NOW)  # type: ignore[arg-type]
 
     def test_partition_and_key_are_deterministic(self, adapter: Adapter) -> None:
         """A re-cut after a crash finds the same partition and the same destination key."""

@@ -22,7 +22,7 @@ from gcl_testkit import (
     make_config,
 )
 
-from adapters.cloud_logging.mapping import EntryTemplate, log_name, to_log_entry
+from adapters.cloud_logging.mapping import PAYLOAD_FIELDS, EntryTemplate, log_name, to_log_entry
 from shippers.catalog import builtin_catalog
 from shippers.errors import ConfigError
 
@@ -222,3 +222,9 @@ def test_a_trace_id_with_trailing_whitespace_is_no_trace(suffix: str) -> None:
     entry = entry_of(make_adapter(), event("login.completed", traceId=TRACE_ID + suffix))
     assert "trace" not in entry
     assert entry["jsonPayload"]["traceId"] == TRACE_ID + suffix
+
+
+def test_the_payload_holds_the_wire_fields_in_archive_line_order() -> None:
+    """jsonPayload starts with the message, then every canonical wire field in archive-line order, then the catalog's action, outcome, description."""
+    payload = to_log_entry(full_event("user.locked", "locked", details={"k": 1}), make_adapter().template)["jsonPayload"]
+    assert list(payload)[: len(PAYLOAD_FIELDS) + 4] == ["message", *PAYLOAD_FIELDS, "action", "outcome", "description"]
