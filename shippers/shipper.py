@@ -18,13 +18,13 @@ operator never stalls, hurries or stretches delivery.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters.contract import BatchLimits
 from shippers import __version__
 from shippers.backlog_age import age_seconds, oldest_pending_received
 from shippers.buffer import Buffer, DeadLetter, SinkPolicy
@@ -34,6 +34,10 @@ from shippers.catalog import Catalog, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
 from shippers.delivery.lag import RoutedLag
 from shippers.delivery.shared_rows import SharedRows
+from shippers.delivery_process.plan import DeliveryPlan, plan_delivery
+from shippers.delivery_process.remote_sink import RemoteSink
+from shippers.delivery_process.sink_lock import SinkLock, any_sink_locks
+from shippers.delivery_process.supervisor import START_TIMEOUT_SECONDS, DeliveryProcess
 from shippers.errors import (
     AuthlogError,
     BufferError,
@@ -51,9 +55,9 @@ __all__ = ["IngestResult", "Shipper", "Validated"]  # the two results are re-exp
 from shippers.enrichment.enricher import build_enricher
 from shippers.metrics import Metrics, refusal_reason
 from shippers.pii import SinkPii
-from shippers.plugins import build_adapters
+from shippers.plugins import build_adapters, builds_anywhere
 from shippers.routing import Route, route_text
-from shippers.worker import SinkWorker, plural
+from shippers.worker import SinkWorker, batch_limits, plural
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +104,9 @@ class Shipper:
         self._lag = RoutedLag(self.buffer, {name: route.takes for name, route in self.routes.items()})  # status() only
         self._refused: str | None = None  # why this process holds no delivery (a removed sink with a backlog)
         self._refused_sinks: list[str] = []
-        self.workers: dict[str, SinkWorker] = {}
+        self.workers: dict[str, SinkWorker | RemoteSink] = {}
+        self.delivery_processes: list[DeliveryProcess] = []  # [delivery] processes: the children delivering sinks
+        self._sink_locks: list[SinkLock] = []  # the flocks of the sinks on this process's threads, when children may exist
         self.started_at = clock()  # wall, for display
         self._started_mono = monotonic()  # uptime
         self._delivering = False
@@ -218,24 +224,62 @@ class Shipper:
         self.buffer.use_routes({name: route.takes for name, route in self.routes.items()})
         if not self.convert_pending_dead_letters():
             threading.Thread(target=self._retry_conversion, name="authlog-convert", daemon=True).start()
+        plan = self._delivery_plan()
+        self._lock_local_sinks(plan)
         shared = SharedRows(self.buffer)  # every sink of this process reads and decodes each row once, together
-        for sink in self.config.sinks.values():
-            self.workers[sink.name] = self._make_worker(sink, shared)
+        for name in plan.in_process:
+            self.workers[name] = self._make_worker(self.config.sinks[name], shared)
+        for index, group in enumerate(plan.groups):
+            process = DeliveryProcess(index, self.config, group, self.metrics)
+            self.delivery_processes.append(process)
+            self.workers.update(process.sinks)
         for worker in self.workers.values():
             worker.start()
+        for process in self.delivery_processes:
+            process.start()
+        for process in self.delivery_processes:  # /readyz right after start() shows them running (or why not)
+            process.first_start.wait(START_TIMEOUT_SECONDS)
         self._delivering = True
+
+    def _delivery_plan(self) -> DeliveryPlan:
+        """Which sinks the delivery processes take (``[delivery] processes``); SQLite and the real clocks only.
+
+        A fleet (JetStream) member and a Shipper with injected clocks or sleeps (tests) keep every
+        sink on its threads: a child has neither the clocks nor the fleet's consumers.
+        """
+        processes = self.config.delivery.processes
+        real_time = self.clock is time.time and self.monotonic is time.monotonic and self._sleep is None
+        if processes is None or processes == 0 or self.config.buffer.kind != "sqlite" or not real_time:
+            return DeliveryPlan(in_process=list(self.config.sinks))
+        plan = plan_delivery(((s.name, s.common.type) for s in self.config.sinks.values()), processes, os.cpu_count() or 1,
+                             builds_anywhere)
+        for name in plan.not_buildable:
+            log.info("sink %r stays on a thread of this process: its type %r is registered by this process, which a delivery "
+                     "process cannot build", name, self.config.sinks[name].common.type)
+        return plan
+
+    def _lock_local_sinks(self, plan: DeliveryPlan) -> None:
+        """With delivery processes (now, or on this store before) the sinks on this process's threads take their locks too."""
+        folder = Path(self.config.buffer.path)
+        if not plan.in_process or not (plan.groups or (self.config.buffer.kind == "sqlite" and any_sink_locks(folder))):
+            return
+        for name in plan.in_process:
+            lock = SinkLock(folder, name)
+            if not lock.acquire(START_TIMEOUT_SECONDS, self._closed):
+                self._release_sink_locks()
+                raise BufferLockedError(f"sink {name!r} is still delivered by process {lock.holder()} (a delivery process of an "
+                                        f"earlier sidecar?): its lock {lock.path} is held")
+            self._sink_locks.append(lock)
+
+    def _release_sink_locks(self) -> None:
+        locks, self._sink_locks = self._sink_locks, []
+        for lock in locks:
+            lock.release()
 
     def _make_worker(self, sink: SinkConfig, shared: SharedRows) -> SinkWorker:
         adapter = self.adapters[sink.name]
-        defaults = adapter.batch_defaults
-        overrides = sink.common.batch
-        limits = BatchLimits(
-            max_events=overrides.max_events or defaults.max_events,
-            max_bytes=overrides.max_bytes or defaults.max_bytes,
-            timeout=defaults.timeout if overrides.timeout is None else overrides.timeout,
-        )
-        return SinkWorker(sink, adapter, self.routes[sink.name], limits, self.pii[sink.name], self.buffer, self.metrics, self.clock, self._sleep,
-                          monotonic=self.monotonic, shared=shared)
+        return SinkWorker(sink, adapter, self.routes[sink.name], batch_limits(sink, adapter), self.pii[sink.name], self.buffer, self.metrics,
+                          self.clock, self._sleep, monotonic=self.monotonic, shared=shared)
 
     def deliver_only(self, names: Sequence[str]) -> bool:
         """Deliver these sinks alone when no process delivers from the store (``authlog replay`` with no sidecar);
@@ -304,6 +348,8 @@ class Shipper:
         while self.monotonic() < deadline:
             last = self.buffer.last_seq()
             if all(row.watermark >= last for row in self.buffer.sinks()):
+                for process in self.delivery_processes:  # their reports of what was delivered are in before flush returns
+                    process.sync(max(0.0, deadline - self.monotonic()))
                 return True
             for worker in self.workers.values():
                 worker.flush_requested.set()
@@ -344,6 +390,9 @@ class Shipper:
         #    returns (so no other deliverer sends its batch a second time); a watcher then releases it.
         self.left_for_restart = self._batches_left()
         stuck = [worker for worker in self.workers.values() if worker.alive]
+        for process in self.delivery_processes:  # the delivery lock outlives every child (none delivers without it)
+            if not any(sink.alive for sink in process.sinks.values()):
+                process.stop(max(0.1, deadline - self.monotonic()))
         if stuck:
             if self._release_watcher is None:  # one watcher, however often close() is called
                 left = "an unknown number of batches" if self.left_for_restart is None else plural(self.left_for_restart, "batch", "batches")
@@ -356,6 +405,7 @@ class Shipper:
                 self._release_watcher.start()
             clean = False
         else:
+            self._release_sink_locks()
             self.buffer.close()
         self._delivering = False
         return clean
@@ -370,11 +420,15 @@ class Shipper:
             log.debug("could not count the batches left for the restart: %s", exc)
             return None
 
-    def _release_when_done(self, stuck: list[SinkWorker]) -> None:
-        """After close(): once the last stuck worker is out (its send returned), give the delivery lock back."""
+    def _release_when_done(self, stuck: list[SinkWorker | RemoteSink]) -> None:
+        """After close(): once the last stuck worker is out (its send returned) and every child exited, give the lock back."""
         for worker in stuck:
             while not worker.join(RELEASE_POLL_SECONDS):
                 pass
+        for process in self.delivery_processes:
+            while not process.stop(RELEASE_POLL_SECONDS):
+                pass
+        self._release_sink_locks()
         self.buffer.release_delivery_lock()
         log.info("the send in flight at shutdown returned; the delivery lock of %s is released", self.config.buffer.path)
 
@@ -569,7 +623,10 @@ class Shipper:
                 "oldestPendingAgeSeconds": oldest,
             }
             adapter = self.adapters.get(row.name)
-            warnings = adapter.warnings() if adapter is not None else {}
+            if isinstance(worker, RemoteSink):  # its adapter runs in a delivery process, which reports its warnings
+                warnings = worker.adapter_warnings()
+            else:
+                warnings = adapter.warnings() if adapter is not None else {}
             if warnings:
                 sinks[row.name]["warnings"] = warnings
         self._lag.forget_below(min((row.cut_through for row in rows if row.name in self.config.sinks), default=0))
