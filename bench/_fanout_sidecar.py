@@ -35,11 +35,13 @@ POLL_SECONDS = 0.05
 
 
 def _name(pid: int) -> str:
-    """``authlog run`` or the ingest child, from the process's command line."""
+    """``authlog run``, the ingest child or a delivery child, from the process's command line."""
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return str(pid)
+    if b"delivery_process.child" in command:
+        return f"delivery process {pid}"
     return "ingest process" if b"ingest_child" in command else "authlog run" if b"shippers.cli" in command else str(pid)
 
 

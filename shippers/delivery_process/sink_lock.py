@@ -15,19 +15,20 @@ import os
 import threading
 from pathlib import Path
 
-# Why: sink names are ``[a-z0-9_-]+`` (config.SINK_NAME), so the name is safe in a file name.
-LOCK_PATTERN = "deliver.*.lock"
+from shippers.buffer.presence import SINK_LOCK_PATTERN
+
 # Why: how often a waiting owner tries again; a dying owner lets go within milliseconds.
 RETRY_SECONDS = 0.05
 
 
 def sink_lock_path(folder: Path, sink: str) -> Path:
+    """Sink names are ``[a-z0-9_-]+`` (config.SINK_NAME): safe in a file name, and never ``deliver.lock``'s."""
     return Path(folder) / f"deliver.{sink}.lock"
 
 
 def any_sink_locks(folder: Path) -> bool:
     """Whether delivery processes ever ran on this store (its sink lock files exist)."""
-    return any(Path(folder).glob(LOCK_PATTERN))
+    return any(Path(folder).glob(SINK_LOCK_PATTERN))
 
 
 class SinkLock:
