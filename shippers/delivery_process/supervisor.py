@@ -111,12 +111,14 @@ class DeliveryProcess:
 
     def sync(self, timeout: float = SYNC_TIMEOUT_SECONDS) -> bool:
         """Wait for the child's report of everything done so far (flush's metrics); False if it did not come."""
+        if self._conn is None:
+            return False  # no child now: nothing of it to wait for
         with self._synced:
             self._syncs += 1
             n = self._syncs
         self._send(("sync", n))
         with self._synced:
-            return self._synced.wait_for(lambda: self._synced_upto >= n, timeout)
+            return self._synced.wait_for(lambda: self._synced_upto >= n or self._conn is None, min(timeout, SYNC_TIMEOUT_SECONDS))
 
     # -- life cycle (the supervisor thread) ---------------------------------------------------
     def _supervise(self) -> None:
@@ -160,6 +162,8 @@ class DeliveryProcess:
             self._dispatch(message)
         with self._send_lock:
             self._conn = None
+        with self._synced:
+            self._synced.notify_all()  # a sync waiting for this child ends
         conn.close()
         if not self._closing.is_set() and proc.poll() is None:
             proc.kill()  # its socket failed but it runs: it must not deliver unsupervised
