@@ -39,6 +39,7 @@ from shippers.config import Config
 from shippers.delivery.shared_rows import SharedRows
 from shippers.delivery_process.forwarded import ForwardedMetrics
 from shippers.delivery_process.sink_lock import SinkLock
+from shippers.heap import freeze_startup_heap
 from shippers.metrics import Metrics
 from shippers.pii import SinkPii
 from shippers.plugins import build_adapters
@@ -160,6 +161,7 @@ def main() -> None:
     except Exception as exc:
         conn.send(("failed", f"{type(exc).__name__}: {exc}"))
         sys.exit(1)
+    freeze_startup_heap()  # as the sidecar does: full collections never walk the SDKs' start-up objects
     conn.send(("ready", os.getpid()))
     child.start()
     while True:
