@@ -9,12 +9,30 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import socket
+import subprocess
 import sys
 
 # The sidecar's log line; a child's lines go to the same stderr in the same shape.
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Why: prctl(2) option numbers from <linux/prctl.h>.
 _PR_SET_PDEATHSIG = 1
+
+
+def start_child(module: str) -> tuple[subprocess.Popen[bytes], socket.socket]:
+    """``python -m module FD PARENT_PID`` with the other end of a socket pair as FD; (the process, this end)."""
+    parent_end, child_end = socket.socketpair()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, str(child_end.fileno()), str(os.getpid())],
+            pass_fds=(child_end.fileno(),), stdin=subprocess.DEVNULL,
+        )
+    except BaseException:
+        parent_end.close()
+        raise
+    finally:
+        child_end.close()
+    return proc, parent_end
 
 
 def die_with_parent(parent: int) -> None:

@@ -10,7 +10,15 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from shippers.config import BufferConfig, CatalogConfig, DeliveryConfig, EnrichConfig, ServerConfig, SinkCommon, config_from_dict
+from shippers.config import (
+    BufferConfig,
+    CatalogConfig,
+    DeliveryConfig,
+    EnrichConfig,
+    ServerConfig,
+    SinkCommon,
+    config_from_dict,
+)
 from shippers.units import format_size
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -124,6 +124,19 @@ def _start_fresh_locked(folder: Path) -> Path | None:
     return aside
 
 
+def try_exclusive_lock(path: Path, note: str) -> int | None:
+    """An exclusive, non-blocking flock on ``path`` (created 0600) with ``note`` written in it: its fd, or None if held."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, note.encode())
+    return fd
+
+
 def lock_holder(folder: Path) -> tuple[str, int]:
     """(pid, schema version) written in the folder's delivery lock file by its holder ("?" when unreadable)."""
     try:

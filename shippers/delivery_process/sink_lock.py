@@ -10,12 +10,11 @@ The kernel drops a flock with its process, even on ``kill -9``.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 from pathlib import Path
 
-from shippers.buffer.presence import SINK_LOCK_PATTERN
+from shippers.buffer.presence import SINK_LOCK_PATTERN, try_exclusive_lock
 
 # Why: how often a waiting owner tries again; a dying owner lets go within milliseconds.
 RETRY_SECONDS = 0.05
@@ -42,16 +41,8 @@ class SinkLock:
     def try_acquire(self) -> bool:
         if self._fd is not None:
             return True
-        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-        return True
+        self._fd = try_exclusive_lock(self.path, f"{os.getpid()}\n")
+        return self._fd is not None
 
     def acquire(self, timeout: float, stop: threading.Event | None = None) -> bool:
         """Take the lock, waiting up to ``timeout`` seconds for its holder to end; False if it did not."""

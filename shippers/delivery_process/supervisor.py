@@ -18,12 +18,12 @@ import logging
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+from shippers.child_process import start_child
 from shippers.config import Config
 from shippers.delivery_process.child import ChildSettings
 from shippers.delivery_process.forwarded import apply
@@ -126,7 +126,6 @@ class DeliveryProcess:
         while not self._closing.is_set():
             started = time.monotonic()
             why = self._run_once()
-            self.first_start.set()
             if self._closing.is_set():
                 break
             if time.monotonic() - started >= RESPAWN_RESET_AFTER_SECONDS:
@@ -136,11 +135,13 @@ class DeliveryProcess:
             for sink in self.sinks.values():
                 sink.note_ended(f"its delivery process is not running: {why}")
                 self.metrics.up.labels(sink.name).set(0)
+            self.first_start.set()  # (a failed first start: its sinks say why before start() returns)
             if self._closing.wait(backoff):
                 break
             backoff = min(backoff * 2, RESPAWN_MAX_SECONDS)
         for sink in self.sinks.values():
             sink.note_ended()
+        self.first_start.set()
         self._has_pending.set()  # the sender ends
 
     def _run_once(self) -> str:
@@ -171,14 +172,7 @@ class DeliveryProcess:
         return f"process {proc.pid} ended (exit status {code})"
 
     def _spawn(self) -> None:
-        parent_end, child_end = socket.socketpair()
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "shippers.delivery_process.child", str(child_end.fileno()), str(os.getpid())],
-                pass_fds=(child_end.fileno(),), stdin=subprocess.DEVNULL,
-            )
-        finally:
-            child_end.close()
+        proc, parent_end = start_child("shippers.delivery_process.child")
         conn = Connection(os.dup(parent_end.fileno()))  # the socket object stays: shutdown() wakes the reader at close
         try:
             conn.send(ChildSettings(self.config, list(self.sinks), logging.getLogger().getEffectiveLevel()))

@@ -46,6 +46,7 @@ from shippers.ingest import Validated, append_validated, validate_items
 from shippers.routing import Route
 from shippers.sidecar.body import BodyError, split_body
 
+
 @dataclass(frozen=True)
 class IngestSettings:
     """What the ingest process needs of the config (sent to it at start; no secrets, no sinks)."""

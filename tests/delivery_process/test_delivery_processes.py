@@ -239,3 +239,19 @@ def test_kill_9_of_the_parent_ends_its_children(tmp_path: Path) -> None:
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_a_delivery_process_that_cannot_start_is_named_by_readyz_and_started_once_it_can(
+    build: Callable[..., Shipper], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While its interpreter cannot be started /readyz names the child's sinks and status says why; then it starts and delivers."""
+    monkeypatch.setattr("shippers.child_process.sys.executable", "/nonexistent/python")
+    shipper = build(file_sinks(tmp_path, "a", "b"), processes=1)
+    why = shipper.not_ready()
+    assert why is not None and "a, b" in why
+    assert "did not start" in shipper.status()["sinks"]["a"]["lastError"]
+    ids = ingest(shipper, 30)
+    monkeypatch.undo()
+    wait_until(lambda: shipper.not_ready() is None, "the child to start after its backoff")
+    assert shipper.flush(WAIT_SECONDS)
+    assert ids_in(tmp_path / "a.ndjson") == Counter(ids) == ids_in(tmp_path / "b.ndjson")

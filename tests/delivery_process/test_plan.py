@@ -26,7 +26,7 @@ def test_auto_takes_one_process_per_core_with_the_sinks_spread_evenly_in_name_or
 
 
 def test_auto_is_bounded_by_the_sinks_and_the_cap() -> None:
-    """"auto" never plans more processes than sinks, nor more than AUTO_CAP however many cores there are."""
+    """The "auto" plan never has more processes than sinks, nor more than AUTO_CAP however many cores there are."""
     assert process_count("auto", 3, 64) == 3
     assert process_count("auto", 40, 64) == AUTO_CAP
     assert process_count("auto", 4, 1) == 1
