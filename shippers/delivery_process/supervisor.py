@@ -23,6 +23,8 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+import msgspec
+
 from shippers.child_process import start_child
 from shippers.config import Config
 from shippers.delivery_process.child import ChildSettings
@@ -175,7 +177,9 @@ class DeliveryProcess:
         proc, parent_end = start_child("shippers.delivery_process.child")
         conn = Connection(os.dup(parent_end.fileno()))  # the socket object stays: shutdown() wakes the reader at close
         try:
-            conn.send(ChildSettings(self.config, list(self.sinks), logging.getLogger().getEffectiveLevel()))
+            # Only its sinks: unpickling another sink's config would import that sink's SDK (tens of MiB) in the child.
+            mine = msgspec.structs.replace(self.config, sinks={name: self.config.sinks[name] for name in self.sinks})
+            conn.send(ChildSettings(mine, list(self.sinks), logging.getLogger().getEffectiveLevel()))
             if not conn.poll(START_TIMEOUT_SECONDS):
                 raise TimeoutError(f"no answer within {START_TIMEOUT_SECONDS:.0f}s")
             hello = conn.recv()
