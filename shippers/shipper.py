@@ -7,7 +7,9 @@ front of :meth:`Shipper.ingest_raw`, and apps embed it through :mod:`shippers.ap
 Several processes of one app may open the same buffer: all of them append, exactly one
 (the holder of the buffer's delivery lock) runs the sink workers. ``start()`` insists on
 the lock (the sidecar); ``start(standby=True)`` delivers if it can get the lock and keeps
-trying in the background otherwise (app workers).
+trying in the background otherwise (app workers). With ``[delivery] processes`` the lock holder
+runs its sinks in delivery processes instead (shippers/delivery_process: a RemoteSink per sink in
+``workers``, steered like a SinkWorker) and gives the lock back only once every child has exited.
 
 Two injected clocks: ``clock`` is wall time, for what is shown and stored (receipt times,
 lastDeliveryAt, DLQ times, event-time checks); ``monotonic`` measures every timeout and deadline
@@ -18,7 +20,6 @@ operator never stalls, hurries or stretches delivery.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,9 +35,9 @@ from shippers.catalog import Catalog, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
 from shippers.delivery.lag import RoutedLag
 from shippers.delivery.shared_rows import SharedRows
-from shippers.delivery_process.plan import DeliveryPlan, plan_delivery
+from shippers.delivery_process.placement import lock_thread_sinks, placement_for
 from shippers.delivery_process.remote_sink import RemoteSink
-from shippers.delivery_process.sink_lock import SinkLock, any_sink_locks
+from shippers.delivery_process.sink_lock import SinkLock
 from shippers.delivery_process.supervisor import START_TIMEOUT_SECONDS, DeliveryProcess
 from shippers.errors import (
     AuthlogError,
@@ -55,7 +56,7 @@ __all__ = ["IngestResult", "Shipper", "Validated"]  # the two results are re-exp
 from shippers.enrichment.enricher import build_enricher
 from shippers.metrics import Metrics, refusal_reason
 from shippers.pii import SinkPii
-from shippers.plugins import build_adapters, builds_anywhere
+from shippers.plugins import build_adapters
 from shippers.routing import Route, route_text
 from shippers.worker import SinkWorker, batch_limits, plural
 
@@ -206,6 +207,12 @@ class Shipper:
         """Start the workers under the lock just taken; on a removed sink's backlog give the lock back (False)."""
         try:
             self._start_workers()
+        except BufferLockedError as exc:  # a sink's lock is held (an earlier owner still ends): deliver later, or not at all
+            self.buffer.release_delivery_lock()
+            log.error("not delivering from %s: %s", self.config.buffer.path, exc)
+            if raise_refusal:
+                raise
+            return False
         except SinkRemovedError as exc:
             self.buffer.release_delivery_lock()  # a process whose config has the sink may deliver meanwhile
             if self._refused_sinks != sorted(exc.sinks):  # once per set of sinks (their counts grow with every event)
@@ -224,8 +231,9 @@ class Shipper:
         self.buffer.use_routes({name: route.takes for name, route in self.routes.items()})
         if not self.convert_pending_dead_letters():
             threading.Thread(target=self._retry_conversion, name="authlog-convert", daemon=True).start()
-        plan = self._delivery_plan()
-        self._lock_local_sinks(plan)
+        real_time = self.clock is time.time and self.monotonic is time.monotonic and self._sleep is None
+        plan = placement_for(self.config, real_time=real_time)
+        self._sink_locks = lock_thread_sinks(self.config, plan, START_TIMEOUT_SECONDS, self._closed)
         shared = SharedRows(self.buffer)  # every sink of this process reads and decodes each row once, together
         for name in plan.in_process:
             self.workers[name] = self._make_worker(self.config.sinks[name], shared)
@@ -240,36 +248,6 @@ class Shipper:
         for process in self.delivery_processes:  # /readyz right after start() shows them running (or why not)
             process.first_start.wait(START_TIMEOUT_SECONDS)
         self._delivering = True
-
-    def _delivery_plan(self) -> DeliveryPlan:
-        """Which sinks the delivery processes take (``[delivery] processes``); SQLite and the real clocks only.
-
-        A fleet (JetStream) member and a Shipper with injected clocks or sleeps (tests) keep every
-        sink on its threads: a child has neither the clocks nor the fleet's consumers.
-        """
-        processes = self.config.delivery.processes
-        real_time = self.clock is time.time and self.monotonic is time.monotonic and self._sleep is None
-        if processes is None or processes == 0 or self.config.buffer.kind != "sqlite" or not real_time:
-            return DeliveryPlan(in_process=list(self.config.sinks))
-        plan = plan_delivery(((s.name, s.common.type) for s in self.config.sinks.values()), processes, os.cpu_count() or 1,
-                             builds_anywhere)
-        for name in plan.not_buildable:
-            log.info("sink %r stays on a thread of this process: its type %r is registered by this process, which a delivery "
-                     "process cannot build", name, self.config.sinks[name].common.type)
-        return plan
-
-    def _lock_local_sinks(self, plan: DeliveryPlan) -> None:
-        """With delivery processes (now, or on this store before) the sinks on this process's threads take their locks too."""
-        folder = Path(self.config.buffer.path)
-        if not plan.in_process or not (plan.groups or (self.config.buffer.kind == "sqlite" and any_sink_locks(folder))):
-            return
-        for name in plan.in_process:
-            lock = SinkLock(folder, name)
-            if not lock.acquire(START_TIMEOUT_SECONDS, self._closed):
-                self._release_sink_locks()
-                raise BufferLockedError(f"sink {name!r} is still delivered by process {lock.holder()} (a delivery process of an "
-                                        f"earlier sidecar?): its lock {lock.path} is held")
-            self._sink_locks.append(lock)
 
     def _release_sink_locks(self) -> None:
         locks, self._sink_locks = self._sink_locks, []
