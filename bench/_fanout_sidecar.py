@@ -35,11 +35,13 @@ POLL_SECONDS = 0.05
 
 
 def _name(pid: int) -> str:
-    """``authlog run`` or the ingest child, from the process's command line."""
+    """``authlog run``, the ingest child or a delivery child, from the process's command line."""
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return str(pid)
+    if b"delivery_process.child" in command:
+        return f"delivery process {pid}"
     return "ingest process" if b"ingest_child" in command else "authlog run" if b"shippers.cli" in command else str(pid)
 
 
@@ -72,7 +74,8 @@ def run(legs: Sequence[Leg], events: int, chunk: int, batch: int | None) -> dict
         with tree.sampling():
             far_before = {label: t.cpu_seconds() for label, t in far.items()}
             cpu, started = tree.cpu_seconds(), time.perf_counter()
-            each_before = {pid: ProcessTree(pid).cpu_seconds() for pid in tree.pids()}
+            # each process alone (its children excluded at both ends, so a child's start-up is not taken off its parent)
+            each_before = {pid: ProcessTree(pid, [q for q in tree.pids() if q != pid]).cpu_seconds() for pid in tree.pids()}
             producer.start()
             counted = [leg.endpoint.wait_for(events, FLUSH_TIMEOUT_SECONDS, poll=POLL_SECONDS) for leg in legs]
             wall, cpu = time.perf_counter() - started, tree.cpu_seconds() - cpu
@@ -81,9 +84,10 @@ def run(legs: Sequence[Leg], events: int, chunk: int, batch: int | None) -> dict
             each = {_name(pid): ProcessTree(pid, [q for q in tree.pids() if q != pid]).cpu_seconds() - before
                     for pid, before in each_before.items()}  # fmt: skip
             figures = Figures("end to end", events, wall, cpu, tree.peak_rss_bytes(), tree.processes)
+            rss = {_name(pid): peak for pid, peak in tree.peak_rss_by_pid().items()}
         producer.join()
     accepted = posted[0][0] if posted else 0
-    return {"figures": figures, "far_cpu": far_cpu, "each": each, "counted": list(zip(legs, counted, strict=True)), "accepted": accepted}
+    return {"figures": figures, "far_cpu": far_cpu, "each": each, "rss": rss, "counted": list(zip(legs, counted, strict=True)), "accepted": accepted}
 
 
 def report(outcome: dict[str, Any], events: int) -> bool:
@@ -97,7 +101,8 @@ def report(outcome: dict[str, Any], events: int) -> bool:
             ("end to end", f"{figures.per_second:,.0f} events/s into every sink ({figures.wall:.2f} s)"),
             ("CPU per 100k events", f"{figures.cpu_per_100k:.2f} s (user+sys, {figures.processes} sidecar process(es))"),
             ("peak RSS", f"{figures.peak_rss_mib:.0f} MiB (VmHWM summed over the sidecar's processes)"),
-            ("of which, per process", ", ".join(f"{name} {seconds * 100_000 / events:.2f} s"
+            ("of which, per process", ", ".join(f"{name} {seconds * 100_000 / events:.2f} s "
+                                                 f"({outcome['rss'].get(name, 0) / 2**20:.0f} MiB)"
                                                  for name, seconds in outcome["each"].items())),
             ("far ends' CPU per 100k", f"{sum(outcome['far_cpu'].values()) * 100_000 / events:.2f} s")]  # fmt: skip
     for label, value in rows:

@@ -132,6 +132,12 @@ class ProcessTree:
         with self._lock:
             return sum(self._peaks.values())
 
+    def peak_rss_by_pid(self) -> dict[int, int]:
+        """Each member's VmHWM, as sampled (the sum is :meth:`peak_rss_bytes`)."""
+        self.sample()
+        with self._lock:
+            return dict(self._peaks)
+
     @property
     def processes(self) -> int:
         """How many processes the peak RSS adds up."""

@@ -74,6 +74,15 @@ class EnrichConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     user_agent: bool = False  # parse userAgent into browser / OS / device
 
 
+class DeliveryConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``[delivery]``: where the sinks are delivered from (shippers/delivery_process)."""
+
+    # "auto": one process per core (at most one per sink, shippers/delivery_process/plan.py), none with
+    # a single sink; 0: threads of the delivering process; N: N processes. None (not set): "auto" in
+    # `authlog run`, 0 in an embedded Shipper (an app's process keeps its own shape unless it asks).
+    processes: Literal["auto"] | int | None = None
+
+
 class RouteConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     types: list[str] = msgspec.field(default_factory=lambda: ["*"])
     outcomes: list[Literal["success", "failure"]] = msgspec.field(default_factory=list)
@@ -134,6 +143,14 @@ class Config(msgspec.Struct, kw_only=True):
     sinks: dict[str, SinkConfig]
     source: Path | None = None  # the file it came from, if any
     enrich: EnrichConfig = msgspec.field(default_factory=EnrichConfig)
+    delivery: DeliveryConfig = msgspec.field(default_factory=DeliveryConfig)
+
+
+def with_default_processes(config: Config, processes: Literal["auto"] | int) -> Config:
+    """``config`` with ``[delivery] processes`` set to ``processes`` where the file leaves it out (`authlog run`: "auto")."""
+    if config.delivery.processes is not None:
+        return config
+    return msgspec.structs.replace(config, delivery=DeliveryConfig(processes=processes))
 
 
 SECTIONS: dict[str, type[msgspec.Struct]] = {
@@ -141,6 +158,7 @@ SECTIONS: dict[str, type[msgspec.Struct]] = {
     "buffer": BufferConfig,
     "catalog": CatalogConfig,
     "enrich": EnrichConfig,
+    "delivery": DeliveryConfig,
 }
 
 
@@ -317,10 +335,13 @@ def config_from_dict(raw: Mapping[str, Any], base_dir: Path | None = None, envir
             sections["buffer"] = msgspec.structs.replace(buffer, max_bytes=ByteSize(max_bytes_of(buffer)))
     if sections["enrich"] is not None:
         _check_enrich(sections["enrich"], loader.problems)
+    delivery = sections["delivery"]
+    if delivery is not None and isinstance(delivery.processes, int) and (delivery.processes < 0 or isinstance(delivery.processes, bool)):
+        loader.problems.append('delivery.processes: must be "auto", 0 (threads of one process) or a number of processes, e.g. 2')
     if loader.problems:
         raise ConfigError(loader.problems)
     return Config(server=server, buffer=sections["buffer"], catalog=sections["catalog"], sinks=sinks, source=source,
-                  enrich=sections["enrich"])
+                  enrich=sections["enrich"], delivery=delivery)
 
 
 def _check_enrich(enrich: EnrichConfig, problems: list[str]) -> None:

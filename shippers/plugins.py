@@ -99,6 +99,11 @@ def unregister(name: str) -> None:
     _registered.pop(name, None)
 
 
+def builds_anywhere(name: str) -> bool:
+    """Whether a fresh interpreter builds sink type ``name`` too: an entry point, not a type registered by this process."""
+    return name not in _registered and name in _points()
+
+
 def unknown_type_hint(kind: object) -> str:
     """What to add to "unknown sink type" for a test double's name: how tests opt in."""
     if kind in TEST_ADAPTER_NAMES:

@@ -7,7 +7,9 @@ front of :meth:`Shipper.ingest_raw`, and apps embed it through :mod:`shippers.ap
 Several processes of one app may open the same buffer: all of them append, exactly one
 (the holder of the buffer's delivery lock) runs the sink workers. ``start()`` insists on
 the lock (the sidecar); ``start(standby=True)`` delivers if it can get the lock and keeps
-trying in the background otherwise (app workers).
+trying in the background otherwise (app workers). With ``[delivery] processes`` the lock holder
+runs its sinks in delivery processes instead (shippers/delivery_process: a RemoteSink per sink in
+``workers``, steered like a SinkWorker) and gives the lock back only once every child has exited.
 
 Two injected clocks: ``clock`` is wall time, for what is shown and stored (receipt times,
 lastDeliveryAt, DLQ times, event-time checks); ``monotonic`` measures every timeout and deadline
@@ -24,7 +26,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from adapters.contract import BatchLimits
 from shippers import __version__
 from shippers.backlog_age import age_seconds, oldest_pending_received
 from shippers.buffer import Buffer, DeadLetter, SinkPolicy
@@ -34,6 +35,10 @@ from shippers.catalog import Catalog, load_catalog
 from shippers.config import Config, SinkConfig, config_from_dict, load_config
 from shippers.delivery.lag import RoutedLag
 from shippers.delivery.shared_rows import SharedRows
+from shippers.delivery_process.placement import lock_thread_sinks, placement_for
+from shippers.delivery_process.remote_sink import RemoteSink
+from shippers.delivery_process.sink_lock import SinkLock
+from shippers.delivery_process.supervisor import START_TIMEOUT_SECONDS, DeliveryProcess
 from shippers.errors import (
     AuthlogError,
     BufferError,
@@ -53,7 +58,7 @@ from shippers.metrics import Metrics, refusal_reason
 from shippers.pii import SinkPii
 from shippers.plugins import build_adapters
 from shippers.routing import Route, route_text
-from shippers.worker import SinkWorker, plural
+from shippers.worker import SinkWorker, batch_limits, plural
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +105,9 @@ class Shipper:
         self._lag = RoutedLag(self.buffer, {name: route.takes for name, route in self.routes.items()})  # status() only
         self._refused: str | None = None  # why this process holds no delivery (a removed sink with a backlog)
         self._refused_sinks: list[str] = []
-        self.workers: dict[str, SinkWorker] = {}
+        self.workers: dict[str, SinkWorker | RemoteSink] = {}
+        self.delivery_processes: list[DeliveryProcess] = []  # [delivery] processes: the children delivering sinks
+        self._sink_locks: list[SinkLock] = []  # the flocks of the sinks on this process's threads, when children may exist
         self.started_at = clock()  # wall, for display
         self._started_mono = monotonic()  # uptime
         self._delivering = False
@@ -200,6 +207,12 @@ class Shipper:
         """Start the workers under the lock just taken; on a removed sink's backlog give the lock back (False)."""
         try:
             self._start_workers()
+        except BufferLockedError as exc:  # a sink's lock is held (an earlier owner still ends): deliver later, or not at all
+            self.buffer.release_delivery_lock()
+            log.error("not delivering from %s: %s", self.config.buffer.path, exc)
+            if raise_refusal:
+                raise
+            return False
         except SinkRemovedError as exc:
             self.buffer.release_delivery_lock()  # a process whose config has the sink may deliver meanwhile
             if self._refused_sinks != sorted(exc.sinks):  # once per set of sinks (their counts grow with every event)
@@ -218,24 +231,33 @@ class Shipper:
         self.buffer.use_routes({name: route.takes for name, route in self.routes.items()})
         if not self.convert_pending_dead_letters():
             threading.Thread(target=self._retry_conversion, name="authlog-convert", daemon=True).start()
+        real_time = self.clock is time.time and self.monotonic is time.monotonic and self._sleep is None
+        plan = placement_for(self.config, real_time=real_time)
+        self._sink_locks = lock_thread_sinks(self.config, plan, START_TIMEOUT_SECONDS, self._closed)
         shared = SharedRows(self.buffer)  # every sink of this process reads and decodes each row once, together
-        for sink in self.config.sinks.values():
-            self.workers[sink.name] = self._make_worker(sink, shared)
+        for name in plan.in_process:
+            self.workers[name] = self._make_worker(self.config.sinks[name], shared)
+        for index, group in enumerate(plan.groups):
+            process = DeliveryProcess(index, self.config, group, self.metrics)
+            self.delivery_processes.append(process)
+            self.workers.update(process.sinks)
         for worker in self.workers.values():
             worker.start()
+        for process in self.delivery_processes:
+            process.start()
+        for process in self.delivery_processes:  # /readyz right after start() shows them running (or why not)
+            process.first_start.wait(START_TIMEOUT_SECONDS)
         self._delivering = True
+
+    def _release_sink_locks(self) -> None:
+        locks, self._sink_locks = self._sink_locks, []
+        for lock in locks:
+            lock.release()
 
     def _make_worker(self, sink: SinkConfig, shared: SharedRows) -> SinkWorker:
         adapter = self.adapters[sink.name]
-        defaults = adapter.batch_defaults
-        overrides = sink.common.batch
-        limits = BatchLimits(
-            max_events=overrides.max_events or defaults.max_events,
-            max_bytes=overrides.max_bytes or defaults.max_bytes,
-            timeout=defaults.timeout if overrides.timeout is None else overrides.timeout,
-        )
-        return SinkWorker(sink, adapter, self.routes[sink.name], limits, self.pii[sink.name], self.buffer, self.metrics, self.clock, self._sleep,
-                          monotonic=self.monotonic, shared=shared)
+        return SinkWorker(sink, adapter, self.routes[sink.name], batch_limits(sink, adapter), self.pii[sink.name], self.buffer, self.metrics,
+                          self.clock, self._sleep, monotonic=self.monotonic, shared=shared)
 
     def deliver_only(self, names: Sequence[str]) -> bool:
         """Deliver these sinks alone when no process delivers from the store (``authlog replay`` with no sidecar);
@@ -304,6 +326,8 @@ class Shipper:
         while self.monotonic() < deadline:
             last = self.buffer.last_seq()
             if all(row.watermark >= last for row in self.buffer.sinks()):
+                for process in self.delivery_processes:  # their reports of what was delivered are in before flush returns
+                    process.sync(max(0.0, deadline - self.monotonic()))
                 return True
             for worker in self.workers.values():
                 worker.flush_requested.set()
@@ -344,6 +368,9 @@ class Shipper:
         #    returns (so no other deliverer sends its batch a second time); a watcher then releases it.
         self.left_for_restart = self._batches_left()
         stuck = [worker for worker in self.workers.values() if worker.alive]
+        for process in self.delivery_processes:  # the delivery lock outlives every child (none delivers without it)
+            if not any(sink.alive for sink in process.sinks.values()):
+                process.stop(max(0.1, deadline - self.monotonic()))
         if stuck:
             if self._release_watcher is None:  # one watcher, however often close() is called
                 left = "an unknown number of batches" if self.left_for_restart is None else plural(self.left_for_restart, "batch", "batches")
@@ -356,6 +383,7 @@ class Shipper:
                 self._release_watcher.start()
             clean = False
         else:
+            self._release_sink_locks()
             self.buffer.close()
         self._delivering = False
         return clean
@@ -370,11 +398,15 @@ class Shipper:
             log.debug("could not count the batches left for the restart: %s", exc)
             return None
 
-    def _release_when_done(self, stuck: list[SinkWorker]) -> None:
-        """After close(): once the last stuck worker is out (its send returned), give the delivery lock back."""
+    def _release_when_done(self, stuck: list[SinkWorker | RemoteSink]) -> None:
+        """After close(): once the last stuck worker is out (its send returned) and every child exited, give the lock back."""
         for worker in stuck:
             while not worker.join(RELEASE_POLL_SECONDS):
                 pass
+        for process in self.delivery_processes:
+            while not process.stop(RELEASE_POLL_SECONDS):
+                pass
+        self._release_sink_locks()
         self.buffer.release_delivery_lock()
         log.info("the send in flight at shutdown returned; the delivery lock of %s is released", self.config.buffer.path)
 
@@ -569,7 +601,10 @@ class Shipper:
                 "oldestPendingAgeSeconds": oldest,
             }
             adapter = self.adapters.get(row.name)
-            warnings = adapter.warnings() if adapter is not None else {}
+            if isinstance(worker, RemoteSink):  # its adapter runs in a delivery process, which reports its warnings
+                warnings = worker.adapter_warnings()
+            else:
+                warnings = adapter.warnings() if adapter is not None else {}
             if warnings:
                 sinks[row.name]["warnings"] = warnings
         self._lag.forget_below(min((row.cut_through for row in rows if row.name in self.config.sinks), default=0))

@@ -42,6 +42,16 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n} {word if n == 1 else many or word + 's'}"
 
 
+def batch_limits(sink: SinkConfig, adapter: Adapter) -> BatchLimits:
+    """The sink's ``[sinks.X.batch]`` keys over its adapter's defaults."""
+    defaults, overrides = adapter.batch_defaults, sink.common.batch
+    return BatchLimits(
+        max_events=overrides.max_events or defaults.max_events,
+        max_bytes=overrides.max_bytes or defaults.max_bytes,
+        timeout=defaults.timeout if overrides.timeout is None else overrides.timeout,
+    )
+
+
 class SinkWorker:
     """Delivers one sink's events from the buffer through its adapter, on its own thread."""
 

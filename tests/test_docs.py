@@ -10,7 +10,15 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from shippers.config import BufferConfig, CatalogConfig, EnrichConfig, ServerConfig, SinkCommon, config_from_dict
+from shippers.config import (
+    BufferConfig,
+    CatalogConfig,
+    DeliveryConfig,
+    EnrichConfig,
+    ServerConfig,
+    SinkCommon,
+    config_from_dict,
+)
 from shippers.units import format_size
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,6 +53,7 @@ ALL_KEYS = (
     + struct_keys("buffer.", BufferConfig)
     + struct_keys("catalog.", CatalogConfig)
     + struct_keys("enrich.", EnrichConfig)
+    + struct_keys("delivery.", DeliveryConfig)
     + struct_keys("sinks.<name>.", SinkCommon)
 )
 

@@ -2,10 +2,11 @@
 
 ::
 
-    folder has none of buffer.sqlite3, -wal, -shm, -journal, deliver.lock  -> "new": create a store (first run)
+    folder has none of buffer.sqlite3, -wal, -shm, -journal, deliver.lock,
+      deliver.<sink>.lock                                                  -> "new": create a store (first run)
     buffer.sqlite3 with content                                            -> "present": open it (damage is found there)
     buffer.sqlite3 of 0 bytes                                              -> lost: BufferCorruptError
-    no buffer.sqlite3, but its -wal/-shm/-journal or deliver.lock          -> lost: BufferCorruptError
+    no buffer.sqlite3, but its -wal/-shm/-journal or a deliver*.lock       -> lost: BufferCorruptError
 
 A zero-byte or vanished store file where a store used to be is what a lost or unmounted volume
 looks like; creating an empty store there would hide the loss (and hand out seqs from 1 again).
@@ -32,6 +33,8 @@ DB_FILE = "buffer.sqlite3"
 LOCK_FILE = "deliver.lock"
 # Files that only exist where a store has been: SQLite's companions and our delivery lock.
 TRACES = (f"{DB_FILE}-wal", f"{DB_FILE}-shm", f"{DB_FILE}-journal", LOCK_FILE)
+# One per sink delivered by a delivery process (shippers/delivery_process/sink_lock.py): traces too.
+SINK_LOCK_PATTERN = "deliver.*.lock"
 # The delivery lock file holds the holder's pid, then this mark and the store schema it writes
 # (a holder of schema 1 wrote its pid only).
 SCHEMA_MARK = "schema="
@@ -49,7 +52,7 @@ def check_folder(folder: Path) -> bool:
                 f"Check the volume; {NEW_STORE_HINT}"
             )
         return False
-    traces = [name for name in TRACES if (folder / name).exists()]
+    traces = _traces(folder)
     if traces:
         raise BufferCorruptError(
             f"the buffer {db} is missing but {folder} held a store ({', '.join(traces)} still there): it was "
@@ -57,6 +60,11 @@ def check_folder(folder: Path) -> bool:
             f"Check the volume; {NEW_STORE_HINT}"
         )
     return True
+
+
+def _traces(folder: Path) -> list[str]:
+    """The files of TRACES (and sink locks) in the folder."""
+    return [name for name in TRACES if (folder / name).exists()] + sorted(p.name for p in folder.glob(SINK_LOCK_PATTERN))
 
 
 def start_fresh(folder: Path) -> Path | None:
@@ -87,7 +95,7 @@ def _lock_folder(folder: Path) -> int:
 
 def _start_fresh_locked(folder: Path) -> Path | None:
     db = folder / DB_FILE
-    present = [name for name in (DB_FILE, *TRACES) if (folder / name).exists()]
+    present = [DB_FILE] * (folder / DB_FILE).exists() + _traces(folder)
     if not present:
         return None
     if db.exists() and db.stat().st_size > 0:
@@ -114,6 +122,19 @@ def _start_fresh_locked(folder: Path) -> Path | None:
             os.close(lock_fd)
     log.warning("--new-store: moved the lost store's files (%s) to %s; a new, empty store is created", ", ".join(present), aside)
     return aside
+
+
+def try_exclusive_lock(path: Path, note: str) -> int | None:
+    """An exclusive, non-blocking flock on ``path`` (created 0600) with ``note`` written in it: its fd, or None if held."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.write(fd, note.encode())
+    return fd
 
 
 def lock_holder(folder: Path) -> tuple[str, int]:

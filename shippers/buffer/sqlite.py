@@ -54,7 +54,7 @@ from shippers.buffer import fork_gate
 from shippers.buffer.faults import store_fault
 from shippers.buffer.letters import decode_letter as _decode_letter
 from shippers.buffer.letters import shown_letter as _letter
-from shippers.buffer.presence import DB_FILE, LOCK_FILE, SCHEMA_MARK, check_folder, lock_holder
+from shippers.buffer.presence import DB_FILE, LOCK_FILE, SCHEMA_MARK, check_folder, lock_holder, try_exclusive_lock
 from shippers.buffer.records import (
     UNDECODABLE_TAG,
     BatchRecord,
@@ -437,15 +437,10 @@ class SqliteBuffer:
             self._after_fork()
         if self._lock_fd is not None:
             return True
-        fd = os.open(self.folder / LOCK_FILE, os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
         # The schema this deliverer writes: a process of a newer version must not hand it what it cannot read (dlq replay).
-        os.write(fd, f"{os.getpid()}\n{SCHEMA_MARK}{SCHEMA_VERSION}\n".encode())
+        fd = try_exclusive_lock(self.folder / LOCK_FILE, f"{os.getpid()}\n{SCHEMA_MARK}{SCHEMA_VERSION}\n")
+        if fd is None:
+            return False
         self._lock_fd = fd
         return True
 

@@ -31,6 +31,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shippers import units
+from shippers.child_process import LOG_FORMAT  # the children log in the same shape
 from shippers.cli.common import (
     EXIT_CONFIG,
     EXIT_RUNTIME,
@@ -82,7 +83,6 @@ STATUS_COLUMNS = (
     Column("DLQ", lambda _name, sink: count(sink.get("dlqEvents", sink.get("deadLettered", 0))), numeric=True),
     Column("dropped", lambda _name, sink: count(sink.get("dropped", 0)), numeric=True, drop_priority=2),
 )
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 url_option = click.option("--url", envvar="AUTHLOG_URL", help="The sidecar's URL [env AUTHLOG_URL; default: from [server] listen].")
 token_option = click.option("--token", envvar="AUTHLOG_TOKEN", help="Bearer token [env AUTHLOG_TOKEN; default: from the config].")

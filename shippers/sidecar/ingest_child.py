@@ -26,9 +26,7 @@ that died, and this one was started since (the parent tells the producer to retr
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import socket
 import sys
 import time
@@ -39,6 +37,7 @@ from typing import Any
 
 from shippers.buffer.opening import open_buffer
 from shippers.catalog import load_catalog
+from shippers.child_process import die_with_parent, leave_shutdown_to_parent
 from shippers.config import BufferConfig, EnrichConfig, RouteConfig
 from shippers.enrichment.enricher import build_enricher
 from shippers.errors import BufferError
@@ -46,9 +45,6 @@ from shippers.event import EventValidator
 from shippers.ingest import Validated, append_validated, validate_items
 from shippers.routing import Route
 from shippers.sidecar.body import BodyError, split_body
-
-# Why: prctl(2) option numbers from <linux/prctl.h>.
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -117,24 +113,13 @@ class IngestChild:
         raise ValueError(f"unknown ingest operation {op!r}")
 
 
-def _die_with_parent(parent: int) -> None:
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:  # the parent died before the line above took effect
-        os._exit(0)
-
-
 def main() -> None:
     """Entry point: ``python -m shippers.sidecar.ingest_child FD PARENT_PID``."""
     fd, parent = int(sys.argv[1]), int(sys.argv[2])
-    _die_with_parent(parent)
-    # The parent decides when this process ends (it closes the socket: EOF). SIGINT (Ctrl-C) and
-    # SIGTERM sent to the whole group (systemd's KillMode=control-group, `kill -TERM -PGID`) reach this
-    # process too: obeyed, they would fail the requests the sidecar is draining (503, and their producers
-    # resend what may already be stored). It still dies with its parent (PR_SET_PDEATHSIG, SIGKILL).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent(parent)
+    # Obeyed, a group's SIGINT/SIGTERM would fail the requests the sidecar is draining (503, and their
+    # producers resend what may already be stored).
+    leave_shutdown_to_parent()
     conn = Connection(socket.socket(fileno=fd).detach())
     settings: IngestSettings = conn.recv()
     child = IngestChild(settings)

@@ -24,9 +24,7 @@ import asyncio
 import itertools
 import logging
 import os
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -37,6 +35,7 @@ from typing import Any, Protocol
 import msgspec
 
 from shippers import errors
+from shippers.child_process import start_child
 from shippers.config import Config, EnrichConfig, FilePath
 from shippers.errors import BufferError, BufferFullError
 from shippers.ingest import IngestResult
@@ -264,14 +263,7 @@ class IngestProcess:
         return self._conn
 
     def _start(self) -> None:
-        parent_end, child_end = socket.socketpair()
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "shippers.sidecar.ingest_child", str(child_end.fileno()), str(os.getpid())],
-                pass_fds=(child_end.fileno(),), stdin=subprocess.DEVNULL,
-            )
-        finally:
-            child_end.close()
+        proc, parent_end = start_child("shippers.sidecar.ingest_child")
         conn = Connection(parent_end.detach())
         try:
             conn.send(self.settings)

@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from shippers.config import Config, resolve_tokens
+from shippers.config import Config, resolve_tokens, with_default_processes
 from shippers.errors import ConfigError
 from shippers.heap import freeze_startup_heap
 from shippers.listen import split_listen
@@ -109,6 +109,7 @@ def serve(
     errors (store locked or corrupt, port taken: exit 1) as they come.
     """
     plan = prepare(config)
+    config = with_default_processes(config, "auto")  # the sidecar delivers from processes unless [delivery] says otherwise
     if shipper_factory is None:
         from shippers.shipper import Shipper
 

@@ -257,7 +257,7 @@ def test_readyz_says_not_ready_while_the_ingest_process_cannot_start(
     served: ServedApp, process: IngestProcess, clock: _Monotonic, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An ingest process that cannot be started (a broken interpreter) makes /readyz 503 with the reason, on every probe."""
-    monkeypatch.setattr("shippers.sidecar.ingest_process.sys.executable", "/nonexistent/python")
+    monkeypatch.setattr("shippers.child_process.sys.executable", "/nonexistent/python")
     for _ in range(3):
         status, _, body = served.request("GET", "/readyz")
         assert status == 503 and b"ingest process" in body, body

@@ -1,0 +1,233 @@
+"""The parent's side of one delivery process: start it, feed it the sinks' flags, read its reports, restart it.
+
+One long-lived thread per child starts it (``PR_SET_PDEATHSIG`` fires when the thread that started
+a child ends, so never a short-lived one), reads its reports until it ends, and starts it again
+after a backoff (RESPAWN_*), unless the Shipper is closing. Meanwhile its sinks are not alive
+(``/readyz`` names them) and their status says the process is being restarted; the new child
+resends the batches the old one had recorded (the sink loop's restart logic), so an event is
+lost never and sent twice only when it was in flight when the child died (as after a crash).
+
+A second thread sends the flags the Shipper sets (``wake`` on every commit) coalesced: what was
+set while the last message was on its way goes in the next one, so a burst of commits costs the
+child one message, not one per commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+import msgspec
+
+from shippers.child_process import start_child
+from shippers.config import Config
+from shippers.delivery_process.child import ChildSettings
+from shippers.delivery_process.forwarded import apply
+from shippers.delivery_process.remote_sink import RemoteSink
+
+log = logging.getLogger("shippers.delivery_process")
+
+# Why: a child imports the store, its SDKs and its adapters in about a second; thirty allows a loaded
+# machine and the wait for an earlier owner's sink lock (child.LOCK_WAIT_SECONDS), and still fails a hang.
+START_TIMEOUT_SECONDS = 30.0
+# Why: a child that dies at once on every start (a broken install, a store it cannot open) is not
+# restarted in a busy loop: 1 s, doubling up to 30 s; a child that lived a minute starts over at 1 s.
+RESPAWN_INITIAL_SECONDS = 1.0
+RESPAWN_MAX_SECONDS = 30.0
+RESPAWN_RESET_AFTER_SECONDS = 60.0
+# Why: a sync (flush's last step: the reports of what was delivered) is one round trip on a local socket.
+SYNC_TIMEOUT_SECONDS = 5.0
+
+
+class DeliveryProcess:
+    """One delivery process for ``sinks``: its proxies in :attr:`sinks`, its life cycle here."""
+
+    def __init__(self, index: int, config: Config, sinks: list[str], metrics: Any) -> None:
+        self.index = index
+        self.config = config
+        self.metrics = metrics
+        self.sinks = {name: RemoteSink(name, self) for name in sinks}
+        self.first_start = threading.Event()  # the first start succeeded or failed
+        self._closing = threading.Event()
+        self._pending: dict[tuple[str, str], None] = {}
+        self._pending_lock = threading.Lock()
+        self._has_pending = threading.Event()
+        self._send_lock = threading.Lock()
+        self._conn: Connection | None = None
+        self._sock: socket.socket | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._syncs = 0
+        self._synced = threading.Condition()
+        self._synced_upto = 0
+        self._supervisor = threading.Thread(target=self._supervise, name=f"authlog-delivery-{index}", daemon=True)
+        self._sender = threading.Thread(target=self._send_flags, name=f"authlog-delivery-{index}-flags", daemon=True)
+
+    @property
+    def label(self) -> str:
+        return f"delivery process {self.index} (sink{'s' if len(self.sinks) > 1 else ''} {', '.join(self.sinks)})"
+
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def start(self) -> None:
+        self._supervisor.start()
+        self._sender.start()
+
+    # -- flags (any thread) ------------------------------------------------------------------
+    def signal(self, sink: str, flag: str) -> None:
+        with self._pending_lock:
+            self._pending[(sink, flag)] = None
+        self._has_pending.set()
+
+    def block(self, sink: str, reason: str) -> None:
+        self._send(("blocked", sink, reason))
+
+    def _send_flags(self) -> None:
+        while True:
+            self._has_pending.wait()
+            self._has_pending.clear()
+            with self._pending_lock:
+                flags, self._pending = list(self._pending), {}
+            if flags:
+                self._send(("set", flags))
+            if self._closing.is_set() and self._conn is None:
+                return
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        with self._send_lock:
+            conn = self._conn
+            if conn is None:
+                return  # no child now: a new one starts with every sink due (SinkWorker.start)
+            try:
+                conn.send(message)
+            except OSError:
+                pass  # it died: the supervisor sees the EOF and restarts it
+
+    def sync(self, timeout: float = SYNC_TIMEOUT_SECONDS) -> bool:
+        """Wait for the child's report of everything done so far (flush's metrics); False if it did not come."""
+        if self._conn is None:
+            return False  # no child now: nothing of it to wait for
+        with self._synced:
+            self._syncs += 1
+            n = self._syncs
+        self._send(("sync", n))
+        with self._synced:
+            return self._synced.wait_for(lambda: self._synced_upto >= n or self._conn is None, min(timeout, SYNC_TIMEOUT_SECONDS))
+
+    # -- life cycle (the supervisor thread) ---------------------------------------------------
+    def _supervise(self) -> None:
+        backoff = RESPAWN_INITIAL_SECONDS
+        while not self._closing.is_set():
+            started = time.monotonic()
+            why = self._run_once()
+            if self._closing.is_set():
+                break
+            if time.monotonic() - started >= RESPAWN_RESET_AFTER_SECONDS:
+                backoff = RESPAWN_INITIAL_SECONDS
+            why = f"{why}; restarting it in {backoff:g}s"
+            log.error("%s: %s", self.label, why)
+            for sink in self.sinks.values():
+                sink.note_ended(f"its delivery process is not running: {why}")
+                self.metrics.up.labels(sink.name).set(0)
+            self.first_start.set()  # (a failed first start: its sinks say why before start() returns)
+            if self._closing.wait(backoff):
+                break
+            backoff = min(backoff * 2, RESPAWN_MAX_SECONDS)
+        for sink in self.sinks.values():
+            sink.note_ended()
+        self.first_start.set()
+        self._has_pending.set()  # the sender ends
+
+    def _run_once(self) -> str:
+        """Start the child and read its reports until it ends; why it ended."""
+        try:
+            self._spawn()
+        except Exception as exc:
+            return f"it did not start: {type(exc).__name__}: {exc}"
+        assert self._conn is not None and self._proc is not None
+        for sink in self.sinks.values():
+            sink.note_running()
+        self.first_start.set()
+        conn, proc = self._conn, self._proc
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                break
+            self._dispatch(message)
+        with self._send_lock:
+            self._conn = None
+        with self._synced:
+            self._synced.notify_all()  # a sync waiting for this child ends
+        conn.close()
+        if not self._closing.is_set() and proc.poll() is None:
+            proc.kill()  # its socket failed but it runs: it must not deliver unsupervised
+        code = proc.wait()
+        return f"process {proc.pid} ended (exit status {code})"
+
+    def _spawn(self) -> None:
+        proc, parent_end = start_child("shippers.delivery_process.child")
+        conn = Connection(os.dup(parent_end.fileno()))  # the socket object stays: shutdown() wakes the reader at close
+        try:
+            # Only its sinks: unpickling another sink's config would import that sink's SDK (tens of MiB) in the child.
+            mine = msgspec.structs.replace(self.config, sinks={name: self.config.sinks[name] for name in self.sinks})
+            conn.send(ChildSettings(mine, list(self.sinks), logging.getLogger().getEffectiveLevel()))
+            if not conn.poll(START_TIMEOUT_SECONDS):
+                raise TimeoutError(f"no answer within {START_TIMEOUT_SECONDS:.0f}s")
+            hello = conn.recv()
+            if hello[0] != "ready":
+                raise RuntimeError(hello[1])
+        except BaseException:
+            conn.close()
+            parent_end.close()
+            proc.kill()
+            proc.wait()
+            raise
+        with self._send_lock:
+            self._conn, self._sock, self._proc = conn, parent_end, proc
+        log.info("%s started: pid %d", self.label, hello[1])
+
+    def _dispatch(self, message: tuple[Any, ...]) -> None:
+        if message[0] == "report":
+            _, states, warnings, exited, changes = message
+            for name, state in states.items():
+                self.sinks[name].note_state(state)
+            for name, found in warnings.items():
+                self.sinks[name].note_warnings(found)
+            apply(self.metrics, changes)
+            for name in exited:
+                self.sinks[name].note_ended()
+        elif message[0] == "synced":
+            with self._synced:
+                self._synced_upto = max(self._synced_upto, message[1])
+                self._synced.notify_all()
+
+    # -- the end ------------------------------------------------------------------------------
+    def stop(self, timeout: float) -> bool:
+        """No more restarts; close the socket (the child exits) and wait for it; kill it after ``timeout``. True if it exited."""
+        self._closing.set()
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # EOF for the child and for the reader thread
+            except OSError:
+                pass
+        self._supervisor.join(timeout)
+        clean = not self._supervisor.is_alive()
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if not clean:
+            self._supervisor.join(1.0)
+        if sock is not None:
+            sock.close()
+        return clean
