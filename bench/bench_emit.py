@@ -185,7 +185,7 @@ def main() -> int:
     print(f"  at the sink: {stored} events, {distinct} distinct ids; every event once: {'yes' if once else 'NO'}")
     print(f"  CPU per 100k events (during the emits): {cpu * 100_000 / args.events:.2f} s; "
           f"peak RSS {peak_rss / 1024 / 1024:.0f} MiB (this process, fields built up front included)")  # fmt: skip
-    user, kernel, switches = (b - a for a, b in zip(before, after))
+    user, kernel, switches = (b - a for a, b in zip(before, after, strict=True))
     print(f"  hand-offs          {kernel / max(user + kernel, 1e-9):8.0%} of this process's CPU in the kernel, "
           f"{switches / args.events:.2f} context switches per event"
           f"{f' (switch interval {sys.getswitchinterval() * 1e3:g} ms)' if args.switch_interval is not None else ''}")  # fmt: skip
