@@ -45,6 +45,7 @@ from adapters import compression
 from adapters.elasticsearch import bulk_answer, wire
 from adapters.elasticsearch.config import ElasticsearchConfig
 from shippers.delivery.attempt import Attempt
+from shippers.delivery.classify import is_success
 from shippers.quoting import folded
 
 # Why: OpenSearch rejects Elasticsearch's vendor media types; these are what both products accept.
@@ -85,7 +86,7 @@ def _attempt(call: Callable[[], Any]) -> Attempt:
         return Attempt.failed("connection", _short(exc))
     except (ValueError, TypeError) as exc:  # elastic_transport re-raises these unwrapped (e.g. an invalid header)
         return Attempt.failed("request", type(exc).__name__)  # never str(exc): it may quote a secret
-    if not 200 <= meta.status < 300:  # a 3xx the client returned: classified by its status, quoted as plain JSON
+    if not is_success(meta.status):  # a 3xx the client returned: classified by its status, quoted as plain JSON
         body = bulk_answer.plain(body)
     return Attempt.http(meta.status, body, meta.headers)
 
