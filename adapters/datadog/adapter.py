@@ -30,6 +30,8 @@ from adapters.datadog.config import (
     BATCH_DEFAULTS,
     DEFAULT_REQUEST_TIMEOUT_SECONDS,
     HARD_LIMITS,
+    MAX_FUTURE_SECONDS,
+    MAX_PAST_SECONDS,
     DatadogConfig,
     intake_url,
 )
@@ -38,6 +40,7 @@ from adapters.datadog.mapping import DatadogMapping, MappingSettings
 from adapters.datadog.transport import DatadogTransport
 from shippers.errors import ConfigError
 from shippers.event import Event
+from shippers.time_text import TextWindow
 
 
 class DatadogAdapter(Adapter):
@@ -98,7 +101,8 @@ class DatadogAdapter(Adapter):
         if self._transport is None:
             return self._no_key()
         now = self.context.clock()
-        stale = [outside_window(event.epoch_ms, now) for event in request.events]
+        window = TextWindow(now - MAX_PAST_SECONDS, now + MAX_FUTURE_SECONDS)  # most times: no parse (time_text)
+        stale = [None if window.surely_inside(event.time) else outside_window(event.epoch_ms, now) for event in request.events]
         fresh = [i for i, reason in enumerate(stale) if reason is None]
         if not fresh:
             return Verdict.per_item([ItemResult("reject", reason or "") for reason in stale])

@@ -34,6 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from adapters.contract import ItemResult, Verdict
+from adapters.elasticsearch.bulk_answer import CreatedAnswer, CreateItem
 from shippers.delivery.attempt import Attempt
 from shippers.delivery.classify import Hints, VendorRules, classify, is_retryable, is_success, quote
 from shippers.quoting import folded
@@ -139,10 +140,13 @@ class BulkRules(_ClusterRules):
 
     def success(self, answer: Attempt, items: int) -> Verdict:
         body = answer.body
-        results = body.get("items") if isinstance(body, dict) else None
+        if isinstance(body, CreatedAnswer):
+            results: Any = body.items
+        else:
+            results = body.get("items") if isinstance(body, dict) else None
         if not isinstance(results, list) or len(results) != items:
             got = len(results) if isinstance(results, list) else "no"
-            came = "" if isinstance(body, dict) else f" ({describe_answer(body, answer.content_type)})"
+            came = "" if isinstance(body, dict | CreatedAnswer) else f" ({describe_answer(body, answer.content_type)})"
             return Verdict.retry(f"the bulk answer had {got} items for {items} sent{came}")
         return self._items(results)
 
@@ -152,8 +156,12 @@ class BulkRules(_ClusterRules):
         outcomes: list[ItemResult] = []
         created = duplicates = 0
         for item in results:
-            result: Any = next(iter(item.values()), {}) if isinstance(item, dict) else {}
-            status = result.get("status") if isinstance(result, dict) else None
+            if type(item) is CreateItem:  # the common shape (bulk_answer): a create with its status alone
+                status = item.create.status
+                result: Any = None
+            else:
+                result = next(iter(item.values()), {}) if isinstance(item, dict) else {}
+                status = result.get("status") if isinstance(result, dict) else None
             if not isinstance(status, int):
                 outcomes.append(_NO_STATUS)
             elif status in CREATED_STATUSES:
@@ -163,7 +171,7 @@ class BulkRules(_ClusterRules):
                 duplicates += 1
                 outcomes.append(_DUPLICATE)
             else:
-                verdict = self._failed_item(status, result, outcomes)
+                verdict = self._failed_item(status, {"status": status} if result is None else result, outcomes)
                 if verdict is not None:
                     return verdict
         if created == len(outcomes):

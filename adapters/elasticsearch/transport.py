@@ -42,9 +42,10 @@ from elastic_transport.client_utils import url_to_node_config
 from elasticsearch import Elasticsearch, UnsupportedProductError
 
 from adapters import compression
-from adapters.elasticsearch import wire
+from adapters.elasticsearch import bulk_answer, wire
 from adapters.elasticsearch.config import ElasticsearchConfig
 from shippers.delivery.attempt import Attempt
+from shippers.delivery.classify import is_success
 from shippers.quoting import folded
 
 # Why: OpenSearch rejects Elasticsearch's vendor media types; these are what both products accept.
@@ -73,8 +74,8 @@ def _attempt(call: Callable[[], Any]) -> Attempt:
         meta, body = call()
     except UnsupportedProductError as exc:
         return Attempt(exc.meta.status, failure="product", detail=_short(exc))
-    except elastic_transport.ApiError as exc:
-        return Attempt.http(exc.meta.status, exc.body, exc.meta.headers)
+    except elastic_transport.ApiError as exc:  # a non-2xx: its body as plain JSON, whatever shape it has
+        return Attempt.http(exc.meta.status, bulk_answer.plain(exc.body), exc.meta.headers)
     except elastic_transport.TlsError as exc:
         return Attempt.failed("tls", _short(exc))
     except elastic_transport.ConnectionTimeout as exc:
@@ -85,6 +86,8 @@ def _attempt(call: Callable[[], Any]) -> Attempt:
         return Attempt.failed("connection", _short(exc))
     except (ValueError, TypeError) as exc:  # elastic_transport re-raises these unwrapped (e.g. an invalid header)
         return Attempt.failed("request", type(exc).__name__)  # never str(exc): it may quote a secret
+    if not is_success(meta.status):  # a 3xx the client returned: classified by its status, quoted as plain JSON
+        body = bulk_answer.plain(body)
     return Attempt.http(meta.status, body, meta.headers)
 
 

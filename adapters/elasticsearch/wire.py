@@ -9,14 +9,14 @@ adapter uses) about a fifth of that. The body is therefore gzipped here and sent
 The answers (a bulk answer of up to ``max_events`` items) are parsed with msgspec instead of the
 standard ``json`` module (msgspec's DecodeError is a ValueError, so the stock ``loads`` still turns a
 body that is not JSON into ``SerializationError`` and an empty one into None: the transport's
-translation is unchanged).
+translation is unchanged); a bulk answer of the common shape (every item created) into structs the
+garbage collector does not track (:mod:`.bulk_answer`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from elastic_transport import NdjsonSerializer
 from elasticsearch.serializer import (
     CompatibilityModeJsonSerializer,
@@ -25,9 +25,9 @@ from elasticsearch.serializer import (
     Serializer,
 )
 
-GZIP_HEADERS = {"content-encoding": "gzip"}
+from adapters.elasticsearch.bulk_answer import decode as _decode
 
-_decode = msgspec.json.decode
+GZIP_HEADERS = {"content-encoding": "gzip"}
 
 
 class _FastJson(JsonSerializer):

@@ -18,8 +18,10 @@ A scan the window cannot answer (a sink behind it, or ahead of it) goes to the s
 
 Decoded events are kept by seq while the window holds the row (a row never changes, so any row of
 that seq has that event), so each stored body is decoded once whichever sinks route it; a sink's PII policy and mapping then work on that shared Event, which nothing mutates
-(adapters' ``map`` is pure: ``shippers.testing.contract``). A row the window no longer holds is
-decoded on its own, as before.
+(adapters' ``map`` is pure: ``shippers.testing.contract``). A sink decodes the rows of a scan when it
+cuts them, which may be several scans later (a batch filling up until its timeout), when every sink's
+scan cursor has moved past them and the window has dropped them: so a decoded event outlives its row
+by up to DECODED_BEHIND rows. A row further behind is decoded on its own, as before.
 """
 
 from __future__ import annotations
@@ -36,7 +38,12 @@ from shippers.event import Event, EventKeys, decode_event, decode_event_keys
 # a sink stuck in a retry falls out of the window instead of pinning it (its later scans read the store).
 # A ~300-byte sample row with its decoded event is ~2.1 KB in memory (tracemalloc), so at most ~42 MB.
 WINDOW_ROWS = 20_000
-# Why: a decode that raced a trim may leave its entry below the window; a few are harmless, and past this
+# Why: a sink's pending scan holds up to one batch per request it may have in flight (1000 events by default
+# for the three decoding destinations, x its concurrency) that it decodes only when it cuts them; without
+# this the window dropped their decodes first and each sink decoded them again (~23k of 100k rows in the
+# sidecar fan-out). A decoded ~300-byte sample event is ~1.5 KB, so at most ~6 MB more.
+DECODED_BEHIND = 4000
+# Why: a decode that raced a trim may leave its entry below what is kept; a few are harmless, and past this
 # many the dict is swept (rare: each one needs a trim between a decode's check and its store).
 STRAY_DECODED = 1000
 
@@ -71,13 +78,15 @@ def _undecodable(row: StoredRow, exc: Exception) -> DeadItem:
 class SharedRows:
     """The window of rows (and their decoded events) shared by the sinks of one process; see the module docstring."""
 
-    def __init__(self, buffer: Buffer, window_rows: int = WINDOW_ROWS) -> None:
+    def __init__(self, buffer: Buffer, window_rows: int = WINDOW_ROWS, decoded_behind: int = DECODED_BEHIND) -> None:
         self.buffer = buffer
         self.window_rows = window_rows
+        self.decoded_behind = decoded_behind
         self._lock = threading.Lock()
         self._rows: list[StoredRow] = []  # contiguous seqs: _rows[i].seq == _first + i
         self._first = 0
-        self._decoded: dict[int, Event | DeadItem] = {}  # seq -> its row decoded (rows never change: any row of that seq)
+        # seq -> its row decoded (rows never change: any row of that seq), from decoded_behind rows below the window
+        self._decoded: dict[int, Event | DeadItem] = {}
         self._cursors: dict[str, int] = {}  # sink -> the `after` of its last scan
         self.store_reads = 0  # rows read from the store (for tests and benchmarks: N sinks, each row once)
 
@@ -126,12 +135,14 @@ class SharedRows:
         return have + more
 
     def decode(self, row: StoredRow) -> Event | DeadItem:
-        """``decode_row(row)``, once per row of the window whichever sinks ask (no lock: dict reads and writes are atomic)."""
+        """``decode_row(row)``, once per row of the window (or just behind it) whichever sinks ask (no lock: dict
+        reads and writes are atomic)."""
         decoded = self._decoded.get(row.seq)
         if decoded is not None:
             return decoded
         decoded = decode_row(row)
-        if self._first <= row.seq < self._first + len(self._rows):  # kept only while the window holds the seq
+        first = self._first
+        if first - self.decoded_behind <= row.seq < first + len(self._rows):  # kept while the window holds the seq, or just passed it
             self._decoded[row.seq] = decoded
         return decoded
 
@@ -152,9 +163,14 @@ class SharedRows:
             rows.extend(more[last + 1 - more[0].seq :])
 
     def _restart(self, rows: Sequence[StoredRow]) -> None:
-        self._decoded.clear()
+        """A new window of ``rows``; the decodes just behind its start are kept (sinks' pending scans still cut them)."""
         self._rows = list(rows)
         self._first = rows[0].seq if rows else 0
+        if not rows:  # rows deleted past the window's end: nothing is read through it until it starts again
+            self._decoded.clear()
+            return
+        keep_from = self._first - self.decoded_behind
+        self._decoded = {seq: event for seq, event in self._decoded.items() if seq >= keep_from}
 
     def _trim(self) -> None:
         """Drop the rows every sink is past (at or below the slowest cursor), and any beyond WINDOW_ROWS."""
@@ -166,13 +182,14 @@ class SharedRows:
         if drop <= 0:
             return
         drop = min(drop, len(rows))
-        for seq in range(self._first, self._first + drop):
+        behind = self.decoded_behind
+        for seq in range(self._first - behind, self._first + drop - behind):  # now more than `behind` below the window
             self._decoded.pop(seq, None)
         del rows[:drop]
         self._first += drop
-        if len(self._decoded) > len(rows) + STRAY_DECODED:  # decodes that raced a trim left entries below the window
-            first = self._first
-            self._decoded = {seq: event for seq, event in self._decoded.items() if seq >= first}
+        if len(self._decoded) > len(rows) + behind + STRAY_DECODED:  # decodes that raced a trim left entries below
+            keep_from = self._first - behind
+            self._decoded = {seq: event for seq, event in self._decoded.items() if seq >= keep_from}
 
 
 class SinkRows:

@@ -143,3 +143,18 @@ def test_rows_events_and_mapped_items_are_not_tracked_by_the_garbage_collector()
     """What a held batch is made of (row, decoded event, mapped item) is invisible to full collections (the fan-out's CPU)."""
     [item] = mapped(1)
     assert not gc.is_tracked(item.row) and not gc.is_tracked(item.event) and not gc.is_tracked(item)
+
+
+def test_a_row_cut_after_every_sink_scanned_past_it_is_still_decoded_once() -> None:
+    """Rows a sink holds in a pending scan and decodes later, when every cursor (and the window) moved past them, decode once."""
+    store = CountingStore(ROWS)
+    shared = SharedRows(store, 20_000, decoded_behind=150)  # type: ignore[arg-type]  # the two reads SharedRows makes
+    first, second = shared.for_sink("a"), shared.for_sink("b")
+    held = first.scan(0, 100)  # each sink's pending scan: read now, cut (decoded) later
+    assert second.scan(0, 100) == held
+    event = shared.decode(held[0])  # sink a cuts its batch
+    first.scan(100, 100), second.scan(100, 100)  # both extend their scans: the window drops rows 1-100
+    assert held[0].seq < shared._first
+    assert shared.decode(held[0]) is event  # sink b cuts the same rows: not decoded again
+    first.scan(400, 100), second.scan(400, 100)  # 150 rows further on
+    assert held[0].seq not in shared._decoded  # far enough behind, its decode is let go
