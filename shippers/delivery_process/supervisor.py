@@ -61,6 +61,7 @@ class DeliveryProcess:
         self._send_lock = threading.Lock()
         self._conn: Connection | None = None
         self._sock: socket.socket | None = None
+        self._starting: socket.socket | None = None  # the socket of a child started but not yet ready
         self._proc: subprocess.Popen[bytes] | None = None
         self._syncs = 0
         self._synced = threading.Condition()
@@ -176,7 +177,11 @@ class DeliveryProcess:
     def _spawn(self) -> None:
         proc, parent_end = start_child("shippers.delivery_process.child")
         conn = Connection(os.dup(parent_end.fileno()))  # the socket object stays: shutdown() wakes the reader at close
+        with self._send_lock:  # stop() meanwhile ends this start (EOF for the child and the wait below), never leaves it running
+            self._starting = parent_end
         try:
+            if self._closing.is_set():
+                raise RuntimeError("the delivery processes are being stopped")
             # Only its sinks: unpickling another sink's config would import that sink's SDK (tens of MiB) in the child.
             mine = msgspec.structs.replace(self.config, sinks={name: self.config.sinks[name] for name in self.sinks})
             conn.send(ChildSettings(mine, list(self.sinks), logging.getLogger().getEffectiveLevel()))
@@ -186,13 +191,15 @@ class DeliveryProcess:
             if hello[0] != "ready":
                 raise RuntimeError(hello[1])
         except BaseException:
+            with self._send_lock:
+                self._starting = None
             conn.close()
             parent_end.close()
             proc.kill()
             proc.wait()
             raise
         with self._send_lock:
-            self._conn, self._sock, self._proc = conn, parent_end, proc
+            self._conn, self._sock, self._proc, self._starting = conn, parent_end, proc, None
         log.info("%s started: pid %d", self.label, hello[1])
 
     def _dispatch(self, message: tuple[Any, ...]) -> None:
@@ -214,12 +221,14 @@ class DeliveryProcess:
     def stop(self, timeout: float) -> bool:
         """No more restarts; close the socket (the child exits) and wait for it; kill it after ``timeout``. True if it exited."""
         self._closing.set()
-        sock = self._sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)  # EOF for the child and for the reader thread
-            except OSError:
-                pass
+        with self._send_lock:
+            sock, starting = self._sock, self._starting
+        for end in (sock, starting):
+            if end is not None:
+                try:
+                    end.shutdown(socket.SHUT_RDWR)  # EOF for the child and for the reader thread (or the wait for its hello)
+                except OSError:
+                    pass
         self._supervisor.join(timeout)
         clean = not self._supervisor.is_alive()
         proc = self._proc
