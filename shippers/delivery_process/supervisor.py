@@ -62,6 +62,7 @@ class DeliveryProcess:
         self._conn: Connection | None = None
         self._sock: socket.socket | None = None
         self._starting: socket.socket | None = None  # the socket of a child started but not yet ready
+        self._ended_by_itself = False  # the last child exited with status 0 at stop (it drained), not killed or crashed
         self._proc: subprocess.Popen[bytes] | None = None
         self._syncs = 0
         self._synced = threading.Condition()
@@ -172,6 +173,7 @@ class DeliveryProcess:
         if not self._closing.is_set() and proc.poll() is None:
             proc.kill()  # its socket failed but it runs: it must not deliver unsupervised
         code = proc.wait()
+        self._ended_by_itself = self._closing.is_set() and code == 0
         return f"process {proc.pid} ended (exit status {code})"
 
     def _spawn(self) -> None:
@@ -218,8 +220,19 @@ class DeliveryProcess:
                 self._synced.notify_all()
 
     # -- the end ------------------------------------------------------------------------------
+    def ended(self, timeout: float) -> bool:
+        """Whether the supervisor (and so its child) is done, waiting up to ``timeout``; call after :meth:`stop`."""
+        if self._supervisor.ident is None:
+            return True  # never started
+        self._supervisor.join(timeout)
+        return not self._supervisor.is_alive()
+
     def stop(self, timeout: float) -> bool:
-        """No more restarts; close the socket (the child exits) and wait for it; kill it after ``timeout``. True if it exited."""
+        """No more restarts; close the socket (the child exits) and wait for it; kill it after ``timeout``.
+
+        True if the child was running and exited by itself (its sinks drained); False if it had to be
+        killed, or had died (a crash during the drain, or no child running at all: nothing was drained).
+        """
         self._closing.set()
         with self._send_lock:
             sock, starting = self._sock, self._starting
@@ -239,4 +252,4 @@ class DeliveryProcess:
             self._supervisor.join(1.0)
         if sock is not None:
             sock.close()
-        return clean
+        return clean and self._ended_by_itself

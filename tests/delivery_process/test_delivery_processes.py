@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -255,3 +256,48 @@ def test_a_delivery_process_that_cannot_start_is_named_by_readyz_and_started_onc
     wait_until(lambda: shipper.not_ready() is None, "the child to start after its backoff")
     assert shipper.flush(WAIT_SECONDS)
     assert ids_in(tmp_path / "a.ndjson") == Counter(ids) == ids_in(tmp_path / "b.ndjson")
+
+
+def test_close_is_not_clean_when_a_child_dies_during_the_drain(build: Callable[..., Shipper], tmp_path: Path) -> None:
+    """A child killed while it drains at close(): close() returns False (its batch is left for the restart), never True."""
+    with FakeElasticsearch() as es, FaultFront(es.url, lambda method, path: path.split("?")[0].endswith("/_bulk")) as front:
+        sinks = {"es": {"type": "elasticsearch", "hosts": [front.url], "index": "procs", "request_timeout": "30s",
+                        "batch": {"timeout": "1h"}}, **file_sinks(tmp_path, "local")}
+        shipper = build(sinks, processes=2)
+        child = next(process for process in shipper.delivery_processes if "es" in process.sinks)
+        pid = child.pid
+        assert pid is not None
+        front.hold_next()
+        ingest(shipper, 50)
+        closed: list[bool] = []
+        closing = threading.Thread(target=lambda: closed.append(shipper.close(WAIT_SECONDS)))
+        closing.start()
+        assert front.wait_held(timeout=WAIT_SECONDS)  # the drain's send (the batch waited for its 1h timeout)
+        os.kill(pid, signal.SIGKILL)
+        closing.join()
+        front.release()
+        assert closed == [False]
+        assert shipper.left_for_restart == 1
+
+
+def test_a_child_hung_in_a_send_at_close_keeps_the_lock_until_the_send_returns(build: Callable[..., Shipper], tmp_path: Path) -> None:
+    """close() past its deadline with a child's send unanswered returns False and keeps the store's delivery lock;
+    once the answer comes the child settles the batch and exits, and the lock is given back (nothing sent twice)."""
+    with FakeElasticsearch() as es, FaultFront(es.url, lambda method, path: path.split("?")[0].endswith("/_bulk")) as front:
+        sinks = {"es": {"type": "elasticsearch", "hosts": [front.url], "index": "procs", "request_timeout": "60s",
+                        "batch": {"max_events": 100, "timeout": "0s"}}, **file_sinks(tmp_path, "local")}
+        shipper = build(sinks, processes=2)
+        pid = next(process for process in shipper.delivery_processes if "es" in process.sinks).pid
+        front.hold_next()
+        ids = ingest(shipper, 100)
+        assert front.wait_held(timeout=WAIT_SECONDS)
+        assert shipper.close(0.2) is False  # the send is held: the deadline passes with it in flight
+        later = build(sinks, processes=0, start=False)
+        assert not later.buffer.acquire_delivery_lock()
+        front.release()
+        wait_until(later.buffer.acquire_delivery_lock, "the delivery lock to be given back once the send returned")
+        assert pid is not None and gone(pid)  # the child ended before the lock was free
+        assert later.start().delivering
+        assert later.flush(WAIT_SECONDS)
+        assert sorted(es.documents("procs")) == sorted(ids)
+        assert len([r for r in front.seen if r.path.split("?")[0].endswith("/_bulk")]) == 1  # settled by the child: not resent
