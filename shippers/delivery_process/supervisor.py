@@ -7,9 +7,12 @@ after a backoff (RESPAWN_*), unless the Shipper is closing. Meanwhile its sinks 
 resends the batches the old one had recorded (the sink loop's restart logic), so an event is
 lost never and sent twice only when it was in flight when the child died (as after a crash).
 
-A second thread sends the flags the Shipper sets (``wake`` on every commit) coalesced: what was
-set while the last message was on its way goes in the next one, so a burst of commits costs the
-child one message, not one per commit.
+A second thread sends what the Shipper asks of the child, coalesced: the flags it sets (``wake``
+on every commit), a full sink's reason (``blocked``, the latest per sink) and a flush's sync (the
+latest). What was asked while the last message was on its way goes in the next one, so a burst of
+commits costs the child one message, not one per commit, and no caller (a commit refused by a full
+sink, a flush) ever writes to the socket itself: a child that stops reading (SIGSTOP, a hang) holds
+up only this thread, never ingest.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class DeliveryProcess:
         self.first_start = threading.Event()  # the first start succeeded or failed
         self._closing = threading.Event()
         self._pending: dict[tuple[str, str], None] = {}
+        self._pending_blocks: dict[str, str] = {}  # sink -> the latest reason a commit met it full
+        self._pending_sync = 0  # the latest sync asked for (0: none)
         self._pending_lock = threading.Lock()
         self._has_pending = threading.Event()
         self._send_lock = threading.Lock()
@@ -90,7 +95,9 @@ class DeliveryProcess:
         self._has_pending.set()
 
     def block(self, sink: str, reason: str) -> None:
-        self._send(("blocked", sink, reason))
+        with self._pending_lock:
+            self._pending_blocks[sink] = reason
+        self._has_pending.set()
 
     def _send_flags(self) -> None:
         while True:
@@ -98,8 +105,14 @@ class DeliveryProcess:
             self._has_pending.clear()
             with self._pending_lock:
                 flags, self._pending = list(self._pending), {}
+                blocks, self._pending_blocks = self._pending_blocks, {}
+                sync, self._pending_sync = self._pending_sync, 0
+            for sink, reason in blocks.items():
+                self._send(("blocked", sink, reason))
             if flags:
                 self._send(("set", flags))
+            if sync:
+                self._send(("sync", sync))
             if self._closing.is_set() and self._conn is None:
                 return
 
@@ -120,7 +133,9 @@ class DeliveryProcess:
         with self._synced:
             self._syncs += 1
             n = self._syncs
-        self._send(("sync", n))
+        with self._pending_lock:
+            self._pending_sync = max(self._pending_sync, n)  # the child answers the latest; it covers the earlier ones
+        self._has_pending.set()
         with self._synced:
             return self._synced.wait_for(lambda: self._synced_upto >= n or self._conn is None, min(timeout, SYNC_TIMEOUT_SECONDS))
 
