@@ -56,6 +56,8 @@ class DeliveryProcess:
         self.config = config
         self.metrics = metrics
         self.sinks = {name: RemoteSink(name, self) for name in sinks}
+        for name in sinks:
+            metrics.delivery_restarts.labels(name)  # 0 from the start: a crash between two scrapes still shows as a step
         self.first_start = threading.Event()  # the first start succeeded or failed
         self._closing = threading.Event()
         self._pending: dict[tuple[str, str], None] = {}
@@ -154,6 +156,7 @@ class DeliveryProcess:
             for sink in self.sinks.values():
                 sink.note_ended(f"its delivery process is not running: {why}")
                 self.metrics.up.labels(sink.name).set(0)
+                self.metrics.delivery_restarts.labels(sink.name).inc()
             self.first_start.set()  # (a failed first start: its sinks say why before start() returns)
             if self._closing.wait(backoff):
                 break

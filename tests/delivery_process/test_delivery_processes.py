@@ -214,6 +214,10 @@ def test_a_child_killed_mid_send_is_restarted_and_resends_its_recorded_batch(bui
         status = shipper.status()["sinks"]["es"]
         assert (status["delivered"], status["duplicates"], status["state"]) == (0, 100, "active")
         assert shipper.not_ready() is None
+        restarts = {line.rsplit(" ", 1)[0]: line.rsplit(" ", 1)[1] for line in shipper.metrics.render().decode().splitlines()
+                    if line.startswith("authlog_delivery_process_restarts_total")}
+        assert restarts == {'authlog_delivery_process_restarts_total{sink="es"}': "1.0",  # the crash stays visible once it is over
+                            'authlog_delivery_process_restarts_total{sink="local"}': "0.0"}
 
 
 PARENT = textwrap.dedent("""
