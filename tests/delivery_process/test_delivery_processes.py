@@ -305,3 +305,21 @@ def test_a_child_hung_in_a_send_at_close_keeps_the_lock_until_the_send_returns(b
         assert later.flush(WAIT_SECONDS)
         assert sorted(es.documents("procs")) == sorted(ids)
         assert len([r for r in front.seen if r.path.split("?")[0].endswith("/_bulk")]) == 1  # settled by the child: not resent
+
+
+def test_a_sink_lock_file_deleted_under_its_child_is_taken_again_before_anyone_else_can(
+    build: Callable[..., Shipper], tmp_path: Path
+) -> None:
+    """An operator deletes deliver.a.lock while its child delivers: the child stops (its flock guards a file nobody can
+    see), a new child takes the recreated lock, and another owner is kept out again (the file was free to take)."""
+    shipper = build(file_sinks(tmp_path, "a", "b"), processes=1)
+    process = shipper.delivery_processes[0]
+    old_pid = process.pid
+    lock = SinkLock(tmp_path / "buffer", "a")
+    lock.path.unlink()
+    new_pid = wait_until(lambda: process.pid not in (None, old_pid) and process.pid, "the child to be replaced")
+    wait_until(lambda: lock.holder() == str(new_pid), "the new child to hold the recreated lock")
+    assert not lock.try_acquire()
+    ids = ingest(shipper, 20)
+    assert shipper.flush(WAIT_SECONDS)
+    assert ids_in(tmp_path / "a.ndjson") == Counter(ids)
