@@ -48,6 +48,10 @@ RESPAWN_RESET_AFTER_SECONDS = 60.0
 SYNC_TIMEOUT_SECONDS = 5.0
 
 
+# The flags a close() sets once and for all: a child started after them (a restart) is given them at once.
+CLOSE_FLAGS = ("draining", "stopping")
+
+
 class DeliveryProcess:
     """One delivery process for ``sinks``: its proxies in :attr:`sinks`, its life cycle here."""
 
@@ -221,6 +225,10 @@ class DeliveryProcess:
         with self._send_lock:
             self._conn, self._sock, self._proc, self._starting = conn, parent_end, proc, None
         log.info("%s started: pid %d", self.label, hello[1])
+        for sink in self.sinks.values():  # a close() in progress (a restart during its drain): this child drains and stops too
+            for flag in CLOSE_FLAGS:
+                if getattr(sink, flag).is_set():
+                    self.signal(sink.name, flag)
 
     def _dispatch(self, message: tuple[Any, ...]) -> None:
         if message[0] == "report":
