@@ -53,8 +53,9 @@ REPORT_SECONDS = 0.05
 # Why: a sink lock is held by an earlier owner only while it dies (milliseconds); ten seconds allows a
 # loaded machine, and a child that still cannot take it exits and is started again with a backoff.
 LOCK_WAIT_SECONDS = 10.0
-# Why: an exit status of its own, so the parent's log line ("exit status 3") tells a lost lock from a crash.
+# Why: exit statuses of their own, so the parent's log line ("exit status 3") tells a lost lock or a failed report from a crash.
 LOST_LOCK_EXIT = 3
+REPORT_FAILED_EXIT = 4
 FLAGS = frozenset({"wake", "flush_requested", "draining", "stopping", "interrupt"})
 
 
@@ -146,6 +147,9 @@ class ChildDelivery:
                 time.sleep(REPORT_SECONDS)
         except (OSError, EOFError):
             return  # the parent is gone: main() ends the process
+        except Exception:  # without reports its status freezes, its lock goes unchecked and close() waits its whole deadline
+            log.exception("the report thread of this delivery process failed; ending the process (it is started again)")
+            os._exit(REPORT_FAILED_EXIT)
 
     def _check_locks(self) -> None:
         """Exit when a sink's lock file was deleted or replaced: another owner could lock the new file beside this one."""
