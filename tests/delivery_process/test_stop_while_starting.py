@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from shippers.delivery_process.sink_lock import SinkLock
@@ -10,6 +11,8 @@ from shippers.delivery_process.supervisor import DeliveryProcess
 from shippers.shipper import Shipper
 
 CHILD_MODULE = "shippers.delivery_process.child"
+# Why: well inside the child's own wait for the lock (child.LOCK_WAIT_SECONDS, 10 s), after which it would give up by itself.
+STOP_SECONDS = 5.0
 
 
 def delivery_children() -> list[int]:
@@ -34,7 +37,7 @@ def wait_for_a_child() -> int:
         pids = delivery_children()
         if pids:
             return pids[0]
-        os.sched_yield()
+        time.sleep(0.01)
 
 
 def test_stop_ends_a_child_still_waiting_for_its_sink_lock(tmp_path: Path) -> None:
@@ -48,7 +51,7 @@ def test_stop_ends_a_child_still_waiting_for_its_sink_lock(tmp_path: Path) -> No
     try:
         process.start()
         wait_for_a_child()  # started; it waits for sink a's lock before it says it is ready
-        process.stop(0.5)
+        process.stop(STOP_SECONDS)
         assert delivery_children() == []  # it was left running: it would take the lock and deliver with no parent to steer it
     finally:
         earlier_owner.release()
