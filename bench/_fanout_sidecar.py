@@ -61,13 +61,23 @@ def sink_tables(legs: Sequence[Leg], batch: int | None) -> str:
     return "\n\n".join(tables) + "\n"
 
 
-def run(legs: Sequence[Leg], events: int, chunk: int, batch: int | None) -> dict[str, Any]:
-    """Post ``events`` sample events to a fresh ``authlog run`` with the legs' sinks; the figures and the counts."""
+def _delivery_table(processes: str | None) -> str:
+    if processes is None:
+        return ""
+    value = processes if processes.isdigit() else msgspec.json.encode(processes).decode()
+    return f"\n[delivery]\nprocesses = {value}\n"
+
+
+def run(legs: Sequence[Leg], events: int, chunk: int, batch: int | None, processes: str | None = None) -> dict[str, Any]:
+    """Post ``events`` sample events to a fresh ``authlog run`` with the legs' sinks; the figures and the counts.
+
+    ``processes`` sets ``[delivery] processes`` ("auto", "0", "2"...); None leaves it to authlog run's default.
+    """
     for leg in legs:
         leg.endpoint.reset()
     bodies = ndjson_bodies(documents(events, seed=SEED), chunk)
     far = {leg.destination.label: ProcessTree(leg.endpoint.pid) for leg in legs}
-    with tempfile.TemporaryDirectory(prefix="authlog-fanout-") as tmp, Sidecar(Path(tmp), sink_tables(legs, batch)) as sidecar:
+    with tempfile.TemporaryDirectory(prefix="authlog-fanout-") as tmp, Sidecar(Path(tmp), sink_tables(legs, batch) + _delivery_table(processes)) as sidecar:
         tree = sidecar.tree
         posted: list[tuple[int, int, list[str]]] = []
         producer = threading.Thread(target=lambda: posted.append(post_all(sidecar.port, bodies, PRODUCER_CONNECTIONS)))

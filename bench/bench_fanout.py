@@ -1,6 +1,6 @@
 """Benchmark: one shipper fanning every event out to all four destinations at once.
 
-    python bench/bench_fanout.py [--events 100000] [--chunk 1000] [--batch N] [--stand-in] [--sidecar] [--plot FILE.png]
+    python bench/bench_fanout.py [--events 100000] [--chunk 1000] [--batch N] [--stand-in] [--sidecar [--processes P]] [--plot FILE.png]
 
 What is measured: ``ingest_raw`` (validate + durable commit) of ``--events`` sample events, then
 ``flush`` until each of four sinks (elasticsearch, s3 NDJSON, datadog, cloud_logging) has
@@ -30,6 +30,7 @@ DESTINATIONS = (_sinks.elasticsearch(), _sinks.s3(), _sinks.datadog(), _sinks.cl
 def main() -> int:
     cli = _destination.parser(__doc__, sinks=False)
     cli.add_argument("--sidecar", action="store_true", help="ship through `authlog run` (events posted over HTTP)")
+    cli.add_argument("--processes", help='with --sidecar: [delivery] processes ("auto", 0 = threads, N); default: authlog run\'s')
     args = cli.parse_args()
     endpoints = _destination.start(DESTINATIONS, args.stand_in)
     legs = [_destination.Leg(d, e) for d, e in zip(DESTINATIONS, endpoints, strict=True)]
@@ -37,7 +38,7 @@ def main() -> int:
         if args.sidecar:
             import _fanout_sidecar
 
-            return 0 if _fanout_sidecar.report(_fanout_sidecar.run(legs, args.events, args.chunk, args.batch), args.events) else 1
+            return 0 if _fanout_sidecar.report(_fanout_sidecar.run(legs, args.events, args.chunk, args.batch, args.processes), args.events) else 1
         if args.plot:
             from _plot import plot
 

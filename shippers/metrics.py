@@ -8,6 +8,7 @@ name or value) and never a destination's answer: those go in 4xx answers and the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -43,6 +44,9 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.received = Counter("authlog_events_received", "Events accepted into the buffer.", ["type", "outcome"], registry=r)
+        # (type, outcome) -> its child of `received`: labels() takes a lock and checks the labels, ~1 µs a call,
+        # and every commit counts ~7 of them (emit() from 8 threads commits ~13k groups per 100k events).
+        self._received_by_kind: dict[tuple[str, str], Any] = {}
         self.rejected = Counter("authlog_events_rejected", "Events rejected at ingest, by reason (a closed set).", ["reason"], registry=r)
         for reason in Rejection:
             self.rejected.labels(reason.value)  # every reason exported from the start (0), and no others
@@ -111,6 +115,15 @@ class Metrics:
         """Count one answered request; ``path`` outside ROUTES is "other", ``status`` by class ("2xx"...)."""
         route = path if path in ROUTES else "other"
         self.request_duration.labels(route, f"{status // 100}xx").observe(seconds)
+
+    def count_received(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """Count committed events by (type, outcome) (catalog names: a closed set, so the cache stays small)."""
+        children = self._received_by_kind
+        for kind, n in counts.items():
+            child = children.get(kind)
+            if child is None:  # two threads may both look it up: labels() gives both the same child
+                child = children[kind] = self.received.labels(*kind)
+            child.inc(n)
 
     def count_refused(self, reason: str, n: int = 1) -> None:
         """Count ``n`` events the store refused (``reason`` from :func:`refusal_reason`)."""

@@ -458,8 +458,7 @@ class Shipper:
         """Events were committed (here, or by the sidecar's ingest process): count them and wake the workers."""
         if not counts:
             return
-        for (kind, outcome), n in counts.items():
-            self.metrics.received.labels(kind, outcome).inc(n)
+        self.metrics.count_received(counts)
         for worker in self.workers.values():
             worker.wake.set()
 

@@ -243,6 +243,31 @@ def test_a_leader_gathers_as_many_callers_as_the_last_group_had(monkeypatch: Any
     assert errors == {}
 
 
+def test_one_short_group_lowers_the_next_leaders_target_by_one_caller_only(monkeypatch: Any) -> None:
+    """After a group of 3, a caller committing alone (it came after RECENT_SECONDS) leaves a target of 2, not 1: the
+    next leader still waits for a second caller and commits both in one transaction, where a target reset to the
+    short group's size would have committed each alone."""
+    from shippers import group_commit
+
+    monkeypatch.setattr(group_commit, "GATHER_SECONDS", 60.0)  # the wait ends when the callers are queued, not on time
+    now = [100.0]
+    store, committer, errors, threads = _held_then_queued(["b", "c", "d"], monotonic=lambda: now[0])
+    store.hold.set()
+    for thread in threads:
+        thread.join(5)
+    assert [len(t) for t in store.transactions] == [1, 3]
+    now[0] += 1.0  # long after that group: this caller does not wait, and commits alone
+    committer.commit([("late", b"")])
+    assert store.transactions[-1] == [("late", b"")] and committer._expected == 2
+    first = _start(committer, ["e"], errors)  # right after the lone commit (the clock stands still): e waits for one more
+    wait_for(lambda: committer._gathering, "e leads and waits for a second caller")
+    second = _start(committer, ["f"], errors)
+    for thread in first + second:
+        thread.join(5)
+    assert sorted(name for name, _ in store.transactions[-1]) == ["e", "f"] and len(store.transactions) == 4
+    assert errors == {}
+
+
 def test_a_leader_long_after_the_last_group_does_not_wait_for_its_callers(monkeypatch: Any) -> None:
     """After a group of 3, a caller coming more than RECENT_SECONDS later (on the injected clock) commits at once,
     alone: the callers of that group went elsewhere, so waiting for them would only delay it."""

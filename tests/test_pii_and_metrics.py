@@ -87,6 +87,20 @@ def test_metrics_count_deliveries_and_dead_letters(make_shipper: Callable[..., S
     assert "m1" not in text  # no event values in labels
 
 
+def test_received_counts_add_up_across_commits_of_the_same_kinds() -> None:
+    """count_received keeps one series per (type, outcome) and adds every commit's counts to it (cached children
+    never lose or double a count), so the exported totals are the sums of what was committed."""
+    from shippers.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.count_received({("login.completed", "success"): 2, ("user.locked", "failure"): 1})
+    metrics.count_received({("login.completed", "success"): 5})
+    text = metrics.render().decode()
+    assert 'authlog_events_received_total{outcome="success",type="login.completed"} 7.0' in text
+    assert 'authlog_events_received_total{outcome="failure",type="user.locked"} 1.0' in text
+    assert text.count("authlog_events_received_total{") == 2
+
+
 def test_dropped_events_reach_the_metric_and_status(make_shipper: Callable[..., Shipper], fake_sleep) -> None:
     """Events lost by drop_oldest are counted in status and in authlog_sink_dropped_total."""
     chaos.script("stuck").permanent("down")

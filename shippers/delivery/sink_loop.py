@@ -10,6 +10,7 @@ The loop::
           -> submit them (shippers.delivery.deliverer): with concurrency > 1 the next cut starts while
              they are on the wire
           nothing due: sleep until the oldest event's timeout or the idle poll, or a wake-up
+          (after which it pauses WAKE_COALESCE_SECONDS, unless flushing or draining: wake-ups coalesce)
 
 Two clocks: ``monotonic`` for every wait and deadline, ``clock`` (wall) only for what adapters
 compare with event times (``check_item``).
@@ -34,6 +35,10 @@ from shippers.delivery.status import SinkStatus
 # Why: a worker with nothing to do still looks for events appended by other processes
 # (emit() from app workers) this often; in-process appends wake it at once.
 IDLE_POLL_SECONDS = 0.5
+# Why: emit() from many threads commits a small group every ~0.1 ms and each commit wakes every sink; a
+# sink woken while nothing was due looks again after this pause, so thousands of scans (and store reads)
+# a second become at most ~200, and the pause is far below any batch timeout. A flush or a drain looks at once.
+WAKE_COALESCE_SECONDS = 0.005
 
 
 class SinkLoop:
@@ -68,6 +73,7 @@ class SinkLoop:
         self.clock = clock
         self.monotonic = monotonic
         self._next_deadline: float | None = None
+        self.pace: Callable[[float], object] = signals.stopping.wait  # the pause after a wake-up (a stop cuts it short)
 
     def run(self) -> None:
         """Deliver until stopped, or until drained on shutdown; errors no Verdict covers propagate (the worker restarts)."""
@@ -86,7 +92,8 @@ class SinkLoop:
                 if not self._cycle():
                     if signals.draining.is_set():
                         return
-                    signals.wake.wait(self._idle_wait())
+                    if signals.wake.wait(self._idle_wait()) and not (signals.flush.is_set() or signals.shutting_down()):
+                        self.pace(WAKE_COALESCE_SECONDS)  # let the commits of the next few ms arrive first
                     signals.wake.clear()
         finally:
             self.deliverer.wait()  # a send in flight keeps this worker (and the delivery lock) alive until it returns

@@ -102,6 +102,7 @@ def _elasticsearch(stack: ExitStack) -> Destination:
 
 def _s3(stack: ExitStack) -> Destination:
     s3 = stack.enter_context(MotoS3())
+    s3.reset()  # moto keeps buckets per process: an earlier case's objects would read as this run's copies
     s3.make_bucket(BUCKET)
     front = stack.enter_context(FaultFront(s3.url, lambda method, path: method == "PUT" and path.strip("/").count("/") >= 1))
 
