@@ -59,6 +59,10 @@ class Metrics:
             "authlog_events_dropped", "Events dropped on purpose outside when_full, by reason (sink_removed: `authlog sinks forget`).",
             ["reason"], registry=r,
         )
+        self.delivery_restarts = Counter(
+            "authlog_delivery_process_restarts", "Times the delivery process of this sink ended unexpectedly or could not start "
+            "([delivery] processes; each is started again after a backoff).", ["sink"], registry=r,
+        )
         self.lag = Gauge("authlog_sink_lag_events", "Events in the buffer this sink has not finished.", ["sink"], registry=r)
         self.up = Gauge("authlog_sink_up", "1 when the sink's last attempt succeeded or it is idle, else 0.", ["sink"], registry=r)
         self.buffer_bytes = Gauge("authlog_buffer_bytes", "Bytes held by the durable buffer (events and dead letters).", registry=r)

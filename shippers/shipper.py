@@ -369,8 +369,8 @@ class Shipper:
         self.left_for_restart = self._batches_left()
         stuck = [worker for worker in self.workers.values() if worker.alive]
         for process in self.delivery_processes:  # the delivery lock outlives every child (none delivers without it)
-            if not any(sink.alive for sink in process.sinks.values()):
-                process.stop(max(0.1, deadline - self.monotonic()))
+            if not any(sink.alive for sink in process.sinks.values()):  # False: killed, or it died before its drain ended
+                clean = process.stop(max(0.1, deadline - self.monotonic())) and clean
         if stuck:
             if self._release_watcher is None:  # one watcher, however often close() is called
                 left = "an unknown number of batches" if self.left_for_restart is None else plural(self.left_for_restart, "batch", "batches")
@@ -404,7 +404,8 @@ class Shipper:
             while not worker.join(RELEASE_POLL_SECONDS):
                 pass
         for process in self.delivery_processes:
-            while not process.stop(RELEASE_POLL_SECONDS):
+            process.stop(RELEASE_POLL_SECONDS)  # its child is killed if it did not exit: none outlives the lock
+            while not process.ended(RELEASE_POLL_SECONDS):
                 pass
         self._release_sink_locks()
         self.buffer.release_delivery_lock()

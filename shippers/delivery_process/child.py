@@ -53,6 +53,9 @@ REPORT_SECONDS = 0.05
 # Why: a sink lock is held by an earlier owner only while it dies (milliseconds); ten seconds allows a
 # loaded machine, and a child that still cannot take it exits and is started again with a backoff.
 LOCK_WAIT_SECONDS = 10.0
+# Why: exit statuses of their own, so the parent's log line ("exit status 3") tells a lost lock or a failed report from a crash.
+LOST_LOCK_EXIT = 3
+REPORT_FAILED_EXIT = 4
 FLAGS = frozenset({"wake", "flush_requested", "draining", "stopping", "interrupt"})
 
 
@@ -140,9 +143,21 @@ class ChildDelivery:
         try:
             while True:
                 self.report()
+                self._check_locks()
                 time.sleep(REPORT_SECONDS)
         except (OSError, EOFError):
             return  # the parent is gone: main() ends the process
+        except Exception:  # without reports its status freezes, its lock goes unchecked and close() waits its whole deadline
+            log.exception("the report thread of this delivery process failed; ending the process (it is started again)")
+            os._exit(REPORT_FAILED_EXIT)
+
+    def _check_locks(self) -> None:
+        """Exit when a sink's lock file was deleted or replaced: another owner could lock the new file beside this one."""
+        for lock in self.locks:
+            if not lock.still_guards():
+                log.error("sink %r: its lock file %s was deleted or replaced while this process delivered; stopping so the "
+                          "sink is taken again through the new file (do not delete deliver.*.lock files)", lock.sink, lock.path)
+                os._exit(LOST_LOCK_EXIT)
 
     def all_exited(self) -> bool:
         return not any(worker.alive for worker in self.workers.values())

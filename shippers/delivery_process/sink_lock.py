@@ -5,7 +5,9 @@ delivery processes the sending is done by its children. A child of an earlier si
 be alive for a moment after its parent died (``PR_SET_PDEATHSIG`` is a signal, delivered when the
 child next leaves the kernel), so each child also holds ``deliver.<sink>.lock`` for each of its
 sinks while it delivers, and the parent's own sink threads take theirs whenever such files exist.
-The kernel drops a flock with its process, even on ``kill -9``.
+The kernel drops a flock with its process, even on ``kill -9``. A lock file deleted or replaced
+under its holder no longer keeps anyone out; the child checks (:meth:`SinkLock.still_guards`) at
+every report and exits when it does not, so its sinks are taken again through a fresh lock.
 """
 
 from __future__ import annotations
@@ -53,6 +55,17 @@ class SinkLock:
                 return False
             waited += RETRY_SECONDS
         return True
+
+    def still_guards(self) -> bool:
+        """Whether the held flock is still on the file at :attr:`path` (an operator may delete or replace it:
+        the flock then guards a file nobody else opens, and a new owner would lock a new one beside it)."""
+        if self._fd is None:
+            return False
+        try:
+            held, there = os.fstat(self._fd), os.stat(self.path)
+        except OSError:
+            return False
+        return (held.st_dev, held.st_ino) == (there.st_dev, there.st_ino)
 
     def holder(self) -> str:
         """The pid written by the holder ("?" when unreadable)."""

@@ -7,9 +7,12 @@ after a backoff (RESPAWN_*), unless the Shipper is closing. Meanwhile its sinks 
 resends the batches the old one had recorded (the sink loop's restart logic), so an event is
 lost never and sent twice only when it was in flight when the child died (as after a crash).
 
-A second thread sends the flags the Shipper sets (``wake`` on every commit) coalesced: what was
-set while the last message was on its way goes in the next one, so a burst of commits costs the
-child one message, not one per commit.
+A second thread sends what the Shipper asks of the child, coalesced: the flags it sets (``wake``
+on every commit), a full sink's reason (``blocked``, the latest per sink) and a flush's sync (the
+latest). What was asked while the last message was on its way goes in the next one, so a burst of
+commits costs the child one message, not one per commit, and no caller (a commit refused by a full
+sink, a flush) ever writes to the socket itself: a child that stops reading (SIGSTOP, a hang) holds
+up only this thread, never ingest.
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ RESPAWN_RESET_AFTER_SECONDS = 60.0
 SYNC_TIMEOUT_SECONDS = 5.0
 
 
+# The flags a close() sets once and for all: a child started after them (a restart) is given them at once.
+CLOSE_FLAGS = ("draining", "stopping")
+
+
 class DeliveryProcess:
     """One delivery process for ``sinks``: its proxies in :attr:`sinks`, its life cycle here."""
 
@@ -53,14 +60,20 @@ class DeliveryProcess:
         self.config = config
         self.metrics = metrics
         self.sinks = {name: RemoteSink(name, self) for name in sinks}
+        for name in sinks:
+            metrics.delivery_restarts.labels(name)  # 0 from the start: a crash between two scrapes still shows as a step
         self.first_start = threading.Event()  # the first start succeeded or failed
         self._closing = threading.Event()
         self._pending: dict[tuple[str, str], None] = {}
+        self._pending_blocks: dict[str, str] = {}  # sink -> the latest reason a commit met it full
+        self._pending_sync = 0  # the latest sync asked for (0: none)
         self._pending_lock = threading.Lock()
         self._has_pending = threading.Event()
         self._send_lock = threading.Lock()
         self._conn: Connection | None = None
         self._sock: socket.socket | None = None
+        self._starting: socket.socket | None = None  # the socket of a child started but not yet ready
+        self._ended_by_itself = False  # the last child exited with status 0 at stop (it drained), not killed or crashed
         self._proc: subprocess.Popen[bytes] | None = None
         self._syncs = 0
         self._synced = threading.Condition()
@@ -88,7 +101,9 @@ class DeliveryProcess:
         self._has_pending.set()
 
     def block(self, sink: str, reason: str) -> None:
-        self._send(("blocked", sink, reason))
+        with self._pending_lock:
+            self._pending_blocks[sink] = reason
+        self._has_pending.set()
 
     def _send_flags(self) -> None:
         while True:
@@ -96,8 +111,14 @@ class DeliveryProcess:
             self._has_pending.clear()
             with self._pending_lock:
                 flags, self._pending = list(self._pending), {}
+                blocks, self._pending_blocks = self._pending_blocks, {}
+                sync, self._pending_sync = self._pending_sync, 0
+            for sink, reason in blocks.items():
+                self._send(("blocked", sink, reason))
             if flags:
                 self._send(("set", flags))
+            if sync:
+                self._send(("sync", sync))
             if self._closing.is_set() and self._conn is None:
                 return
 
@@ -118,7 +139,9 @@ class DeliveryProcess:
         with self._synced:
             self._syncs += 1
             n = self._syncs
-        self._send(("sync", n))
+        with self._pending_lock:
+            self._pending_sync = max(self._pending_sync, n)  # the child answers the latest; it covers the earlier ones
+        self._has_pending.set()
         with self._synced:
             return self._synced.wait_for(lambda: self._synced_upto >= n or self._conn is None, min(timeout, SYNC_TIMEOUT_SECONDS))
 
@@ -137,6 +160,7 @@ class DeliveryProcess:
             for sink in self.sinks.values():
                 sink.note_ended(f"its delivery process is not running: {why}")
                 self.metrics.up.labels(sink.name).set(0)
+                self.metrics.delivery_restarts.labels(sink.name).inc()
             self.first_start.set()  # (a failed first start: its sinks say why before start() returns)
             if self._closing.wait(backoff):
                 break
@@ -171,12 +195,17 @@ class DeliveryProcess:
         if not self._closing.is_set() and proc.poll() is None:
             proc.kill()  # its socket failed but it runs: it must not deliver unsupervised
         code = proc.wait()
+        self._ended_by_itself = self._closing.is_set() and code == 0
         return f"process {proc.pid} ended (exit status {code})"
 
     def _spawn(self) -> None:
         proc, parent_end = start_child("shippers.delivery_process.child")
         conn = Connection(os.dup(parent_end.fileno()))  # the socket object stays: shutdown() wakes the reader at close
+        with self._send_lock:  # stop() meanwhile ends this start (EOF for the child and the wait below), never leaves it running
+            self._starting = parent_end
         try:
+            if self._closing.is_set():
+                raise RuntimeError("the delivery processes are being stopped")
             # Only its sinks: unpickling another sink's config would import that sink's SDK (tens of MiB) in the child.
             mine = msgspec.structs.replace(self.config, sinks={name: self.config.sinks[name] for name in self.sinks})
             conn.send(ChildSettings(mine, list(self.sinks), logging.getLogger().getEffectiveLevel()))
@@ -186,14 +215,20 @@ class DeliveryProcess:
             if hello[0] != "ready":
                 raise RuntimeError(hello[1])
         except BaseException:
+            with self._send_lock:
+                self._starting = None
             conn.close()
             parent_end.close()
             proc.kill()
             proc.wait()
             raise
         with self._send_lock:
-            self._conn, self._sock, self._proc = conn, parent_end, proc
+            self._conn, self._sock, self._proc, self._starting = conn, parent_end, proc, None
         log.info("%s started: pid %d", self.label, hello[1])
+        for sink in self.sinks.values():  # a close() in progress (a restart during its drain): this child drains and stops too
+            for flag in CLOSE_FLAGS:
+                if getattr(sink, flag).is_set():
+                    self.signal(sink.name, flag)
 
     def _dispatch(self, message: tuple[Any, ...]) -> None:
         if message[0] == "report":
@@ -211,15 +246,28 @@ class DeliveryProcess:
                 self._synced.notify_all()
 
     # -- the end ------------------------------------------------------------------------------
+    def ended(self, timeout: float) -> bool:
+        """Whether the supervisor (and so its child) is done, waiting up to ``timeout``; call after :meth:`stop`."""
+        if self._supervisor.ident is None:
+            return True  # never started
+        self._supervisor.join(timeout)
+        return not self._supervisor.is_alive()
+
     def stop(self, timeout: float) -> bool:
-        """No more restarts; close the socket (the child exits) and wait for it; kill it after ``timeout``. True if it exited."""
+        """No more restarts; close the socket (the child exits) and wait for it; kill it after ``timeout``.
+
+        True if the child was running and exited by itself (its sinks drained); False if it had to be
+        killed, or had died (a crash during the drain, or no child running at all: nothing was drained).
+        """
         self._closing.set()
-        sock = self._sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)  # EOF for the child and for the reader thread
-            except OSError:
-                pass
+        with self._send_lock:
+            sock, starting = self._sock, self._starting
+        for end in (sock, starting):
+            if end is not None:
+                try:
+                    end.shutdown(socket.SHUT_RDWR)  # EOF for the child and for the reader thread (or the wait for its hello)
+                except OSError:
+                    pass
         self._supervisor.join(timeout)
         clean = not self._supervisor.is_alive()
         proc = self._proc
@@ -230,4 +278,4 @@ class DeliveryProcess:
             self._supervisor.join(1.0)
         if sock is not None:
             sock.close()
-        return clean
+        return clean and self._ended_by_itself

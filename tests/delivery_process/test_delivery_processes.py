@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -213,6 +214,10 @@ def test_a_child_killed_mid_send_is_restarted_and_resends_its_recorded_batch(bui
         status = shipper.status()["sinks"]["es"]
         assert (status["delivered"], status["duplicates"], status["state"]) == (0, 100, "active")
         assert shipper.not_ready() is None
+        restarts = {line.rsplit(" ", 1)[0]: line.rsplit(" ", 1)[1] for line in shipper.metrics.render().decode().splitlines()
+                    if line.startswith("authlog_delivery_process_restarts_total")}
+        assert restarts == {'authlog_delivery_process_restarts_total{sink="es"}': "1.0",  # the crash stays visible once it is over
+                            'authlog_delivery_process_restarts_total{sink="local"}': "0.0"}
 
 
 PARENT = textwrap.dedent("""
@@ -255,3 +260,95 @@ def test_a_delivery_process_that_cannot_start_is_named_by_readyz_and_started_onc
     wait_until(lambda: shipper.not_ready() is None, "the child to start after its backoff")
     assert shipper.flush(WAIT_SECONDS)
     assert ids_in(tmp_path / "a.ndjson") == Counter(ids) == ids_in(tmp_path / "b.ndjson")
+
+
+def test_close_is_not_clean_when_a_child_dies_during_the_drain(
+    build: Callable[..., Shipper], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A child killed while it drains at close(): close() returns False (its batch is left for the restart), never True."""
+    monkeypatch.setattr("shippers.delivery_process.supervisor.RESPAWN_INITIAL_SECONDS", 600.0)  # no new child resends it meanwhile
+    with FakeElasticsearch() as es, FaultFront(es.url, lambda method, path: path.split("?")[0].endswith("/_bulk")) as front:
+        sinks = {"es": {"type": "elasticsearch", "hosts": [front.url], "index": "procs", "request_timeout": "30s",
+                        "batch": {"timeout": "1h"}}, **file_sinks(tmp_path, "local")}
+        shipper = build(sinks, processes=2)
+        child = next(process for process in shipper.delivery_processes if "es" in process.sinks)
+        pid = child.pid
+        assert pid is not None
+        front.hold_next()
+        ingest(shipper, 50)
+        closed: list[bool] = []
+        closing = threading.Thread(target=lambda: closed.append(shipper.close(WAIT_SECONDS)))
+        closing.start()
+        assert front.wait_held(timeout=WAIT_SECONDS)  # the drain's send (the batch waited for its 1h timeout)
+        os.kill(pid, signal.SIGKILL)
+        closing.join()
+        front.release()
+        assert closed == [False]
+        assert shipper.left_for_restart == 1
+
+
+def test_a_child_hung_in_a_send_at_close_keeps_the_lock_until_the_send_returns(build: Callable[..., Shipper], tmp_path: Path) -> None:
+    """close() past its deadline with a child's send unanswered returns False and keeps the store's delivery lock;
+    once the answer comes the child settles the batch and exits, and the lock is given back (nothing sent twice)."""
+    with FakeElasticsearch() as es, FaultFront(es.url, lambda method, path: path.split("?")[0].endswith("/_bulk")) as front:
+        sinks = {"es": {"type": "elasticsearch", "hosts": [front.url], "index": "procs", "request_timeout": "60s",
+                        "batch": {"max_events": 100, "timeout": "0s"}}, **file_sinks(tmp_path, "local")}
+        shipper = build(sinks, processes=2)
+        pid = next(process for process in shipper.delivery_processes if "es" in process.sinks).pid
+        front.hold_next()
+        ids = ingest(shipper, 100)
+        assert front.wait_held(timeout=WAIT_SECONDS)
+        assert shipper.close(0.2) is False  # the send is held: the deadline passes with it in flight
+        later = build(sinks, processes=0, start=False)
+        assert not later.buffer.acquire_delivery_lock()
+        front.release()
+        wait_until(later.buffer.acquire_delivery_lock, "the delivery lock to be given back once the send returned")
+        assert pid is not None and gone(pid)  # the child ended before the lock was free
+        assert later.start().delivering
+        assert later.flush(WAIT_SECONDS)
+        assert sorted(es.documents("procs")) == sorted(ids)
+        assert len([r for r in front.seen if r.path.split("?")[0].endswith("/_bulk")]) == 1  # settled by the child: not resent
+
+
+def test_a_sink_lock_file_deleted_under_its_child_is_taken_again_before_anyone_else_can(
+    build: Callable[..., Shipper], tmp_path: Path
+) -> None:
+    """An operator deletes deliver.a.lock while its child delivers: the child stops (its flock guards a file nobody can
+    see), a new child takes the recreated lock, and another owner is kept out again (the file was free to take)."""
+    shipper = build(file_sinks(tmp_path, "a", "b"), processes=1)
+    process = shipper.delivery_processes[0]
+    old_pid = process.pid
+    lock = SinkLock(tmp_path / "buffer", "a")
+    lock.path.unlink()
+    new_pid = wait_until(lambda: process.pid not in (None, old_pid) and process.pid, "the child to be replaced")
+    wait_until(lambda: lock.holder() == str(new_pid), "the new child to hold the recreated lock")
+    assert not lock.try_acquire()
+    ids = ingest(shipper, 20)
+    assert shipper.flush(WAIT_SECONDS)
+    assert ids_in(tmp_path / "a.ndjson") == Counter(ids)
+
+
+def test_a_child_restarted_during_close_drains_and_lets_the_lock_go(build: Callable[..., Shipper], tmp_path: Path) -> None:
+    """A child killed while close() still waits on another's drain is started again before close() ends: the new one is
+    told of the drain too, so it drains and exits at once and close() is clean (it delivered on until the deadline)."""
+    with FakeElasticsearch() as es, FaultFront(es.url, lambda method, path: path.split("?")[0].endswith("/_bulk")) as front:
+        sinks = {"es": {"type": "elasticsearch", "hosts": [front.url], "index": "procs", "request_timeout": "60s",
+                        "batch": {"timeout": "1h"}}, **file_sinks(tmp_path, "local", batch={"timeout": "1h"})}
+        shipper = build(sinks, processes=2)
+        local = next(process for process in shipper.delivery_processes if "local" in process.sinks)
+        old_pid = local.pid
+        front.hold_next()
+        ids = ingest(shipper, 30)
+        closed: list[bool] = []
+        closing = threading.Thread(target=lambda: closed.append(shipper.close(WAIT_SECONDS)))
+        closing.start()
+        assert front.wait_held(timeout=WAIT_SECONDS)  # close() waits on the es child's drain
+        assert old_pid is not None
+        os.kill(old_pid, signal.SIGKILL)
+        wait_until(lambda: local.pid not in (None, old_pid), "the local sink's child to be started again")
+        front.release()
+        closing.join()
+        assert closed == [True]  # the new child drained at once (it was not told: close waited out its deadline)
+        later = build(sinks, processes=0, start=False)
+        assert later.buffer.acquire_delivery_lock()
+        assert set(ids_in(tmp_path / "local.ndjson")) == set(ids)  # drained by one child or the other (a batch may be resent)
