@@ -70,6 +70,19 @@ class Producer(threading.Thread):
         self.resent = 0
         self.refused = 0  # 503 answers (quorum loss, a member going away)
 
+    @staticmethod
+    def _counting_retries(client: Any) -> list[int]:
+        """Count the client's own resends (it sleeps only before sending a request again): [count], updated in place."""
+        retried = [0]
+        sleep = client.sleep
+
+        def counting_sleep(seconds: float) -> None:
+            retried[0] += 1
+            sleep(seconds)
+
+        client.sleep = counting_sleep
+        return retried
+
     def run(self) -> None:
         turn = 0
         for _ in range(CHUNKS_PER_PRODUCER):
@@ -80,12 +93,16 @@ class Producer(threading.Thread):
                 turn += 1
                 if member.proc is None or member.proc.poll() is not None:
                     continue
+                client = member.client(retry=PRODUCER_RETRY, timeout=10)
+                retried = self._counting_retries(client)
                 try:
-                    result = member.client(retry=PRODUCER_RETRY, timeout=10).send(chunk)
+                    result = client.send(chunk)
                 except ClientError as exc:
                     self.resent += 1
                     self.refused += exc.status == 503
                     continue
+                finally:
+                    self.resent += retried[0]  # the client itself sent it again after a lost answer or a 503
                 if result.accepted == len(chunk):
                     self.acked += [event["id"] for event in chunk]
                     self.duplicates += result.duplicates
