@@ -154,7 +154,9 @@ class EventKeys(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     ``reads_event_keys`` (S3 NDJSON): such a batch holds up to 100k events until it settles, ~1.1 KB each
     decoded whole and ~0.4 KB as keys, and decoding the keys costs about a quarter of a full decode.
     Event's other required fields are required here too, so a stored body without them is undecodable
-    for every sink alike. ``gc=False`` as Event: it holds only text and a number.
+    for every sink alike; a field it does not keep is skipped unchecked (a body where one has the wrong type
+    is sent as stored here and undecodable for whole-event sinks: a known limit in docs/RELIABILITY.md).
+    ``gc=False`` as Event: it holds only text and a number.
     """
 
     id: str
