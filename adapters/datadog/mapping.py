@@ -61,7 +61,7 @@ _HEX_DIGITS = "0123456789abcdef"
 _DECIMAL_TRACE_ID = re.compile(r"^[0-9]{1,20}$")
 _LOW_64_BITS = (1 << 64) - 1
 # Why: tags repeat (a few types, outcomes and tenants); 4096 remembered values cover a large
-# multi-tenant sidecar at ~100 KB with short tenant ids (~4 MB at worst: 1 KB ids, measured with
+# multi-tenant sidecar, under a megabyte with short tenant ids (~4 MB at worst: 1 KB ids, measured with
 # tracemalloc); beyond that a tag is simply worked out again.
 TAG_CACHE_SIZE = 4096
 
