@@ -29,7 +29,12 @@ def placement_for(config: Config, *, real_time: bool) -> DeliveryPlan:
     processes = config.delivery.processes
     if processes is None or processes == 0 or config.buffer.kind != "sqlite" or not real_time:
         return DeliveryPlan(in_process=list(config.sinks))
-    plan = plan_delivery(((s.name, s.common.type) for s in config.sinks.values()), processes, os.cpu_count() or 1, builds_anywhere)
+    cpus = os.cpu_count() or 1
+    plan = plan_delivery(((s.name, s.common.type) for s in config.sinks.values()), processes, cpus, builds_anywhere)
+    if len(plan.groups) > cpus:
+        log.warning("delivery.processes = %s starts %d delivery processes on %d core(s): each is an interpreter with its "
+                    "sinks' SDKs (~40-60 MiB), and more processes than cores add memory, not speed; \"auto\" takes one per core",
+                    processes, len(plan.groups), cpus)
     for name in plan.not_buildable:
         log.info("sink %r stays on a thread of this process: its type %r is registered by this process, which a delivery "
                  "process cannot build", name, config.sinks[name].common.type)

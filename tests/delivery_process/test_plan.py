@@ -1,7 +1,15 @@
-"""The delivery plan (pure): which sinks go to which delivery process."""
+"""The delivery plan: which sinks go to which delivery process (pure), and the warning for more processes than cores."""
 
 from __future__ import annotations
 
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from shippers.config import config_from_dict
+from shippers.delivery_process.placement import placement_for
 from shippers.delivery_process.plan import AUTO_CAP, plan_delivery, process_count
 
 FOUR = [("es", "elasticsearch"), ("s3", "s3"), ("dd", "datadog"), ("gcl", "cloud_logging")]
@@ -48,3 +56,19 @@ def test_a_type_a_fresh_interpreter_cannot_build_stays_on_a_thread() -> None:
     assert sorted(name for group in plan.groups for name in group) == ["dd", "es", "gcl", "s3"]
     alone = plan_delivery([("mem", "memory")], 2, 2, lambda kind: kind != "memory")
     assert alone.groups == [] and alone.in_process == ["mem"]
+
+
+def test_more_processes_than_cores_is_warned_about(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    """An explicit `processes` above the machine's cores logs a warning naming the key, the count and the cores; "auto" does not."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    sinks = {f"f{i}": {"type": "file", "path": str(tmp_path / f"{i}.ndjson")} for i in range(4)}
+    for processes, warned in ((4, True), ("auto", False), (2, False)):
+        caplog.clear()
+        config = config_from_dict({"buffer": {"path": str(tmp_path / "buffer")}, "sinks": sinks, "delivery": {"processes": processes}})
+        with caplog.at_level(logging.WARNING, logger="shippers.delivery_process"):
+            plan = placement_for(config, real_time=True)
+        said = [r.getMessage() for r in caplog.records if "more processes than cores" in r.getMessage()]
+        assert bool(said) == warned, (processes, said)
+        if warned:
+            assert "delivery.processes = 4" in said[0] and "4 delivery processes on 2 core(s)" in said[0]
+            assert len(plan.groups) == 4
