@@ -39,7 +39,7 @@ from shippers.catalog import builtin_catalog
 from shippers.config import EnrichConfig, FilePath
 from shippers.enrichment.enricher import build_enricher
 from shippers.enrichment.user_agent import native_available
-from shippers.event import EventValidator
+from shippers.event import MAX_USER_AGENT_CHARS, EventValidator
 
 # Why: real browser strings of the families uap-core matches with its longest rule lists.
 _TEMPLATES = (
@@ -84,7 +84,6 @@ def cold_traffic(docs: list[bytes], seed: int = 7) -> list[bytes]:
 _HOSTILE = (("", ";", ""), ("Kindle/", "a", "spider"), ("", "bot ", ""), ("Mozilla/5.0 (compatible; ", "x", "spider"))
 # Why: a pure-Python parse of one takes ~5 ms even cut: 2,000 keep the row under ~15 s.
 HOSTILE_EVENTS = 2_000
-HOSTILE_CHARS = 2048
 
 
 def hostile_traffic(docs: list[bytes]) -> list[bytes]:
@@ -94,7 +93,7 @@ def hostile_traffic(docs: list[bytes]) -> list[bytes]:
         event = msgspec.json.decode(doc)
         head, unit, tail = _HOSTILE[n % len(_HOSTILE)]
         mark = f"{n:x}"
-        body = (unit * HOSTILE_CHARS)[: HOSTILE_CHARS - len(head) - len(mark) - len(tail)]
+        body = (unit * MAX_USER_AGENT_CHARS)[: MAX_USER_AGENT_CHARS - len(head) - len(mark) - len(tail)]
         event["userAgent"] = head + body[:100] + mark + body[100:] + tail  # the mark inside the parsed head
         out.append(msgspec.json.encode(event))
     return out
