@@ -98,6 +98,28 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_SECONDS) -
             proc.wait()
 
 
+def start_run(folder: Path, config: Path, port: int, log_path: Path, what: str = "authlog run") -> subprocess.Popen[bytes]:
+    """``authlog run -c config`` in ``folder`` (output to ``log_path``), once its ``/readyz`` on ``port`` says 200.
+
+    Exits the benchmark (naming ``what``) when the child exits first or is not ready within READY_TIMEOUT_SECONDS.
+    """
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, "run", "-c", str(config), "--log-level", "warning"],
+            cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode}: {log_path.read_text()}")
+        if request(port, "GET", "/readyz")[0] == 200:
+            return proc
+        time.sleep(POLL_SECONDS)
+    stop(proc)
+    raise SystemExit(f"{what} did not become ready")
+
+
 def request(port: int, method: str, path: str, timeout: float = 10.0) -> tuple[int, bytes]:
     """One request on a fresh connection; (0, b"") when nothing answers."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
@@ -126,21 +148,8 @@ class Sidecar:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Self:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", CHILD, "run", "-c", str(self.config), "--log-level", "warning"],
-                cwd=self.folder, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"authlog run exited with {self.proc.returncode}: {self.log.read_text()}")
-            if request(self.port, "GET", "/readyz")[0] == 200:
-                return self
-            time.sleep(POLL_SECONDS)
-        self.stop()
-        raise SystemExit("authlog run did not become ready")
+        self.proc = start_run(self.folder, self.config, self.port, self.log)
+        return self
 
     @property
     def pid(self) -> int:

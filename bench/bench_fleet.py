@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -29,8 +28,7 @@ from pathlib import Path
 
 import _repo  # noqa: F401 - this checkout first on sys.path, before shippers is imported
 from _measure import ProcessTree
-from _repo import REPO
-from _sidecar import CHILD, POLL_SECONDS, READY_TIMEOUT_SECONDS, request, stop
+from _sidecar import start_run, stop
 from endpoints.elasticsearch import start_elasticsearch
 
 from shippers.buffer.jetstream.buffer import JetStreamBuffer
@@ -108,19 +106,7 @@ def start_member(folder: Path, servers: list[str], replicas: int, es_url: str) -
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = member_config(folder, port, servers, replicas, es_url)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with (folder / "member.log").open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, "run", "-c", str(config), "--log-level", "warning"],
-                                cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"a member exited with {proc.returncode}: {(folder / 'member.log').read_text()}")
-        if request(port, "GET", "/readyz")[0] == 200:
-            return proc
-        time.sleep(POLL_SECONDS)
-    stop(proc)
-    raise SystemExit("a member did not become ready")
+    return start_run(folder, config, port, folder / "member.log", what="a member")
 
 
 def stored_events(n: int, seed: int) -> list[tuple[object, bytes]]:
