@@ -600,10 +600,10 @@ class Shipper:
                 "lastDeliveryAt": row.last_delivery_at,
                 "oldestPendingAgeSeconds": oldest,
             }
-            adapter = self.adapters.get(row.name)
             if isinstance(worker, RemoteSink):  # its adapter runs in a delivery process, which reports its warnings
                 warnings = worker.adapter_warnings()
             else:
+                adapter = self.adapters.get(row.name)
                 warnings = adapter.warnings() if adapter is not None else {}
             if warnings:
                 sinks[row.name]["warnings"] = warnings

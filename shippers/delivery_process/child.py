@@ -86,11 +86,12 @@ class ChildDelivery:
                 raise RuntimeError(f"sink {lock.sink!r} is still delivered by process {lock.holder()} (its lock {lock.path} is held)")
         catalog = load_catalog(Path(config.catalog.extra) if config.catalog.extra else None)
         adapters = build_adapters(sinks, catalog, time.time, self.buffer.store_id, time.monotonic)
-        self.buffer.use_routes({sink.name: Route(sink.name, sink.common.route).takes for sink in sinks})
+        routes = {sink.name: Route(sink.name, sink.common.route) for sink in sinks}
+        self.buffer.use_routes({name: route.takes for name, route in routes.items()})
         shared = SharedRows(self.buffer)  # this process's sinks read and decode each row once, together
         metrics = cast(Metrics, self.metrics)  # the five families a worker touches (forwarded.py)
         self.workers = {
-            sink.name: SinkWorker(sink, adapters[sink.name], Route(sink.name, sink.common.route), batch_limits(sink, adapters[sink.name]),
+            sink.name: SinkWorker(sink, adapters[sink.name], routes[sink.name], batch_limits(sink, adapters[sink.name]),
                                   SinkPii(sink.common.pii), self.buffer, metrics, time.time, shared=shared)
             for sink in sinks
         }

@@ -40,11 +40,13 @@ def plan_delivery(
 ) -> DeliveryPlan:
     """``sinks`` as (name, type); ``buildable(type)``: whether a fresh interpreter can build that adapter."""
     ordered = sorted(sinks)
-    remote = [name for name, kind in ordered if buildable(kind)]
-    stuck = [name for name, kind in ordered if not buildable(kind)]
     count = process_count(processes, len(ordered), cpus)
     if count <= 0:
         return DeliveryPlan(in_process=[name for name, _ in ordered])
+    remote: list[str] = []
+    stuck: list[str] = []
+    for name, kind in ordered:  # one buildable() call per sink, and none when every sink stays on a thread
+        (remote if buildable(kind) else stuck).append(name)
     count = min(count, len(remote))
-    groups = [remote[i::count] for i in range(count)] if count else []
+    groups = [remote[i::count] for i in range(count)]  # none when no sink is buildable
     return DeliveryPlan(groups=groups, in_process=stuck, not_buildable=stuck)
