@@ -249,8 +249,8 @@ class JetStreamBuffer:
         with self._sources_lock:
             source = self._sources.get(sink)
             if source is None:
-                source = self._sources[sink] = JetStreamSinkSource(self.link, self.names, sink, self.names.dlq_stream,
-                                                                   self.config.ack_wait, self.clock, self.backlogs)
+                source = self._sources[sink] = JetStreamSinkSource(self.link, self.names, sink, self.config.ack_wait, self.clock,
+                                                                   self.backlogs)
             return source
 
     def position(self, sink: str) -> tuple[int, int]:
