@@ -42,7 +42,7 @@ from shippers.buffer.jetstream.dlq import JetStreamDlq
 from shippers.buffer.jetstream.link import Link
 from shippers.buffer.jetstream.members import Members
 from shippers.buffer.jetstream.names import Names, event_headers, stored_row
-from shippers.buffer.jetstream.source import JetStreamSinkSource
+from shippers.buffer.jetstream.source import JetStreamSinkSource, SinkCounters
 from shippers.buffer.jetstream.spool import Spool
 from shippers.buffer.records import (
     BatchRecord,
@@ -117,7 +117,6 @@ class JetStreamBuffer:
         self.members = Members(self.link, self.names, config.replicas, self.member_id, clock)
         self._sources: dict[str, JetStreamSinkSource] = {}
         self._sources_lock = threading.Lock()
-        self._routes: dict[str, Callable[[StoredRow], bool]] = {}
         self._consumers_checked_until = 0.0  # monotonic: the stream had a consumer when last looked (_require_a_sink)
         if self.spool is not None:  # every process forwards its spool, delivering or not (the spool's lock picks one)
             self.spool.start_forwarding(self._publish_now)
@@ -249,8 +248,8 @@ class JetStreamBuffer:
         with self._sources_lock:
             source = self._sources.get(sink)
             if source is None:
-                source = self._sources[sink] = JetStreamSinkSource(self.link, self.names, sink, self.names.dlq_stream,
-                                                                   self.config.ack_wait, self.clock, self.backlogs)
+                source = self._sources[sink] = JetStreamSinkSource(self.link, self.names, sink, self.config.ack_wait, self.clock,
+                                                                   self.backlogs)
             return source
 
     def position(self, sink: str) -> tuple[int, int]:
@@ -324,7 +323,7 @@ class JetStreamBuffer:
         return []
 
     def use_routes(self, routes: Mapping[str, Callable[[StoredRow], bool]]) -> None:
-        self._routes = dict(routes)
+        """Nothing kept: a sink's backlog here is its consumer's count, not routed rows counted by this store."""
 
     def stored_policies(self) -> dict[str, tuple[str, str, int | None]]:
         infos = self.link.call(self.link.js.consumers_info(self.names.stream), "reading the sinks' consumers")
@@ -368,15 +367,13 @@ class JetStreamBuffer:
             floor = int(info.ack_floor.stream_seq) if info.ack_floor else 0  # every stream seq at or below: done for the sink
             with self._sources_lock:
                 source = self._sources.get(info.name)
-            counters = source.counters if source is not None else None
+            counters = source.counters if source is not None else SinkCounters()  # a sink this member has not delivered: all zero
             rows.append(SinkRow(
                 name=info.name, type=(info.config.metadata or {}).get("authlog_type", ""), watermark=last - backlog, cut_through=floor,
                 lag_events=backlog, lag_bytes=0, in_flight=backlog,
-                delivered=counters.delivered if counters else 0, duplicates=counters.duplicates if counters else 0,
-                retries=counters.retries if counters else 0, dead_lettered=counters.dead_lettered if counters else 0,
-                dropped=counters.dropped if counters else 0,
-                dlq_events=letters.get(info.name, 0), state=counters.state if counters else "active",
-                last_error=counters.last_error if counters else None, last_delivery_at=counters.last_delivery_at if counters else None,
+                delivered=counters.delivered, duplicates=counters.duplicates, retries=counters.retries,
+                dead_lettered=counters.dead_lettered, dropped=counters.dropped, dlq_events=letters.get(info.name, 0),
+                state=counters.state, last_error=counters.last_error, last_delivery_at=counters.last_delivery_at,
             ))
         return rows
 

@@ -65,12 +65,11 @@ class SinkCounters:
 class JetStreamSinkSource:
     """The delivery methods of :class:`~shippers.buffer.protocol.DeliverySource` for one sink on this member."""
 
-    def __init__(self, link: Link, names: Names, sink: str, dlq_stream: str, ack_wait: float, clock: Callable[[], float],
+    def __init__(self, link: Link, names: Names, sink: str, ack_wait: float, clock: Callable[[], float],
                  backlogs: Backlogs) -> None:
         self.link = link
         self.names = names
         self.sink = sink
-        self.dlq_stream = dlq_stream
         self.ack_wait = ack_wait
         self.clock = clock
         self.counters = SinkCounters()
@@ -388,7 +387,7 @@ class JetStreamSinkSource:
                        CODE: item.code, REASON: _one_line(item.reason), ORIGIN_SEQ: str(origin), DEAD_AT: repr(now)}
             if item.pii is not None:
                 headers[PII] = item.pii
-            publishes.append(self.link.js.publish(subject, item.body, stream=self.dlq_stream, headers=headers))
+            publishes.append(self.link.js.publish(subject, item.body, stream=self.names.dlq_stream, headers=headers))
         await asyncio.gather(*publishes)
 
     def _acknowledge(self, seqs: Sequence[int]) -> None:
