@@ -25,6 +25,9 @@ from shippers.buffer.jetstream.names import Names, bucket_keys
 HEARTBEAT_SECONDS = 5.0
 # Why: three missed heartbeats: a member gone this long is shown no more.
 MEMBER_TTL_SECONDS = 3 * HEARTBEAT_SECONDS
+# Why: a beat the cluster refused (no quorum, a leader election) is tried again this soon, so a member that
+# started during an outage is listed within a second of the cluster's return, not a whole interval later.
+HEARTBEAT_RETRY_SECONDS = 0.5
 # Why: one heartbeat of a few hundred bytes per member, kept MEMBER_TTL_SECONDS; 8 MiB holds thousands of members
 # and stops a misbehaving one from filling the servers' disks.
 MEMBERS_BUCKET_MAX_BYTES = 8 * 1024**2
@@ -70,8 +73,9 @@ class Members:
         while self._running:
             try:
                 await (await self._kv()).put(self.member_id, self._document())
-            except Exception:  # the cluster is away: the next beat tries again (status shows the member as old)
-                pass
+            except Exception:  # the cluster is away: try again soon (meanwhile status shows the member as old, or not yet)
+                await asyncio.sleep(HEARTBEAT_RETRY_SECONDS)
+                continue
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     def listed(self) -> list[dict[str, Any]]:
