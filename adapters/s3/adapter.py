@@ -105,6 +105,10 @@ class S3Adapter(Adapter):
                                self.layout.suffix)
 
     # -- I/O ---------------------------------------------------------------
+    def open(self) -> Verdict | None:
+        self.transport.prepare()
+        return None
+
     def send(self, request: Request) -> Verdict:
         key = self.object_key(request.partition, request.first_seq, request.last_seq)
         tag = batch_tag(event.id for event in request.events)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import socket
 
 import pytest
 from s3_testkit import s3_config, unique_bucket
@@ -124,3 +125,26 @@ def test_objects_carry_their_batch_tag(s3: MotoS3, bucket: str) -> None:
     assert ok(head) and head.headers == {"x-amz-meta-authlog-batch": "0123abcd"}
     missing = transport.head("j/none.gz")
     assert (missing.answered, missing.status) == (True, 404)
+
+
+def test_prepare_builds_the_client_without_a_request() -> None:
+    """prepare() (the adapter's open) builds the client at the sink's start and sends nothing: a listener sees no connection."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        transport = S3Transport(s3_config(bucket="auth-logs", endpoint_url=url, region="us-east-1"), 60.0)
+        transport.prepare()
+        built = transport._client
+        assert built is not None
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+        assert transport._get_client() is built  # the first PutObject uses it
+
+
+def test_prepare_leaves_a_bad_endpoint_to_the_first_put() -> None:
+    """A client botocore refuses to build does not fail the sink's start; the first PutObject reports it, as before."""
+    transport = S3Transport(s3_config(bucket="auth-logs", endpoint_url="http://[not-a-host", region="us-east-1"), 60.0)
+    transport.prepare()
+    assert transport._client is None
+    with pytest.raises(ValueError):
+        transport.put("k", BODY, "tag")
