@@ -13,6 +13,7 @@ the characters (non-ASCII text is counted as its UTF-8 bytes, as sent). Pure fun
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ from adapters.datadog.config import (
     MAX_PAST_SECONDS,
     MAX_PAYLOAD_BYTES,
 )
+from adapters.datadog.log_structs import DatadogLog
 
 _SEPARATOR = b","
 _OPEN, _CLOSE = b"[", b"]"
@@ -34,9 +36,29 @@ _BRACKET_BYTES = len(_OPEN + _CLOSE)
 _encoder = msgspec.json.Encoder()
 
 
-def encode_log(log: dict[str, Any]) -> bytes:
-    """One log exactly as it sits in the request body: compact UTF-8 JSON."""
-    return _encoder.encode(log)
+class _Buffer(threading.local):
+    """Each thread's bytearray that logs are encoded into before they are copied out whole.
+
+    Why: ``Encoder.encode`` grows a fresh buffer by half again, as often as a log needs, and returns that
+    buffer unshrunk (an 800-byte log holds ~1.2 KB, by tracemalloc, for as long as its batch is kept).
+    Encoding into a buffer already the size of the thread's last log and copying out exactly the log is
+    ~0.15 µs less per log (``bench/bench_mapping.py --sink datadog``) and a third less memory per kept log.
+    One per thread: ``map`` may run on any thread. It holds one log at most (tens of KiB: ``details`` is
+    capped at 16 KiB at ingest).
+    """
+
+    def __init__(self) -> None:
+        self.bytes = bytearray()
+
+
+_buffer = _Buffer()
+
+
+def encode_log(log: DatadogLog | dict[str, Any]) -> bytes:
+    """One log exactly as it sits in the request body: compact UTF-8 JSON (the Structs, or the same log as dicts)."""
+    buffer = _buffer.bytes
+    _encoder.encode_into(log, buffer)
+    return bytes(buffer)
 
 
 def encode_body(items: Sequence[bytes]) -> bytes:

@@ -1,7 +1,11 @@
 """Canonical event -> Datadog log, speaking Datadog's standard attributes (what Cloud SIEM rules read).
 
 One pure function, :func:`to_datadog_log` (and :class:`DatadogMapping`, the same for one sink,
-with what each event type's logs share worked out once). The log it returns, for a
+with what each event type's logs share worked out once). The log is built as msgspec Structs
+(:mod:`adapters.datadog.log_structs`, the one statement of its shape) and written straight to the
+bytes the adapter sends (:meth:`DatadogMapping.encoded`: ~0.6 µs of 3.5 less per event than nested
+dicts, ``bench/bench_mapping.py --sink datadog``); :func:`to_datadog_log` and :meth:`DatadogMapping.log`
+give the same log as dicts (``msgspec.to_builtins`` of the Structs). The log, for a
 ``magic_link.failed`` event::
 
     {"message": "<catalog description>", "ddsource": "authlog", "service": "authlog",
@@ -33,15 +37,33 @@ from __future__ import annotations
 
 import functools
 import re
+from binascii import unhexlify
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from msgspec import to_builtins as msgspec_builtins
+from msgspec import to_builtins
 
+from adapters.datadog.encoder import encode_log
+from adapters.datadog.log_structs import (
+    City,
+    Client,
+    Continent,
+    DatadogLog,
+    Dd,
+    Evt,
+    Family,
+    GeoIp,
+    Http,
+    Location,
+    Named,
+    Network,
+    Own,
+    UserAgentDetails,
+)
 from adapters.identity import user_fields
 from shippers.catalog import Catalog, EventType
-from shippers.enrichment.model import Enrichment
+from shippers.enrichment.model import Geo, UserAgent
 from shippers.event import Event
 
 # Why: catalog severities -> the status names Datadog's status remapper understands.
@@ -57,7 +79,7 @@ MAX_TAG_CHARS = 200
 # Why: a W3C trace id is 32 lower-case hex digits, a 64-bit one 16; Datadog's own ids are decimal
 # up to 2**64 - 1 (20 digits). All-zero ids are invalid in W3C Trace Context.
 _HEX_TRACE_ID_CHARS = (32, 16)
-_HEX_DIGITS = "0123456789abcdef"
+_LOW_64_BYTES = 8
 _DECIMAL_TRACE_ID = re.compile(r"^[0-9]{1,20}$")
 _LOW_64_BITS = (1 << 64) - 1
 # Why: tags repeat (a few types, outcomes and tenants); 4096 remembered values cover a large
@@ -120,7 +142,7 @@ def type_facts(kind: EventType, event: Event, settings: MappingSettings) -> Type
 def to_datadog_log(event: Event, kind: EventType, settings: MappingSettings) -> dict[str, Any]:
     """The Datadog log for one canonical event of catalog type ``kind`` (pure, deterministic)."""
     facts = type_facts(kind, event, settings)
-    return _log(event, facts, settings, ddtags(facts, event.tenantId), event.epoch_ms)
+    return to_builtins(_log(event, facts, settings, ddtags(facts, event.tenantId), event.epoch_ms))
 
 
 def ddtags(facts: TypeFacts, tenant: str | None) -> str:
@@ -146,6 +168,15 @@ class DatadogMapping:
         self._last_epoch: tuple[Event | None, int] = (None, 0)
 
     def log(self, event: Event) -> dict[str, Any]:
+        """The log of ``event`` as dicts: what :meth:`encoded` writes, read back (:func:`to_datadog_log`'s)."""
+        return to_builtins(self.log_struct(event))
+
+    def encoded(self, event: Event) -> bytes:
+        """The log of ``event`` as the bytes it occupies in the request body (what the adapter's ``map`` returns)."""
+        return encode_log(self.log_struct(event))
+
+    def log_struct(self, event: Event) -> DatadogLog:
+        """The log of ``event`` as :mod:`log_structs`' Structs, this sink's shared parts worked out once."""
         key = (event.type, event.outcome, event.tenantId)
         shared = self._shared.get(key)
         if shared is None:
@@ -164,60 +195,45 @@ class DatadogMapping:
         return epoch_ms
 
 
-def _log(event: Event, facts: TypeFacts, settings: MappingSettings, tags: str, epoch_ms: int) -> dict[str, Any]:
-    log: dict[str, Any] = {
-        "message": event.description,
-        "ddsource": settings.source,
-        "service": settings.service,
-        "hostname": settings.hostname,
-        "ddtags": tags,
-        "status": facts.status,
-        "timestamp": epoch_ms,
-        "evt": {"name": event.type, "outcome": event.outcome, "category": facts.category, "id": event.id},
-    }
-    usr = user_fields(event)
-    if usr is not None:
-        log["usr"] = usr
-    # The known parts (neither None nor empty), in this order; written out (no helper): once per event.
+def _log(event: Event, facts: TypeFacts, settings: MappingSettings, tags: str, epoch_ms: int) -> DatadogLog:
+    # The known parts in the log's key order (an empty ip or user agent is left out like an absent one; an empty
+    # part is None, never an empty Struct: omit_defaults leaves it out); written out (no helper): once per event.
     enrichment = event.enrichment
-    client: dict[str, Any] = {}
-    if event.ip:
-        client["ip"] = event.ip
-    http: dict[str, Any] = {}
-    if event.userAgent:
-        http["useragent"] = event.userAgent
+    geoip = details = as_ = None
     if enrichment is not None:
-        geoip = _geoip(enrichment)
-        if geoip:
-            client["geoip"] = geoip
-        details = _useragent_details(enrichment)
-        if details:
-            http["useragent_details"] = details
-    if client:
-        log["network"] = {"client": client}
-    if http:
-        log["http"] = http
-    own: dict[str, Any] = {}
+        geoip = _geoip(enrichment.geo)
+        details = _useragent_details(enrichment.userAgent)
+        as_ = enrichment.as_
+    ip = event.ip or None
+    network = Network(client=Client(ip=ip, geoip=geoip)) if ip is not None or geoip is not None else None
+    user_agent = event.userAgent or None
+    known_agent = user_agent is not None or details is not None
+    http = Http(useragent=user_agent, useragent_details=details) if known_agent else None
     trace = event.traceId
-    if trace is not None:
-        correlated = datadog_trace_id(trace)
-        if correlated is None:
-            own["trace_id"] = trace
-        else:
-            log["trace_id"] = trace
-            log["dd"] = {"trace_id": correlated}
-
-    if event.reason is not None:
-        own["reason"] = event.reason
-    if event.tenantId is not None:
-        own["tenant_id"] = event.tenantId
-    own["schema_version"] = event.schemaVersion
-    if event.details is not None:
-        own["details"] = event.details
-    if enrichment is not None and enrichment.as_ is not None:
-        own["as"] = msgspec_builtins(enrichment.as_)
-    log["authlog"] = own
-    return log
+    correlated = None if trace is None else datadog_trace_id(trace)
+    return DatadogLog(
+        message=event.description,
+        ddsource=settings.source,
+        service=settings.service,
+        hostname=settings.hostname,
+        ddtags=tags,
+        status=facts.status,
+        timestamp=epoch_ms,
+        evt=Evt(name=event.type, outcome=event.outcome, category=facts.category, id=event.id),
+        usr=user_fields(event),
+        network=network,
+        http=http,
+        trace_id=None if correlated is None else trace,
+        dd=None if correlated is None else Dd(trace_id=correlated),
+        authlog=Own(
+            trace_id=trace if correlated is None else None,
+            reason=event.reason,
+            tenant_id=event.tenantId,
+            schema_version=event.schemaVersion,
+            details=event.details,
+            as_=as_,
+        ),
+    )
 
 
 def datadog_trace_id(trace_id: str) -> str | None:
@@ -225,57 +241,48 @@ def datadog_trace_id(trace_id: str) -> str | None:
 
     W3C (32 hex) and 64-bit (16 hex) ids give their lower 64 bits; a decimal Datadog id is kept.
     """
-    # 32 or 16 lower-case hex digits: nothing is left once they are stripped (a fullmatch without the regex
-    # engine, once per event; a trailing newline is no hex digit, so it never passes)
-    if len(trace_id) in _HEX_TRACE_ID_CHARS and not trace_id.strip(_HEX_DIGITS):
-        number = int(trace_id, 16)
-        return str(number & _LOW_64_BITS) if number else None
+    if len(trace_id) in _HEX_TRACE_ID_CHARS:
+        # Lower-case hex digits only: unhexlify refuses anything but hex digits (no sign, space, "0x" or "_",
+        # which int(..., 16) would take), the comparison refuses upper case: ~0.15 µs less than str.strip(digits).
+        try:
+            raw = unhexlify(trace_id)
+        except ValueError:  # binascii.Error, or text that is not ASCII
+            raw = None
+        if raw is not None and trace_id.lower() == trace_id:
+            low = int.from_bytes(raw[-_LOW_64_BYTES:], "big")
+            return str(low) if low or int.from_bytes(raw, "big") else None  # all zero: invalid in W3C
     if _DECIMAL_TRACE_ID.fullmatch(trace_id):
         number = int(trace_id)
         return str(number) if 0 < number <= _LOW_64_BITS else None
     return None
 
 
-def _geoip(enrichment: Enrichment) -> dict[str, Any]:
-    """``network.client.geoip``, in the layout Datadog's GeoIP parser writes (empty without geo)."""
-    geo = enrichment.geo
-    out: dict[str, Any] = {}
+def _geoip(geo: Geo | None) -> GeoIp | None:
+    """``network.client.geoip``, in the layout Datadog's GeoIP parser writes (None without any of it)."""
     if geo is None:
-        return out
-    country = _named(geo.countryName, geo.countryIsoCode, "iso_code")
-    if country:
-        out["country"] = country
-    if geo.continentCode is not None:
-        out["continent"] = {"code": geo.continentCode}
-    subdivision = _named(geo.regionName, geo.regionIsoCode, "iso_code")
-    if subdivision:
-        out["subdivision"] = subdivision
-    if geo.cityName is not None:
-        out["city"] = {"name": geo.cityName}
-    if geo.location is not None:
-        out["location"] = {"latitude": geo.location.lat, "longitude": geo.location.lon}
-    return out
+        return None
+    country = _named(geo.countryName, geo.countryIsoCode)
+    subdivision = _named(geo.regionName, geo.regionIsoCode)
+    continent = None if geo.continentCode is None else Continent(code=geo.continentCode)
+    city = None if geo.cityName is None else City(name=geo.cityName)
+    where = geo.location
+    location = None if where is None else Location(latitude=where.lat, longitude=where.lon)
+    if country is None and continent is None and subdivision is None and city is None and location is None:
+        return None
+    return GeoIp(country=country, continent=continent, subdivision=subdivision, city=city, location=location)
 
 
-def _named(name: str | None, code: str | None, code_key: str) -> dict[str, Any]:
-    part: dict[str, Any] = {}
-    if code is not None:
-        part[code_key] = code
-    if name is not None:
-        part["name"] = name
-    return part
+def _named(name: str | None, iso_code: str | None) -> Named | None:
+    return None if name is None and iso_code is None else Named(iso_code=iso_code, name=name)
 
 
-def _useragent_details(enrichment: Enrichment) -> dict[str, Any]:
-    """``http.useragent_details``, in the layout Datadog's user-agent parser writes (families; empty without one)."""
-    parsed = enrichment.userAgent
-    out: dict[str, Any] = {}
+def _useragent_details(parsed: UserAgent | None) -> UserAgentDetails | None:
+    """``http.useragent_details``, in the layout Datadog's user-agent parser writes (families; None without one)."""
     if parsed is None:
-        return out
-    if parsed.name is not None:
-        out["browser"] = {"family": parsed.name}
-    if parsed.os is not None and parsed.os.name is not None:
-        out["os"] = {"family": parsed.os.name}
-    if parsed.device is not None and parsed.device.name is not None:
-        out["device"] = {"family": parsed.device.name}
-    return out
+        return None
+    browser = None if parsed.name is None else Family(family=parsed.name)
+    os = None if parsed.os is None or parsed.os.name is None else Family(family=parsed.os.name)
+    device = None if parsed.device is None or parsed.device.name is None else Family(family=parsed.device.name)
+    if browser is None and os is None and device is None:
+        return None
+    return UserAgentDetails(browser=browser, os=os, device=device)
