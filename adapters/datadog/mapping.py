@@ -63,7 +63,7 @@ from adapters.datadog.log_structs import (
 )
 from adapters.identity import user_fields
 from shippers.catalog import Catalog, EventType
-from shippers.enrichment.model import Geo, UserAgent
+from shippers.enrichment.model import AutonomousSystem, Geo, UserAgent
 from shippers.event import Event
 
 # Why: catalog severities -> the status names Datadog's status remapper understands.
@@ -79,7 +79,7 @@ MAX_TAG_CHARS = 200
 # Why: a W3C trace id is 32 lower-case hex digits, a 64-bit one 16; Datadog's own ids are decimal
 # up to 2**64 - 1 (20 digits). All-zero ids are invalid in W3C Trace Context.
 _HEX_TRACE_ID_CHARS = (32, 16)
-_LOW_64_BYTES = 8
+_LOW_64_BYTES = 8  # a hex id's lower 64 bits: its last 8 bytes
 _DECIMAL_TRACE_ID = re.compile(r"^[0-9]{1,20}$")
 _LOW_64_BITS = (1 << 64) - 1
 # Why: tags repeat (a few types, outcomes and tenants); 4096 remembered values cover a large
@@ -199,7 +199,9 @@ def _log(event: Event, facts: TypeFacts, settings: MappingSettings, tags: str, e
     # The known parts in the log's key order (an empty ip or user agent is left out like an absent one; an empty
     # part is None, never an empty Struct: omit_defaults leaves it out); written out (no helper): once per event.
     enrichment = event.enrichment
-    geoip = details = as_ = None
+    geoip: GeoIp | None = None
+    details: UserAgentDetails | None = None
+    as_: AutonomousSystem | None = None
     if enrichment is not None:
         geoip = _geoip(enrichment.geo)
         details = _useragent_details(enrichment.userAgent)
