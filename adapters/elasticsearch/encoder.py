@@ -15,24 +15,25 @@ second write of an id answers 409 (already there), and data streams accept only
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import msgspec
+
+from adapters.elasticsearch.document import EcsDocument
 
 _encode = msgspec.json.Encoder().encode
 
 
-def encode_item(document: dict[str, Any], target: str) -> bytes:
+def encode_item(document: EcsDocument, target: str) -> bytes:
     """The action line and the source line of one document, each ending in a newline."""
     return item_encoder(target)(document)
 
 
-def item_encoder(target: str) -> Callable[[dict[str, Any]], bytes]:
+def item_encoder(target: str) -> Callable[[EcsDocument], bytes]:
     """``encode_item`` for one target, with the constant start of the action line encoded once (hot path)."""
     start = b'{"create":{"_index":' + _encode(target) + b',"_id":'
 
-    def encode(document: dict[str, Any]) -> bytes:
-        return b"".join((start, _encode(document["event"]["id"]), b"}}\n", _encode(document), b"\n"))
+    def encode(document: EcsDocument) -> bytes:
+        return b"".join((start, _encode(document.event.id), b"}}\n", _encode(document), b"\n"))
 
     return encode
 
