@@ -20,7 +20,21 @@ import msgspec
 
 from adapters.elasticsearch.document import EcsDocument
 
-_encode = msgspec.json.Encoder().encode
+_encoder = msgspec.json.Encoder()
+_encode_lines = _encoder.encode_lines
+
+
+class _Create(msgspec.Struct, gc=False, rename={"index": "_index", "id": "_id"}):
+    """The ``create`` action's target: the index (encoded once per sink) and the document's ``_id``."""
+
+    index: msgspec.Raw
+    id: str
+
+
+class _Action(msgspec.Struct, gc=False):
+    """The action line; a Struct so that one ``encode_lines`` call writes both lines (no join of pieces)."""
+
+    create: _Create
 
 
 def encode_item(document: EcsDocument, target: str) -> bytes:
@@ -29,11 +43,11 @@ def encode_item(document: EcsDocument, target: str) -> bytes:
 
 
 def item_encoder(target: str) -> Callable[[EcsDocument], bytes]:
-    """``encode_item`` for one target, with the constant start of the action line encoded once (hot path)."""
-    start = b'{"create":{"_index":' + _encode(target) + b',"_id":'
+    """``encode_item`` for one target, with the target encoded once (hot path)."""
+    index = msgspec.Raw(_encoder.encode(target))
 
     def encode(document: EcsDocument) -> bytes:
-        return b"".join((start, _encode(document.event.id), b"}}\n", _encode(document), b"\n"))
+        return _encode_lines((_Action(_Create(index, document.event.id)), document))
 
     return encode
 
