@@ -83,6 +83,7 @@ def nulls(value: Any, path: str = "") -> list[str]:
 
 
 def item_lines(adapter: ElasticsearchAdapter, event: Event) -> tuple[bytes, bytes]:
+    """The action line and the source line of the event's item (checked to be exactly two lines)."""
     item = adapter.encode_item(adapter.map(event))
     assert item.endswith(b"\n") and item.count(b"\n") == 2, "one action line, one source line"
     action, source = item.split(b"\n")[:2]
