@@ -42,7 +42,7 @@ class _Buffer(threading.local):
     Why: ``Encoder.encode`` grows a fresh buffer by half again, as often as a log needs, and returns that
     buffer unshrunk (an 800-byte log holds ~1.2 KB, by tracemalloc, for as long as its batch is kept).
     Encoding into a buffer already the size of the thread's last log and copying out exactly the log is
-    ~0.15 µs less per log (``bench/bench_mapping.py --sink datadog``) and a third less memory per kept log.
+    ~0.15 µs less per log (``bench/bench_mapping.py --sink datadog``) and a quarter less memory per kept log.
     One per thread: ``map`` may run on any thread. It holds one log at most (tens of KiB: ``details`` is
     capped at 16 KiB at ingest).
     """

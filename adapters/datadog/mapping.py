@@ -3,9 +3,10 @@
 One pure function, :func:`to_datadog_log` (and :class:`DatadogMapping`, the same for one sink,
 with what each event type's logs share worked out once). The log is built as msgspec Structs
 (:mod:`adapters.datadog.log_structs`, the one statement of its shape) and written straight to the
-bytes the adapter sends (:meth:`DatadogMapping.encoded`: ~0.6 µs of 3.5 less per event than nested
-dicts, ``bench/bench_mapping.py --sink datadog``); :func:`to_datadog_log` and :meth:`DatadogMapping.log`
-give the same log as dicts (``msgspec.to_builtins`` of the Structs). The log, for a
+bytes the adapter sends (:meth:`DatadogMapping.encoded`: ~0.5 µs of 3.3 less per event than nested
+dicts, ~0.9 of 5.2 enriched: ``bench/bench_mapping.py --sink datadog [--enriched]``);
+:func:`to_datadog_log` and :meth:`DatadogMapping.log` give the same log as dicts
+(``msgspec.to_builtins`` of the Structs). The log, for a
 ``magic_link.failed`` event::
 
     {"message": "<catalog description>", "ddsource": "authlog", "service": "authlog",

@@ -15,24 +15,39 @@ second write of an id answers 409 (already there), and data streams accept only
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import msgspec
 
-_encode = msgspec.json.Encoder().encode
+from adapters.elasticsearch.document import EcsDocument
+
+_encoder = msgspec.json.Encoder()
+_encode_lines = _encoder.encode_lines
 
 
-def encode_item(document: dict[str, Any], target: str) -> bytes:
+class _Create(msgspec.Struct, gc=False, rename={"index": "_index", "id": "_id"}):
+    """The ``create`` action's target: the index (encoded once per sink) and the document's ``_id``."""
+
+    index: msgspec.Raw
+    id: str
+
+
+class _Action(msgspec.Struct, gc=False):
+    """The action line; a Struct so that one ``encode_lines`` call writes both lines (no join of pieces)."""
+
+    create: _Create
+
+
+def encode_item(document: EcsDocument, target: str) -> bytes:
     """The action line and the source line of one document, each ending in a newline."""
     return item_encoder(target)(document)
 
 
-def item_encoder(target: str) -> Callable[[dict[str, Any]], bytes]:
-    """``encode_item`` for one target, with the constant start of the action line encoded once (hot path)."""
-    start = b'{"create":{"_index":' + _encode(target) + b',"_id":'
+def item_encoder(target: str) -> Callable[[EcsDocument], bytes]:
+    """``encode_item`` for one target, with the target encoded once (hot path)."""
+    index = msgspec.Raw(_encoder.encode(target))
 
-    def encode(document: dict[str, Any]) -> bytes:
-        return b"".join((start, _encode(document["event"]["id"]), b"}}\n", _encode(document), b"\n"))
+    def encode(document: EcsDocument) -> bytes:
+        return _encode_lines((_Action(_Create(index, document.event.id)), document))
 
     return encode
 

@@ -12,7 +12,7 @@ any of it is a dead letter, never a lost stream.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from adapters.contract import BatchLimits, HardLimits
@@ -113,16 +113,6 @@ def cut(rows: Iterable[StoredRow], mapper: RowMapper, limits: Limits, now: float
     key_for = adapter.object_key
     batches = [keyed(partition, part, key_for) for partition, runs in by_partition.items() for part in runs.parts]
     return Cut(batches, dead)
-
-
-def split_by_limits(items: Sequence[Mapped], limits: Limits) -> list[list[Mapped]]:
-    """Consecutive runs of ``items``, each within ``limits`` (an item larger than max_bytes alone is a run of one)."""
-    if not items:
-        return []
-    runs = Runs(limits, items[0])
-    for mapped in items[1:]:
-        runs.add(mapped)
-    return runs.parts
 
 
 def keyed(partition: str, items: list[Mapped], key_for: KeyFor) -> CutBatch:

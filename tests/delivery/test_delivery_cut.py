@@ -8,7 +8,7 @@ import pytest
 from delivery_rows import NOW, UNDECODABLE, mapper, row
 
 from shippers.buffer.records import NewBatch, StoredRow
-from shippers.delivery.cut import Limits, cut, halves, split_by_limits
+from shippers.delivery.cut import Limits, cut, halves
 
 WIDE = Limits(max_events=100, max_bytes=1 << 20)
 
@@ -59,11 +59,12 @@ def test_a_dead_letter_says_why_and_keeps_an_undecodable_body_as_stored() -> Non
     assert (undecodable.body, undecodable.pii) == (UNDECODABLE, "undecodable")
 
 
-def test_split_by_limits_keeps_an_oversized_item_alone() -> None:
-    """An item larger than max_bytes on its own still forms a batch (of one) instead of being lost or merged."""
-    items = [m for b in cut([row(1), row(2, pad=200), row(3)], mapper(), WIDE, NOW).batches for m in b.items]
-    parts = split_by_limits(items, Limits(100, len(items[1].item) - 1))
-    assert [[m.row.seq for m in part] for part in parts] == [[1], [2], [3]]
+def test_an_item_over_max_bytes_is_cut_alone() -> None:
+    """An item larger than the batch's max_bytes on its own still forms a batch (of one) instead of being lost or merged."""
+    sizes = [len(m.item) for b in cut([row(1), row(2, pad=200), row(3)], mapper(), WIDE, NOW).batches for m in b.items]
+    made = cut([row(1), row(2, pad=200), row(3)], mapper(), Limits(100, sizes[1] - 1), NOW)
+    assert [[m.row.seq for m in batch.items] for batch in made.batches] == [[1], [2], [3]]
+    assert made.dead == []
 
 
 def test_halves_are_keyed_by_their_own_seqs() -> None:
