@@ -1,17 +1,19 @@
-"""The LogEntry Structs: the bytes ``map`` sends are the dicts ``to_log_entry`` returns, key order included, and the shared parts stay bounded."""
+"""The LogEntry Structs: the bytes ``map`` sends are the dicts ``to_log_entry`` returns, key order included; the shared parts stay bounded; trace ids."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import msgspec
+import pytest
 from gcl_testkit import event, make_adapter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.cloud_logging.config import OUTCOME_SEVERITY
-from adapters.cloud_logging.mapping import log_entry, to_log_entry
+from adapters.cloud_logging.mapping import log_entry, to_log_entry, valid_trace_id
 from adapters.cloud_logging.shared import SHARED_CACHE_BYTES, SHARED_CACHE_SIZE
 from shippers.catalog import builtin_catalog
 from shippers.enrichment.model import AutonomousSystem, Device, Enrichment, Geo, Location, OperatingSystem, UserAgent
@@ -107,3 +109,25 @@ def test_the_shared_parts_stay_within_their_bytes() -> None:
         log_entry(msgspec.structs.replace(base, tenantId=f"{n:01024d}"), adapter.template)
         assert adapter.template.shared.held_bytes <= SHARED_CACHE_BYTES
     assert len(adapter.template.shared) < 2000 < SHARED_CACHE_SIZE
+
+
+def reference_trace_id(trace_id: str) -> str | None:
+    """The documented rule, plainly: lower-cased, 32 hex digits, not all zero."""
+    lowered = trace_id.lower()
+    return lowered if re.fullmatch(r"[0-9a-f]{32}", lowered) and lowered != "0" * 32 else None
+
+
+# Every character with a lower case of its own (and ASCII): the ones lower() could turn into or out of a hex digit.
+CASED = [c for c in map(chr, range(0x110000)) if c.lower() != c or c < "\x80"]
+
+
+@pytest.mark.parametrize("prefix", ["4bf92f3577b34da6a3ce929d0e0e473", "4bf92f3577b34da6a3ce929d0e0e47"], ids=["31", "30"])
+def test_a_trace_id_is_valid_exactly_as_the_rule_says(prefix: str) -> None:
+    """valid_trace_id agrees with the regex rule for every cased character at the end of a 31 or 32 character id."""
+    assert [valid_trace_id(prefix + c) for c in CASED] == [reference_trace_id(prefix + c) for c in CASED]
+
+
+@given(st.text(max_size=40) | st.text(alphabet="0123456789abcdefABCDEF", min_size=31, max_size=33))
+def test_a_trace_id_of_any_text_is_valid_exactly_as_the_rule_says(text: str) -> None:
+    """valid_trace_id agrees with the regex rule on any text, and on near-ids of hex digits of either case."""
+    assert valid_trace_id(text) == reference_trace_id(text)
