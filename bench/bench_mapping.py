@@ -31,6 +31,7 @@ from shippers.plugins import build_adapters
 # One sink's config per destination; the hosts are never contacted (map and encode_item are pure).
 SINKS: dict[str, dict[str, Any]] = {
     "elasticsearch": {"type": "elasticsearch", "hosts": ["http://127.0.0.1:9"], "data_stream": "logs-authlog-default"},
+    "cloud_logging": {"type": "cloud_logging", "project": "bench-project", "labels": {"env": "bench"}},
 }
 
 # What [enrich] stores for a full look-up (documentation-range values), for --enriched.
