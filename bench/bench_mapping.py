@@ -32,6 +32,7 @@ from shippers.plugins import build_adapters
 SINKS: dict[str, dict[str, Any]] = {
     "elasticsearch": {"type": "elasticsearch", "hosts": ["http://127.0.0.1:9"], "data_stream": "logs-authlog-default"},
     "datadog": {"type": "datadog", "api_key": "bench-key", "hostname": "web-1", "env": "prod", "tags": ["team:security"]},
+    "cloud_logging": {"type": "cloud_logging", "project": "bench-project", "labels": {"env": "bench"}},
 }
 
 # What [enrich] stores for a full look-up (documentation-range values), for --enriched.

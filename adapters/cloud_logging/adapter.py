@@ -2,8 +2,9 @@
 
 ``map`` returns the LogEntry already encoded (compact JSON, :func:`~adapters.cloud_logging.encoder.encode_entry`)
 and ``encode_item`` passes it on: the core keeps every document of a batch until it is settled,
-and one bytes object per entry is never scanned by the garbage collector, where an entry as
-dicts is six.
+and one bytes object per entry is never scanned by the garbage collector. The entry is built as
+msgspec Structs (:mod:`~adapters.cloud_logging.entry`) with its fixed parts already encoded, so
+no dict is made per entry.
 
 Delivery is at-least-once; a resend carries the same ``insertId`` (the event id) and the same
 ``timestamp``, which Cloud Logging treats as the same entry (deduplicated at query time).
@@ -31,7 +32,7 @@ from adapters.cloud_logging.config import (
     CloudLoggingConfig,
 )
 from adapters.cloud_logging.encoder import RequestTooLarge, encode_entry, encode_request
-from adapters.cloud_logging.mapping import EntryTemplate, to_log_entry
+from adapters.cloud_logging.mapping import EntryTemplate, log_entry
 from adapters.cloud_logging.transport import CloudLoggingTransport
 from adapters.contract import Adapter, Request, SinkContext, Verdict
 from shippers.errors import ConfigError
@@ -77,7 +78,7 @@ class CloudLoggingAdapter(Adapter):
 
     # -- pure ------------------------------------------------------------------
     def map(self, event: Event) -> bytes:
-        return encode_entry(to_log_entry(event, self.template))
+        return encode_entry(log_entry(event, self.template))
 
     def encode_item(self, document: bytes) -> bytes:
         return document

@@ -17,14 +17,15 @@ from typing import Any
 import msgspec
 
 from adapters.cloud_logging.config import MAX_REQUEST_BYTES
+from adapters.cloud_logging.entry import LogEntry
 
 _HEAD = b'{"entries":['
 _TAIL = b'],"partialSuccess":true}'
 _encoder = msgspec.json.Encoder()
 
 
-def encode_entry(entry: dict[str, Any]) -> bytes:
-    """One LogEntry as it sits in the request body: compact UTF-8 JSON."""
+def encode_entry(entry: LogEntry | dict[str, Any]) -> bytes:
+    """One LogEntry (the mapping's Structs, or the same as dicts) as it sits in the request body: compact UTF-8 JSON."""
     return _encoder.encode(entry)
 
 
