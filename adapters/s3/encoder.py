@@ -24,7 +24,7 @@ BATCH_TAG_HEX = 32
 
 def ndjson(items: Sequence[bytes]) -> bytes:
     """The uncompressed NDJSON body (what batch sizes count)."""
-    return b"\n".join(items) + b"\n" if items else b""
+    return b"\n".join([*items, b""]) if items else b""  # the last line's newline in the same join: one copy of the body
 
 
 def encode_body(items: Sequence[bytes], zlib_level: int | None = None) -> bytes:

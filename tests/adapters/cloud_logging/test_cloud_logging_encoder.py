@@ -55,7 +55,7 @@ def test_hard_limits_keep_every_request_under_the_cap() -> None:
     worst_items = HARD_LIMITS.max_events
     assert HARD_LIMITS.max_bytes + (len(b'{"entries":[],"partialSuccess":true}') + worst_items - 1) <= MAX_REQUEST_BYTES
     assert HARD_LIMITS.max_item_bytes == MAX_ENTRY_BYTES == 256 * 1024
-    assert (BATCH_DEFAULTS.max_events, BATCH_DEFAULTS.max_bytes, BATCH_DEFAULTS.timeout) == (1000, 5 * 1024 * 1024, 1.0)
+    assert (BATCH_DEFAULTS.max_events, BATCH_DEFAULTS.max_bytes, BATCH_DEFAULTS.timeout) == (2000, 5 * 1024 * 1024, 1.0)
 
 
 def test_send_splits_a_request_over_the_cap_without_calling_the_server() -> None:

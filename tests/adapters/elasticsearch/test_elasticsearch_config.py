@@ -53,8 +53,8 @@ def test_the_default_data_stream_is_found_by_the_prebuilt_rules_pattern() -> Non
 
 
 def test_batch_defaults_and_hard_limits() -> None:
-    """Batches default to 1000 events / 5 MiB / 1 s and never pass http.max_content_length (100 MiB)."""
-    assert (BATCH_DEFAULTS.max_events, BATCH_DEFAULTS.max_bytes, BATCH_DEFAULTS.timeout) == (1000, 5 * 1024**2, 1.0)
+    """Batches default to 2000 events / 5 MiB / 1 s and never pass http.max_content_length (100 MiB)."""
+    assert (BATCH_DEFAULTS.max_events, BATCH_DEFAULTS.max_bytes, BATCH_DEFAULTS.timeout) == (2000, 5 * 1024**2, 1.0)
     assert HARD_LIMITS.max_bytes == 100 * 1024**2
     assert HARD_LIMITS.max_item_bytes < HARD_LIMITS.max_bytes
     assert ElasticsearchAdapter.batch_defaults is BATCH_DEFAULTS and ElasticsearchAdapter.hard_limits is HARD_LIMITS

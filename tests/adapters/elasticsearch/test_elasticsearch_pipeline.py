@@ -83,8 +83,8 @@ def es_shipper(tmp_path: Path, sleeps: list[float]) -> Iterator[Callable[..., Sh
 def test_2000_events_with_throttling_and_item_429s_land_exactly_once(
     cluster: FakeElasticsearch, es_shipper: Callable[..., Shipper], sleeps: list[float]
 ) -> None:
-    """2,000 events through whole-request 429s (Retry-After) and per-item 429s all land once, by _id."""
-    shipper = es_shipper(sink_config(cluster), start=False)
+    """2,000 events (two batches of 1000) through whole-request 429s (Retry-After) and per-item 429s all land once, by _id."""
+    shipper = es_shipper(sink_config(cluster, batch={"max_events": 1000}), start=False)
     cluster.throttle_next(3, retry_after=2)
     rejected = [f"ev-{i:05d}" for i in range(7, 2000, 40)]  # 50 ids, spread over both batches
     cluster.reject_items(*rejected)
