@@ -140,24 +140,35 @@ class S3Transport:
     def _get_client(self) -> BaseClient:
         with self._lock:
             if self._client is None:
-                session = boto3.session.Session()
-                self._client = session.client(
-                    "s3",
-                    region_name=self.config.region,
-                    endpoint_url=self.config.endpoint_url,
-                    config=client_config(self.config, self.timeout),
-                )
+                self._client = self._build(boto3.session.Session())
             return self._client
 
+    def _build(self, session: boto3.session.Session) -> BaseClient:
+        return session.client(
+            "s3",
+            region_name=self.config.region,
+            endpoint_url=self.config.endpoint_url,
+            config=client_config(self.config, self.timeout),
+        )
+
     def prepare(self) -> None:
-        """Build the client now (no request is made): at the sink's start, not in its first send.
+        """Build the client now, at the sink's start, not in its first send; only once credentials are found.
 
         A client costs ~0.1 s of CPU (botocore loads S3's model and endpoint rules); built by the
         first PutObject it was paid in the middle of a catch-up (2-3 % of the four-sink fan-out's CPU
-        per 100k events). An SDK error building it is left to the first PutObject, which classifies it.
+        per 100k events). Building one resolves boto3's credential chain (which may ask the instance
+        metadata or container credentials endpoint); a client built while it finds nothing would sign
+        with nothing for as long as it is kept, so then none is kept (at boot the instance profile may
+        not answer yet): the first PutObject resolves them again. An SDK error building it is left to
+        that PutObject too, which classifies it.
         """
         try:
-            self._get_client()
+            session = boto3.session.Session()
+            if session.get_credentials() is None:  # resolved once: the client below takes the session's
+                return
+            with self._lock:
+                if self._client is None:
+                    self._client = self._build(session)
         except (boto_errors.BotoCoreError, ValueError):
             pass
 

@@ -276,3 +276,22 @@ def test_expired_credentials_are_resolved_afresh_on_the_next_attempt(stub: Scrip
     signed = [r.headers.get("authorization", "") for r in stub.requests]
     assert "Credential=AKIDBEFORESTEP/" in signed[0] and "Credential=AKIDREFRESHED/" in signed[1]
     adapter.close()
+
+
+def test_a_sink_opened_before_its_credentials_exist_delivers_once_they_do(
+    stub: ScriptedHTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path  # type: ignore[no-untyped-def]
+) -> None:
+    """open() at boot, before the role or instance profile hands out credentials, must not pin a client without any:
+    the first send after they appear signs with them (as when the client was built by the first PutObject)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    stub.queue(Answer(200, {"ETag": '"abc"'}))
+    adapter = _stub_adapter(stub)
+    assert adapter.open() is None
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDARRIVED")  # the instance profile is reachable now
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-arrived")
+    assert adapter.send(make_request(adapter, [full_event("login.completed")])).kind == "delivered"
+    assert "Credential=AKIDARRIVED/" in stub.requests[0].headers.get("authorization", "")
+    adapter.close()
