@@ -159,8 +159,8 @@ class S3Transport:
         per 100k events). Building one resolves boto3's credential chain (which may ask the instance
         metadata or container credentials endpoint); a client built while it finds nothing would sign
         with nothing for as long as it is kept, so then none is kept (at boot the instance profile may
-        not answer yet): the first PutObject resolves them again. An SDK error building it is left to
-        that PutObject too, which classifies it.
+        not answer yet): the first PutObject resolves them again. Any error building it is left to
+        that PutObject too: prepare() only moves work earlier, it never fails a start the first send would not.
         """
         try:
             session = boto3.session.Session()
@@ -169,7 +169,7 @@ class S3Transport:
             with self._lock:
                 if self._client is None:
                     self._client = self._build(session)
-        except (boto_errors.BotoCoreError, ValueError):
+        except Exception:  # not only botocore's: a credential_process missing its program is an OSError
             pass
 
     def put(self, key: str, body: bytes, batch_tag: str) -> Attempt:
