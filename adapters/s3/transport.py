@@ -194,7 +194,9 @@ class S3Transport:
     def _failed(self, exc: Exception) -> Attempt:
         outcome = translate(exc)
         code = outcome.body.get("Code") if isinstance(outcome.body, dict) else None
-        if code in EXPIRED_CREDENTIAL_CODES:
+        # Expired (see EXPIRED_CREDENTIAL_CODES) or none found at all: a client keeps the credentials its chain
+        # resolved when it was built (none: it signs with nothing for good, though the instance profile answers now).
+        if code in EXPIRED_CREDENTIAL_CODES or isinstance(exc, boto_errors.NoCredentialsError):
             with self._lock:  # the next attempt builds a client with freshly resolved credentials; not
                 self._client = None  # closed here: with concurrency > 1 another send may still be using it
         return outcome

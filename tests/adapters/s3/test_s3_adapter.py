@@ -295,3 +295,23 @@ def test_a_sink_opened_before_its_credentials_exist_delivers_once_they_do(
     assert adapter.send(make_request(adapter, [full_event("login.completed")])).kind == "delivered"
     assert "Credential=AKIDARRIVED/" in stub.requests[0].headers.get("authorization", "")
     adapter.close()
+
+
+def test_a_send_that_found_no_credentials_looks_for_them_again_on_the_next_attempt(
+    stub: ScriptedHTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path  # type: ignore[no-untyped-def]
+) -> None:
+    """A PutObject made while boto3's chain finds no credentials (the instance profile not answering yet) does not pin
+    a client that signs with nothing: once they appear, the next attempt delivers with them."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    stub.queue(Answer(200, {"ETag": '"abc"'}))
+    adapter = _stub_adapter(stub)
+    request = make_request(adapter, [full_event("login.completed")])
+    assert adapter.send(request).kind == "sink_error"  # NoCredentialsError: nothing was sent
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDARRIVED")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-arrived")
+    assert adapter.send(request).kind == "delivered"
+    assert "Credential=AKIDARRIVED/" in stub.requests[0].headers.get("authorization", "")
+    adapter.close()
