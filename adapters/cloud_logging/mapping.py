@@ -56,9 +56,11 @@ class EntryTemplate:
     resource: dict[str, Any]
     labels: dict[str, str]
     severities: dict[str, str]  # event type -> LogSeverity name
-    resource_json: msgspec.Raw = field(init=False)  # `resource` encoded: every entry's, no copy per entry
-    trace_prefix: str = field(init=False)  # projects/<p>/traces/
-    shared: SharedParts = field(init=False)  # severity and labels encoded, by (type, outcome, tenant)
+    # Derived from the fields above, so no part of repr or equality: `shared` remembers producers' tenant ids,
+    # which a logged template must not quote, and what a template has mapped does not make it another one.
+    resource_json: msgspec.Raw = field(init=False, repr=False, compare=False)  # `resource` encoded: every entry's
+    trace_prefix: str = field(init=False, repr=False, compare=False)  # projects/<p>/traces/
+    shared: SharedParts = field(init=False, repr=False, compare=False)  # severity and labels encoded, by (type, outcome, tenant)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "resource_json", msgspec.Raw(_json.encode(self.resource)))

@@ -131,3 +131,12 @@ def test_a_trace_id_is_valid_exactly_as_the_rule_says(prefix: str) -> None:
 def test_a_trace_id_of_any_text_is_valid_exactly_as_the_rule_says(text: str) -> None:
     """valid_trace_id agrees with the regex rule on any text, and on near-ids of hex digits of either case."""
     assert valid_trace_id(text) == reference_trace_id(text)
+
+
+def test_a_template_shows_and_compares_no_tenant_it_has_mapped() -> None:
+    """The remembered shared parts are no part of the template's repr or equality: a logged template never quotes a
+    producer's tenant id, and two templates of one config stay equal whatever each has mapped."""
+    adapter, twin = make_adapter(), make_adapter()
+    adapter.map(event("login.completed", tenantId="tenant-only-the-producer-knows"))
+    assert "tenant-only-the-producer-knows" not in repr(adapter.template)
+    assert adapter.template == twin.template
