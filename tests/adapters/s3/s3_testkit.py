@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 
 from adapters.contract import Request, SinkContext
 from adapters.s3 import S3Adapter, S3Config
@@ -119,3 +120,11 @@ def make_request(adapter: S3Adapter, events: list[Event], first_seq: int = 1, ke
         docs=docs,
         items=[adapter.encode_item(d) for d in docs],
     )
+
+
+def no_credentials_anywhere(monkeypatch: pytest.MonkeyPatch, config_dir: Path) -> None:
+    """boto3's chain finds nothing: no key variables, no profile, no shared files (the metadata endpoint is off for tests)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(config_dir / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config_dir / "none"))

@@ -7,7 +7,15 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from s3_testkit import FIXED, every_type_and_reason, full_event, make_adapter, make_request, unique_bucket
+from s3_testkit import (
+    FIXED,
+    every_type_and_reason,
+    full_event,
+    make_adapter,
+    make_request,
+    no_credentials_anywhere,
+    unique_bucket,
+)
 
 from adapters.contract import Adapter
 from adapters.s3 import S3Adapter
@@ -283,10 +291,7 @@ def test_a_sink_opened_before_its_credentials_exist_delivers_once_they_do(
 ) -> None:
     """open() at boot, before the role or instance profile hands out credentials, must not pin a client without any:
     the first send after they appear signs with them (as when the client was built by the first PutObject)."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    no_credentials_anywhere(monkeypatch, tmp_path)
     stub.queue(Answer(200, {"ETag": '"abc"'}))
     adapter = _stub_adapter(stub)
     assert adapter.open() is None
@@ -302,10 +307,7 @@ def test_a_send_that_found_no_credentials_looks_for_them_again_on_the_next_attem
 ) -> None:
     """A PutObject made while boto3's chain finds no credentials (the instance profile not answering yet) does not pin
     a client that signs with nothing: once they appear, the next attempt delivers with them."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    no_credentials_anywhere(monkeypatch, tmp_path)
     stub.queue(Answer(200, {"ETag": '"abc"'}))
     adapter = _stub_adapter(stub)
     request = make_request(adapter, [full_event("login.completed")])

@@ -6,7 +6,7 @@ import gzip
 import socket
 
 import pytest
-from s3_testkit import s3_config, unique_bucket
+from s3_testkit import no_credentials_anywhere, s3_config, unique_bucket
 
 from adapters.s3.classify import error_code
 from adapters.s3.transport import S3Transport, client_config, put_arguments
@@ -153,12 +153,10 @@ def test_prepare_leaves_a_bad_endpoint_to_the_first_put() -> None:
 def test_prepare_leaves_any_error_of_the_credential_chain_to_the_first_put(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A credential_process naming a missing program raises FileNotFoundError (no botocore error) while the client is
     built: prepare() is only an early build, so the sink still starts and the first PutObject meets it, as before."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
+    no_credentials_anywhere(monkeypatch, tmp_path)
     config_file = tmp_path / "config"
     config_file.write_text(f"[default]\ncredential_process = {tmp_path / 'no-such-program'}\n")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config_file))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     transport = S3Transport(s3_config(bucket="auth-logs", endpoint_url="http://127.0.0.1:9", region="us-east-1"), 60.0)
     transport.prepare()
     assert transport._client is None
