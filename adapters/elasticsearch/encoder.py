@@ -37,13 +37,9 @@ class _Action(msgspec.Struct, gc=False):
     create: _Create
 
 
-def encode_item(document: EcsDocument, target: str) -> bytes:
-    """The action line and the source line of one document, each ending in a newline."""
-    return item_encoder(target)(document)
-
-
 def item_encoder(target: str) -> Callable[[EcsDocument], bytes]:
-    """``encode_item`` for one target, with the target encoded once (hot path)."""
+    """The encoder of one target's items (the action line and the source line of a document, each ending
+    in a newline), with the target encoded once (hot path)."""
     index = msgspec.Raw(_encoder.encode(target))
 
     def encode(document: EcsDocument) -> bytes:
