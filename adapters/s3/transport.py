@@ -129,7 +129,7 @@ EXPIRED_CREDENTIAL_CODES = frozenset({"ExpiredToken", "TokenRefreshRequired"})
 
 
 class S3Transport:
-    """Owns one boto3 S3 client (created on first use; clients are thread-safe once built)."""
+    """Owns one boto3 S3 client (created by :meth:`prepare` or on first use; clients are thread-safe once built)."""
 
     def __init__(self, config: S3Config, timeout: float) -> None:
         self.config = config
@@ -137,19 +137,17 @@ class S3Transport:
         self._client: BaseClient | None = None
         self._lock = threading.Lock()
 
-    def _get_client(self) -> BaseClient:
+    def _get_client(self, session: boto3.session.Session | None = None) -> BaseClient:
+        """The client, built from ``session`` (else a new one) when there is none yet."""
         with self._lock:
             if self._client is None:
-                self._client = self._build(boto3.session.Session())
+                self._client = (session or boto3.session.Session()).client(
+                    "s3",
+                    region_name=self.config.region,
+                    endpoint_url=self.config.endpoint_url,
+                    config=client_config(self.config, self.timeout),
+                )
             return self._client
-
-    def _build(self, session: boto3.session.Session) -> BaseClient:
-        return session.client(
-            "s3",
-            region_name=self.config.region,
-            endpoint_url=self.config.endpoint_url,
-            config=client_config(self.config, self.timeout),
-        )
 
     def prepare(self) -> None:
         """Build the client now, at the sink's start, not in its first send; only once credentials are found.
@@ -166,9 +164,7 @@ class S3Transport:
             session = boto3.session.Session()
             if session.get_credentials() is None:  # resolved once: the client below takes the session's
                 return
-            with self._lock:
-                if self._client is None:
-                    self._client = self._build(session)
+            self._get_client(session)
         except Exception:  # not only botocore's: a credential_process missing its program is an OSError
             pass
 
