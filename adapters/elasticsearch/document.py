@@ -12,12 +12,12 @@ The rules every Struct here follows:
 - ``omit_defaults``: a field left at its default ``None`` is left out (ECS wants absent fields
   absent, never null). No field has any other default, so a real value is never omitted for
   happening to equal one; the fields that always have a value and follow optional ones
-  (``ecs``, ``authlog``) default to None only to keep construction positional.
+  (``ecs``, ``authlog``, ``authlog.schema_version``) default to None only to keep construction positional.
 - ``gc=False``: a document lives for one encode and holds only text, numbers, lists of text and
   the event's decoded ``details`` (JSON values): it can form no reference cycle.
 - Positional construction (no ``kw_only``): the fastest way to build a Struct, and the mapping
   is the only builder.
-- Constant sub-objects (``ecs``, the sink's ``labels``) are ``msgspec.Raw``: encoded once per sink.
+- Constant sub-objects are ``msgspec.Raw``, encoded once: ``ecs`` at import, the sink's ``labels`` per sink.
 """
 
 from __future__ import annotations
