@@ -12,7 +12,6 @@ by index (``WriteLogEntriesPartialErrors``) instead of failing the whole request
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 
@@ -24,8 +23,8 @@ _TAIL = b'],"partialSuccess":true}'
 _encoder = msgspec.json.Encoder()
 
 
-def encode_entry(entry: LogEntry | dict[str, Any]) -> bytes:
-    """One LogEntry (the mapping's Structs, or the same as dicts) as it sits in the request body: compact UTF-8 JSON."""
+def encode_entry(entry: LogEntry) -> bytes:
+    """One LogEntry (the mapping's Structs) as it sits in the request body: compact UTF-8 JSON."""
     return _encoder.encode(entry)
 
 

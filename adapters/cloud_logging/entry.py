@@ -8,7 +8,7 @@ garbage collector need not track the entries a busy cut makes.
 
 The parts fixed per sink or per (type, outcome, tenant) are :class:`msgspec.Raw`, JSON encoded once:
 immutable bytes no two entries can change for each other. :func:`~adapters.cloud_logging.mapping.to_log_entry`
-turns an entry into plain dicts (the Raw parts decoded), for the tests and anyone reading one.
+gives an event's entry as plain dicts (the Raw parts decoded), for the tests and anyone reading one.
 """
 
 from __future__ import annotations

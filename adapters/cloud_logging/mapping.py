@@ -16,11 +16,12 @@
                  only an email), enrichment (geo, as, userAgent: the archive line's names, stable),
                  authlog.schema_version
 
-The entry is built as :mod:`~adapters.cloud_logging.entry`'s Structs and encoded once, straight to
-bytes (:func:`log_entry`). Everything that does not depend on the event is worked out once from the
-config (:class:`EntryTemplate`): logName, the resource already encoded, and per (type, outcome,
-tenant) the severity and the labels already encoded. :func:`to_log_entry` is the same entry as
-plain dicts; both are pure and deterministic.
+The entry is built as :mod:`~adapters.cloud_logging.entry`'s Structs (:func:`log_entry`) that the
+adapter encodes once, straight to bytes (:func:`~adapters.cloud_logging.encoder.encode_entry`).
+Everything that does not depend on the event is worked out once from the config
+(:class:`EntryTemplate`): logName, the resource already encoded, and per (type, outcome, tenant)
+the severity and the labels already encoded. :func:`to_log_entry` is the same entry as plain
+dicts; both are pure and deterministic.
 """
 
 from __future__ import annotations

@@ -253,7 +253,7 @@ def datadog_trace_id(trace_id: str) -> str | None:
             raw = None
         if raw is not None and trace_id.lower() == trace_id:
             low = int.from_bytes(raw[-_LOW_64_BYTES:], "big")
-            return str(low) if low or int.from_bytes(raw, "big") else None  # all zero: invalid in W3C
+            return str(low) if low or any(raw) else None  # all zero: invalid in W3C
     if _DECIMAL_TRACE_ID.fullmatch(trace_id):
         number = int(trace_id)
         return str(number) if 0 < number <= _LOW_64_BITS else None
