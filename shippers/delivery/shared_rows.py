@@ -169,6 +169,10 @@ class SharedRows:
         if not rows:  # rows deleted past the window's end: nothing is read through it until it starts again
             self._decoded.clear()
             return
+        self._forget_decoded_behind()
+
+    def _forget_decoded_behind(self) -> None:
+        """Drop the decodes more than ``decoded_behind`` rows below the window's start."""
         keep_from = self._first - self.decoded_behind
         self._decoded = {seq: event for seq, event in self._decoded.items() if seq >= keep_from}
 
@@ -188,8 +192,7 @@ class SharedRows:
         del rows[:drop]
         self._first += drop
         if len(self._decoded) > len(rows) + behind + STRAY_DECODED:  # decodes that raced a trim left entries below
-            keep_from = self._first - behind
-            self._decoded = {seq: event for seq, event in self._decoded.items() if seq >= keep_from}
+            self._forget_decoded_behind()
 
 
 class SinkRows:
