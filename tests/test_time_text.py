@@ -37,7 +37,7 @@ def test_a_new_second_is_written_afresh() -> None:
     assert now_text(1_764_000_000.123456) == "2025-11-24T16:00:00.123456Z"
 
 
-# A span of instants around "now" (2001-2100) and event times within a day of its bounds, to the microsecond.
+# Instants for "now" (2001-2100); offsets in microseconds (up to ±86.4 ms) put event times close to a window's bounds.
 _NOWS = st.floats(min_value=1e9, max_value=4.1e9, allow_nan=False)
 _OFFSETS = st.floats(min_value=-86_400.0, max_value=86_400.0, allow_nan=False)
 

@@ -38,8 +38,8 @@ from shippers.event import Event, EventKeys, decode_event, decode_event_keys
 # a sink stuck in a retry falls out of the window instead of pinning it (its later scans read the store).
 # A ~300-byte sample row with its decoded event is ~2.1 KB in memory (tracemalloc), so at most ~42 MB.
 WINDOW_ROWS = 20_000
-# Why: a sink's pending scan holds up to one batch per request it may have in flight (1000 events by default
-# for the three decoding destinations, x its concurrency) that it decodes only when it cuts them; without
+# Why: a sink's pending scan holds up to one batch per request it may have in flight (by default 2000 events
+# for Elasticsearch and Cloud Logging, 1000 for Datadog, x a concurrency of 2) that it decodes only when it cuts them; without
 # this the window dropped their decodes first and each sink decoded them again (~23k of 100k rows in the
 # sidecar fan-out). A decoded ~300-byte sample event is ~1.5 KB, so at most ~6 MB more.
 DECODED_BEHIND = 4000
@@ -169,6 +169,10 @@ class SharedRows:
         if not rows:  # rows deleted past the window's end: nothing is read through it until it starts again
             self._decoded.clear()
             return
+        self._forget_decoded_behind()
+
+    def _forget_decoded_behind(self) -> None:
+        """Drop the decodes more than ``decoded_behind`` rows below the window's start."""
         keep_from = self._first - self.decoded_behind
         self._decoded = {seq: event for seq, event in self._decoded.items() if seq >= keep_from}
 
@@ -188,8 +192,7 @@ class SharedRows:
         del rows[:drop]
         self._first += drop
         if len(self._decoded) > len(rows) + behind + STRAY_DECODED:  # decodes that raced a trim left entries below
-            keep_from = self._first - behind
-            self._decoded = {seq: event for seq, event in self._decoded.items() if seq >= keep_from}
+            self._forget_decoded_behind()
 
 
 class SinkRows:

@@ -16,7 +16,9 @@ its threads. Over the socket pair (pickled tuples)::
 Reports carry only what changed since the last one, every REPORT_SECONDS at most. It ends when
 the socket closes (EOF) or its parent dies (``PR_SET_PDEATHSIG``). At EOF with a sink still
 delivering it exits at once: its parent is gone (a parent that closes waits for every sink to end
-first), and nothing may deliver without the lock holder; what it had recorded is resent.
+first), and nothing may deliver without the lock holder; what it had recorded is resent. It also
+exits, to be started again, when a sink's lock file was deleted or replaced (LOST_LOCK_EXIT) or its
+report thread failed (REPORT_FAILED_EXIT).
 """
 
 from __future__ import annotations

@@ -330,7 +330,7 @@ def test_a_sink_lock_file_deleted_under_its_child_is_taken_again_before_anyone_e
 
 def test_a_child_restarted_during_close_drains_and_lets_the_lock_go(build: Callable[..., Shipper], tmp_path: Path) -> None:
     """A child killed while close() still waits on another's drain is started again before close() ends: the new one is
-    told of the drain too, so it drains and exits at once and close() is clean (it delivered on until the deadline)."""
+    told of the drain too, so it drains and exits at once and close() is clean (untold, it delivered on until the deadline)."""
     with FakeElasticsearch() as es, FaultFront(es.url, lambda method, path: path.split("?")[0].endswith("/_bulk")) as front:
         sinks = {"es": {"type": "elasticsearch", "hosts": [front.url], "index": "procs", "request_timeout": "60s",
                         "batch": {"timeout": "1h"}}, **file_sinks(tmp_path, "local", batch={"timeout": "1h"})}
@@ -348,7 +348,7 @@ def test_a_child_restarted_during_close_drains_and_lets_the_lock_go(build: Calla
         wait_until(lambda: local.pid not in (None, old_pid), "the local sink's child to be started again")
         front.release()
         closing.join()
-        assert closed == [True]  # the new child drained at once (it was not told: close waited out its deadline)
+        assert closed == [True]  # the new child drained at once (untold, it delivered on and close() waited out its deadline)
         later = build(sinks, processes=0, start=False)
         assert later.buffer.acquire_delivery_lock()
         assert set(ids_in(tmp_path / "local.ndjson")) == set(ids)  # drained by one child or the other (a batch may be resent)

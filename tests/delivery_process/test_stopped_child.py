@@ -11,7 +11,8 @@ from shippers.shipper import Shipper
 
 # Why: a bound on waiting for a call that must return (never an assertion on time).
 WAIT_SECONDS = 30.0
-# Why: many times the socket's buffer (a few hundred KiB): a parent writing each note would block long before.
+# Why: NOTES notes of a 10 KB REASON are ~4 MB, many times the socket's buffer (a few hundred KiB): a parent
+# writing each note would block long before.
 NOTES = 400
 REASON = "x" * 10_000
 
