@@ -131,6 +131,7 @@ def main() -> int:
     cli.add_argument("--sink", choices=["file", "elasticsearch", "none", "file-process"], default="file")
     cli.add_argument("--seed", type=int, default=5)
     cli.add_argument("--switch-interval", type=float, help="sys.setswitchinterval for this run (default: Python's, 0.005)")
+    cli.add_argument("--json", type=Path, metavar="FILE", help="also write the figures to FILE as JSON (bench/peers/targets.py reads it)")
     cli.add_argument("--deliverer", help=argparse.SUPPRESS)  # the second process of --sink file-process
     args = cli.parse_args()
     if args.deliverer:
@@ -189,6 +190,9 @@ def main() -> int:
     print(f"  hand-offs          {kernel / max(user + kernel, 1e-9):8.0%} of this process's CPU in the kernel, "
           f"{switches / args.events:.2f} context switches per event"
           f"{f' (switch interval {sys.getswitchinterval() * 1e3:g} ms)' if args.switch_interval is not None else ''}")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps({"amortised_us": amortised, "p50_us": p50, "p99_us": p99, "events_per_group": group,
+                                         "cpu_per_100k": cpu * 100_000 / args.events, "exactly_once": once}))  # fmt: skip
     return 0 if once else 1
 
 

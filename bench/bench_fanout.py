@@ -19,7 +19,9 @@ Datadog takes at most 1000 logs per request) and 1-4 destinations (es; + s3; + d
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import _destination
 import _sinks
@@ -31,6 +33,7 @@ def main() -> int:
     cli = _destination.parser(__doc__, sinks=False)
     cli.add_argument("--sidecar", action="store_true", help="ship through `authlog run` (events posted over HTTP)")
     cli.add_argument("--processes", help='with --sidecar: [delivery] processes ("auto", 0 = threads, N); default: authlog run\'s')
+    cli.add_argument("--json", type=Path, metavar="FILE", help="with --sidecar: also write the figures to FILE as JSON (bench/peers/targets.py reads it)")
     args = cli.parse_args()
     endpoints = _destination.start(DESTINATIONS, args.stand_in)
     legs = [_destination.Leg(d, e) for d, e in zip(DESTINATIONS, endpoints, strict=True)]
@@ -38,7 +41,13 @@ def main() -> int:
         if args.sidecar:
             import _fanout_sidecar
 
-            return 0 if _fanout_sidecar.report(_fanout_sidecar.run(legs, args.events, args.chunk, args.batch, args.processes), args.events) else 1
+            outcome = _fanout_sidecar.run(legs, args.events, args.chunk, args.batch, args.processes)
+            once = _fanout_sidecar.report(outcome, args.events)
+            if args.json:
+                figures = outcome["figures"]
+                args.json.write_text(json.dumps({"per_second": figures.per_second, "cpu_per_100k": figures.cpu_per_100k,
+                                                 "peak_rss_mib": figures.peak_rss_mib, "exactly_once": once}))  # fmt: skip
+            return 0 if once else 1
         if args.plot:
             from _plot import plot
 

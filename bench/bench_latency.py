@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import sys
 import tempfile
 import threading
@@ -103,6 +104,7 @@ def main() -> int:
     cli.add_argument("--connections", type=int, default=4)
     cli.add_argument("--sink", choices=["file", "elasticsearch"], default="file")
     cli.add_argument("--seed", type=int, default=11)
+    cli.add_argument("--json", type=Path, metavar="FILE", help="also write the figures to FILE as JSON (bench/peers/targets.py reads it)")
     args = cli.parse_args()
 
     warmup = int(args.warmup * args.rate)
@@ -141,6 +143,9 @@ def main() -> int:
     print(f"  at the sink: {stored} events, {distinct} distinct ids; every event once: {'yes' if once else 'NO'}")
     print(f"  sidecar CPU per 100k events: {cpu * 100_000 / events:.2f} s (user+sys, {tree.processes} process(es)); "
           f"peak RSS {peak_rss / 1024 / 1024:.0f} MiB (summed)")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps({"p99_ms": p99 * 1000, "errors": len(errors), "exactly_once": once,
+                                         "cpu_per_100k": cpu * 100_000 / events}))  # fmt: skip
     return 0 if once and not errors else 1
 
 
