@@ -12,6 +12,9 @@ import signal
 import socket
 import subprocess
 import sys
+from multiprocessing.connection import Connection
+
+from shippers.code_identity import CODE_CHANGED_EXIT, CodeChanged, parent_identity
 
 # The sidecar's log line; a child's lines go to the same stderr in the same shape.
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -20,11 +23,12 @@ _PR_SET_PDEATHSIG = 1
 
 
 def start_child(module: str) -> tuple[subprocess.Popen[bytes], socket.socket]:
-    """``python -m module FD PARENT_PID`` with the other end of a socket pair as FD; (the process, this end)."""
+    """``module`` as ``python -m module FD PARENT_PID``, through :mod:`shippers.child_entry` (it first checks that the
+    installed code is this process's), the other end of a socket pair as FD; (the process, this end)."""
     parent_end, child_end = socket.socketpair()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", module, str(child_end.fileno()), str(os.getpid())],
+            [sys.executable, "-m", "shippers.child_entry", parent_identity(), module, str(child_end.fileno()), str(os.getpid())],
             pass_fds=(child_end.fileno(),), stdin=subprocess.DEVNULL,
         )
     except BaseException:
@@ -33,6 +37,24 @@ def start_child(module: str) -> tuple[subprocess.Popen[bytes], socket.socket]:
     finally:
         child_end.close()
     return proc, parent_end
+
+
+def code_refusal(proc: subprocess.Popen[bytes], conn: Connection, answer: tuple[object, ...] | None) -> CodeChanged | None:
+    """After a failed start (the child reaped): its CodeChanged if it refused the installed code, else None.
+
+    It says so first (``("code_changed", why)``: ``answer`` if read, else still waiting on ``conn``), then
+    exits with CODE_CHANGED_EXIT; either is enough (the parent may have killed it between the two).
+    """
+    try:
+        if answer is None and conn.poll(0):  # the parent's write failed before it read the child's answer
+            answer = conn.recv()
+    except (EOFError, OSError):
+        pass
+    if answer is not None and answer[0] == "code_changed":
+        return CodeChanged(str(answer[1]))
+    if proc.returncode == CODE_CHANGED_EXIT:
+        return CodeChanged("authlog-shipper was upgraded while running; restart `authlog run` (the child's log line says more)")
+    return None
 
 
 def die_with_parent(parent: int) -> None:

@@ -162,6 +162,8 @@ class Shipper:
     def _sink_errors(self, stored: set[str]) -> list[str]:
         """Sinks the store and this config disagree on, and why this process does not deliver (status ``errors``)."""
         errors = [self._refused] if self._refused and not self._delivering else []
+        if self._halted():
+            errors.append(self._halted())
         for name in sorted(stored - set(self.config.sinks)):
             errors.append(f"sink {name!r} has a position in the store but is not in this config: it is not delivered here; "
                           f"put it back in the config, or run `authlog sinks forget {name}` (what it holds is counted as dropped)")
@@ -170,6 +172,10 @@ class Shipper:
                           "registered it (a sink starts when the process that delivers has it in its config); if one runs, "
                           "add the sink to that process's config")
         return errors
+
+    def _halted(self) -> str | None:
+        """Why a delivery process is not restarted (the installed code changed), or None."""
+        return next((w.halted for w in self.workers.values() if isinstance(w, RemoteSink) and w.halted), None)
 
     def _policies(self) -> list[SinkPolicy]:
         return [
@@ -317,7 +323,7 @@ class Shipper:
             return f"the store {self.buffer.location} does not answer: {type(exc).__name__}: {exc}"
         stopped = sorted(name for name, worker in self.workers.items() if not worker.alive) if self._delivering else []
         if stopped:
-            return f"the delivery of sink(s) {', '.join(stopped)} stopped; see the log"
+            return f"the delivery of sink(s) {', '.join(stopped)} stopped; {self._halted() or 'see the log'}"
         return None
 
     def flush(self, timeout: float = 30.0) -> bool:

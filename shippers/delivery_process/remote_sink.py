@@ -49,6 +49,7 @@ class RemoteSink:
         self._warnings: dict[str, Any] = {}
         self._running = threading.Event()  # its worker runs in a live child
         self._ended = threading.Event()  # its worker ended, or its child did: join() returns
+        self.halted: str | None = None  # why its child is not restarted (the installed code changed): /readyz says it
 
     # -- what the Shipper uses --------------------------------------------------------------
     def start(self) -> None:
@@ -87,6 +88,11 @@ class RemoteSink:
     def note_warnings(self, warnings: dict[str, Any]) -> None:
         with self._lock:
             self._warnings = dict(warnings)
+
+    def note_halted(self, why: str) -> None:
+        """Its child refused to start and is not restarted: the sink is failing with ``why`` until a restart."""
+        self.halted = why
+        self.note_ended(why)
 
     def note_ended(self, why: str | None = None) -> None:
         """Its worker ended (a report), or its child is gone (``why``: shown as the sink's last error)."""

@@ -28,7 +28,8 @@ from typing import Any
 
 import msgspec
 
-from shippers.child_process import start_child
+from shippers.child_process import code_refusal, start_child
+from shippers.code_identity import CodeChanged
 from shippers.config import Config
 from shippers.delivery_process.child import ChildSettings
 from shippers.delivery_process.forwarded import apply
@@ -150,7 +151,11 @@ class DeliveryProcess:
         backoff = RESPAWN_INITIAL_SECONDS
         while not self._closing.is_set():
             started = time.monotonic()
-            why = self._run_once()
+            try:
+                why = self._run_once()
+            except CodeChanged as exc:  # restarting would only meet the same code again: stop, say why
+                self._halt(str(exc))
+                break
             if self._closing.is_set():
                 break
             if time.monotonic() - started >= RESPAWN_RESET_AFTER_SECONDS:
@@ -170,10 +175,20 @@ class DeliveryProcess:
         self.first_start.set()
         self._has_pending.set()  # the sender ends
 
+    def _halt(self, why: str) -> None:
+        """No more restarts: the installed code is not this process's; its sinks are not ready and say why."""
+        log.error("%s: %s; not restarting it: its sinks deliver nothing until then", self.label, why)
+        for sink in self.sinks.values():
+            sink.note_halted(why)
+            self.metrics.up.labels(sink.name).set(0)
+        self.first_start.set()
+
     def _run_once(self) -> str:
-        """Start the child and read its reports until it ends; why it ended."""
+        """Start the child and read its reports until it ends; why it ended (CodeChanged: it refused the installed code)."""
         try:
             self._spawn()
+        except CodeChanged:
+            raise
         except Exception as exc:
             return f"it did not start: {type(exc).__name__}: {exc}"
         assert self._conn is not None and self._proc is not None
@@ -201,6 +216,7 @@ class DeliveryProcess:
     def _spawn(self) -> None:
         proc, parent_end = start_child("shippers.delivery_process.child")
         conn = Connection(os.dup(parent_end.fileno()))  # the socket object stays: shutdown() wakes the reader at close
+        hello: tuple[Any, ...] | None = None
         with self._send_lock:  # stop() meanwhile ends this start (EOF for the child and the wait below), never leaves it running
             self._starting = parent_end
         try:
@@ -217,13 +233,17 @@ class DeliveryProcess:
         except BaseException:
             with self._send_lock:
                 self._starting = None
+            proc.kill()  # (a child that exited keeps its exit status)
+            proc.wait()
+            refused = code_refusal(proc, conn, hello)
             conn.close()
             parent_end.close()
-            proc.kill()
-            proc.wait()
+            if refused is not None:
+                raise refused from None
             raise
         with self._send_lock:
             self._conn, self._sock, self._proc, self._starting = conn, parent_end, proc, None
+        assert hello is not None
         log.info("%s started: pid %d", self.label, hello[1])
         for sink in self.sinks.values():  # a close() in progress (a restart during its drain): this child drains and stops too
             for flag in CLOSE_FLAGS:

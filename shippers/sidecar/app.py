@@ -421,7 +421,11 @@ async def metrics(request: web.Request) -> web.Response:
 
 async def status(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    return json_response(200, await asyncio.get_running_loop().run_in_executor(None, state.shipper.status))
+    document = await asyncio.get_running_loop().run_in_executor(None, state.shipper.status)
+    halted = state.ingest.halted()
+    if halted is not None:  # the ingest process refused the installed code: `authlog status` prints it as an error
+        document.setdefault("errors", []).append(f"ingest: {halted}")
+    return json_response(200, document)
 
 
 def dead_letter_json(letter: Any) -> dict[str, Any]:

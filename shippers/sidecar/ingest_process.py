@@ -35,7 +35,8 @@ from typing import Any, Protocol
 import msgspec
 
 from shippers import errors
-from shippers.child_process import start_child
+from shippers.child_process import code_refusal, start_child
+from shippers.code_identity import CodeChanged
 from shippers.config import Config, EnrichConfig, FilePath
 from shippers.errors import BufferError, BufferFullError
 from shippers.ingest import IngestResult
@@ -66,6 +67,8 @@ class IngestEngine(Protocol):
 
     def not_ready(self) -> str | None: ...
 
+    def halted(self) -> str | None: ...
+
     def close(self) -> None: ...
 
 
@@ -85,6 +88,9 @@ class ThreadIngest:
         return result
 
     def not_ready(self) -> str | None:
+        return None
+
+    def halted(self) -> str | None:
         return None
 
     def close(self) -> None:
@@ -148,6 +154,10 @@ class ProcessIngest:
     def not_ready(self) -> str | None:
         return self.process.not_ready()
 
+    def halted(self) -> str | None:
+        """Why the ingest process is never started again (status ``errors`` says it), or None."""
+        return self.process.halted
+
     def close(self) -> None:
         self.process.close()
 
@@ -171,6 +181,7 @@ class IngestProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._failed_at = float("-inf")
         self._why: str | None = None  # why it is not running, once a start or a round trip failed
+        self.halted: str | None = None  # why it is never started again (the installed code changed): restart the sidecar
         self._closed = False
 
     @classmethod
@@ -248,12 +259,18 @@ class IngestProcess:
             return self._conn
         if self._closed:
             raise IngestUnavailable("the sidecar is shutting down")
+        if self.halted is not None:
+            raise IngestUnavailable(f"the ingest process is not started again: {self.halted}")
         if self._conn is not None:
             self._lost("the ingest process ended")
         if self.monotonic() - self._failed_at < RESPAWN_SECONDS:
             raise IngestUnavailable(f"{self._why or 'the ingest process is not running'}; retry shortly")
         try:
             self._start()
+        except CodeChanged as exc:  # starting it again would only meet the same code: refuse until a restart
+            self._failed_at, self._why, self.halted = self.monotonic(), str(exc), str(exc)
+            log.error("the ingest process refused to start: %s; not starting it again (requests are answered 503)", exc)
+            raise IngestUnavailable(f"the ingest process is not started again: {exc}") from None
         except Exception as exc:
             self._failed_at = self.monotonic()
             self._why = f"the ingest process does not start: {type(exc).__name__}: {exc}"
@@ -265,15 +282,21 @@ class IngestProcess:
     def _start(self) -> None:
         proc, parent_end = start_child("shippers.sidecar.ingest_child")
         conn = Connection(parent_end.detach())
+        hello: tuple[Any, ...] | None = None
         try:
             conn.send(self.settings)
             if not conn.poll(START_TIMEOUT_SECONDS):
                 raise TimeoutError(f"no answer within {START_TIMEOUT_SECONDS:.0f}s")
             hello = conn.recv()
+            if hello[0] != "ready":
+                raise RuntimeError(str(hello[1]))
         except BaseException:
-            conn.close()
-            proc.kill()
+            proc.kill()  # (a child that exited keeps its exit status)
             proc.wait()
+            refused = code_refusal(proc, conn, hello)
+            conn.close()
+            if refused is not None:
+                raise refused from None
             raise
         self._conn, self._proc, self._why = conn, proc, None
         log.info("ingest process %d started", hello[1])

@@ -262,3 +262,23 @@ def test_readyz_says_not_ready_while_the_ingest_process_cannot_start(
         status, _, body = served.request("GET", "/readyz")
         assert status == 503 and b"ingest process" in body, body
         clock.now += RESPAWN_SECONDS  # each probe past the window tries again, and fails again
+
+
+def test_an_ingest_process_refusing_the_installed_code_is_not_started_again(
+    served: ServedApp, process: IngestProcess, clock: _Monotonic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ingest child that finds other code than its parent's is started once: /readyz 503 and status name the upgrade, on every probe."""
+    starts: list[str] = []
+
+    def other_parent() -> str:
+        starts.append("start")
+        return "00000000deadbeef:0.0.1"  # injected: nothing is reinstalled
+
+    monkeypatch.setattr("shippers.child_process.parent_identity", other_parent)
+    for _ in range(3):
+        status, _, body = served.request("GET", "/readyz")
+        assert status == 503 and b"upgraded while running" in body and b"restart `authlog run`" in body, body
+        clock.now += RESPAWN_SECONDS  # past the respawn window: a crashed child would be started again here
+    assert starts == ["start"]
+    status, _, body = served.request("GET", "/v1/status")
+    assert status == 200 and b"ingest: authlog-shipper was upgraded while running" in body
