@@ -2,7 +2,8 @@
 
 Labels carry only closed sets: sink names (from the config), event types and outcomes (from
 the catalog), dead-letter codes (``shippers.delivery.codes``), rejection reasons
-(:class:`~shippers.errors.Rejection`) and refusal reasons (``REFUSALS``, ``REQUEST_REFUSALS``). Never producer text (a tenant, user, email, IP, field
+(:class:`~shippers.errors.Rejection`), refusal reasons (``REFUSALS``, ``REQUEST_REFUSALS``) and enrichment look-ups
+(``shippers.enrichment.enricher.LOOKUPS``). Never producer text (a tenant, user, email, IP, field
 name or value) and never a destination's answer: those go in 4xx answers and the DLQ (DESIGN.md).
 """
 
@@ -105,6 +106,11 @@ class Metrics:
         )
         for reason in REQUEST_REFUSALS:
             self.requests_refused.labels(reason)
+        self.enrichment_failures = Counter(
+            "authlog_enrichment_failures", "Events stored without enrichment because a look-up raised, by the look-up "
+            "(geo, asn, user_agent; a damaged database).", ["lookup"], registry=r,
+        )
+        self._enrichment_lookups: tuple[str, ...] = ()
 
     def observe_backlog(self, sink: str, *, dlq_events: int, oldest_age: float | None) -> None:
         """Set the sink's DLQ size and the age of its oldest pending event (None: nothing pending, shown as 0)."""
@@ -152,6 +158,26 @@ class Metrics:
 
         return {"events": read("authlog_events_refused_total", REFUSALS),
                 "requests": read("authlog_ingest_requests_refused_total", REQUEST_REFUSALS)}
+
+    def track_enrichment(self, lookups: tuple[str, ...]) -> None:
+        """Export the failures of these look-ups (the enricher's) from 0: a first failure between two scrapes shows as a step."""
+        self._enrichment_lookups = lookups
+        for lookup in lookups:
+            self.enrichment_failures.labels(lookup)
+
+    def count_enrichment_failure(self, lookup: str, n: int = 1) -> None:
+        """Count ``n`` failed look-ups of ``lookup``; one this process does not track is ignored, never a new series."""
+        if lookup in self._enrichment_lookups:
+            self.enrichment_failures.labels(lookup).inc(n)
+
+    def enrichment_failure_counts(self) -> dict[str, int]:
+        """What status shows: failed look-ups by the look-up, since this process started (empty without enrichment)."""
+        return {lookup: int(self.registry.get_sample_value("authlog_enrichment_failures_total", {"lookup": lookup}) or 0)
+                for lookup in self._enrichment_lookups}
+
+    def delivery_restarts_of(self, sink: str) -> int:
+        """Times ``sink``'s delivery process ended unexpectedly or could not start, since this process started."""
+        return int(self.registry.get_sample_value("authlog_delivery_process_restarts_total", {"sink": sink}) or 0)
 
     def count_rejected(self, reason: str, n: int = 1) -> None:
         """Count ``n`` rejections; a value outside :class:`Rejection` is counted as ``invalid``, never as a new series."""

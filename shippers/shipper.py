@@ -92,8 +92,11 @@ class Shipper:
         self.monotonic = monotonic
         self._sleep = sleep
         self.catalog: Catalog = load_catalog(Path(config.catalog.extra) if config.catalog.extra else None)
-        self.validator = EventValidator(self.catalog, clock, build_enricher(config.enrich))
         self.metrics = Metrics()
+        enricher = build_enricher(config.enrich, on_failure=self.metrics.count_enrichment_failure)
+        if enricher is not None:  # the ingest process's failures are counted here too (ProcessIngest)
+            self.metrics.track_enrichment(enricher.lookups)
+        self.validator = EventValidator(self.catalog, clock, enricher)
         self.buffer: Buffer = open_buffer(config.buffer, clock=clock)
         self.buffer.on_fault = lambda kind: self.metrics.store_errors.labels(kind).inc()
         self.adapters = build_adapters(config.sinks.values(), self.catalog, clock, self.buffer.store_id, monotonic)
@@ -606,6 +609,8 @@ class Shipper:
                 "lastDeliveryAt": row.last_delivery_at,
                 "oldestPendingAgeSeconds": oldest,
             }
+            if isinstance(worker, RemoteSink):  # only a delivery process restarts (threads: no such figure)
+                sinks[row.name]["deliveryRestarts"] = self.metrics.delivery_restarts_of(row.name)
             if isinstance(worker, RemoteSink):  # its adapter runs in a delivery process, which reports its warnings
                 warnings = worker.adapter_warnings()
             else:
@@ -622,6 +627,8 @@ class Shipper:
             "sinks": sinks,
             "refused": self.metrics.refusals(),  # since this process started (authlog_events_refused_total...)
         }
+        if self.validator.enricher is not None:  # since this process started, by look-up (authlog_enrichment_failures_total)
+            document["enrichmentFailures"] = self.metrics.enrichment_failure_counts()
         fleet = self.buffer.fleet_status()
         if fleet is not None:  # JetStream: the members seen, per sink the consumer's figures and this member's share
             document["fleet"] = fleet

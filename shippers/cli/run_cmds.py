@@ -83,6 +83,8 @@ STATUS_COLUMNS = (
     Column("DLQ", lambda _name, sink: count(sink.get("dlqEvents", sink.get("deadLettered", 0))), numeric=True),
     Column("dropped", lambda _name, sink: count(sink.get("dropped", 0)), numeric=True, drop_priority=2),
 )
+# Shown only when a sink is in a delivery process (its status has deliveryRestarts): threads have no such restart.
+RESTARTS_COLUMN = Column("restarts", lambda _name, sink: count(sink.get("deliveryRestarts")), numeric=True, drop_priority=3)
 
 url_option = click.option("--url", envvar="AUTHLOG_URL", help="The sidecar's URL [env AUTHLOG_URL; default: from [server] listen].")
 token_option = click.option("--token", envvar="AUTHLOG_TOKEN", help="Bearer token [env AUTHLOG_TOKEN; default: from the config].")
@@ -334,8 +336,18 @@ def fleet_limits_line(limits: dict[str, dict[str, int]]) -> str:
 
 def status_table(document: dict[str, Any], width_of: Console) -> RenderableType:
     """Each sink's row (a list when too narrow for rows), fitted to ``width_of``'s width with every cell whole (shippers.cli.sink_table)."""
-    return sink_table(STATUS_COLUMNS, sorted(document.get("sinks", {}).items()), width_of,
-                      title=f"authlog {document.get('version', '')}")
+    sinks = sorted(document.get("sinks", {}).items())
+    columns = STATUS_COLUMNS + ((RESTARTS_COLUMN,) if any("deliveryRestarts" in sink for _, sink in sinks) else ())
+    return sink_table(columns, sinks, width_of, title=f"authlog {document.get('version', '')}")
+
+
+def enrichment_line(document: dict[str, Any]) -> str | None:
+    """``enrichment failures: geo 3, asn 0, ...`` once a look-up failed since the sidecar started; None before, or without [enrich]."""
+    failures = document.get("enrichmentFailures") or {}
+    if not any(failures.values()):
+        return None
+    by_lookup = ", ".join(f"{lookup} {n:,}" for lookup, n in failures.items())
+    return f"enrichment failures: {by_lookup} (look-ups that raised; those events are stored without enrichment)"
 
 
 @click.command()
@@ -354,6 +366,8 @@ def status(config_path: Path, url: str | None, token: str | None, as_json: bool)
     for line in error_lines(sorted(document.get("sinks", {}).items())):
         console.print(Text("last error ").append_text(line), highlight=False)
     console.print(status_summary(document, source), soft_wrap=True, highlight=False, markup=False)
+    if line := enrichment_line(document):
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
     for name, detail in document.get("forgottenSinks", {}).items():
         console.print(f"forgotten sink {name}: {detail.get('dropped', 0)} event(s) dropped ({detail.get('reason', '?')})",
                       soft_wrap=True, highlight=False, markup=False)

@@ -11,7 +11,7 @@ socket pair, so the turns of several requests interleave exactly as the parent o
 (``turns.py``)::
 
     ("split", id, body, content_type, content_encoding, limits) -> ("ok", items) | ("body", status, message)
-    ("validate", id, start, count)                               -> ("ok", {reason: n}) | ("unknown",)
+    ("validate", id, start, count)                               -> ("ok", {reason: n}, {lookup: failures}) | ("unknown",)
     ("commit", id)                                               -> ("ok", accepted, rejected, {(type, outcome): n})
                                                                     | ("store", class, message, retry_after, sink, kind, fault, events)
                                                                     | ("recursion",) | ("unknown",)
@@ -19,6 +19,9 @@ socket pair, so the turns of several requests interleave exactly as the parent o
 
 It ends when the socket closes (its parent is gone) and, on Linux, when its parent dies, even by
 ``kill -9`` (``PR_SET_PDEATHSIG``): it never outlives the sidecar that acknowledges its commits.
+
+The enrichment look-ups that failed since the last answer ride on the next ``validate`` answer
+(validation is where the enricher runs); the parent counts them, as it counts rejections.
 
 ``("unknown",)`` answers a request this process never split: it was split by an ingest process
 that died, and this one was started since (the parent tells the producer to retry).
@@ -30,6 +33,7 @@ import os
 import socket
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -68,11 +72,19 @@ class IngestChild:
 
     def __init__(self, settings: IngestSettings) -> None:
         catalog = load_catalog(Path(settings.catalog_extra) if settings.catalog_extra else None)
-        self.validator = EventValidator(catalog, time.time, build_enricher(settings.enrich))
+        self.enrichment_failures: Counter[str] = Counter()  # by look-up, since the last validate answer
+        self.validator = EventValidator(catalog, time.time, build_enricher(settings.enrich, on_failure=self._note_enrichment_failure))
         self.buffer = open_buffer(settings.buffer, clock=time.time)
         # the sidecar's own routes (it delivers from this store), so a drop_oldest here counts exactly
         self.buffer.use_routes({name: Route(name, route).takes for name, route in settings.routes.items()})
         self.requests: dict[int, _Request] = {}
+
+    def _note_enrichment_failure(self, lookup: str) -> None:
+        self.enrichment_failures[lookup] += 1
+
+    def _take_enrichment_failures(self) -> dict[str, int]:
+        failures, self.enrichment_failures = dict(self.enrichment_failures), Counter()
+        return failures
 
     def handle(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
         op = message[0]
@@ -93,9 +105,9 @@ class IngestChild:
                 request.validated, reasons = validate_items(
                     self.validator, request.items[start : start + count], time.time(), start=start, into=request.validated
                 )
-            except RecursionError:
+            except RecursionError:  # its failures so far go with the next answer
                 return ("recursion",)
-            return ("ok", dict(reasons))
+            return ("ok", dict(reasons), self._take_enrichment_failures())
         if op == "commit":
             request = self.requests.pop(message[1], None)
             if request is None:

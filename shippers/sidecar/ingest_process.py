@@ -115,9 +115,11 @@ class ProcessIngest:
         settled = False
         try:
             for start in range(0, max(count, 1), VALIDATE_TURN_ITEMS):
-                reasons = await loop.run_in_executor(self.validators, self.process.validate, request_id, start, VALIDATE_TURN_ITEMS)
+                reasons, failures = await loop.run_in_executor(self.validators, self.process.validate, request_id, start, VALIDATE_TURN_ITEMS)
                 for reason, n in reasons.items():
                     self.shipper.metrics.count_rejected(reason, n)
+                for lookup, n in failures.items():  # the ingest process's enricher: counted here, as in-process ones are
+                    self.shipper.metrics.count_enrichment_failure(lookup, n)
             settled = True  # the commit ends the request in the ingest process, whatever it answers
             accepted, rejected, duplicates = await loop.run_in_executor(self.writer, self._commit, request_id)
         finally:
@@ -214,11 +216,12 @@ class IngestProcess:
             raise BodyError(answer[1], answer[2])
         return request_id, int(answer[1])
 
-    def validate(self, request_id: int, start: int, count: int) -> Counter[str]:
+    def validate(self, request_id: int, start: int, count: int) -> tuple[Counter[str], Counter[str]]:
+        """(rejections by reason, enrichment look-ups failed since the last answer, by look-up)."""
         answer = self._call(("validate", request_id, start, count))
         if answer[0] == "recursion":
             raise RecursionError("an item is nested too deeply")
-        return Counter(answer[1])
+        return Counter(answer[1]), Counter(answer[2])
 
     def commit(self, request_id: int) -> tuple[int, list[tuple[int, str]], dict[tuple[str, str], int], int]:
         """(accepted, rejected, counts by (type, outcome), duplicates the store already held)."""

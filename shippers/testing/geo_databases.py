@@ -4,7 +4,8 @@
 write files in the layout of GeoLite2 City and ASN, so ``[enrich]`` reads them as it reads
 MaxMind's own. :data:`TEST_PLACES` / :data:`TEST_NETWORKS` cover the documentation ranges the
 tests and samples use (RFC 5737 / RFC 3849), each half-known so both a hit and a miss exist in
-IPv4 and in IPv6. Every value here is made up: it is test and demo data, not geolocation.
+IPv4 and in IPv6. :func:`damage_records` spoils a written file's records (it still opens, every
+look-up of a known network raises), for the enrichment-failure tests. Every value here is made up: it is test and demo data, not geolocation.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import maxminddb
 from mmdb_writer import MmdbF64, MmdbU32, MMDBWriter
 from netaddr import IPSet
 
@@ -120,6 +122,25 @@ def write_asn_database(path: Path, networks: dict[str, Network], kind: str = "au
     return _write(path, kind, {network: {
         "autonomous_system_number": MmdbU32(owner.number), "autonomous_system_organization": owner.organization,
     } for network, owner in networks.items()})
+
+
+# Why: the 16 zero bytes between an MMDB's search tree and its data section (the format's spec).
+_DATA_SECTION_SEPARATOR_BYTES = 16
+# Why: a control byte of 0xff reads as an extended type past the spec's last one: every reader refuses it.
+_UNREADABLE_BYTE = 0xFF
+
+
+def damage_records(path: Path) -> Path:
+    """Overwrite the data section of the database at ``path``: it still opens and checks as its kind (the metadata is
+    intact), but every look-up of a network it holds raises InvalidDatabaseError, as a damaged page would."""
+    with maxminddb.open_database(str(path), maxminddb.MODE_MEMORY) as reader:
+        tree_bytes = reader.metadata().search_tree_size
+    content = bytearray(path.read_bytes())
+    start = tree_bytes + _DATA_SECTION_SEPARATOR_BYTES
+    end = content.rfind(b"\xab\xcd\xefMaxMind.com")  # the metadata marker
+    content[start:end] = bytes([_UNREADABLE_BYTE]) * (end - start)
+    path.write_bytes(bytes(content))
+    return path
 
 
 def write_demo_databases(folder: Path) -> tuple[Path, Path]:

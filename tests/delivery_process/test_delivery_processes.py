@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from shippers.buffer.presence import check_folder
+from shippers.cli.run_cmds import status_table
 from shippers.delivery_process.remote_sink import RemoteSink
 from shippers.delivery_process.sink_lock import SinkLock
 from shippers.errors import BufferCorruptError
@@ -104,17 +106,20 @@ def _sink_series(text: str) -> dict[str, str]:
 
 
 def test_status_and_metrics_show_the_childrens_sinks_as_threads_would(build: Callable[..., Shipper], tmp_path: Path) -> None:
-    """The same events give the same status fields and the same sink series in /metrics with processes as with threads."""
-    seen = []
+    """The same events give the same status fields and the same sink series in /metrics with processes as with threads,
+    but for the delivery process's restarts (0), which a sink on a thread does not have."""
+    seen, restarts = [], []
     for processes, folder in ((0, "threads"), (2, "processes")):
         shipper = build(file_sinks(tmp_path / folder, "a", "b"), processes=processes, store=folder)
         ingest(shipper, 500)
         assert shipper.flush(WAIT_SECONDS)
         status = shipper.status()["sinks"]
         shipper.close(10)
+        restarts.append({name: sink.pop("deliveryRestarts", None) for name, sink in status.items()})
         seen.append(({name: {k: v for k, v in sink.items() if k != "lastDeliveryAt"} for name, sink in status.items()},
                      _sink_series(shipper.metrics.render().decode())))
     assert seen[0] == seen[1]
+    assert restarts == [{"a": None, "b": None}, {"a": 0, "b": 0}]  # the one field only processes have
     assert seen[1][0]["a"]["delivered"] == 500 and seen[1][1]['authlog_sink_delivered_total{sink="a"}'] == "500.0"
 
 
@@ -218,6 +223,43 @@ def test_a_child_killed_mid_send_is_restarted_and_resends_its_recorded_batch(bui
                     if line.startswith("authlog_delivery_process_restarts_total")}
         assert restarts == {'authlog_delivery_process_restarts_total{sink="es"}': "1.0",  # the crash stays visible once it is over
                             'authlog_delivery_process_restarts_total{sink="local"}': "0.0"}
+
+
+def _table(document: dict[str, Any]) -> str:
+    """`authlog status`'s table of ``document`` at 140 columns (room for every column)."""
+    console = Console(width=140, record=True, force_terminal=False, color_system=None)
+    console.print(status_table(document, console))
+    return console.export_text()
+
+
+def test_a_killed_child_shows_as_a_restart_of_its_sinks_in_status(build: Callable[..., Shipper], tmp_path: Path) -> None:
+    """kill -9 of one of two children: its sink's deliveryRestarts is 1 in status (and the restarts column of the table),
+    the other sink's stays 0, and it stays 1 once the new child delivers."""
+    shipper = build(file_sinks(tmp_path, "a", "b"), processes=2)
+    assert {name: sink["deliveryRestarts"] for name, sink in shipper.status()["sinks"].items()} == {"a": 0, "b": 0}
+    child = next(process for process in shipper.delivery_processes if "a" in process.sinks)
+    old_pid = child.pid
+    assert old_pid is not None
+    os.kill(old_pid, signal.SIGKILL)
+    wait_until(lambda: shipper.status()["sinks"]["a"]["deliveryRestarts"] == 1, "the restart to show in status")
+    wait_until(lambda: child.pid not in (None, old_pid), "the child to be started again")
+    ids = ingest(shipper, 50)
+    assert shipper.flush(WAIT_SECONDS)
+    assert ids_in(tmp_path / "a.ndjson") == Counter(ids)
+    document = shipper.status()
+    assert {name: sink["deliveryRestarts"] for name, sink in document["sinks"].items()} == {"a": 1, "b": 0}
+    lines = _table(document).splitlines()
+    header = next(line for line in lines if line.startswith("sink")).split()
+    rows = {line.split()[0]: line.split() for line in lines if line.split() and line.split()[0] in ("a", "b")}
+    assert header[-1] == "restarts" and rows["a"][-1] == "1" and rows["b"][-1] == "0"
+
+
+def test_sinks_on_threads_have_no_restarts_field_or_column(build: Callable[..., Shipper], tmp_path: Path) -> None:
+    """Without delivery processes status has no deliveryRestarts and the status table no restarts column."""
+    shipper = build(file_sinks(tmp_path, "a"), processes=0)
+    document = shipper.status()
+    assert "deliveryRestarts" not in document["sinks"]["a"]
+    assert "restarts" not in _table(document)
 
 
 PARENT = textwrap.dedent("""

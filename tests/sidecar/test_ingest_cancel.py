@@ -44,9 +44,9 @@ class GatedProcess:
         self._wait("split")
         return 7, 1
 
-    def validate(self, request_id: int, start: int, count: int) -> Counter[str]:
+    def validate(self, request_id: int, start: int, count: int) -> tuple[Counter[str], Counter[str]]:
         self._wait("validate")
-        return Counter()
+        return Counter(), Counter()
 
     def commit(self, request_id: int) -> tuple[int, list[tuple[int, str]], dict[tuple[str, str], int], int]:
         self._wait("commit")
