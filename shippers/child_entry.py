@@ -15,6 +15,10 @@ import sys
 
 from shippers.code_identity import CODE_CHANGED_EXIT, mismatch
 
+# The modules authlog run starts as children: anything else on the command line is a mistake, not a child
+# to import (this entry runs only what the package itself starts).
+CHILDREN = frozenset({"shippers.delivery_process.child", "shippers.sidecar.ingest_child"})
+
 
 def refuse(why: str, fd: int) -> None:
     """Log ``why``, answer the parent with it, and exit with CODE_CHANGED_EXIT."""
@@ -35,6 +39,8 @@ def refuse(why: str, fd: int) -> None:
 
 def main() -> None:
     identity, module = sys.argv[1], sys.argv[2]
+    if module not in CHILDREN:
+        sys.exit(f"shippers.child_entry starts only {', '.join(sorted(CHILDREN))}, not {module!r}")
     why = mismatch(identity)
     if why is not None:
         refuse(why, int(sys.argv[3]))

@@ -108,3 +108,14 @@ def test_matching_identities_start_and_deliver_as_before(build: Callable[..., Sh
     shipper.ingest_raw([b'{"id":"e1","type":"login.completed","userId":"u"}'])
     assert shipper.flush(WAIT_SECONDS)
     assert (tmp_path / "a.ndjson").read_text().count("\n") == 1
+
+
+def test_child_entry_refuses_a_module_that_is_not_a_child() -> None:
+    """The entry imports only the package's own children: another module name on its command line exits with an error naming it."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "shippers.child_entry", "x:0", "os", "3", "1"],
+                          capture_output=True, text=True, check=False, timeout=60)  # fmt: skip
+    assert done.returncode == 1
+    assert "not 'os'" in done.stderr
