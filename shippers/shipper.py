@@ -165,8 +165,8 @@ class Shipper:
     def _sink_errors(self, stored: set[str]) -> list[str]:
         """Sinks the store and this config disagree on, and why this process does not deliver (status ``errors``)."""
         errors = [self._refused] if self._refused and not self._delivering else []
-        if self._halted():
-            errors.append(self._halted())
+        if halted := self._halted():
+            errors.append(halted)
         for name in sorted(stored - set(self.config.sinks)):
             errors.append(f"sink {name!r} has a position in the store but is not in this config: it is not delivered here; "
                           f"put it back in the config, or run `authlog sinks forget {name}` (what it holds is counted as dropped)")
@@ -609,9 +609,8 @@ class Shipper:
                 "lastDeliveryAt": row.last_delivery_at,
                 "oldestPendingAgeSeconds": oldest,
             }
-            if isinstance(worker, RemoteSink):  # only a delivery process restarts (threads: no such figure)
-                sinks[row.name]["deliveryRestarts"] = self.metrics.delivery_restarts_of(row.name)
             if isinstance(worker, RemoteSink):  # its adapter runs in a delivery process, which reports its warnings
+                sinks[row.name]["deliveryRestarts"] = self.metrics.delivery_restarts_of(row.name)  # threads: no such figure
                 warnings = worker.adapter_warnings()
             else:
                 adapter = self.adapters.get(row.name)
