@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import msgspec
 
 from adapters.cloud_logging.config import OUTCOME_SEVERITY
+from shippers.bounded_parts import BoundedParts
 from shippers.event import Event
 
 # Why: 4096 remembered (type, outcome, tenant) cover a large multi-tenant sidecar (Datadog's TAG_CACHE_SIZE too),
@@ -28,18 +29,13 @@ Shared = tuple[str, msgspec.Raw]  # (severity, labels encoded)
 _json = msgspec.json.Encoder()
 
 
-class SharedParts(dict[Key, Shared]):
-    """The Shared of each Key seen lately (a dict: the mapping's look-up is a plain ``get``), bounded.
-
-    The sink's threads read and add at once: each get, set and clear is atomic; two threads may work out the
-    same parts, and the byte count is approximate then (it only decides when to start again).
-    """
+class SharedParts(BoundedParts[Key, Shared]):
+    """The Shared of each Key seen lately (a dict: the mapping's look-up is a plain ``get``), bounded in count and bytes."""
 
     def __init__(self, labels: Mapping[str, str], severities: Mapping[str, str]) -> None:
-        super().__init__()
+        super().__init__(SHARED_CACHE_SIZE, SHARED_CACHE_BYTES)
         self.labels = dict(labels)
         self.severities = severities  # event type -> LogSeverity name
-        self.held_bytes = 0
 
     def add(self, event: Event) -> Shared:
         """The severity and encoded labels of ``event``'s type, outcome and tenant, worked out and remembered."""
@@ -49,9 +45,4 @@ class SharedParts(dict[Key, Shared]):
         encoded = _json.encode(labels)
         shared = (self.severities.get(event.type) or OUTCOME_SEVERITY[event.outcome], msgspec.Raw(encoded))
         size = len(encoded) + (len(event.tenantId) if event.tenantId is not None else 0)
-        if len(self) >= SHARED_CACHE_SIZE or self.held_bytes + size > SHARED_CACHE_BYTES:
-            self.clear()
-            self.held_bytes = 0
-        self[(event.type, event.outcome, event.tenantId)] = shared
-        self.held_bytes += size
-        return shared
+        return self.remember((event.type, event.outcome, event.tenantId), shared, size)

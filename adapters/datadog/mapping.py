@@ -63,6 +63,7 @@ from adapters.datadog.log_structs import (
     UserAgentDetails,
 )
 from adapters.identity import user_fields
+from shippers.bounded_parts import BoundedParts
 from shippers.catalog import Catalog, EventType
 from shippers.enrichment.model import AutonomousSystem, Geo, UserAgent
 from shippers.event import Event
@@ -164,7 +165,7 @@ class DatadogMapping:
         self._catalog = catalog
         # Keyed by (type, outcome, tenant): the outcome is the stored event's, which a later catalog could differ
         # from. Bounded like the tag cache (a tenant id per event would otherwise grow it without end).
-        self._shared: dict[tuple[str, str, str | None], tuple[TypeFacts, str]] = {}
+        self._shared: BoundedParts[tuple[str, str, str | None], tuple[TypeFacts, str]] = BoundedParts(TAG_CACHE_SIZE)
         # The last event's epoch_ms: the cut maps an event, then checks its window (check_item) at once.
         self._last_epoch: tuple[Event | None, int] = (None, 0)
 
@@ -182,9 +183,7 @@ class DatadogMapping:
         shared = self._shared.get(key)
         if shared is None:
             facts = type_facts(self._catalog[event.type], event, self.settings)
-            if len(self._shared) >= TAG_CACHE_SIZE:
-                self._shared.clear()
-            shared = self._shared[key] = (facts, ddtags(facts, event.tenantId))
+            shared = self._shared.remember(key, (facts, ddtags(facts, event.tenantId)))
         return _log(event, shared[0], self.settings, shared[1], self.epoch_ms(event))
 
     def epoch_ms(self, event: Event) -> int:
