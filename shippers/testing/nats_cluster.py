@@ -134,7 +134,7 @@ class NatsCluster:
             self._spawn(name)
         for name in self.nodes:
             self._wait_answering(name)
-        self.wait_for_meta_leader()
+        self.wait_for_meta_peers()
         return self
 
     def _spawn(self, name: str) -> None:
@@ -183,6 +183,29 @@ class NatsCluster:
                 raise RuntimeError(f"no JetStream meta leader within {deadline_seconds:g}s")
             time.sleep(POLL_SECONDS)
         return leader
+
+    def wait_for_meta_peers(self, deadline_seconds: float = LEADER_DEADLINE_SECONDS) -> str:
+        """Wait until the meta leader sees every other running node as a current peer; return the leader.
+
+        A leader alone is not enough: until it has heard from the others, an R3 stream is refused with
+        "no suitable peers for placement" (seen on a loaded 2-core machine right after start).
+        """
+        deadline = time.monotonic() + deadline_seconds
+        while True:
+            leader = self.wait_for_meta_leader(max(deadline - time.monotonic(), 0.0))
+            others = {name for name, node in self.nodes.items() if node.running and name != leader}
+            replicas: list[dict[str, object]] = []
+            if (node := self.nodes.get(leader)) is not None:
+                try:
+                    replicas = (node.monitor("/jsz").get("meta_cluster") or {}).get("replicas") or []
+                except (OSError, urllib.error.URLError, ValueError):
+                    pass  # asked again below
+            if others <= {replica.get("name") for replica in replicas if replica.get("current")}:
+                return leader
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"the JetStream meta leader {leader} does not see {sorted(others)} as current peers "
+                                   f"within {deadline_seconds:g}s")  # fmt: skip
+            time.sleep(POLL_SECONDS)
 
     def stream_leader(self, stream: str) -> str | None:
         """The node leading ``stream``'s Raft group (None: no leader now, or no such stream)."""
